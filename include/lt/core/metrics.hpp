@@ -1,0 +1,108 @@
+#pragma once
+/// Metrics registry: counters, gauges and histograms with labels, rendered as Prometheus text (0.0.4).
+/// Families and series are created on first use and live as long as the registry; the references
+/// handed out stay valid, so hot paths look a series up once and then only touch atomics.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lt {
+
+/// Monotonic counter. Thread-safe.
+class Counter {
+public:
+    void inc(double v = 1.0);
+    double value() const { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<double> value_{0.0};
+};
+
+/// Settable gauge. Thread-safe.
+class Gauge {
+public:
+    void set(double v) { value_.store(v, std::memory_order_relaxed); }
+    void add(double v);
+    double value() const { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<double> value_{0.0};
+};
+
+/// Cumulative histogram with fixed upper bounds. Thread-safe.
+class Histogram {
+public:
+    explicit Histogram(const std::vector<double>* bounds);
+    void observe(double v);
+    /// Snapshot: per-bucket (non-cumulative) counts, total count, sum.
+    void snapshot(std::vector<std::uint64_t>& buckets, std::uint64_t& count, double& sum) const;
+
+private:
+    const std::vector<double>* bounds_;
+    std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  ///< one per bound plus +Inf
+    std::atomic<double> sum_{0.0};
+};
+
+enum class MetricType { counter, gauge, histogram };
+
+/// A metric name with fixed label names and one series per label-value tuple.
+template <class Series>
+class Family {
+public:
+    Family(std::string name, std::string help, std::vector<std::string> label_names, MetricType type,
+           std::vector<double> bounds = {});
+    /// The series for these label values (same order as the label names). Thread-safe; the returned
+    /// reference stays valid for the registry's lifetime.
+    Series& labels(const std::vector<std::string>& values);
+    Series& labels(std::initializer_list<std::string_view> values);
+    /// Appends the Prometheus text of this family.
+    void render(std::string& out) const;
+
+    const std::string& name() const { return name_; }
+
+private:
+    std::string name_, help_;
+    std::vector<std::string> label_names_;
+    MetricType type_;
+    std::vector<double> bounds_;
+    mutable std::mutex mutex_;  ///< guards series_ (not the series' values, which are atomic)
+    std::map<std::vector<std::string>, std::unique_ptr<Series>> series_;
+};
+
+using CounterFamily = Family<Counter>;
+using GaugeFamily = Family<Gauge>;
+using HistogramFamily = Family<Histogram>;
+
+/// The registry. Thread-safe.
+class MetricsRegistry {
+public:
+    /// Default latency buckets in seconds (1 ms .. 10 s).
+    static std::vector<double> default_seconds_buckets();
+
+    /// Returns the family with this name, creating it on first call (later calls must agree).
+    CounterFamily& counter(const std::string& name, const std::string& help, std::vector<std::string> label_names = {});
+    GaugeFamily& gauge(const std::string& name, const std::string& help, std::vector<std::string> label_names = {});
+    HistogramFamily& histogram(const std::string& name, const std::string& help, std::vector<std::string> label_names,
+                               std::vector<double> bounds = default_seconds_buckets());
+    /// A gauge read from `fn` at render time (must be thread-safe).
+    void gauge_callback(const std::string& name, const std::string& help, std::function<double()> fn);
+
+    /// Prometheus text exposition format 0.0.4.
+    std::string render() const;
+
+private:
+    mutable std::mutex mutex_;  ///< guards the maps (families themselves are thread-safe)
+    std::map<std::string, std::unique_ptr<CounterFamily>> counters_;
+    std::map<std::string, std::unique_ptr<GaugeFamily>> gauges_;
+    std::map<std::string, std::unique_ptr<HistogramFamily>> histograms_;
+    std::map<std::string, std::pair<std::string, std::function<double()>>> callbacks_;
+};
+
+}  // namespace lt

@@ -1,0 +1,69 @@
+#pragma once
+/// Module: one capability hosted by `leaky-tokens serve`, and the context it is built from.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "lt/core/log.hpp"
+#include "lt/core/result.hpp"
+
+namespace lt {
+class BlockingPool;
+class Clock;
+class MetricsRegistry;
+namespace bus {
+class Bus;
+}
+namespace config {
+class Config;
+}
+namespace http {
+class Router;
+class Server;
+class Client;
+}  // namespace http
+namespace ports {
+class SqlDatabase;
+class KeyValueStore;
+class EventLog;
+}  // namespace ports
+
+/// Everything a module may use. Pointers are owned by the application and outlive the module.
+/// Ports a profile does not provide are null.
+struct ModuleContext {
+    boost::asio::io_context* io = nullptr;     ///< the I/O context (N threads)
+    BlockingPool* blocking = nullptr;          ///< for synchronous drivers
+    bus::Bus* bus = nullptr;
+    const config::Config* config = nullptr;    ///< the whole validated configuration
+    Clock* clock = nullptr;
+    MetricsRegistry* metrics = nullptr;
+    Logger log;                                ///< this module's logger
+    http::Client* http_client = nullptr;       ///< outbound HTTP with connection reuse
+    ports::SqlDatabase* sql = nullptr;
+    ports::KeyValueStore* kv = nullptr;
+    ports::EventLog* events = nullptr;
+    http::Router* routes = nullptr;            ///< the route table (read-only after registration)
+    http::Server* server = nullptr;            ///< the public listener; only the gateway uses it
+};
+
+/// One capability. No I/O in the constructor.
+class Module {
+public:
+    virtual ~Module() = default;
+    /// Stable name: "gateway", "token", ... Also the owner of its routes.
+    virtual std::string_view name() const = 0;
+    /// Adds the module's public routes (pure registration; see the module's routes.cpp).
+    virtual void register_routes(http::Router& router) { (void)router; }
+    /// Registers bus command handlers and event subscriptions.
+    virtual void register_handlers(bus::Bus& bus) { (void)bus; }
+    /// Opens pools, migrates, starts background jobs. Runs on an I/O thread.
+    virtual boost::asio::awaitable<Result<void>> start() = 0;
+    /// Drains within the shutdown deadline. Called in reverse start order.
+    virtual boost::asio::awaitable<void> stop() = 0;
+};
+
+}  // namespace lt

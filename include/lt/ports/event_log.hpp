@@ -1,0 +1,54 @@
+#pragma once
+/// EventLog port: durable, partitioned topics with consumer groups and committed offsets
+/// (at-least-once). Adapters: MemoryEventLog (embedded), KafkaEventLog (production).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lt/core/result.hpp"
+
+namespace lt::ports {
+
+struct EventRecord {
+    std::string topic;
+    int partition = 0;
+    std::int64_t offset = 0;
+    std::string key;
+    std::string value;
+    std::chrono::system_clock::time_point timestamp{};
+};
+
+/// Thread-safe. poll() may block up to `wait`: call it from a consumer thread or the blocking pool,
+/// never from an I/O thread.
+class EventLog {
+public:
+    virtual ~EventLog() = default;
+
+    /// Creates `topic` with `partitions` partitions if it does not exist (idempotent).
+    virtual Result<void> create_topic(std::string_view topic, int partitions) = 0;
+
+    /// Appends to the partition chosen by hash(key) (a topic that does not exist is created with one
+    /// partition). Returns the stored record (partition, offset). Records with the same key keep
+    /// their order.
+    virtual Result<EventRecord> append(std::string_view topic, std::string_view key, std::string value) = 0;
+
+    /// Up to `max` records of `topic` for consumer `group`, from the group's fetch position, waiting up
+    /// to `wait` when there are none. Each record goes to one poller of the group.
+    virtual Result<std::vector<EventRecord>> poll(std::string_view topic, std::string_view group, std::size_t max,
+                                                  std::chrono::milliseconds wait) = 0;
+
+    /// Marks `record` and everything before it in its partition as processed by `group`.
+    virtual Result<void> commit(std::string_view group, const EventRecord& record) = 0;
+
+    /// Moves the group's fetch position in `record`'s partition back to `record`, so it (and what
+    /// follows) is delivered again — used after a handler failed.
+    virtual Result<void> seek(std::string_view group, const EventRecord& record) = 0;
+
+    /// The group's committed offset for a partition (next offset to process; 0 when none).
+    virtual Result<std::int64_t> committed(std::string_view topic, std::string_view group, int partition) = 0;
+};
+
+}  // namespace lt::ports

@@ -1,0 +1,2 @@
+# Metrics registry (src/core/metrics/*).
+target_sources(lt_core PRIVATE metrics/metrics.cpp)
