@@ -1,1 +1,173 @@
-// placeholder
+#include "lt/core/time.hpp"
+
+#include <openssl/rand.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+
+namespace lt {
+
+std::string format_rfc3339(std::chrono::system_clock::time_point tp) {
+    using namespace std::chrono;
+    const auto ms = duration_cast<milliseconds>(tp.time_since_epoch()).count();
+    std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int millis = static_cast<int>(ms - static_cast<long long>(secs) * 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    return buf;
+}
+
+namespace {
+bool read_int(std::string_view s, std::size_t& pos, std::size_t digits, int& out) {
+    if (pos + digits > s.size()) return false;
+    int v = 0;
+    for (std::size_t i = 0; i < digits; ++i) {
+        char c = s[pos + i];
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + (c - '0');
+    }
+    pos += digits;
+    out = v;
+    return true;
+}
+bool expect(std::string_view s, std::size_t& pos, char c) {
+    if (pos >= s.size() || s[pos] != c) return false;
+    ++pos;
+    return true;
+}
+}  // namespace
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s) {
+    std::size_t pos = 0;
+    int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
+    if (!read_int(s, pos, 4, year) || !expect(s, pos, '-') || !read_int(s, pos, 2, mon) || !expect(s, pos, '-') ||
+        !read_int(s, pos, 2, day))
+        return std::nullopt;
+    if (pos >= s.size() || (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ')) return std::nullopt;
+    ++pos;
+    if (!read_int(s, pos, 2, hour) || !expect(s, pos, ':') || !read_int(s, pos, 2, min) || !expect(s, pos, ':') ||
+        !read_int(s, pos, 2, sec))
+        return std::nullopt;
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return std::nullopt;
+    long long nanos = 0;
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        int digits = 0;
+        while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) {
+            if (digits < 9) nanos = nanos * 10 + (s[pos] - '0');
+            ++digits;
+            ++pos;
+        }
+        if (digits == 0 || digits > 9) return std::nullopt;
+        for (int i = digits; i < 9; ++i) nanos *= 10;
+    }
+    long long offset_sec = 0;
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+        ++pos;
+    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+        int sign = s[pos] == '-' ? -1 : 1;
+        ++pos;
+        int oh = 0, om = 0;
+        if (!read_int(s, pos, 2, oh) || !expect(s, pos, ':') || !read_int(s, pos, 2, om)) return std::nullopt;
+        offset_sec = sign * (oh * 3600LL + om * 60LL);
+    } else {
+        return std::nullopt;
+    }
+    if (pos != s.size()) return std::nullopt;
+    std::tm tm{};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    std::time_t t = timegm(&tm);
+    using namespace std::chrono;
+    return system_clock::time_point(duration_cast<system_clock::duration>(seconds(t - offset_sec) + nanoseconds(nanos)));
+}
+
+std::string new_uuid() {
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) {
+        // OpenSSL's CSPRNG does not fail once seeded; fall back to a time-mixed value just in case.
+        auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+        for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>((t >> ((i % 8) * 8)) ^ (i * 131));
+    }
+    b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
+    b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+        out.push_back(kHex[b[i] >> 4]);
+        out.push_back(kHex[b[i] & 0xF]);
+    }
+    return out;
+}
+
+bool is_uuid(std::string_view t) {
+    if (t.size() != 36) return false;
+    for (std::size_t i = 0; i < 36; ++i) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (t[i] != '-') return false;
+        } else if (!std::isxdigit(static_cast<unsigned char>(t[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::optional<std::string> normalize_uuid(std::string_view t) {
+    if (!is_uuid(t)) return std::nullopt;
+    return to_lower(t);
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+    std::string s = trim(text);
+    if (s.empty()) return std::nullopt;
+    std::size_t i = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    if (i == 0) return std::nullopt;
+    long long n = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + i, n);
+    if (ec != std::errc() || p != s.data() + i) return std::nullopt;
+    std::string_view unit(s.data() + i, s.size() - i);
+    long long mult;
+    if (unit.empty() || unit == "s") mult = 1000;
+    else if (unit == "ms") mult = 1;
+    else if (unit == "m") mult = 60'000;
+    else if (unit == "h") mult = 3'600'000;
+    else if (unit == "d") mult = 86'400'000;
+    else return std::nullopt;
+    if (n > (1LL << 62) / mult) return std::nullopt;
+    return std::chrono::milliseconds(n * mult);
+}
+
+std::string to_lower(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string trim(std::string_view text) {
+    std::size_t b = 0, e = text.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
+    return std::string(text.substr(b, e - b));
+}
+
+bool constant_time_equals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+}  // namespace lt

@@ -1,1 +1,1 @@
-# (empty)
+# (integration tests are added with the app)

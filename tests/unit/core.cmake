@@ -1,1 +1,7 @@
-# (empty)
+lt_add_test(NAME unit_core_test
+  SOURCES
+    unit/time_test.cpp
+    unit/router_test.cpp
+    unit/bus_test.cpp
+    unit/http_message_test.cpp
+  LIBS lt::core)

@@ -88,4 +88,13 @@ void describe_kernel(Schema& schema);
 /// The embedded defaults (config/leaky-tokens.yaml compiled into the binary).
 std::string_view embedded_defaults();
 
+/// Validates every embedded file (defaults and built-in profiles) strictly against `schema`. load()
+/// skips keys of the embedded files that `schema` does not know (modules not described in this
+/// process); a test with the full schema calls this to keep the shipped files free of typos.
+Result<void> check_embedded(const Schema& schema);
+
+/// The backticked key patterns in the first cell of the markdown table rows of `markdown`
+/// (docs/configuration.md), in document order. Used by tests to keep the documentation complete.
+std::vector<std::string> documented_keys(std::string_view markdown);
+
 }  // namespace lt::config

@@ -18,7 +18,9 @@ namespace lt {
 /// Monotonic counter. Thread-safe.
 class Counter {
 public:
+    /// Adds `v` (lock-free). Negative and NaN increments are ignored: counters only go up.
     void inc(double v = 1.0);
+    /// Current total.
     double value() const { return value_.load(std::memory_order_relaxed); }
 
 private:
@@ -28,8 +30,11 @@ private:
 /// Settable gauge. Thread-safe.
 class Gauge {
 public:
+    /// Replaces the value.
     void set(double v) { value_.store(v, std::memory_order_relaxed); }
+    /// Adds `v` (may be negative; lock-free).
     void add(double v);
+    /// Current value.
     double value() const { return value_.load(std::memory_order_relaxed); }
 
 private:
@@ -39,7 +44,9 @@ private:
 /// Cumulative histogram with fixed upper bounds. Thread-safe.
 class Histogram {
 public:
+    /// `bounds`: ascending finite upper bounds, owned by the family and outliving the histogram.
     explicit Histogram(const std::vector<double>* bounds);
+    /// Counts `v` in the first bucket whose bound is >= v (lock-free). NaN is ignored.
     void observe(double v);
     /// Snapshot: per-bucket (non-cumulative) counts, total count, sum.
     void snapshot(std::vector<std::uint64_t>& buckets, std::uint64_t& count, double& sum) const;
@@ -56,15 +63,20 @@ enum class MetricType { counter, gauge, histogram };
 template <class Series>
 class Family {
 public:
+    /// Created by MetricsRegistry. `bounds` (histograms only) are sorted, deduplicated and stripped of
+    /// non-finite values; +Inf is implicit.
     Family(std::string name, std::string help, std::vector<std::string> label_names, MetricType type,
            std::vector<double> bounds = {});
     /// The series for these label values (same order as the label names). Thread-safe; the returned
-    /// reference stays valid for the registry's lifetime.
+    /// reference stays valid for the registry's lifetime. Missing values are "", extra ones dropped.
     Series& labels(const std::vector<std::string>& values);
+    /// Same as above: `family.labels({"GET", "/x", "200"})`.
     Series& labels(std::initializer_list<std::string_view> values);
-    /// Appends the Prometheus text of this family.
+    /// Appends the Prometheus text of this family. A label-less family with no series yet renders a
+    /// zero sample; a labelled one with no series renders nothing.
     void render(std::string& out) const;
 
+    /// The metric name.
     const std::string& name() const { return name_; }
 
 private:
@@ -94,7 +106,7 @@ public:
     /// A gauge read from `fn` at render time (must be thread-safe).
     void gauge_callback(const std::string& name, const std::string& help, std::function<double()> fn);
 
-    /// Prometheus text exposition format 0.0.4.
+    /// Prometheus text exposition format 0.0.4, families sorted by name.
     std::string render() const;
 
 private:

@@ -51,6 +51,7 @@ struct Response {
     int status = 200;
     std::vector<Header> headers;
     std::string body;
+    std::string route;  ///< matched route template, for metrics and the access log (not sent)
 
     /// Replaces (or adds) a header.
     void set_header(std::string name, std::string value);
@@ -66,6 +67,9 @@ struct Response {
 
 /// A request handler. Runs on an I/O thread; must not block (use the BlockingPool).
 using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
+
+/// Percent-decodes a URL component (`+` → space when `plus_is_space`).
+std::string decode_component(std::string_view s, bool plus_is_space);
 
 /// Reason phrase of a status code ("Not Found").
 std::string_view reason_phrase(int status);

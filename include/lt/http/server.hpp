@@ -69,6 +69,8 @@ public:
     std::size_t connections() const;
     /// Closes every connection at once (after the drain deadline).
     void close_all();
+    /// Turns the one-line-per-request access log on or off (before start).
+    void set_access_log(bool enabled);
 
     struct State;
 

@@ -1,1 +1,67 @@
-// placeholder
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "lt/bus/bus.hpp"
+
+namespace lt::bus {
+
+bool Principal::has_role(std::string_view role) const {
+    return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+long long Context::remaining_ms() const {
+    if (deadline == std::chrono::steady_clock::time_point::max()) return 1LL << 40;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+}
+
+Context Context::with_timeout(std::chrono::milliseconds timeout) const {
+    Context c = *this;
+    auto d = std::chrono::steady_clock::now() + timeout;
+    if (d < c.deadline) c.deadline = d;
+    return c;
+}
+
+json::value to_json(const Principal& p) {
+    json::array roles;
+    for (const auto& r : p.roles) roles.emplace_back(r);
+    return json::object{{"userId", p.user_id}, {"roles", std::move(roles)}, {"method", p.method}};
+}
+
+Result<Principal> principal_from_json(const json::value& v) {
+    if (!v.is_object()) return fail(Errc::invalid_argument, "principal must be an object");
+    const auto& o = v.as_object();
+    Principal p;
+    if (auto* u = o.if_contains("userId"); u && u->is_string()) p.user_id = std::string(u->as_string());
+    if (auto* m = o.if_contains("method"); m && m->is_string()) p.method = std::string(m->as_string());
+    if (auto* r = o.if_contains("roles"); r && r->is_array()) {
+        for (const auto& e : r->as_array()) {
+            if (e.is_string()) p.roles.emplace_back(e.as_string());
+        }
+    }
+    return p;
+}
+
+json::value to_json(const Context& c) {
+    json::object o{{"requestId", c.request_id}, {"correlationId", c.correlation_id}};
+    if (c.deadline != std::chrono::steady_clock::time_point::max()) o["timeoutMs"] = c.remaining_ms();
+    if (c.principal) o["principal"] = to_json(*c.principal);
+    return o;
+}
+
+Context context_from_json(const json::value& v) {
+    Context c;
+    if (!v.is_object()) return c;
+    const auto& o = v.as_object();
+    if (auto* r = o.if_contains("requestId"); r && r->is_string()) c.request_id = std::string(r->as_string());
+    if (auto* r = o.if_contains("correlationId"); r && r->is_string()) c.correlation_id = std::string(r->as_string());
+    if (auto* t = o.if_contains("timeoutMs"); t && t->is_int64()) {
+        c.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(t->as_int64());
+    }
+    if (auto* p = o.if_contains("principal")) {
+        if (auto pr = principal_from_json(*p)) c.principal = std::move(*pr);
+    }
+    return c;
+}
+
+}  // namespace lt::bus

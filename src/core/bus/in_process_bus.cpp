@@ -1,1 +1,134 @@
-// placeholder
+#include "lt/bus/in_process_bus.hpp"
+
+#include <deque>
+#include <exception>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "lt/core/metrics.hpp"
+
+namespace asio = boost::asio;
+
+namespace lt::bus {
+
+struct InProcessBus::Group {
+    std::string topic;
+    std::string name;
+    std::vector<EventHandler> handlers;  ///< written before start only
+    std::mutex mutex;                    ///< guards queue, running, next
+    std::deque<Message> queue;
+    bool running = false;
+    std::size_t next = 0;
+};
+
+namespace {
+
+asio::awaitable<void> drain_group(std::shared_ptr<InProcessBus::Group> group, Logger log, std::atomic<std::size_t>* pending,
+                                  Counter* failures) {
+    for (;;) {
+        Message msg;
+        EventHandler handler;
+        {
+            std::lock_guard lock(group->mutex);
+            if (group->queue.empty()) {
+                group->running = false;
+                co_return;
+            }
+            msg = std::move(group->queue.front());
+            group->queue.pop_front();
+            handler = group->handlers[group->next++ % group->handlers.size()];
+        }
+        Result<void> r = fail(Errc::internal, "handler threw");
+        try {
+            r = co_await handler(std::move(msg));
+        } catch (const std::exception& e) {
+            r = fail(Errc::internal, e.what());
+        }
+        if (!r) {
+            if (failures) failures->inc();
+            log->warn("event handler failed topic={} group={} error={}", group->topic, group->name, r.error().message);
+        }
+        pending->fetch_sub(1);
+    }
+}
+
+}  // namespace
+
+InProcessBus::InProcessBus(asio::any_io_executor ex, Logger log, MetricsRegistry* metrics, std::size_t queue_capacity)
+    : ex_(std::move(ex)), log_(std::move(log)), metrics_(metrics), queue_capacity_(queue_capacity) {}
+
+InProcessBus::~InProcessBus() = default;
+
+void InProcessBus::handle(std::string name, CommandHandler handler) { handlers_[std::move(name)] = std::move(handler); }
+
+bool InProcessBus::has_handler(const std::string& name) const { return handlers_.count(name) != 0; }
+
+asio::awaitable<Result<json::value>> InProcessBus::call(std::string name, json::value body, Context ctx) {
+    auto it = handlers_.find(name);
+    if (it == handlers_.end()) co_return fail(Errc::not_found, "no handler for command " + name);
+    if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "deadline passed before " + name);
+    try {
+        co_return co_await it->second(Message{std::move(name), std::move(body), std::move(ctx)});
+    } catch (const std::exception& e) {
+        log_->error("command handler threw command={} error={}", it->first, e.what());
+        co_return fail(Errc::internal, "internal error");
+    }
+}
+
+Result<void> InProcessBus::publish(std::string topic, json::value event, Context ctx) {
+    std::vector<std::shared_ptr<Group>> groups;
+    {
+        std::lock_guard lock(subs_mutex_);
+        auto it = topics_.find(topic);
+        if (it == topics_.end()) return ok();
+        groups = it->second;
+    }
+    bool dropped = false;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        auto& g = groups[i];
+        bool start = false;
+        {
+            std::lock_guard lock(g->mutex);
+            if (g->queue.size() >= queue_capacity_) {
+                dropped = true;
+                continue;
+            }
+            // The last group may take the event itself; the others get copies.
+            g->queue.push_back(Message{topic, i + 1 == groups.size() ? std::move(event) : event, ctx});
+            pending_.fetch_add(1);
+            if (!g->running) {
+                g->running = true;
+                start = true;
+            }
+        }
+        if (start) {
+            Counter* failures = metrics_ ? &metrics_->counter("lt_bus_event_failures_total", "Event handlers that failed",
+                                                               {"topic", "group"})
+                                                .labels({g->topic, g->name})
+                                         : nullptr;
+            asio::co_spawn(ex_, drain_group(g, log_, &pending_, failures), asio::detached);
+        }
+    }
+    if (dropped) return fail(Errc::unavailable, "event queue full for topic " + topic);
+    return ok();
+}
+
+void InProcessBus::subscribe(std::string topic, std::string group, EventHandler handler) {
+    std::lock_guard lock(subs_mutex_);
+    auto& groups = topics_[topic];
+    for (auto& g : groups) {
+        if (g->name == group) {
+            g->handlers.push_back(std::move(handler));
+            return;
+        }
+    }
+    auto g = std::make_shared<Group>();
+    g->topic = std::move(topic);
+    g->name = std::move(group);
+    g->handlers.push_back(std::move(handler));
+    groups.push_back(std::move(g));
+}
+
+}  // namespace lt::bus

@@ -1,1 +1,155 @@
-// placeholder
+#include "lt/http/client.hpp"
+
+#include <charconv>
+#include <mutex>
+#include <unordered_map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace lt::http {
+
+namespace {
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+struct Conn {
+    explicit Conn(asio::any_io_executor ex) : stream(asio::make_strand(ex)) {}
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+};
+
+bool stale_connection_error(const boost::system::error_code& ec) {
+    return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe || ec == bhttp::error::partial_message;
+}
+}  // namespace
+
+Result<Url> parse_url(std::string_view url) {
+    constexpr std::string_view kScheme = "http://";
+    if (url.substr(0, kScheme.size()) != kScheme) return fail(Errc::invalid_argument, "only http:// URLs are supported");
+    url.remove_prefix(kScheme.size());
+    auto slash = url.find('/');
+    std::string_view hostport = url.substr(0, slash);
+    Url out;
+    out.base_path = slash == std::string_view::npos ? "" : std::string(url.substr(slash));
+    while (!out.base_path.empty() && out.base_path.back() == '/') out.base_path.pop_back();
+    auto colon = hostport.rfind(':');
+    if (colon == std::string_view::npos) {
+        out.host = std::string(hostport);
+    } else {
+        out.host = std::string(hostport.substr(0, colon));
+        auto p = hostport.substr(colon + 1);
+        unsigned v = 0;
+        auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+        if (ec != std::errc() || ptr != p.data() + p.size() || v == 0 || v > 65535) {
+            return fail(Errc::invalid_argument, "bad port in URL");
+        }
+        out.port = static_cast<std::uint16_t>(v);
+    }
+    if (out.host.empty()) return fail(Errc::invalid_argument, "URL without host");
+    return out;
+}
+
+struct Client::Pool {
+    asio::any_io_executor ex;
+    std::size_t max_idle;
+    std::size_t max_response;
+    std::mutex mutex;  ///< guards idle
+    std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
+
+    std::unique_ptr<Conn> take(const std::string& key) {
+        std::lock_guard lock(mutex);
+        auto it = idle.find(key);
+        if (it == idle.end() || it->second.empty()) return nullptr;
+        auto c = std::move(it->second.back());
+        it->second.pop_back();
+        return c;
+    }
+    void put(const std::string& key, std::unique_ptr<Conn> c) {
+        std::lock_guard lock(mutex);
+        auto& v = idle[key];
+        if (v.size() < max_idle) v.push_back(std::move(c));
+    }
+};
+
+Client::Client(asio::any_io_executor ex, std::size_t max_idle_per_host, std::size_t max_response_bytes)
+    : pool_(std::make_shared<Pool>()) {
+    pool_->ex = std::move(ex);
+    pool_->max_idle = max_idle_per_host;
+    pool_->max_response = max_response_bytes;
+}
+
+Client::~Client() = default;
+
+asio::awaitable<Result<ClientResponse>> Client::request(std::string host, std::uint16_t port, ClientRequest req,
+                                                        std::chrono::milliseconds timeout) {
+    auto pool = pool_;
+    const std::string key = host + ":" + std::to_string(port);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(req.method), req.target, 11};
+    out.set(bhttp::field::host, host);
+    for (auto& h : req.headers) out.set(h.name, h.value);
+    out.body() = std::move(req.body);
+    out.keep_alive(true);
+    out.prepare_payload();
+
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto conn = pool->take(key);
+        bool reused = conn != nullptr;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) co_return fail(Errc::timeout, "HTTP call timed out");
+        if (!conn) {
+            conn = std::make_unique<Conn>(pool->ex);
+            tcp::resolver resolver(conn->stream.get_executor());
+            auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), kTuple);
+            if (rec) co_return fail(Errc::unavailable, "cannot resolve " + host);
+            conn->stream.expires_after(left);
+            auto [cec, ep] = co_await conn->stream.async_connect(results, kTuple);
+            if (cec == beast::error::timeout) co_return fail(Errc::timeout, "HTTP connect timed out");
+            if (cec) co_return fail(Errc::unavailable, "cannot connect to " + key + ": " + cec.message());
+            boost::system::error_code ignored;
+            conn->stream.socket().set_option(tcp::no_delay(true), ignored);
+        }
+        conn->stream.expires_after(left);
+        auto [wec, wn] = co_await bhttp::async_write(conn->stream, out, kTuple);
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(pool->max_response);
+        boost::system::error_code ec = wec;
+        if (!ec) {
+            auto [rec, rn] = co_await bhttp::async_read(conn->stream, conn->buffer, parser, kTuple);
+            ec = rec;
+        }
+        if (ec) {
+            if (reused && attempt == 0 && stale_connection_error(ec)) continue;  // the peer closed an idle connection
+            if (ec == beast::error::timeout) co_return fail(Errc::timeout, "HTTP call timed out");
+            co_return fail(Errc::unavailable, "HTTP call to " + key + " failed: " + ec.message());
+        }
+        auto res = parser.release();
+        ClientResponse r;
+        r.status = static_cast<int>(res.result_int());
+        for (const auto& f : res) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+        r.body = std::move(res.body());
+        if (res.keep_alive()) {
+            conn->stream.expires_never();
+            pool->put(key, std::move(conn));
+        }
+        co_return r;
+    }
+    co_return fail(Errc::unavailable, "HTTP call to " + key + " failed");
+}
+
+}  // namespace lt::http

@@ -1,1 +1,89 @@
-// placeholder
+#include "lt/http/router.hpp"
+
+#include <stdexcept>
+
+namespace lt::http {
+
+namespace {
+std::vector<std::string> split_path(std::string_view path) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        if (path[i] == '/') {
+            ++i;
+            continue;
+        }
+        auto j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        out.emplace_back(path.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+
+bool is_param(const std::string& seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
+}  // namespace
+
+void Router::add(std::string owner, std::string method, std::string path, Handler handler) {
+    if (path.empty() || path.front() != '/') throw std::invalid_argument("route must start with '/': " + path);
+    if (find(method, path)) throw std::invalid_argument("duplicate route: " + method + " " + path);
+    Compiled c{split_path(path)};
+    for (const auto& s : c.segments) {
+        if (s.find('{') != std::string::npos && !is_param(s)) throw std::invalid_argument("bad route segment: " + path);
+    }
+    routes_.push_back(Route{std::move(owner), std::move(method), std::move(path), std::move(handler)});
+    compiled_.push_back(std::move(c));
+}
+
+const Route* Router::find(std::string_view method, std::string_view path_template) const {
+    for (const auto& r : routes_) {
+        if (r.method == method && r.path == path_template) return &r;
+    }
+    return nullptr;
+}
+
+Match Router::match(std::string_view method, std::string_view path) const {
+    Match m;
+    // Split without allocating: compare segment views against the compiled templates.
+    std::vector<std::string_view> segs;
+    segs.reserve(8);
+    std::size_t i = 0;
+    while (i < path.size()) {
+        if (path[i] == '/') {
+            ++i;
+            continue;
+        }
+        auto j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        segs.push_back(path.substr(i, j - i));
+        i = j;
+    }
+    std::string_view want = method == "HEAD" ? std::string_view("GET") : method;
+    for (std::size_t r = 0; r < routes_.size(); ++r) {
+        const auto& tpl = compiled_[r].segments;
+        if (tpl.size() != segs.size()) continue;
+        bool ok = true;
+        for (std::size_t s = 0; s < tpl.size() && ok; ++s) {
+            ok = is_param(tpl[s]) ? !segs[s].empty() : tpl[s] == segs[s];
+        }
+        if (!ok) continue;
+        if (routes_[r].method == want) {
+            m.kind = MatchKind::found;
+            m.route = &routes_[r];
+            m.params.clear();
+            for (std::size_t s = 0; s < tpl.size(); ++s) {
+                if (is_param(tpl[s])) m.params.emplace_back(tpl[s].substr(1, tpl[s].size() - 2), std::string(segs[s]));
+            }
+            return m;
+        }
+        if (m.allow.find(routes_[r].method) == std::string::npos) {
+            if (!m.allow.empty()) m.allow += ", ";
+            m.allow += routes_[r].method;
+        }
+        m.kind = MatchKind::method_not_allowed;
+    }
+    if (m.kind == MatchKind::method_not_allowed && m.allow.find("OPTIONS") == std::string::npos) m.allow += ", OPTIONS";
+    return m;
+}
+
+}  // namespace lt::http

@@ -1,1 +1,333 @@
-// placeholder
+#include "lt/http/server.hpp"
+
+#include <algorithm>
+#include <list>
+#include <mutex>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "lt/core/metrics.hpp"
+#include "lt/core/time.hpp"
+#include "lt/http/errors.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace lt::http {
+
+namespace {
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+/// A live connection, so drain can close idle ones and close_all can close every one.
+struct Conn {
+    std::weak_ptr<beast::tcp_stream> stream;
+    std::atomic<bool> busy{false};
+};
+
+bool valid_correlation_id(std::string_view v) {
+    if (v.empty() || v.size() > 128) return false;
+    return std::all_of(v.begin(), v.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+               c == '-';
+    });
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) {
+        if (!out.empty()) out += ", ";
+        out += s;
+    }
+    return out;
+}
+}  // namespace
+
+struct Server::State : std::enable_shared_from_this<Server::State> {
+    State(asio::io_context& io, ServerOptions o, Logger l, MetricsRegistry* m)
+        : ioc(io), opt(std::move(o)), log(std::move(l)), metrics(m), acceptor(io) {}
+
+    asio::io_context& ioc;
+    ServerOptions opt;
+    Logger log;
+    MetricsRegistry* metrics;
+    tcp::acceptor acceptor;
+    RootHandler handler;
+    std::uint16_t bound_port = 0;
+    std::atomic<std::size_t> in_flight{0};
+    std::atomic<std::size_t> connections{0};
+    std::atomic<bool> draining{false};
+    std::atomic<std::uint64_t> next_request{0};
+    std::mutex conns_mutex;  ///< guards conns
+    std::list<std::shared_ptr<Conn>> conns;
+    HistogramFamily* latency = nullptr;
+    bool access_log = true;
+
+    void decorate(Response& res, const std::string& correlation_id, std::string_view origin) const;
+    Response preflight(std::string_view origin, std::string_view path) const;
+    bool origin_allowed(std::string_view origin) const;
+};
+
+bool Server::State::origin_allowed(std::string_view origin) const {
+    if (!opt.cors.enabled || origin.empty()) return false;
+    for (const auto& o : opt.cors.allowed_origins) {
+        if (o == "*" || o == origin) return true;
+    }
+    return false;
+}
+
+void Server::State::decorate(Response& res, const std::string& correlation_id, std::string_view origin) const {
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Permissions-Policy", "geolocation=(), microphone=(), camera=()");
+    res.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+    res.set_header("X-Correlation-Id", correlation_id);
+    if (origin_allowed(origin)) {
+        bool any = std::find(opt.cors.allowed_origins.begin(), opt.cors.allowed_origins.end(), "*") !=
+                   opt.cors.allowed_origins.end();
+        res.set_header("Access-Control-Allow-Origin", any && !opt.cors.allow_credentials ? "*" : std::string(origin));
+        res.set_header("Vary", "Origin");
+        if (opt.cors.allow_credentials) res.set_header("Access-Control-Allow-Credentials", "true");
+        res.set_header("Access-Control-Expose-Headers", join(opt.cors.exposed_headers));
+    }
+}
+
+Response Server::State::preflight(std::string_view origin, std::string_view path) const {
+    if (!origin_allowed(origin)) return error_response(403, "CORS origin not allowed", path);
+    Response res = Response::empty(204);
+    res.set_header("Access-Control-Allow-Methods", join(opt.cors.allowed_methods));
+    res.set_header("Access-Control-Allow-Headers", join(opt.cors.allowed_headers));
+    res.set_header("Access-Control-Max-Age", std::to_string(opt.cors.max_age.count()));
+    return res;
+}
+
+namespace {
+
+Request to_request(const bhttp::request<bhttp::string_body>& m, std::string remote_ip) {
+    Request r;
+    r.method = std::string(m.method_string());
+    r.target = std::string(m.target());
+    std::string_view t = m.target();
+    auto q = t.find('?');
+    r.path = decode_component(t.substr(0, q), false);
+    if (q != std::string_view::npos) r.query = std::string(t.substr(q + 1));
+    r.headers.reserve(16);
+    for (const auto& f : m) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    r.body = m.body();
+    r.remote_ip = std::move(remote_ip);
+    return r;
+}
+
+asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& res, unsigned version, bool keep_alive,
+                                     bool head) {
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+    for (auto& h : res.headers) out.insert(h.name, h.value);
+    out.body() = std::move(res.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    if (head) out.body().clear();
+    auto [ec, n] = co_await bhttp::async_write(stream, out, kTuple);
+    co_return !ec;
+}
+
+asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
+    auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+    auto conn = std::make_shared<Conn>();
+    conn->stream = stream;
+    std::list<std::shared_ptr<Conn>>::iterator self;
+    {
+        std::lock_guard lock(st->conns_mutex);
+        self = st->conns.insert(st->conns.end(), conn);
+    }
+    boost::system::error_code ep_ec;
+    auto ep = stream->socket().remote_endpoint(ep_ec);
+    std::string remote_ip = ep_ec ? std::string() : ep.address().to_string();
+    beast::flat_buffer buffer;
+
+    for (;;) {
+        if (st->draining) break;
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.body_limit(st->opt.body_limit);
+        parser.header_limit(static_cast<std::uint32_t>(st->opt.header_limit));
+        stream->expires_after(st->opt.idle_timeout);
+        auto [ec, n] = co_await bhttp::async_read_header(*stream, buffer, parser, kTuple);
+        auto started = std::chrono::steady_clock::now();
+        conn->busy = true;
+        if (!ec && !parser.is_done()) {
+            stream->expires_after(st->opt.read_timeout);
+            std::tie(ec, n) = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
+        }
+        if (ec) {
+            bool transport = ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+                             ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+                             ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+            if (transport) break;  // closed, idle, cancelled by drain: nothing to answer
+            int status = ec == bhttp::error::body_limit     ? 413
+                         : ec == bhttp::error::header_limit ? 431
+                                                            : 400;
+            std::string msg = status == 413   ? "request body too large"
+                              : status == 431 ? "request header fields too large"
+                                              : "malformed HTTP request";
+            Response res = error_response(status, msg, "");
+            st->decorate(res, new_uuid(), {});
+            stream->expires_after(st->opt.read_timeout);
+            co_await write_response(*stream, res, 11, false, false);
+            if (st->access_log) st->log->info("access status={} error=\"{}\" remote={}", status, msg, remote_ip);
+            break;
+        }
+        auto& msg = parser.get();
+        std::string_view incoming_cid{msg["X-Correlation-Id"].data(), msg["X-Correlation-Id"].size()};
+        std::string cid = valid_correlation_id(incoming_cid) ? std::string(incoming_cid) : new_uuid();
+        std::string_view origin{msg["Origin"].data(), msg["Origin"].size()};
+        bool keep_alive = msg.keep_alive();
+        unsigned version = msg.version();
+        bool head = msg.method() == bhttp::verb::head;
+
+        Response res;
+        Request req = to_request(msg, remote_ip);
+        req.ctx.correlation_id = cid;
+        req.ctx.request_id = std::to_string(++st->next_request);
+        req.ctx.deadline = started + st->opt.request_timeout;
+        std::string method = req.method;
+        std::string path = req.path;
+        if (st->opt.cors.enabled && msg.method() == bhttp::verb::options && !origin.empty() &&
+            msg.count("Access-Control-Request-Method")) {
+            res = st->preflight(origin, path);
+            res.route = "CORS_PREFLIGHT";
+        } else if (st->in_flight.fetch_add(1) >= st->opt.max_in_flight) {
+            st->in_flight.fetch_sub(1);
+            res = error_response(503, "server busy: too many requests in flight", path);
+            res.set_header("Retry-After", "1");
+            res.route = "OVERLOADED";
+        } else {
+            try {
+                res = co_await st->handler(std::move(req));
+            } catch (const std::exception& e) {
+                st->log->error("handler threw request_id={} error={}", st->next_request.load(), e.what());
+                res = error_response(500, "internal error", path);
+            }
+            st->in_flight.fetch_sub(1);
+        }
+        if (st->draining) keep_alive = false;
+        st->decorate(res, cid, origin);
+        int status = res.status;
+        std::string route = res.route.empty() ? std::string("UNKNOWN") : std::move(res.route);
+        stream->expires_after(st->opt.read_timeout);
+        bool written = co_await write_response(*stream, res, version, keep_alive, head);
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (st->latency) st->latency->labels({method, route, std::to_string(status)}).observe(seconds);
+        if (st->access_log) {
+            st->log->info(
+                "{{\"method\":\"{}\",\"path\":\"{}\",\"route\":\"{}\",\"status\":{},\"durationMs\":{:.3f},\"remote\":\"{}\",\"correlationId\":\"{}\"}}",
+                method, path, route, status, seconds * 1000.0, remote_ip, cid);
+        }
+        conn->busy = false;
+        if (!written || !keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream->close();
+    {
+        std::lock_guard lock(st->conns_mutex);
+        st->conns.erase(self);
+    }
+    st->connections.fetch_sub(1);
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> st) {
+    for (;;) {
+        auto [ec, socket] = co_await st->acceptor.async_accept(asio::make_strand(st->ioc), kTuple);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !st->acceptor.is_open()) co_return;
+            st->log->warn("accept failed error={}", ec.message());
+            continue;
+        }
+        if (st->connections.load() >= st->opt.max_connections) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        st->connections.fetch_add(1);
+        auto ex = socket.get_executor();
+        asio::co_spawn(ex, session(st, std::move(socket)), asio::detached);
+    }
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& ioc, ServerOptions options, Logger log, MetricsRegistry* metrics)
+    : state_(std::make_shared<State>(ioc, std::move(options), std::move(log), metrics)) {
+    if (metrics) {
+        state_->latency = &metrics->histogram("http_server_requests_seconds", "HTTP server request latency",
+                                              {"method", "uri", "status"});
+        auto* st = state_.get();
+        metrics->gauge_callback("http_server_in_flight_requests", "Requests being handled",
+                                [st] { return static_cast<double>(st->in_flight.load()); });
+        metrics->gauge_callback("http_server_connections", "Open HTTP connections",
+                                [st] { return static_cast<double>(st->connections.load()); });
+    }
+}
+
+Server::~Server() = default;
+
+void Server::set_access_log(bool enabled) { state_->access_log = enabled; }
+
+void Server::start(RootHandler handler) {
+    auto& st = *state_;
+    st.handler = std::move(handler);
+    tcp::endpoint ep(asio::ip::make_address(st.opt.address), st.opt.port);
+    st.acceptor.open(ep.protocol());
+    st.acceptor.set_option(asio::socket_base::reuse_address(true));
+    st.acceptor.bind(ep);
+    st.acceptor.listen(asio::socket_base::max_listen_connections);
+    st.bound_port = st.acceptor.local_endpoint().port();
+    asio::co_spawn(st.acceptor.get_executor(), accept_loop(state_), asio::detached);
+}
+
+std::uint16_t Server::port() const { return state_->bound_port; }
+
+void Server::begin_drain() {
+    auto st = state_;
+    st->draining = true;
+    asio::post(st->acceptor.get_executor(), [st] {
+        boost::system::error_code ignored;
+        st->acceptor.close(ignored);
+    });
+    std::lock_guard lock(st->conns_mutex);
+    for (auto& c : st->conns) {
+        if (c->busy) continue;
+        if (auto s = c->stream.lock()) {
+            asio::post(s->get_executor(), [s] { s->socket().cancel(); });
+        }
+    }
+}
+
+void Server::close_all() {
+    std::lock_guard lock(state_->conns_mutex);
+    for (auto& c : state_->conns) {
+        if (auto s = c->stream.lock()) {
+            asio::post(s->get_executor(), [s] { s->socket().cancel(); });
+        }
+    }
+}
+
+std::size_t Server::in_flight() const { return state_->in_flight.load(); }
+std::size_t Server::connections() const { return state_->connections.load(); }
+
+}  // namespace lt::http

@@ -1,0 +1,55 @@
+#pragma once
+/// InProcessBus: the Bus when caller and handler live in the same process. Commands are direct
+/// coroutine calls; events go through one bounded queue per (topic, consumer group), drained in
+/// order by one coroutine at a time.
+
+#include <atomic>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "lt/bus/bus.hpp"
+#include "lt/core/log.hpp"
+
+namespace lt {
+class MetricsRegistry;
+}
+
+namespace lt::bus {
+
+class InProcessBus final : public Bus {
+public:
+    /// `ex`: executor that runs event handlers. `queue_capacity`: per consumer group.
+    InProcessBus(boost::asio::any_io_executor ex, Logger log, MetricsRegistry* metrics,
+                 std::size_t queue_capacity = 10000);
+    ~InProcessBus() override;
+
+    void handle(std::string name, CommandHandler handler) override;
+    bool has_handler(const std::string& name) const override;
+    boost::asio::awaitable<Result<json::value>> call(std::string name, json::value body, Context ctx) override;
+    Result<void> publish(std::string topic, json::value event, Context ctx) override;
+    void subscribe(std::string topic, std::string group, EventHandler handler) override;
+
+    /// Events queued or being handled right now (all groups).
+    std::size_t pending_events() const { return pending_.load(); }
+
+    struct Group;
+
+private:
+    boost::asio::any_io_executor ex_;
+    Logger log_;
+    MetricsRegistry* metrics_;
+    std::size_t queue_capacity_;
+    std::unordered_map<std::string, CommandHandler> handlers_;  ///< written before start only
+    mutable std::mutex subs_mutex_;                              ///< guards topics_
+    std::map<std::string, std::vector<std::shared_ptr<Group>>> topics_;
+    std::atomic<std::size_t> pending_{0};
+};
+
+}  // namespace lt::bus

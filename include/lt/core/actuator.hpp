@@ -1,0 +1,32 @@
+#pragma once
+/// The kernel's own endpoints under /actuator/**: health (+ liveness, readiness), info, prometheus.
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lt/http/router.hpp"
+
+namespace lt {
+class MetricsRegistry;
+
+/// Module states reported by /actuator/health: "STARTING", "UP", "DOWN", "STOPPING".
+struct ModuleStatus {
+    std::string name;
+    std::string status;
+};
+
+struct ActuatorInfo {
+    std::string version;
+    std::vector<std::string> modules;   ///< hosted modules
+    std::vector<std::string> adapters;  ///< compiled-in adapters
+    std::string profile;                ///< active profile ("" = embedded defaults)
+    /// Current module states; must be thread-safe.
+    std::function<std::vector<ModuleStatus>()> statuses;
+};
+
+/// Adds the /actuator routes (owner "kernel") to `router`.
+void register_actuator_routes(http::Router& router, MetricsRegistry& metrics, ActuatorInfo info);
+
+}  // namespace lt

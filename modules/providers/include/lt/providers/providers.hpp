@@ -1,0 +1,58 @@
+#pragma once
+/// Contract of the providers module: the stub providers (qwen, gemini, openai) and the upstream
+/// adapter for real OpenAI-compatible APIs, reachable in-process through the bus command
+/// `provider.chat.v1` and publicly at POST /api/v1/{provider}/chat.
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "lt/core/config.hpp"
+#include "lt/core/module.hpp"
+#include "lt/core/result.hpp"
+
+namespace lt::providers {
+
+/// Bus command: one chat call. Request ChatRequest, reply ChatReply. Errors: Errc::invalid_argument
+/// (unknown provider), Errc::bad_gateway (provider answered 5xx or garbage), Errc::timeout,
+/// Errc::unavailable (cannot connect).
+inline constexpr std::string_view kChatCommand = "provider.chat.v1";
+
+/// The providers this build knows, lower-case.
+inline constexpr std::array<std::string_view, 3> kKnownProviders{"qwen", "gemini", "openai"};
+
+/// True for a known provider name (case-insensitive).
+bool is_known_provider(std::string_view name);
+
+struct ChatRequest {
+    std::string provider;       ///< lower-case
+    boost::json::object body;   ///< the chat request, e.g. {"prompt": "Hello"}
+};
+
+struct Usage {
+    long long prompt_tokens = 0;
+    long long completion_tokens = 0;
+    long long total_tokens = 0;
+};
+
+struct ChatReply {
+    boost::json::object response;  ///< the provider's JSON object ({"id","provider","received","created","message","usage"})
+    Usage usage;
+};
+
+boost::json::value to_json(const ChatRequest& r);
+Result<ChatRequest> chat_request_from_json(const boost::json::value& v);
+boost::json::value to_json(const ChatReply& r);
+Result<ChatReply> chat_reply_from_json(const boost::json::value& v);
+
+/// Declares providers.* configuration keys.
+void describe_config(config::Schema& schema);
+
+/// The module factory.
+Result<std::unique_ptr<Module>> make_module(ModuleContext ctx);
+
+}  // namespace lt::providers

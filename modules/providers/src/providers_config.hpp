@@ -1,0 +1,31 @@
+#pragma once
+/// Typed configuration of the providers module (providers.<name>.*).
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "lt/core/config.hpp"
+#include "lt/core/result.hpp"
+
+namespace lt::providers {
+
+struct ProviderSettings {
+    std::optional<std::string> base_url;       ///< set: call <base-url>/api/v1/<name>/chat over HTTP
+    std::chrono::milliseconds latency{0};      ///< stub: fixed delay before answering
+    std::chrono::milliseconds jitter{0};       ///< stub: extra uniform random delay in [0, jitter]
+    double failure_rate = 0.0;                 ///< stub: share of calls answered with a 5xx
+    double hang_rate = 0.0;                    ///< stub: share of calls that never answer (until hang-duration)
+    std::chrono::milliseconds hang_duration{30000};
+    std::chrono::milliseconds timeout{2000};   ///< upstream HTTP deadline per call (base-url only)
+};
+
+struct ProvidersConfig {
+    std::map<std::string, ProviderSettings> providers;  ///< one entry per known provider
+};
+
+/// Reads providers.*; an unknown provider name is an error naming the key.
+Result<ProvidersConfig> parse_config(const config::Config& cfg);
+
+}  // namespace lt::providers

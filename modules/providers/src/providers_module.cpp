@@ -1,0 +1,47 @@
+#include "providers_module.hpp"
+
+#include "lt/bus/bus.hpp"
+#include "lt/core/clock.hpp"
+#include "lt/core/json.hpp"
+#include "lt/http/bus_binding.hpp"
+#include "lt/http/errors.hpp"
+
+namespace asio = boost::asio;
+
+namespace lt::providers {
+
+ProvidersModule::ProvidersModule(ModuleContext ctx, ProvidersConfig config)
+    : ctx_(ctx), service_(std::move(config), ctx.http_client, *ctx.clock, ctx.log) {}
+
+void ProvidersModule::register_handlers(bus::Bus& bus) {
+    bus.handle(std::string(kChatCommand), [this](bus::Message m) { return bus_chat(std::move(m)); });
+    http::serve_routes_over_bus(bus, *ctx_.routes, "providers");
+}
+
+asio::awaitable<Result<void>> ProvidersModule::start() { co_return ok(); }
+
+asio::awaitable<void> ProvidersModule::stop() { co_return; }
+
+asio::awaitable<http::Response> ProvidersModule::http_chat(std::string provider, http::Request req) {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return http::error_response(body.error(), req.path);
+    auto reply = co_await service_.chat(ChatRequest{std::move(provider), std::move(*body)}, req.ctx);
+    if (!reply) co_return http::error_response(reply.error(), req.path);
+    co_return http::Response::json(200, reply->response);
+}
+
+asio::awaitable<Result<boost::json::value>> ProvidersModule::bus_chat(bus::Message msg) {
+    auto req = chat_request_from_json(msg.body);
+    if (!req) co_return fail(req.error());
+    auto reply = co_await service_.chat(std::move(*req), std::move(msg.ctx));
+    if (!reply) co_return fail(reply.error());
+    co_return to_json(*reply);
+}
+
+Result<std::unique_ptr<Module>> make_module(ModuleContext ctx) {
+    auto cfg = parse_config(*ctx.config);
+    if (!cfg) return fail(cfg.error());
+    return std::unique_ptr<Module>(std::make_unique<ProvidersModule>(std::move(ctx), std::move(*cfg)));
+}
+
+}  // namespace lt::providers

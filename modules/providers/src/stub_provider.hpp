@@ -1,0 +1,48 @@
+#pragma once
+/// ProviderService: answers chat calls, either as a stub (with configured latency, failures and
+/// hangs) or by calling the configured upstream over HTTP.
+
+#include <chrono>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "lt/bus/bus.hpp"
+#include "lt/core/clock.hpp"
+#include "lt/core/log.hpp"
+#include "lt/http/client.hpp"
+#include "lt/providers/providers.hpp"
+#include "providers_config.hpp"
+
+namespace lt::providers {
+
+/// Deterministic token counts for a request: prompt = ceil(chars / 4) (at least 1), completion =
+/// 8 + (FNV-1a of the prompt text mod 25), total = their sum. The prompt text is body["prompt"] when
+/// it is a string, else the serialized body.
+Usage usage_for(const boost::json::object& body);
+
+/// The stub's answer (original shape plus `usage`): {"id","provider","received","created","message","usage"}.
+ChatReply stub_reply(std::string_view provider, const boost::json::object& body, std::string id,
+                     std::chrono::system_clock::time_point now);
+
+/// Thread-safe: called concurrently from I/O threads.
+class ProviderService {
+public:
+    ProviderService(ProvidersConfig config, http::Client* client, Clock& clock, Logger log);
+
+    /// One chat call honouring the context deadline.
+    boost::asio::awaitable<Result<ChatReply>> chat(ChatRequest req, bus::Context ctx);
+
+private:
+    boost::asio::awaitable<Result<ChatReply>> call_upstream(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
+    boost::asio::awaitable<Result<ChatReply>> call_stub(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
+
+    ProvidersConfig config_;
+    http::Client* client_;
+    Clock& clock_;
+    Logger log_;
+};
+
+}  // namespace lt::providers

@@ -1,0 +1,53 @@
+#include "adapter_factory.hpp"
+
+#include <filesystem>
+
+#include "lt/adapters/memory_event_log.hpp"
+#include "lt/adapters/memory_key_value_store.hpp"
+#include "lt/adapters/sqlite_database.hpp"
+
+namespace lt::app {
+
+std::vector<std::string> compiled_adapters() {
+    std::vector<std::string> out{"sql:sqlite", "kv:memory", "events:memory"};
+#if LT_WITH_POSTGRES
+    out.push_back("sql:postgres");
+#endif
+#if LT_WITH_REDIS
+    out.push_back("kv:redis");
+#endif
+#if LT_WITH_KAFKA
+    out.push_back("events:kafka");
+#endif
+    return out;
+}
+
+Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Clock& clock) {
+    Adapters a;
+    const auto sql_driver = cfg.get_string("storage.sql.driver", "sqlite");
+    if (sql_driver != "sqlite") {
+        return fail(Errc::invalid_argument, "storage.sql.driver '" + sql_driver + "' is not compiled into this build");
+    }
+    std::filesystem::path data_dir = cfg.get_string("storage.data-dir", "./var");
+    std::filesystem::path file = cfg.get_string("storage.sql.path", "leaky-tokens.db");
+    if (file != ":memory:" && file.is_relative()) file = data_dir / file;
+    auto db = adapters::SqliteDatabase::open(file, pool);
+    if (!db) return fail(db.error());
+    a.sql = std::move(*db);
+
+    const auto kv_driver = cfg.get_string("storage.kv.driver", "memory");
+    if (kv_driver != "memory") {
+        return fail(Errc::invalid_argument, "storage.kv.driver '" + kv_driver + "' is not compiled into this build");
+    }
+    a.kv = std::make_unique<adapters::MemoryKeyValueStore>(clock);
+
+    const auto ev_driver = cfg.get_string("storage.events.driver", "memory");
+    if (ev_driver != "memory") {
+        return fail(Errc::invalid_argument,
+                    "storage.events.driver '" + ev_driver + "' is not compiled into this build");
+    }
+    a.events = std::make_unique<adapters::MemoryEventLog>(clock);
+    return a;
+}
+
+}  // namespace lt::app

@@ -1,0 +1,29 @@
+#pragma once
+/// The only place that knows concrete adapters: builds the ports a configuration asks for.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lt/core/blocking_pool.hpp"
+#include "lt/core/clock.hpp"
+#include "lt/core/config.hpp"
+#include "lt/ports/event_log.hpp"
+#include "lt/ports/key_value_store.hpp"
+#include "lt/ports/sql_database.hpp"
+
+namespace lt::app {
+
+struct Adapters {
+    std::unique_ptr<ports::SqlDatabase> sql;
+    std::unique_ptr<ports::KeyValueStore> kv;
+    std::unique_ptr<ports::EventLog> events;
+};
+
+/// Names of the adapters compiled into this binary ("sqlite", "memory", ...).
+std::vector<std::string> compiled_adapters();
+
+/// Opens the adapters selected by storage.*. Blocking (start-up only).
+Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Clock& clock);
+
+}  // namespace lt::app

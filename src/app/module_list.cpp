@@ -1,0 +1,23 @@
+#include "module_list.hpp"
+
+#include "lt/gateway/gateway.hpp"
+#include "lt/providers/providers.hpp"
+
+namespace lt::app {
+
+const std::vector<ModuleSpec>& module_list() {
+    static const std::vector<ModuleSpec> kModules{
+        {"providers", &providers::describe_config, &providers::make_module},
+        {"gateway", &gateway::describe_config, &gateway::make_module},
+    };
+    return kModules;
+}
+
+config::Schema full_schema() {
+    config::Schema schema;
+    config::describe_kernel(schema);
+    for (const auto& m : module_list()) m.describe(schema);
+    return schema;
+}
+
+}  // namespace lt::app

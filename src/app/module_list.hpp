@@ -1,0 +1,27 @@
+#pragma once
+/// The modules `leaky-tokens serve` can host, in start order (the gateway last: it opens the listener
+/// once every other module is ready).
+
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "lt/core/config.hpp"
+#include "lt/core/module.hpp"
+
+namespace lt::app {
+
+struct ModuleSpec {
+    std::string_view name;
+    void (*describe)(config::Schema&);
+    Result<std::unique_ptr<Module>> (*make)(ModuleContext);
+};
+
+/// Every module of this build, in start order.
+const std::vector<ModuleSpec>& module_list();
+
+/// The full configuration schema: kernel keys and every module's keys.
+config::Schema full_schema();
+
+}  // namespace lt::app

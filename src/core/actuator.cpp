@@ -1,0 +1,69 @@
+#include "lt/core/actuator.hpp"
+
+#include <memory>
+
+#include <boost/json.hpp>
+
+#include "lt/core/metrics.hpp"
+
+namespace asio = boost::asio;
+
+namespace lt {
+
+namespace {
+struct Actuator {
+    MetricsRegistry* metrics;
+    ActuatorInfo info;
+
+    http::Response health() const {
+        boost::json::object components;
+        bool up = true;
+        for (const auto& s : info.statuses()) {
+            components[s.name] = boost::json::object{{"status", s.status}};
+            up = up && s.status == "UP";
+        }
+        boost::json::object body{{"status", up ? "UP" : "DOWN"}, {"components", std::move(components)}};
+        return http::Response::json(up ? 200 : 503, body);
+    }
+};
+
+asio::awaitable<http::Response> health(std::shared_ptr<Actuator> a, http::Request req) {
+    (void)req;  // named: g++ 12 double-destroys unnamed by-value coroutine parameters co_return a->health(); }
+
+asio::awaitable<http::Response> liveness(http::Request req) {
+    (void)req;
+    co_return http::Response::json(200, boost::json::object{{"status", "UP"}});
+}
+
+asio::awaitable<http::Response> info_route(std::shared_ptr<Actuator> a, http::Request req) {
+    (void)req;  // named: g++ 12 double-destroys unnamed by-value coroutine parameters
+    boost::json::array modules, adapters;
+    for (const auto& m : a->info.modules) modules.emplace_back(m);
+    for (const auto& m : a->info.adapters) adapters.emplace_back(m);
+    boost::json::object body{{"app", boost::json::object{{"name", "leaky-tokens"}, {"version", a->info.version}}},
+                             {"modules", std::move(modules)},
+                             {"adapters", std::move(adapters)},
+                             {"profile", a->info.profile}};
+    co_return http::Response::json(200, body);
+}
+
+asio::awaitable<http::Response> prometheus(std::shared_ptr<Actuator> a, http::Request req) {
+    (void)req;  // named: g++ 12 double-destroys unnamed by-value coroutine parameters
+    http::Response r;
+    r.status = 200;
+    r.body = a->metrics->render();
+    r.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    co_return r;
+}
+}  // namespace
+
+void register_actuator_routes(http::Router& router, MetricsRegistry& metrics, ActuatorInfo info) {
+    auto a = std::make_shared<Actuator>(Actuator{&metrics, std::move(info)});
+    router.add("kernel", "GET", "/actuator/health", [a](http::Request r) { return health(a, std::move(r)); });
+    router.add("kernel", "GET", "/actuator/health/liveness", liveness);
+    router.add("kernel", "GET", "/actuator/health/readiness", [a](http::Request r) { return health(a, std::move(r)); });
+    router.add("kernel", "GET", "/actuator/info", [a](http::Request r) { return info_route(a, std::move(r)); });
+    router.add("kernel", "GET", "/actuator/prometheus", [a](http::Request r) { return prometheus(a, std::move(r)); });
+}
+
+}  // namespace lt

@@ -1,0 +1,81 @@
+// The kernel's keys. Their default values live in config/leaky-tokens.yaml, their documentation in
+// docs/configuration.md (a test keeps the two complete).
+#include <utility>
+
+#include "lt/core/config.hpp"
+
+namespace lt::config {
+namespace {
+
+KeySpec key(std::string pattern, Type type, std::string description, std::optional<double> min = std::nullopt,
+            std::optional<double> max = std::nullopt) {
+    KeySpec spec;
+    spec.pattern = std::move(pattern);
+    spec.type = type;
+    spec.description = std::move(description);
+    spec.min = min;
+    spec.max = max;
+    return spec;
+}
+
+KeySpec choice(std::string pattern, std::vector<std::string> choices, std::string description) {
+    KeySpec spec = key(std::move(pattern), Type::enumeration, std::move(description));
+    spec.choices = std::move(choices);
+    return spec;
+}
+
+KeySpec secret(KeySpec spec) {
+    spec.secret = true;
+    return spec;
+}
+
+constexpr double kMillisecond = 1;
+
+}  // namespace
+
+void describe_kernel(Schema& schema) {
+    // server.*
+    schema.add(key("server.port", Type::integer, "TCP port of the HTTP server; 0 picks a free port and logs it", 0,
+                   65535));
+    schema.add(key("server.address", Type::string, "Address the HTTP server binds to"));
+    schema.add(key("server.threads", Type::integer, "I/O threads; 0 means one per CPU core", 0, 1024));
+    schema.add(key("server.body-limit", Type::integer, "Largest request body in bytes (larger is 413)", 1));
+    schema.add(key("server.header-limit", Type::integer, "Largest request header block in bytes", 1));
+    schema.add(key("server.max-connections", Type::integer, "Open connections beyond which new ones are refused", 1));
+    schema.add(key("server.max-in-flight", Type::integer, "Requests processed at once beyond which the answer is 503",
+                   1));
+    schema.add(key("server.read-timeout", Type::duration, "Deadline for reading one request (headers and body)",
+                   kMillisecond));
+    schema.add(key("server.idle-timeout", Type::duration, "Keep-alive connections idle this long are closed",
+                   kMillisecond));
+    schema.add(key("server.request-timeout", Type::duration, "Deadline for handling one request", kMillisecond));
+    schema.add(key("server.shutdown-timeout", Type::duration,
+                   "Time in-flight requests get to finish on SIGTERM before modules stop", kMillisecond));
+    schema.add(key("server.blocking-threads", Type::integer,
+                   "Threads of the blocking pool (SQLite and other synchronous calls)", 1, 1024));
+
+    // cors.*
+    schema.add(key("cors.enabled", Type::boolean, "Answer CORS preflights and add CORS headers"));
+    schema.add(key("cors.allowed-origins", Type::string_list, "Origins allowed to call the API (`*` for any)"));
+    schema.add(key("cors.allowed-methods", Type::string_list, "Methods announced in preflight answers"));
+    schema.add(key("cors.allowed-headers", Type::string_list, "Request headers announced in preflight answers"));
+    schema.add(key("cors.allow-credentials", Type::boolean, "Send `Access-Control-Allow-Credentials: true`"));
+    schema.add(key("cors.max-age", Type::duration, "How long browsers may cache a preflight answer", 0));
+
+    // storage.*
+    schema.add(key("storage.data-dir", Type::string, "Directory for local data (SQLite database, keys)"));
+    schema.add(choice("storage.sql.driver", {"sqlite", "postgres"}, "SQL database adapter"));
+    schema.add(key("storage.sql.path", Type::string, "SQLite database file, relative to storage.data-dir"));
+    schema.add(secret(key("storage.sql.url", Type::string,
+                          "PostgreSQL connection URL (`postgresql://user:pass@host:5432/db`)")));
+    schema.add(choice("storage.kv.driver", {"memory", "redis"}, "Key-value store adapter (rate limits, caches)"));
+    schema.add(secret(key("storage.kv.url", Type::string, "Redis URL (`redis://host:6379/0`)")));
+    schema.add(choice("storage.events.driver", {"memory", "kafka"}, "Event log adapter"));
+    schema.add(key("storage.events.brokers", Type::string, "Kafka bootstrap servers, comma-separated `host:port`"));
+
+    // log.*
+    schema.add(choice("log.level", {"trace", "debug", "info", "warn", "error", "off"}, "Lowest level logged"));
+    schema.add(key("log.access", Type::boolean, "Write one JSON access-log line per request"));
+}
+
+}  // namespace lt::config

@@ -1,0 +1,39 @@
+#include "lt/http/bus_binding.hpp"
+
+#include <exception>
+
+#include "lt/http/errors.hpp"
+
+namespace asio = boost::asio;
+
+namespace lt::http {
+
+std::string http_command(std::string_view owner) { return std::string(owner) + ".http.v1"; }
+
+namespace {
+asio::awaitable<Result<json::value>> run_route(const Router* router, std::string owner, bus::Message msg) {
+    auto req = request_from_json(msg.body);
+    if (!req) co_return fail(req.error());
+    req->ctx = std::move(msg.ctx);
+    std::string_view method = req->method == "HEAD" ? std::string_view("GET") : std::string_view(req->method);
+    const Route* route = router->find(method, req->route);
+    if (!route || route->owner != owner) {
+        co_return to_json(error_response(404, "not found", req->path));
+    }
+    std::string path = req->path;
+    Response res;
+    try {
+        res = co_await route->handler(std::move(*req));
+    } catch (const std::exception& e) {
+        res = error_response(500, "internal error", path);
+    }
+    co_return to_json(res);
+}
+}  // namespace
+
+void serve_routes_over_bus(bus::Bus& bus, const Router& router, std::string owner) {
+    const Router* r = &router;
+    bus.handle(http_command(owner), [r, owner](bus::Message m) { return run_route(r, owner, std::move(m)); });
+}
+
+}  // namespace lt::http
