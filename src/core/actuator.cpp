@@ -28,7 +28,9 @@ struct Actuator {
 };
 
 asio::awaitable<http::Response> health(std::shared_ptr<Actuator> a, http::Request req) {
-    (void)req;  // named: g++ 12 double-destroys unnamed by-value coroutine parameters co_return a->health(); }
+    (void)req;  // named: g++ 12 double-destroys unnamed by-value coroutine parameters
+    co_return a->health();
+}
 
 asio::awaitable<http::Response> liveness(http::Request req) {
     (void)req;

@@ -1,1 +1,8 @@
-# (integration tests are added with the app)
+lt_add_test(NAME integration_test
+  SOURCES
+    integration/server_test.cpp
+    integration/providers_test.cpp
+    integration/lifecycle_test.cpp
+    integration/cli_test.cpp
+  LIBS lt_app)
+add_dependencies(integration_test leaky-tokens)

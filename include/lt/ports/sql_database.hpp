@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -78,6 +79,15 @@ public:
 Result<int> run_migrations(SqlDatabase& db, std::string_view module, std::span<const Migration> migrations);
 
 /// The migrations compiled into the binary from migrations/<module>/<dialect>/NNNN_<name>.sql.
+/// A malformed file name or a duplicate version yields an entry with version 0 and the problem as its
+/// name, which run_migrations() refuses (so a bad file stops start-up instead of being skipped).
 std::vector<Migration> embedded_migrations(std::string_view module, std::string_view dialect);
+
+/// Parser behind embedded_migrations(): picks the (path, content) files under `<module>/<dialect>/`
+/// named `NNNN_<name>.sql` (version NNNN > 0, non-empty name) and sorts them by version. Errors
+/// (Errc::invalid_argument) on a malformed name or a duplicate version inside that folder.
+Result<std::vector<Migration>> parse_migration_files(
+    std::span<const std::pair<std::string_view, std::string_view>> files, std::string_view module,
+    std::string_view dialect);
 
 }  // namespace lt::ports

@@ -66,7 +66,8 @@ public:
         req.route = route;
         req.path_params = std::move(m.params);
         auto ctx = req.ctx;
-        auto reply = co_await ctx_.bus->call(http::http_command(owner), http::to_json(req), std::move(ctx));
+        auto op = ctx_.bus->call(http::http_command(owner), http::to_json(req), std::move(ctx));
+        auto reply = co_await std::move(op);
         http::Response res;
         if (!reply) {
             res = http::error_response(reply.error(), path);

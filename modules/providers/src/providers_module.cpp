@@ -25,7 +25,8 @@ asio::awaitable<void> ProvidersModule::stop() { co_return; }
 asio::awaitable<http::Response> ProvidersModule::http_chat(std::string provider, http::Request req) {
     auto body = parse_json_object(req.body);
     if (!body) co_return http::error_response(body.error(), req.path);
-    auto reply = co_await service_.chat(ChatRequest{std::move(provider), std::move(*body)}, req.ctx);
+    auto op = service_.chat(ChatRequest{std::move(provider), std::move(*body)}, req.ctx);
+    auto reply = co_await std::move(op);
     if (!reply) co_return http::error_response(reply.error(), req.path);
     co_return http::Response::json(200, reply->response);
 }
@@ -33,7 +34,8 @@ asio::awaitable<http::Response> ProvidersModule::http_chat(std::string provider,
 asio::awaitable<Result<boost::json::value>> ProvidersModule::bus_chat(bus::Message msg) {
     auto req = chat_request_from_json(msg.body);
     if (!req) co_return fail(req.error());
-    auto reply = co_await service_.chat(std::move(*req), std::move(msg.ctx));
+    auto op = service_.chat(std::move(*req), std::move(msg.ctx));
+    auto reply = co_await std::move(op);
     if (!reply) co_return fail(reply.error());
     co_return to_json(*reply);
 }

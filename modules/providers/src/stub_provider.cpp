@@ -76,8 +76,9 @@ asio::awaitable<Result<ChatReply>> ProviderService::chat(ChatRequest req, bus::C
     auto it = config_.providers.find(req.provider);
     if (it == config_.providers.end()) co_return fail(Errc::invalid_argument, "unknown provider");
     if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "provider call deadline passed");
-    if (it->second.base_url) co_return co_await call_upstream(it->second, std::move(req), std::move(ctx));
-    co_return co_await call_stub(it->second, std::move(req), std::move(ctx));
+    auto op = it->second.base_url ? call_upstream(it->second, std::move(req), std::move(ctx))
+                                  : call_stub(it->second, std::move(req), std::move(ctx));
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<Result<ChatReply>> ProviderService::call_stub(const ProviderSettings& s, ChatRequest req,
@@ -118,7 +119,8 @@ asio::awaitable<Result<ChatReply>> ProviderService::call_upstream(const Provider
     body["prompt"] = prompt ? *prompt : boost::json::value(nullptr);
     out.body = boost::json::serialize(body);
     auto timeout = std::min<long long>(s.timeout.count(), std::max<long long>(1, ctx.remaining_ms()));
-    auto res = co_await client_->request(url->host, url->port, std::move(out), std::chrono::milliseconds(timeout));
+    auto op = client_->request(url->host, url->port, std::move(out), std::chrono::milliseconds(timeout));
+    auto res = co_await std::move(op);
     if (!res) co_return fail(res.error());
     if (res->status < 200 || res->status > 299) {
         co_return fail(Errc::bad_gateway, "provider answered " + std::to_string(res->status));

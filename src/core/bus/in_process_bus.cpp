@@ -42,7 +42,8 @@ asio::awaitable<void> drain_group(std::shared_ptr<InProcessBus::Group> group, Lo
         }
         Result<void> r = fail(Errc::internal, "handler threw");
         try {
-            r = co_await handler(std::move(msg));
+            auto op = handler(std::move(msg));  // see docs/coding-notes.md: no temporaries in co_await
+            r = co_await std::move(op);
         } catch (const std::exception& e) {
             r = fail(Errc::internal, e.what());
         }
@@ -70,7 +71,8 @@ asio::awaitable<Result<json::value>> InProcessBus::call(std::string name, json::
     if (it == handlers_.end()) co_return fail(Errc::not_found, "no handler for command " + name);
     if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "deadline passed before " + name);
     try {
-        co_return co_await it->second(Message{std::move(name), std::move(body), std::move(ctx)});
+        auto op = it->second(Message{std::move(name), std::move(body), std::move(ctx)});
+        co_return co_await std::move(op);
     } catch (const std::exception& e) {
         log_->error("command handler threw command={} error={}", it->first, e.what());
         co_return fail(Errc::internal, "internal error");

@@ -23,7 +23,8 @@ asio::awaitable<Result<json::value>> run_route(const Router* router, std::string
     std::string path = req->path;
     Response res;
     try {
-        res = co_await route->handler(std::move(*req));
+        auto op = route->handler(std::move(*req));
+        res = co_await std::move(op);
     } catch (const std::exception& e) {
         res = error_response(500, "internal error", path);
     }

@@ -215,7 +215,8 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
             res.route = "OVERLOADED";
         } else {
             try {
-                res = co_await st->handler(std::move(req));
+                auto op = st->handler(std::move(req));
+                res = co_await std::move(op);
             } catch (const std::exception& e) {
                 st->log->error("handler threw request_id={} error={}", st->next_request.load(), e.what());
                 res = error_response(500, "internal error", path);

@@ -1,0 +1,162 @@
+// The kernel's HTTP behaviour through the whole application, over real sockets.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include "support/test_app.hpp"
+#include "support/test_http.hpp"
+
+using lt::test::TestApp;
+using lt::test::TestConnection;
+
+namespace {
+void check_security_headers(const lt::test::HttpResult& r) {
+    CHECK(r.header("x-content-type-options") == "nosniff");
+    CHECK(r.header("x-frame-options") == "DENY");
+    CHECK(r.header("referrer-policy") == "no-referrer");
+    CHECK(r.header("permissions-policy") == "geolocation=(), microphone=(), camera=()");
+    CHECK(r.header("strict-transport-security") == "max-age=31536000; includeSubDomains");
+    CHECK_FALSE(r.header("x-correlation-id").empty());
+}
+}  // namespace
+
+TEST_CASE("one keep-alive connection serves 1000 requests in a row") {
+    TestApp app;
+    TestConnection c(app.port());
+    int ok = 0;
+    for (int i = 0; i < 1000; ++i) {
+        auto r = c.request("POST", "/api/v1/openai/chat", R"({"prompt":"hello )" + std::to_string(i) + "\"}");
+        ok += r.status == 200 && r.keep_alive ? 1 : 0;
+    }
+    CHECK(ok == 1000);
+}
+
+TEST_CASE("a malformed request line is answered 400 with a JSON body") {
+    TestApp app;
+    TestConnection c(app.port());
+    auto r = c.raw("GARBAGE\r\n\r\n");
+    CHECK(r.status == 400);
+    auto body = boost::json::parse(r.body).as_object();
+    CHECK(body.at("status") == 400);
+    CHECK(body.at("error") == "Bad Request");
+    check_security_headers(r);
+}
+
+TEST_CASE("a body over the limit is answered 413") {
+    TestApp app({"server.body-limit=1024"});
+    TestConnection c(app.port());
+    std::string big = R"({"prompt":")" + std::string(2000, 'x') + "\"}";
+    auto r = c.request("POST", "/api/v1/openai/chat", big);
+    CHECK(r.status == 413);
+    CHECK(boost::json::parse(r.body).as_object().at("status") == 413);
+    check_security_headers(r);
+    // Just under the limit still works on a new connection.
+    auto small = lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})");
+    CHECK(small.status == 200);
+}
+
+TEST_CASE("the default body limit is 1 MiB") {
+    TestApp app;
+    std::string big = R"({"prompt":")" + std::string(1024 * 1024, 'x') + "\"}";
+    auto r = lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", big);
+    CHECK(r.status == 413);
+}
+
+TEST_CASE("an unknown path is a 404 JSON error with security headers and the correlation id") {
+    TestApp app;
+    auto r = lt::test::http_call(app.port(), "GET", "/no/such/path?x=1", "", {{"X-Correlation-Id", "abc-123_x.y"}});
+    CHECK(r.status == 404);
+    check_security_headers(r);
+    CHECK(r.header("x-correlation-id") == "abc-123_x.y");
+    CHECK(r.header("content-type") == "application/json");
+    auto body = boost::json::parse(r.body).as_object();
+    CHECK(body.at("status") == 404);
+    CHECK(body.at("error") == "Not Found");
+    CHECK(body.at("path") == "/no/such/path");
+    CHECK(body.contains("message"));
+    CHECK(body.contains("timestamp"));
+}
+
+TEST_CASE("an unusable incoming correlation id is replaced by a generated UUID") {
+    TestApp app;
+    auto bad = lt::test::http_call(app.port(), "GET", "/actuator/health", "", {{"X-Correlation-Id", "has spaces!"}});
+    auto id = bad.header("x-correlation-id");
+    CHECK(id.size() == 36);
+    CHECK(id != "has spaces!");
+    auto too_long = lt::test::http_call(app.port(), "GET", "/actuator/health", "",
+                                        {{"X-Correlation-Id", std::string(129, 'a')}});
+    CHECK(too_long.header("x-correlation-id").size() == 36);
+    auto none = lt::test::http_call(app.port(), "GET", "/actuator/health");
+    CHECK(none.header("x-correlation-id").size() == 36);
+}
+
+TEST_CASE("a known path with the wrong method is 405 with an Allow header") {
+    TestApp app;
+    auto r = lt::test::http_call(app.port(), "DELETE", "/api/v1/openai/chat");
+    CHECK(r.status == 405);
+    CHECK(r.header("allow").find("POST") != std::string::npos);
+    CHECK(boost::json::parse(r.body).as_object().at("status") == 405);
+    check_security_headers(r);
+}
+
+TEST_CASE("health, liveness, readiness and info answer UP with the hosted modules") {
+    TestApp app;
+    for (const char* p : {"/actuator/health", "/actuator/health/liveness", "/actuator/health/readiness"}) {
+        auto r = lt::test::http_call(app.port(), "GET", p);
+        CHECK(r.status == 200);
+        CHECK(boost::json::parse(r.body).as_object().at("status") == "UP");
+    }
+    auto health = boost::json::parse(lt::test::http_call(app.port(), "GET", "/actuator/health").body).as_object();
+    CHECK(health.at("components").as_object().at("providers").as_object().at("status") == "UP");
+    auto info = boost::json::parse(lt::test::http_call(app.port(), "GET", "/actuator/info").body).as_object();
+    CHECK(info.at("modules").as_array().size() >= 2);
+    CHECK(!info.at("app").as_object().at("version").as_string().empty());
+}
+
+TEST_CASE("the prometheus endpoint counts requests by method, route template and status and passes promtool") {
+    TestApp app;
+    lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})");
+    lt::test::http_call(app.port(), "GET", "/missing");
+    auto r = lt::test::http_call(app.port(), "GET", "/actuator/prometheus");
+    CHECK(r.status == 200);
+    CHECK(r.header("content-type").find("text/plain") == 0);
+    CHECK(r.body.find(R"(http_server_requests_seconds_count{method="POST",uri="/api/v1/openai/chat",status="200"} 1)") !=
+          std::string::npos);
+    CHECK(r.body.find(R"(uri="NOT_FOUND",status="404")") != std::string::npos);
+    lt::test::TempDir dir;
+    auto file = dir.path() / "metrics.txt";
+    {
+        std::FILE* f = std::fopen(file.c_str(), "w");
+        REQUIRE(f);
+        std::fwrite(r.body.data(), 1, r.body.size(), f);
+        std::fclose(f);
+    }
+    int rc = std::system(("promtool check metrics < " + file.string() + " > /dev/null 2>&1").c_str());
+    CHECK_MESSAGE(rc == 0, "promtool rejected /actuator/prometheus (is Debian's prometheus package installed?)");
+}
+
+TEST_CASE("CORS preflight from an allowed origin is answered by the server") {
+    TestApp app({"cors.enabled=true", "cors.allowed-origins=https://app.example"});
+    auto pre = lt::test::http_call(app.port(), "OPTIONS", "/api/v1/openai/chat", "",
+                                   {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "POST"}});
+    CHECK(pre.status == 204);
+    CHECK(pre.header("access-control-allow-origin") == "https://app.example");
+    CHECK(pre.header("access-control-allow-methods").find("POST") != std::string::npos);
+    auto denied = lt::test::http_call(app.port(), "OPTIONS", "/api/v1/openai/chat", "",
+                                      {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}});
+    CHECK(denied.status == 403);
+    auto simple = lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})",
+                                      {{"Origin", "https://app.example"}});
+    CHECK(simple.status == 200);
+    CHECK(simple.header("access-control-allow-origin") == "https://app.example");
+}
+
+TEST_CASE("requests beyond the in-flight cap are answered 503") {
+    TestApp app({"server.max-in-flight=1", "providers.openai.latency=400ms"});
+    std::thread slow([&] { lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    auto r = lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"y"})");
+    slow.join();
+    CHECK(r.status == 503);
+    CHECK(boost::json::parse(r.body).as_object().at("status") == 503);
+}

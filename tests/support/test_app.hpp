@@ -1,0 +1,68 @@
+#pragma once
+/// Starts the whole application in-process on a free port with a private data directory.
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "app.hpp"
+#include "module_list.hpp"
+
+namespace lt::test {
+
+/// A fresh temporary directory, removed with the object.
+class TempDir {
+public:
+    TempDir() {
+        std::random_device rd;
+        path_ = std::filesystem::temp_directory_path() / ("lt-test-" + std::to_string(rd()) + std::to_string(rd()));
+        std::filesystem::create_directories(path_);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+class TestApp {
+public:
+    /// `overrides`: extra "key=value" settings on top of port 0, a temp data dir and quiet logs.
+    explicit TestApp(std::vector<std::string> overrides = {}, app::AppOptions options = {}) {
+        config::LoadOptions load;
+        load.read_env = false;
+        load.overrides = {"server.port=0", "server.address=127.0.0.1", "storage.data-dir=" + dir_.path().string(),
+                          "log.level=warn", "log.access=false", "server.threads=2"};
+        for (auto& o : overrides) load.overrides.push_back(std::move(o));
+        auto cfg = config::load(app::full_schema(), load);
+        REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
+        options.handle_signals = options.handle_signals && true;
+        auto a = app::App::create(std::move(*cfg), options);
+        REQUIRE_MESSAGE(a, (a ? "" : a.error().message));
+        app_ = std::move(*a);
+        auto started = app_->start();
+        REQUIRE_MESSAGE(started, (started ? "" : started.error().message));
+    }
+    ~TestApp() {
+        if (app_) {
+            app_->shutdown();
+            app_->wait();
+        }
+    }
+    std::uint16_t port() const { return app_->port(); }
+    app::App& app() { return *app_; }
+
+private:
+    TempDir dir_;
+    std::unique_ptr<app::App> app_;
+};
+
+}  // namespace lt::test
