@@ -17,6 +17,7 @@
 #include "lt/core/actuator.hpp"
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/clock.hpp"
+#include "lt/core/io_pool.hpp"
 #include "lt/core/metrics.hpp"
 #include "lt/core/module.hpp"
 #include "lt/http/bus_binding.hpp"
@@ -63,19 +64,19 @@ struct App::Impl {
     explicit Impl(config::Config c)
         : cfg(std::move(c)),
           threads_n(thread_count(cfg)),
-          io(static_cast<int>(threads_n)),
-          work(asio::make_work_guard(io)),
+          pool(threads_n),
+          io(pool.main()),
           blocking(static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.get_int("server.blocking-threads", 4)))),
           log(make_logger("app", cfg.get_string("log.level", "info"))),
           bus(io.get_executor(), make_logger("bus", cfg.get_string("log.level", "info")), &metrics),
           client(io.get_executor()),
-          server(io, server_options(cfg), make_logger("access", cfg.get_string("log.level", "info")), &metrics),
+          server(pool, server_options(cfg), make_logger("access", cfg.get_string("log.level", "info")), &metrics),
           signals(io) {}
 
     config::Config cfg;
     std::size_t threads_n;
-    asio::io_context io;
-    asio::executor_work_guard<asio::io_context::executor_type> work;
+    IoPool pool;
+    asio::io_context& io;  ///< pool.main()
     BlockingPool blocking;
     Logger log;
     SystemClock clock;
@@ -87,7 +88,7 @@ struct App::Impl {
     asio::signal_set signals;
     Adapters adapters;
     std::vector<std::unique_ptr<Module>> modules;
-    std::vector<std::thread> threads;
+    bool running = false;
     std::mutex status_mutex;  ///< guards status
     std::vector<ModuleStatus> status;
     std::atomic<bool> stopping{false};
@@ -130,9 +131,8 @@ struct App::Impl {
         }
         boost::system::error_code ignored;
         signals.cancel(ignored);
-        work.reset();
-        io.stop();
         log->info("stopped");
+        pool.stop();
     }
 };
 
@@ -205,7 +205,8 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
 
 Result<void> App::start() {
     auto& s = *impl_;
-    for (std::size_t i = 0; i < s.threads_n; ++i) s.threads.emplace_back([&s] { s.io.run(); });
+    s.pool.run();
+    s.running = true;
     App* self = this;
     s.signals.async_wait([self](const boost::system::error_code& ec, int) {
         if (!ec) self->shutdown();
@@ -225,8 +226,8 @@ std::uint16_t App::port() const { return impl_->server.port(); }
 void App::shutdown() {
     auto& s = *impl_;
     if (s.stopping.exchange(true)) return;
-    if (s.threads.empty()) {
-        s.work.reset();
+    if (!s.running) {
+        s.pool.stop();
         return;
     }
     asio::co_spawn(s.io, s.drain_and_stop(), asio::detached);
@@ -234,10 +235,7 @@ void App::shutdown() {
 
 int App::wait() {
     auto& s = *impl_;
-    for (auto& t : s.threads) {
-        if (t.joinable()) t.join();
-    }
-    s.threads.clear();
+    s.pool.join();
     s.blocking.stop();
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <random>
 
 namespace lt {
 
@@ -93,11 +94,22 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
 }
 
 std::string new_uuid() {
+    // Identifiers need uniqueness, not secrecy (secrets use RAND_bytes directly): a per-thread
+    // generator seeded once from the CSPRNG keeps this off OpenSSL's locks on the request path.
+    thread_local std::mt19937_64 rng = [] {
+        std::uint64_t seed[4] = {};
+        if (RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed) != 1) {
+            std::random_device rd;
+            for (auto& s : seed) s = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+        }
+        std::seed_seq seq{seed[0], seed[1], seed[2], seed[3]};
+        return std::mt19937_64(seq);
+    }();
     unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) {
-        // OpenSSL's CSPRNG does not fail once seeded; fall back to a time-mixed value just in case.
-        auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-        for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>((t >> ((i % 8) * 8)) ^ (i * 131));
+    std::uint64_t hi = rng(), lo = rng();
+    for (int i = 0; i < 8; ++i) {
+        b[i] = static_cast<unsigned char>(hi >> (i * 8));
+        b[8 + i] = static_cast<unsigned char>(lo >> (i * 8));
     }
     b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
     b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
+#include "lt/core/io_pool.hpp"
 
 #include "lt/core/log.hpp"
 #include "lt/http/message.hpp"
@@ -54,7 +54,8 @@ using RootHandler = Handler;
 class Server {
 public:
     /// Does no I/O. `metrics` may be null.
-    Server(boost::asio::io_context& ioc, ServerOptions options, Logger log, MetricsRegistry* metrics);
+    /// Connections are spread over the contexts of `io`.
+    Server(IoPool& io, ServerOptions options, Logger log, MetricsRegistry* metrics);
     ~Server();
 
     /// Binds, listens and starts accepting on the io_context. Throws on bind failure (start-up).

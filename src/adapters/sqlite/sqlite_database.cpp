@@ -77,7 +77,9 @@ std::string_view SqliteDatabase::dialect() const { return "sqlite"; }
 
 boost::asio::awaitable<lt::Result<void>> SqliteDatabase::transact(
     std::function<lt::Result<void>(SqlSession&)> fn) {
-    co_return co_await pool_.run([this, fn = std::move(fn)]() mutable { return run_transaction(fn); });
+    // Built in its own statement: see docs/coding-notes.md (no temporaries inside co_await).
+    auto op = pool_.run([this, fn = std::move(fn)]() mutable { return run_transaction(fn); });
+    co_return co_await std::move(op);
 }
 
 lt::Result<void> SqliteDatabase::transact_sync(std::function<lt::Result<void>(SqlSession&)> fn) {

@@ -6,7 +6,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -27,7 +27,7 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 struct Conn {
-    explicit Conn(asio::any_io_executor ex) : stream(asio::make_strand(ex)) {}
+    explicit Conn(asio::any_io_executor ex) : stream(std::move(ex)) {}
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
 };
@@ -98,7 +98,10 @@ Client::~Client() = default;
 asio::awaitable<Result<ClientResponse>> Client::request(std::string host, std::uint16_t port, ClientRequest req,
                                                         std::chrono::milliseconds timeout) {
     auto pool = pool_;
-    const std::string key = host + ":" + std::to_string(port);
+    // Connections stay on the context of the coroutine that opened them (one thread per context).
+    auto ex = co_await asio::this_coro::executor;
+    const std::string key = host + ":" + std::to_string(port) + "@" +
+                            std::to_string(reinterpret_cast<std::uintptr_t>(&asio::query(ex, asio::execution::context)));
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(req.method), req.target, 11};
     out.set(bhttp::field::host, host);
@@ -113,7 +116,7 @@ asio::awaitable<Result<ClientResponse>> Client::request(std::string host, std::u
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) co_return fail(Errc::timeout, "HTTP call timed out");
         if (!conn) {
-            conn = std::make_unique<Conn>(pool->ex);
+            conn = std::make_unique<Conn>(ex);
             tcp::resolver resolver(conn->stream.get_executor());
             auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), kTuple);
             if (rec) co_return fail(Errc::unavailable, "cannot resolve " + host);

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <list>
+#include <unordered_map>
 #include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -57,10 +57,10 @@ std::string join(const std::vector<std::string>& v) {
 }  // namespace
 
 struct Server::State : std::enable_shared_from_this<Server::State> {
-    State(asio::io_context& io, ServerOptions o, Logger l, MetricsRegistry* m)
-        : ioc(io), opt(std::move(o)), log(std::move(l)), metrics(m), acceptor(io) {}
+    State(IoPool& io, ServerOptions o, Logger l, MetricsRegistry* m)
+        : pool(io), opt(std::move(o)), log(std::move(l)), metrics(m), acceptor(io.main()) {}
 
-    asio::io_context& ioc;
+    IoPool& pool;
     ServerOptions opt;
     Logger log;
     MetricsRegistry* metrics;
@@ -74,7 +74,33 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     std::mutex conns_mutex;  ///< guards conns
     std::list<std::shared_ptr<Conn>> conns;
     HistogramFamily* latency = nullptr;
+    const std::uint64_t id = next_id();
+
+    static std::uint64_t next_id() {
+        static std::atomic<std::uint64_t> counter{0};
+        return ++counter;
+    }
     bool access_log = true;
+
+    /// Looks the series up once per (method, route, status) and thread, then only touches atomics.
+    void observe_latency(const std::string& method, const std::string& route, int status, double seconds) {
+        thread_local std::unordered_map<std::string, Histogram*> cache;
+        thread_local std::uint64_t owner = 0;
+        if (owner != id) {  // an id, not the address: a later server may reuse this one's address
+            cache.clear();
+            owner = id;
+        }
+        std::string key = method;
+        key += '\0';
+        key += route;
+        key += '\0';
+        key += std::to_string(status);
+        auto it = cache.find(key);
+        if (it == cache.end()) {
+            it = cache.emplace(std::move(key), &latency->labels({method, route, std::to_string(status)})).first;
+        }
+        it->second->observe(seconds);
+    }
 
     void decorate(Response& res, const std::string& correlation_id, std::string_view origin) const;
     Response preflight(std::string_view origin, std::string_view path) const;
@@ -230,7 +256,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
         stream->expires_after(st->opt.read_timeout);
         bool written = co_await write_response(*stream, res, version, keep_alive, head);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        if (st->latency) st->latency->labels({method, route, std::to_string(status)}).observe(seconds);
+        if (st->latency) st->observe_latency(method, route, status, seconds);
         if (st->access_log) {
             st->log->info(
                 "{{\"method\":\"{}\",\"path\":\"{}\",\"route\":\"{}\",\"status\":{},\"durationMs\":{:.3f},\"remote\":\"{}\",\"correlationId\":\"{}\"}}",
@@ -251,7 +277,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
 
 asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> st) {
     for (;;) {
-        auto [ec, socket] = co_await st->acceptor.async_accept(asio::make_strand(st->ioc), kTuple);
+        auto [ec, socket] = co_await st->acceptor.async_accept(st->pool.next(), kTuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !st->acceptor.is_open()) co_return;
             st->log->warn("accept failed error={}", ec.message());
@@ -272,7 +298,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> st) {
 
 }  // namespace
 
-Server::Server(asio::io_context& ioc, ServerOptions options, Logger log, MetricsRegistry* metrics)
+Server::Server(IoPool& ioc, ServerOptions options, Logger log, MetricsRegistry* metrics)
     : state_(std::make_shared<State>(ioc, std::move(options), std::move(log), metrics)) {
     if (metrics) {
         state_->latency = &metrics->histogram("http_server_requests_seconds", "HTTP server request latency",
