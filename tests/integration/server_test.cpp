@@ -1,6 +1,8 @@
 // The kernel's HTTP behaviour through the whole application, over real sockets.
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include <boost/json.hpp>
 
 #include "support/test_app.hpp"
@@ -159,4 +161,37 @@ TEST_CASE("requests beyond the in-flight cap are answered 503") {
     slow.join();
     CHECK(r.status == 503);
     CHECK(boost::json::parse(r.body).as_object().at("status") == 503);
+}
+
+TEST_CASE("request headers over the limit are answered 431") {
+    TestApp app({"server.header-limit=2048"});
+    TestConnection c(app.port());
+    auto r = c.request("GET", "/actuator/health", "", {{"X-Big", std::string(4000, 'h')}});
+    CHECK(r.status == 431);
+    CHECK(boost::json::parse(r.body).as_object().at("status") == 431);
+}
+
+TEST_CASE("an idle keep-alive connection is closed after the idle timeout") {
+    TestApp app({"server.idle-timeout=200ms"});
+    TestConnection c(app.port());
+    CHECK(c.request("GET", "/actuator/health").status == 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    char byte;
+    boost::system::error_code ec;
+    c.socket().read_some(boost::asio::buffer(&byte, 1), ec);
+    CHECK(ec == boost::asio::error::eof);
+}
+
+TEST_CASE("a request that stalls half-way is dropped after the read timeout") {
+    TestApp app({"server.read-timeout=200ms"});
+    TestConnection c(app.port());
+    boost::asio::write(c.socket(), boost::asio::buffer(std::string(
+                                       "POST /api/v1/openai/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"pro")));
+    auto t0 = std::chrono::steady_clock::now();
+    char buf[512];
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    while (!ec) n += c.socket().read_some(boost::asio::buffer(buf), ec);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+    CHECK(n == 0);  // nothing answered: the connection was closed
 }

@@ -340,7 +340,10 @@ void Server::begin_drain() {
     for (auto& c : st->conns) {
         if (c->busy) continue;
         if (auto s = c->stream.lock()) {
-            asio::post(s->get_executor(), [s] { s->socket().cancel(); });
+            asio::post(s->get_executor(), [s] {
+                boost::system::error_code ignored;
+                s->socket().cancel(ignored);
+            });
         }
     }
 }
@@ -349,7 +352,10 @@ void Server::close_all() {
     std::lock_guard lock(state_->conns_mutex);
     for (auto& c : state_->conns) {
         if (auto s = c->stream.lock()) {
-            asio::post(s->get_executor(), [s] { s->socket().cancel(); });
+            asio::post(s->get_executor(), [s] {
+                boost::system::error_code ignored;
+                s->socket().cancel(ignored);
+            });
         }
     }
 }

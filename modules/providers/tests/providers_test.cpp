@@ -1,0 +1,121 @@
+// Unit tests of the providers module: deterministic usage, the stub reply, and the bus command.
+#include <doctest/doctest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+
+#include "lt/bus/in_process_bus.hpp"
+#include "lt/core/clock.hpp"
+#include "lt/core/config.hpp"
+#include "lt/http/router.hpp"
+#include "lt/providers/providers.hpp"
+#include "stub_provider.hpp"
+
+namespace asio = boost::asio;
+
+namespace {
+lt::config::Config load(std::vector<std::string> overrides) {
+    lt::config::Schema schema;
+    lt::config::describe_kernel(schema);
+    lt::providers::describe_config(schema);
+    lt::config::LoadOptions opts;
+    opts.read_env = false;
+    opts.overrides = std::move(overrides);
+    auto cfg = lt::config::load(schema, opts);
+    REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
+    return *cfg;
+}
+
+struct Harness {
+    explicit Harness(std::vector<std::string> overrides = {})
+        : cfg(load(std::move(overrides))), bus(io.get_executor(), lt::make_logger("test", "off"), nullptr) {
+        lt::ModuleContext ctx;
+        ctx.io = &io;
+        ctx.bus = &bus;
+        ctx.config = &cfg;
+        ctx.clock = &clock;
+        ctx.log = lt::make_logger("providers", "off");
+        ctx.routes = &router;
+        auto m = lt::providers::make_module(ctx);
+        REQUIRE(m);
+        module = std::move(*m);
+        module->register_routes(router);
+        module->register_handlers(bus);
+    }
+    lt::Result<boost::json::value> call(boost::json::value body) {
+        auto fut = asio::co_spawn(io, bus.call(std::string(lt::providers::kChatCommand), std::move(body), {}),
+                                  asio::use_future);
+        io.restart();
+        io.run();
+        return fut.get();
+    }
+    asio::io_context io;
+    lt::FakeClock clock;
+    lt::config::Config cfg;
+    lt::bus::InProcessBus bus;
+    lt::http::Router router;
+    std::unique_ptr<lt::Module> module;
+};
+}  // namespace
+
+TEST_CASE("usage is deterministic: prompt tokens are a quarter of the characters rounded up") {
+    boost::json::object a{{"prompt", "12345678"}};
+    auto u = lt::providers::usage_for(a);
+    CHECK(u.prompt_tokens == 2);
+    CHECK(u.completion_tokens >= 8);
+    CHECK(u.completion_tokens <= 32);
+    CHECK(u.total_tokens == u.prompt_tokens + u.completion_tokens);
+    CHECK(lt::providers::usage_for(a).completion_tokens == u.completion_tokens);
+    CHECK(lt::providers::usage_for(boost::json::object{{"prompt", ""}}).prompt_tokens == 1);
+}
+
+TEST_CASE("the stub reply keeps the original field order and adds usage") {
+    auto r = lt::providers::stub_reply("qwen", boost::json::object{{"prompt", "hi"}}, "id-1",
+                                       std::chrono::system_clock::time_point(std::chrono::seconds(0)));
+    std::vector<std::string> keys;
+    for (const auto& kv : r.response) keys.emplace_back(kv.key());
+    CHECK(keys == std::vector<std::string>{"id", "provider", "received", "created", "message", "usage"});
+    CHECK(r.response.at("created") == "1970-01-01T00:00:00.000Z");
+    CHECK(r.response.at("message") == "Stubbed Qwen response");
+}
+
+TEST_CASE("the provider.chat.v1 command answers over the bus with the response and usage") {
+    Harness h;
+    auto r = h.call(boost::json::object{{"provider", "OpenAI"}, {"body", boost::json::object{{"prompt", "abcd"}}}});
+    REQUIRE(r);
+    auto reply = lt::providers::chat_reply_from_json(*r);
+    REQUIRE(reply);
+    CHECK(reply->response.at("provider") == "openai");
+    CHECK(reply->usage.prompt_tokens == 1);
+    CHECK(reply->usage.total_tokens > 1);
+}
+
+TEST_CASE("the chat command refuses unknown providers and reports simulated failures") {
+    Harness h({"providers.gemini.failure-rate=1"});
+    auto unknown = h.call(boost::json::object{{"provider", "mistral"}, {"body", boost::json::object{}}});
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().code == lt::Errc::invalid_argument);
+    auto failing = h.call(boost::json::object{{"provider", "gemini"}, {"body", boost::json::object{}}});
+    REQUIRE_FALSE(failing);
+    CHECK(failing.error().code == lt::Errc::unavailable);
+}
+
+TEST_CASE("configuring an unknown provider name is an error naming the key") {
+    lt::config::Schema schema;
+    lt::config::describe_kernel(schema);
+    lt::providers::describe_config(schema);
+    lt::config::LoadOptions opts;
+    opts.read_env = false;
+    opts.overrides = {"providers.mistral.latency=1s"};
+    auto cfg = lt::config::load(schema, opts);
+    REQUIRE(cfg);  // the pattern providers.* matches; the module rejects the name
+    lt::ModuleContext ctx;
+    ctx.config = &*cfg;
+    lt::FakeClock clock;
+    ctx.clock = &clock;
+    auto m = lt::providers::make_module(ctx);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().message.find("providers.mistral") != std::string::npos);
+}

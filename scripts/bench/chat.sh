@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# Benchmark: POST /api/v1/openai/chat through `leaky-tokens serve` (the in-process stub provider
+# answers) side by side with nginx + limit_req proxying the same POST to a canned nginx upstream.
+# Both run in the same invocation, interleaved (nginx, ours, nginx, ours, ...), each measured run
+# preceded by a 1-second warm-up; prints one markdown table with medians (min–max) of the runs.
+#
+# Usage: scripts/bench/chat.sh [--duration SEC] [--runs N] [--connections C] [--threads T]
+#                              [--binary PATH] [--ceiling] [--smoke]
+# LT_BENCH_KEEP=1 keeps the temp dir (nginx conf and logs, wrk outputs) for inspection.
+# Needs: nginx, wrk, curl (Debian: apt-get install nginx-light wrk curl). See scripts/bench/README.md.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+ORIG_ARGS=("$@")
+
+DURATION=10
+RUNS=3
+CONNECTIONS=64
+THREADS=2
+BINARY="$REPO_ROOT/build/leaky-tokens"
+CEILING=0
+SMOKE=0
+WARMUP=1
+CHAT_PATH=/api/v1/openai/chat
+
+usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() { echo "chat.sh: $*" >&2; exit 2; }
+log() { echo "[chat.sh] $*" >&2; }
+need_int() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, got '$2'"; }
+
+while (($#)); do
+  case "$1" in
+    --duration) need_int "$1" "${2-}"; DURATION="$2"; shift 2 ;;
+    --runs) need_int "$1" "${2-}"; RUNS="$2"; shift 2 ;;
+    --connections) need_int "$1" "${2-}"; CONNECTIONS="$2"; shift 2 ;;
+    --threads) need_int "$1" "${2-}"; THREADS="$2"; shift 2 ;;
+    --binary) [[ -n "${2-}" ]] || die "--binary needs a path"; BINARY="$2"; shift 2 ;;
+    --ceiling) CEILING=1; shift ;;
+    --smoke) SMOKE=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option '$1'" ;;
+  esac
+done
+if ((SMOKE)); then DURATION=2; RUNS=1; WARMUP=0; fi
+((THREADS <= CONNECTIONS)) || die "--threads ($THREADS) must not exceed --connections ($CONNECTIONS)"
+[[ "$BINARY" = /* ]] || BINARY="$PWD/$BINARY"
+
+for tool in nginx wrk curl; do
+  command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found (Debian: apt-get install nginx-light wrk curl)"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Temp dir, clean-up (kills both servers, removes the temp dir)
+WORK="$(mktemp -d /tmp/lt-bench-chat.XXXXXX)"
+LT_PID=""
+NGINX_PID=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for pid in "$LT_PID" "$NGINX_PID"; do
+    [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "$LT_PID" "$NGINX_PID"; do
+    [[ -n "$pid" ]] || continue
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ "${LT_BENCH_KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A free TCP port on 127.0.0.1, below the ephemeral range (so wrk's client ports can't take it).
+USED_PORTS=" "
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((10000 + RANDOM % 22000))
+    [[ "$USED_PORTS" == *" $p "* ]] && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      USED_PORTS+="$p "
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# wait_http URL PID NAME: until GET URL answers 200 (10 s), failing early if PID died.
+wait_http() {
+  local url=$1 pid=$2 name=$3 deadline=$((SECONDS + 10)) code
+  while ((SECONDS < deadline)); do
+    kill -0 "$pid" 2>/dev/null || { log "$name exited during start-up"; return 1; }
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)"
+    [[ "$code" == 200 ]] && return 0
+    sleep 0.05
+  done
+  log "$name: $url did not answer 200 within 10 s (last status: ${code:-none})"
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Private copy of the binary (the build directory may be relinked while we measure).
+deadline=$((SECONDS + 60))
+while :; do
+  if [[ -x "$BINARY" ]]; then
+    s1="$(stat -c '%s %Y' "$BINARY" 2>/dev/null || true)"; sleep 0.5
+    s2="$(stat -c '%s %Y' "$BINARY" 2>/dev/null || true)"
+    if [[ -n "$s1" && "$s1" == "$s2" ]] && cp "$BINARY" "$WORK/leaky-tokens" 2>/dev/null \
+       && "$WORK/leaky-tokens" version >/dev/null 2>&1; then
+      break
+    fi
+  fi
+  ((SECONDS < deadline)) || die "no usable binary at $BINARY (build it first: scripts/setup.sh)"
+  log "waiting for $BINARY (missing or being relinked)"
+  sleep 1
+done
+LT="$WORK/leaky-tokens"
+LT_VERSION="$("$LT" version 2>/dev/null | head -n1)"
+
+# ---------------------------------------------------------------------------------------------
+# Start leaky-tokens
+LT_PORT="$(free_port)"
+mkdir -p "$WORK/data"
+LT_CMD=("$LT" serve --set "server.port=$LT_PORT" --set "storage.data-dir=$WORK/data"
+        --set log.access=false --set log.level=warn)
+log "starting leaky-tokens on 127.0.0.1:$LT_PORT"
+(cd "$WORK" && exec "${LT_CMD[@]}") >"$WORK/leaky-tokens.log" 2>&1 &
+LT_PID=$!
+if ! wait_http "http://127.0.0.1:$LT_PORT/actuator/health" "$LT_PID" leaky-tokens; then
+  tail -n 20 "$WORK/leaky-tokens.log" >&2 || true
+  exit 1
+fi
+LT_RSS_IDLE_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$LT_PID/status")"
+
+# ---------------------------------------------------------------------------------------------
+# Start nginx (reference): conf generated from the template into the temp prefix.
+NGX_PREFIX="$WORK/nginx"
+mkdir -p "$NGX_PREFIX/tmp" "$NGX_PREFIX/logs"
+NGX_PROXY_PORT="$(free_port)"
+NGX_UPSTREAM_PORT="$(free_port)"
+USER_LINE="# (not root: nginx workers run as the current user)"
+if [[ $EUID -eq 0 ]]; then USER_LINE="user root;"; fi
+# Temp paths of the optional modules, only for those compiled in (nginx-light may lack some).
+EXTRA_TEMP_PATHS=""
+NGINX_BUILD="$(nginx -V 2>&1)"
+for m in fastcgi uwsgi scgi; do
+  [[ "$NGINX_BUILD" == *"--without-http_${m}_module"* ]] && continue
+  EXTRA_TEMP_PATHS+="    ${m}_temp_path $NGX_PREFIX/tmp/$m;"$'\n'
+done
+NGX_CONF="$NGX_PREFIX/nginx.conf"
+while IFS= read -r line; do
+  line="${line//@PREFIX@/$NGX_PREFIX}"
+  line="${line//@PROXY_PORT@/$NGX_PROXY_PORT}"
+  line="${line//@UPSTREAM_PORT@/$NGX_UPSTREAM_PORT}"
+  line="${line//@USER_LINE@/$USER_LINE}"
+  line="${line//@EXTRA_TEMP_PATHS@/$EXTRA_TEMP_PATHS}"
+  printf '%s\n' "$line"
+done <"$SCRIPT_DIR/nginx-chat.conf.in" >"$NGX_CONF"
+log "starting nginx: proxy 127.0.0.1:$NGX_PROXY_PORT -> upstream 127.0.0.1:$NGX_UPSTREAM_PORT"
+nginx -c "$NGX_CONF" -p "$NGX_PREFIX/" >"$NGX_PREFIX/stderr.log" 2>&1 &
+NGINX_PID=$!
+# GET on an exact POST-only location still answers 200 (`return 200` ignores the method).
+if ! wait_http "http://127.0.0.1:$NGX_UPSTREAM_PORT$CHAT_PATH" "$NGINX_PID" nginx \
+   || ! wait_http "http://127.0.0.1:$NGX_PROXY_PORT$CHAT_PATH" "$NGINX_PID" nginx; then
+  cat "$NGX_PREFIX/stderr.log" "$NGX_PREFIX/error.log" >&2 2>/dev/null || true
+  exit 1
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Configurations: name | URL
+CFG_NAMES=("nginx limit_req proxy → canned nginx upstream" "leaky-tokens → in-process stub")
+CFG_KEYS=(nginx ours)
+CFG_URLS=("http://127.0.0.1:$NGX_PROXY_PORT$CHAT_PATH" "http://127.0.0.1:$LT_PORT$CHAT_PATH")
+if ((CEILING)); then
+  CFG_NAMES+=("ceiling: canned nginx upstream direct (static return 200)")
+  CFG_KEYS+=(ceiling)
+  CFG_URLS+=("http://127.0.0.1:$NGX_UPSTREAM_PORT$CHAT_PATH")
+fi
+
+# Sanity check: one POST to each must be 200 with a JSON body; record body sizes.
+declare -A BODY_BYTES
+for i in "${!CFG_KEYS[@]}"; do
+  out="$WORK/probe-${CFG_KEYS[$i]}.json"
+  code="$(curl -s -o "$out" -w '%{http_code}' --max-time 5 -X POST -H 'Content-Type: application/json' \
+          -H 'X-Api-Key: bench-key-0000' -d '{"prompt":"Hello from the benchmark"}' "${CFG_URLS[$i]}" || true)"
+  [[ "$code" == 200 ]] || { log "probe POST ${CFG_URLS[$i]} answered '$code'"; cat "$out" >&2 2>/dev/null || true; exit 1; }
+  BODY_BYTES[${CFG_KEYS[$i]}]="$(wc -c <"$out")"
+done
+
+# ---------------------------------------------------------------------------------------------
+# wrk runs
+WRK_ARGS=(-t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$SCRIPT_DIR/chat.lua")
+
+# parse_wrk FILE -> "req_per_s p50_ms p99_ms non2xx socket_errors requests"
+parse_wrk() {
+  awk '
+    function ms(v,   n, u) {
+      n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+      if (u == "us") return n / 1000; if (u == "ms") return n; if (u == "s") return n * 1000
+      if (u == "m") return n * 60000; if (u == "h") return n * 3600000
+      return "NA"
+    }
+    /^ +50% / { p50 = ms($2) }
+    /^ +99% / { p99 = ms($2) }
+    /requests in / { req = $1 }
+    /Socket errors:/ { gsub(",", ""); sock = $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx responses:/ { non2xx = $NF }
+    /^Requests\/sec:/ { rps = $2 }
+    END {
+      if (rps == "" || p50 == "" || p99 == "" || req == "") { print "PARSE_ERROR"; exit }
+      printf "%s %s %s %d %d %d\n", rps, p50, p99, non2xx + 0, sock + 0, req
+    }' "$1"
+}
+
+declare -A RPS P50 P99 NON2XX SOCKERR
+WARM_NON2XX=0
+for key in "${CFG_KEYS[@]}"; do RPS[$key]=""; P50[$key]=""; P99[$key]=""; NON2XX[$key]=0; SOCKERR[$key]=0; done
+
+uptime_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+if awk -v l="${uptime_before%% *}" 'BEGIN { exit !(l > 1.0) }'; then
+  log "warning: 1-min load average ${uptime_before%% *} before the runs: other work on the machine skews the numbers"
+fi
+for run in $(seq "$RUNS"); do
+  for i in "${!CFG_KEYS[@]}"; do
+    key="${CFG_KEYS[$i]}"; url="${CFG_URLS[$i]}"
+    if ((WARMUP > 0)); then
+      wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$SCRIPT_DIR/chat.lua" "$url" >"$WORK/warm.txt" 2>&1 \
+        || { cat "$WORK/warm.txt" >&2; die "wrk warm-up failed against $url"; }
+      if [[ "$key" == ours ]]; then
+        w="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$WORK/warm.txt")"
+        WARM_NON2XX=$((WARM_NON2XX + ${w:-0}))
+      fi
+    fi
+    out="$WORK/wrk-$key-$run.txt"
+    wrk "${WRK_ARGS[@]}" "$url" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed against $url"; }
+    read -r rps p50 p99 non2xx sock req < <(parse_wrk "$out") || true
+    if [[ "$rps" == PARSE_ERROR ]]; then cat "$out" >&2; die "could not parse wrk output ($key, run $run)"; fi
+    RPS[$key]+="$rps "; P50[$key]+="$p50 "; P99[$key]+="$p99 "
+    NON2XX[$key]=$((NON2XX[$key] + non2xx)); SOCKERR[$key]=$((SOCKERR[$key] + sock))
+    log "run $run/$RUNS $key: $rps req/s, p50 $p50 ms, p99 $p99 ms, $req requests, non-2xx $non2xx, socket errors $sock"
+    kill -0 "$LT_PID" 2>/dev/null || { tail -n 20 "$WORK/leaky-tokens.log" >&2; die "leaky-tokens died during the run"; }
+    kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
+  done
+done
+LT_HWM_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$LT_PID/status")"
+LT_RSS_END_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$LT_PID/status")"
+
+# ---------------------------------------------------------------------------------------------
+# Report (stdout: markdown; progress went to stderr)
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo, hi}'; }
+commas() { awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
+
+NGINX_MED="$(median <<<"${RPS[nginx]}")"
+OURS_MED="$(median <<<"${RPS[ours]}")"
+cmd_str="scripts/bench/chat.sh"
+((${#ORIG_ARGS[@]})) && cmd_str+="$(printf ' %q' "${ORIG_ARGS[@]}")"
+
+echo
+echo "### POST $CHAT_PATH — leaky-tokens vs nginx limit_req proxy"
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, 1,000 distinct X-Api-Key values;" \
+     "median of $RUNS run(s) (min–max), interleaved, ${WARMUP}s warm-up before each run."
+echo
+echo "| configuration | median req/s (min–max) | p50 ms | p99 ms | ratio ours/nginx (throughput) |"
+echo "|---|---:|---:|---:|---:|"
+for i in "${!CFG_KEYS[@]}"; do
+  key="${CFG_KEYS[$i]}"
+  med="$(median <<<"${RPS[$key]}")"; read -r lo hi < <(minmax <<<"${RPS[$key]}")
+  p50="$(median <<<"${P50[$key]}")"; p99="$(median <<<"${P99[$key]}")"
+  case "$key" in
+    nginx) ratio="1.00 (reference)" ;;
+    ours) ratio="$(awk -v a="$OURS_MED" -v b="$NGINX_MED" 'BEGIN { printf "**%.2f**", a / b }')" ;;
+    *) ratio="$(awk -v a="$med" -v b="$NGINX_MED" 'BEGIN { printf "(%.2f× nginx proxy)", a / b }')" ;;
+  esac
+  printf '| %s | %s (%s–%s) | %.2f | %.2f | %s |\n' "${CFG_NAMES[$i]}" "$(commas "$med")" \
+    "$(commas "$lo")" "$(commas "$hi")" "$p50" "$p99" "$ratio"
+done
+echo
+to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+echo "- leaky-tokens peak RSS (VmHWM): $(to_mb "$LT_HWM_KB") MB (RSS idle after start $(to_mb "$LT_RSS_IDLE_KB") MB, at end $(to_mb "$LT_RSS_END_KB") MB)"
+echo "- response body bytes: leaky-tokens ${BODY_BYTES[ours]}, nginx canned upstream ${BODY_BYTES[nginx]}"
+echo "- binary: $LT_VERSION ($BINARY); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before"
+echo "- command: \`$cmd_str\`"
+echo "- wrk per run: \`wrk ${WRK_ARGS[*]/#$REPO_ROOT\//} <url>\`"
+echo
+status=0
+for key in "${CFG_KEYS[@]}"; do
+  echo "errors: non-2xx responses ${NON2XX[$key]} ($key); socket errors ${SOCKERR[$key]}"
+done
+if ((WARM_NON2XX > 0)); then
+  echo "errors: non-2xx responses $WARM_NON2XX (ours, during warm-ups)"
+fi
+if ((NON2XX[ours] + WARM_NON2XX > 0)); then
+  echo "FAIL: leaky-tokens answered non-2xx responses" >&2; status=1
+fi
+if ((NON2XX[nginx] > 0)); then
+  echo "FAIL: the nginx reference answered non-2xx responses (limit_req rejected?): comparison invalid" >&2; status=1
+fi
+for key in "${CFG_KEYS[@]}"; do
+  ((SOCKERR[$key] == 0)) || echo "warning: $key had ${SOCKERR[$key]} socket errors (connect/read/write/timeout)" >&2
+done
+exit "$status"
