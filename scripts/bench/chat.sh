@@ -138,6 +138,52 @@ fi
 LT_RSS_IDLE_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$LT_PID/status")"
 
 # ---------------------------------------------------------------------------------------------
+# Seed API keys through the public API: USERS users × KEYS_PER_USER keys (the default per-user limit
+# is 100). Both sides get the same 1,000 keys. A binary without the auth module (register is 404)
+# gets synthetic keys instead (bench-key-0000 ...).
+USERS=10
+KEYS_PER_USER=100
+KEYS_FILE="$WORK/api-keys.txt"
+LT_BASE="http://127.0.0.1:$LT_PORT"
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+seed_start=$SECONDS
+: >"$KEYS_FILE"
+for u in $(seq "$USERS"); do
+  reg="$WORK/register-$u.json"
+  code="$(curl -s -o "$reg" -w '%{http_code}' --max-time 10 -X POST -H 'Content-Type: application/json' \
+          -d "{\"username\":\"bench-user-$u\",\"email\":\"bench-user-$u@localhost\",\"password\":\"bench-password-$u\"}" \
+          "$LT_BASE/api/v1/auth/register" || true)"
+  if [[ "$code" == 404 && $u -eq 1 ]]; then
+    log "no auth module (register is 404): using synthetic API keys"
+    for k in $(seq 0 $((USERS * KEYS_PER_USER - 1))); do printf 'bench-key-%04d\n' "$k"; done >"$KEYS_FILE"
+    break
+  fi
+  [[ "$code" == 201 ]] || { log "register bench-user-$u answered '$code'"; cat "$reg" >&2; exit 1; }
+  user_id="$(json_field userId <"$reg")"; token="$(json_field token <"$reg")"
+  [[ -n "$user_id" && -n "$token" ]] || { log "cannot read userId/token from the register answer"; cat "$reg" >&2; exit 1; }
+  # One curl process, one keep-alive connection, KEYS_PER_USER creations.
+  cfg="$WORK/create-keys-$u.curlrc"
+  : >"$cfg"
+  for k in $(seq "$KEYS_PER_USER"); do
+    ((k > 1)) && echo "next" >>"$cfg"
+    printf '%s\n' "url = \"$LT_BASE/api/v1/auth/api-keys\"" "silent" "max-time = 10" \
+      "header = \"Content-Type: application/json\"" "header = \"Authorization: Bearer $token\"" \
+      "data = \"{\\\"userId\\\":\\\"$user_id\\\",\\\"name\\\":\\\"bench-$k\\\"}\"" \
+      "write-out = \"\\n\"" >>"$cfg"
+  done
+  curl -K "$cfg" >"$WORK/create-keys-$u.out" 2>&1 || true
+  n_before=$(wc -l <"$KEYS_FILE")
+  grep -o '"apiKey":"[^"]*"' "$WORK/create-keys-$u.out" | cut -d'"' -f4 >>"$KEYS_FILE" || true
+  if (($(wc -l <"$KEYS_FILE") - n_before != KEYS_PER_USER)); then
+    log "creating API keys for bench-user-$u: expected $KEYS_PER_USER keys, got $(($(wc -l <"$KEYS_FILE") - n_before))"
+    head -c 2000 "$WORK/create-keys-$u.out" >&2; exit 1
+  fi
+done
+N_KEYS=$(wc -l <"$KEYS_FILE")
+log "$N_KEYS API keys ready in $((SECONDS - seed_start)) s"
+export LT_BENCH_KEYS_FILE="$KEYS_FILE"
+
+# ---------------------------------------------------------------------------------------------
 # Start nginx (reference): conf generated from the template into the temp prefix.
 NGX_PREFIX="$WORK/nginx"
 mkdir -p "$NGX_PREFIX/tmp" "$NGX_PREFIX/logs"
@@ -187,7 +233,7 @@ declare -A BODY_BYTES
 for i in "${!CFG_KEYS[@]}"; do
   out="$WORK/probe-${CFG_KEYS[$i]}.json"
   code="$(curl -s -o "$out" -w '%{http_code}' --max-time 5 -X POST -H 'Content-Type: application/json' \
-          -H 'X-Api-Key: bench-key-0000' -d '{"prompt":"Hello from the benchmark"}' "${CFG_URLS[$i]}" || true)"
+          -H "X-Api-Key: $(head -n1 "$KEYS_FILE")" -d '{"prompt":"Hello from the benchmark"}' "${CFG_URLS[$i]}" || true)"
   [[ "$code" == 200 ]] || { log "probe POST ${CFG_URLS[$i]} answered '$code'"; cat "$out" >&2 2>/dev/null || true; exit 1; }
   BODY_BYTES[${CFG_KEYS[$i]}]="$(wc -c <"$out")"
 done
@@ -217,10 +263,37 @@ parse_wrk() {
     }' "$1"
 }
 
+# The machine is shared: measure how much CPU went to processes other than wrk and the two servers
+# during each measured run (builds, tests...). cpu_snapshot prints "busy total benchmark" in jiffies:
+# machine-wide busy and total time from /proc/stat, and the CPU time of leaky-tokens, the nginx
+# processes and this script's waited-for children (wrk, once it has exited).
+BENCH_PIDS=()
+cpu_snapshot() {
+  local pid bench=0 t
+  for pid in "${BENCH_PIDS[@]}"; do
+    t="$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)"
+    bench=$((bench + t))
+  done
+  t="$(awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat")"
+  bench=$((bench + t))
+  awk -v b="$bench" '/^cpu / { tot = 0; for (i = 2; i <= 9; i++) tot += $i; print tot - $5 - $6, tot, b; exit }' /proc/stat
+}
+# other_cpu_pct "BEFORE" "AFTER" -> percent of the machine's capacity used by other processes
+other_cpu_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    o = (y[1] - x[1]) - (y[3] - x[3]); if (o < 0) o = 0; printf "%.0f", 100 * o / (y[2] - x[2]) }'
+}
+
 declare -A RPS P50 P99 NON2XX SOCKERR
+OTHER_CPU=""
 WARM_NON2XX=0
 for key in "${CFG_KEYS[@]}"; do RPS[$key]=""; P50[$key]=""; P99[$key]=""; NON2XX[$key]=0; SOCKERR[$key]=0; done
 
+BENCH_PIDS=("$LT_PID" "$NGINX_PID")
+for st in /proc/[0-9]*/stat; do
+  awk -v pp="$NGINX_PID" '{ sub(/^.*\) /, ""); exit !($2 == pp) }' "$st" 2>/dev/null \
+    && BENCH_PIDS+=("$(basename "$(dirname "$st")")")
+done
 uptime_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 if awk -v l="${uptime_before%% *}" 'BEGIN { exit !(l > 1.0) }'; then
   log "warning: 1-min load average ${uptime_before%% *} before the runs: other work on the machine skews the numbers"
@@ -237,12 +310,15 @@ for run in $(seq "$RUNS"); do
       fi
     fi
     out="$WORK/wrk-$key-$run.txt"
+    cpu_before="$(cpu_snapshot)"
     wrk "${WRK_ARGS[@]}" "$url" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed against $url"; }
+    other="$(other_cpu_pct "$cpu_before" "$(cpu_snapshot)")"
+    OTHER_CPU+="$other "
     read -r rps p50 p99 non2xx sock req < <(parse_wrk "$out") || true
     if [[ "$rps" == PARSE_ERROR ]]; then cat "$out" >&2; die "could not parse wrk output ($key, run $run)"; fi
     RPS[$key]+="$rps "; P50[$key]+="$p50 "; P99[$key]+="$p99 "
     NON2XX[$key]=$((NON2XX[$key] + non2xx)); SOCKERR[$key]=$((SOCKERR[$key] + sock))
-    log "run $run/$RUNS $key: $rps req/s, p50 $p50 ms, p99 $p99 ms, $req requests, non-2xx $non2xx, socket errors $sock"
+    log "run $run/$RUNS $key: $rps req/s, p50 $p50 ms, p99 $p99 ms, $req requests, non-2xx $non2xx, socket errors $sock, other processes ${other}% CPU"
     kill -0 "$LT_PID" 2>/dev/null || { tail -n 20 "$WORK/leaky-tokens.log" >&2; die "leaky-tokens died during the run"; }
     kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
   done
@@ -256,6 +332,8 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR
 minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo, hi}'; }
 commas() { awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
 
+KEY_KIND="API keys created through the auth API"
+[[ "$(head -n1 "$KEYS_FILE")" == bench-key-* ]] && KEY_KIND="synthetic keys, no auth module"
 NGINX_MED="$(median <<<"${RPS[nginx]}")"
 OURS_MED="$(median <<<"${RPS[ours]}")"
 cmd_str="scripts/bench/chat.sh"
@@ -264,7 +342,7 @@ cmd_str="scripts/bench/chat.sh"
 echo
 echo "### POST $CHAT_PATH — leaky-tokens vs nginx limit_req proxy"
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, 1,000 distinct X-Api-Key values;" \
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, $(commas "$N_KEYS") distinct X-Api-Key values ($KEY_KIND);" \
      "median of $RUNS run(s) (min–max), interleaved, ${WARMUP}s warm-up before each run."
 echo
 echo "| configuration | median req/s (min–max) | p50 ms | p99 ms | ratio ours/nginx (throughput) |"
@@ -286,6 +364,8 @@ to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 echo "- leaky-tokens peak RSS (VmHWM): $(to_mb "$LT_HWM_KB") MB (RSS idle after start $(to_mb "$LT_RSS_IDLE_KB") MB, at end $(to_mb "$LT_RSS_END_KB") MB)"
 echo "- response body bytes: leaky-tokens ${BODY_BYTES[ours]}, nginx canned upstream ${BODY_BYTES[nginx]}"
 echo "- binary: $LT_VERSION ($BINARY); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before"
+other_max="$(tr ' ' '\n' <<<"$OTHER_CPU" | grep -v '^$' | sort -n | tail -n1)"
+echo "- CPU taken by other processes during the measured runs (% of the machine, in run order): ${OTHER_CPU% }$( ((other_max > 10)) && echo " — **noisy: other work competed with the benchmark**")"
 echo "- command: \`$cmd_str\`"
 echo "- wrk per run: \`wrk ${WRK_ARGS[*]/#$REPO_ROOT\//} <url>\`"
 echo

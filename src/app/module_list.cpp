@@ -1,5 +1,6 @@
 #include "module_list.hpp"
 
+#include "lt/auth/auth.hpp"
 #include "lt/gateway/gateway.hpp"
 #include "lt/providers/providers.hpp"
 
@@ -8,6 +9,7 @@ namespace lt::app {
 const std::vector<ModuleSpec>& module_list() {
     static const std::vector<ModuleSpec> kModules{
         {"providers", &providers::describe_config, &providers::make_module},
+        {"auth", &auth::describe_config, &auth::make_module},
         {"gateway", &gateway::describe_config, &gateway::make_module},
     };
     return kModules;

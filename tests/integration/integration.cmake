@@ -4,5 +4,6 @@ lt_add_test(NAME integration_test
     integration/providers_test.cpp
     integration/lifecycle_test.cpp
     integration/cli_test.cpp
+    integration/auth_gateway_test.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)

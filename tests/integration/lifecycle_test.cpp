@@ -10,7 +10,7 @@
 #include "support/test_http.hpp"
 
 TEST_CASE("SIGTERM during load finishes the in-flight requests and then stops") {
-    lt::test::TestApp app({"providers.openai.latency=400ms"});
+    lt::test::TestApp app(lt::test::open_gateway({"providers.openai.latency=400ms"}));
     const auto port = app.port();
     std::atomic<int> ok{0}, other{0};
     std::vector<std::thread> clients;

@@ -11,7 +11,7 @@
 using lt::test::TestApp;
 
 TEST_CASE("stub chat through the gateway answers the original shape plus deterministic usage") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     for (const auto& [provider, message] : {std::pair{"qwen", "Stubbed Qwen response"},
                                             std::pair{"gemini", "Stubbed Gemini response"},
                                             std::pair{"openai", "Stubbed OpenAI response"}}) {
@@ -35,7 +35,7 @@ TEST_CASE("stub chat through the gateway answers the original shape plus determi
 }
 
 TEST_CASE("a stub chat body that is not a JSON object is a 400") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     for (const char* body : {"[1,2]", "\"text\"", "{not json", ""}) {
         auto r = lt::test::http_call(app.port(), "POST", "/api/v1/qwen/chat", body);
         CHECK_MESSAGE(r.status == 400, body);
@@ -44,7 +44,7 @@ TEST_CASE("a stub chat body that is not a JSON object is a 400") {
 }
 
 TEST_CASE("a stub configured to fail answers 503 and one configured to hang times out at the deadline") {
-    TestApp app({"providers.gemini.failure-rate=1", "providers.qwen.hang-rate=1", "server.request-timeout=300ms"});
+    TestApp app(lt::test::open_gateway({"providers.gemini.failure-rate=1", "providers.qwen.hang-rate=1", "server.request-timeout=300ms"}));
     auto failed = lt::test::http_call(app.port(), "POST", "/api/v1/gemini/chat", R"({"prompt":"x"})");
     CHECK(failed.status == 503);
     auto t0 = std::chrono::steady_clock::now();
@@ -58,7 +58,7 @@ TEST_CASE("a stub configured to fail answers 503 and one configured to hang time
 }
 
 TEST_CASE("stub latency is applied") {
-    TestApp app({"providers.openai.latency=200ms"});
+    TestApp app(lt::test::open_gateway({"providers.openai.latency=200ms"}));
     auto t0 = std::chrono::steady_clock::now();
     auto r = lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})");
     CHECK(r.status == 200);
@@ -66,8 +66,8 @@ TEST_CASE("stub latency is applied") {
 }
 
 TEST_CASE("with a base-url the provider is called over HTTP with connection reuse") {
-    TestApp upstream;
-    TestApp front({"providers.openai.base-url=http://127.0.0.1:" + std::to_string(upstream.port())});
+    TestApp upstream(lt::test::open_gateway());
+    TestApp front(lt::test::open_gateway({"providers.openai.base-url=http://127.0.0.1:" + std::to_string(upstream.port())}));
     for (int i = 0; i < 20; ++i) {
         auto r = lt::test::http_call(front.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"via http","extra":1})");
         REQUIRE(r.status == 200);
@@ -89,12 +89,12 @@ TEST_CASE("with a base-url the provider is called over HTTP with connection reus
 }
 
 TEST_CASE("an unreachable upstream is a 503 and a failing upstream a 502") {
-    TestApp failing({"providers.openai.failure-rate=1"});
-    TestApp front({"providers.openai.base-url=http://127.0.0.1:1", "providers.gemini.base-url=http://127.0.0.1:" +
-                                                                     std::to_string(failing.port())});
+    TestApp failing(lt::test::open_gateway({"providers.openai.failure-rate=1"}));
+    TestApp front(lt::test::open_gateway({"providers.openai.base-url=http://127.0.0.1:1", "providers.gemini.base-url=http://127.0.0.1:" +
+                                                                     std::to_string(failing.port())}));
     auto unreachable = lt::test::http_call(front.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})");
     CHECK(unreachable.status == 503);
-    TestApp front2({"providers.openai.base-url=http://127.0.0.1:" + std::to_string(failing.port())});
+    TestApp front2(lt::test::open_gateway({"providers.openai.base-url=http://127.0.0.1:" + std::to_string(failing.port())}));
     auto bad = lt::test::http_call(front2.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})");
     CHECK(bad.status == 502);
 }

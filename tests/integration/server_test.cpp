@@ -23,7 +23,7 @@ void check_security_headers(const lt::test::HttpResult& r) {
 }  // namespace
 
 TEST_CASE("one keep-alive connection serves 1000 requests in a row") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     TestConnection c(app.port());
     int ok = 0;
     for (int i = 0; i < 1000; ++i) {
@@ -34,7 +34,7 @@ TEST_CASE("one keep-alive connection serves 1000 requests in a row") {
 }
 
 TEST_CASE("a malformed request line is answered 400 with a JSON body") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     TestConnection c(app.port());
     auto r = c.raw("GARBAGE\r\n\r\n");
     CHECK(r.status == 400);
@@ -45,7 +45,7 @@ TEST_CASE("a malformed request line is answered 400 with a JSON body") {
 }
 
 TEST_CASE("a body over the limit is answered 413") {
-    TestApp app({"server.body-limit=1024"});
+    TestApp app(lt::test::open_gateway({"server.body-limit=1024"}));
     TestConnection c(app.port());
     std::string big = R"({"prompt":")" + std::string(2000, 'x') + "\"}";
     auto r = c.request("POST", "/api/v1/openai/chat", big);
@@ -58,14 +58,14 @@ TEST_CASE("a body over the limit is answered 413") {
 }
 
 TEST_CASE("the default body limit is 1 MiB") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     std::string big = R"({"prompt":")" + std::string(1024 * 1024, 'x') + "\"}";
     auto r = lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", big);
     CHECK(r.status == 413);
 }
 
 TEST_CASE("an unknown path is a 404 JSON error with security headers and the correlation id") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     auto r = lt::test::http_call(app.port(), "GET", "/no/such/path?x=1", "", {{"X-Correlation-Id", "abc-123_x.y"}});
     CHECK(r.status == 404);
     check_security_headers(r);
@@ -80,7 +80,7 @@ TEST_CASE("an unknown path is a 404 JSON error with security headers and the cor
 }
 
 TEST_CASE("an unusable incoming correlation id is replaced by a generated UUID") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     auto bad = lt::test::http_call(app.port(), "GET", "/actuator/health", "", {{"X-Correlation-Id", "has spaces!"}});
     auto id = bad.header("x-correlation-id");
     CHECK(id.size() == 36);
@@ -93,7 +93,7 @@ TEST_CASE("an unusable incoming correlation id is replaced by a generated UUID")
 }
 
 TEST_CASE("a known path with the wrong method is 405 with an Allow header") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     auto r = lt::test::http_call(app.port(), "DELETE", "/api/v1/openai/chat");
     CHECK(r.status == 405);
     CHECK(r.header("allow").find("POST") != std::string::npos);
@@ -102,7 +102,7 @@ TEST_CASE("a known path with the wrong method is 405 with an Allow header") {
 }
 
 TEST_CASE("health, liveness, readiness and info answer UP with the hosted modules") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     for (const char* p : {"/actuator/health", "/actuator/health/liveness", "/actuator/health/readiness"}) {
         auto r = lt::test::http_call(app.port(), "GET", p);
         CHECK(r.status == 200);
@@ -116,7 +116,7 @@ TEST_CASE("health, liveness, readiness and info answer UP with the hosted module
 }
 
 TEST_CASE("the prometheus endpoint counts requests by method, route template and status and passes promtool") {
-    TestApp app;
+    TestApp app(lt::test::open_gateway());
     lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})");
     lt::test::http_call(app.port(), "GET", "/missing");
     auto r = lt::test::http_call(app.port(), "GET", "/actuator/prometheus");
@@ -138,7 +138,7 @@ TEST_CASE("the prometheus endpoint counts requests by method, route template and
 }
 
 TEST_CASE("CORS preflight from an allowed origin is answered by the server") {
-    TestApp app({"cors.enabled=true", "cors.allowed-origins=https://app.example"});
+    TestApp app(lt::test::open_gateway({"cors.enabled=true", "cors.allowed-origins=https://app.example"}));
     auto pre = lt::test::http_call(app.port(), "OPTIONS", "/api/v1/openai/chat", "",
                                    {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "POST"}});
     CHECK(pre.status == 204);
@@ -154,7 +154,7 @@ TEST_CASE("CORS preflight from an allowed origin is answered by the server") {
 }
 
 TEST_CASE("requests beyond the in-flight cap are answered 503") {
-    TestApp app({"server.max-in-flight=1", "providers.openai.latency=400ms"});
+    TestApp app(lt::test::open_gateway({"server.max-in-flight=1", "providers.openai.latency=400ms"}));
     std::thread slow([&] { lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})"); });
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     auto r = lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"y"})");
@@ -164,7 +164,7 @@ TEST_CASE("requests beyond the in-flight cap are answered 503") {
 }
 
 TEST_CASE("request headers over the limit are answered 431") {
-    TestApp app({"server.header-limit=2048"});
+    TestApp app(lt::test::open_gateway({"server.header-limit=2048"}));
     TestConnection c(app.port());
     auto r = c.request("GET", "/actuator/health", "", {{"X-Big", std::string(4000, 'h')}});
     CHECK(r.status == 431);
@@ -172,7 +172,7 @@ TEST_CASE("request headers over the limit are answered 431") {
 }
 
 TEST_CASE("an idle keep-alive connection is closed after the idle timeout") {
-    TestApp app({"server.idle-timeout=200ms"});
+    TestApp app(lt::test::open_gateway({"server.idle-timeout=200ms"}));
     TestConnection c(app.port());
     CHECK(c.request("GET", "/actuator/health").status == 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -183,7 +183,7 @@ TEST_CASE("an idle keep-alive connection is closed after the idle timeout") {
 }
 
 TEST_CASE("a request that stalls half-way is dropped after the read timeout") {
-    TestApp app({"server.read-timeout=200ms"});
+    TestApp app(lt::test::open_gateway({"server.read-timeout=200ms"}));
     TestConnection c(app.port());
     boost::asio::write(c.socket(), boost::asio::buffer(std::string(
                                        "POST /api/v1/openai/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"pro")));

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -33,13 +34,22 @@ private:
     std::filesystem::path path_;
 };
 
+/// Overrides that let requests without credentials through the gateway, for tests of the kernel and
+/// of modules that are not about identity.
+inline std::vector<std::string> open_gateway(std::vector<std::string> overrides = {}) {
+    overrides.push_back("gateway.security.permit-all=true");
+    return overrides;
+}
+
 class TestApp {
 public:
     /// `overrides`: extra "key=value" settings on top of port 0, a temp data dir and quiet logs.
-    explicit TestApp(std::vector<std::string> overrides = {}, app::AppOptions options = {}) {
+    explicit TestApp(std::vector<std::string> overrides = {}, app::AppOptions options = {},
+                     std::optional<std::filesystem::path> data_dir = std::nullopt) {
         config::LoadOptions load;
         load.read_env = false;
-        load.overrides = {"server.port=0", "server.address=127.0.0.1", "storage.data-dir=" + dir_.path().string(),
+        auto dir = data_dir ? *data_dir : dir_.path();
+        load.overrides = {"server.port=0", "server.address=127.0.0.1", "storage.data-dir=" + dir.string(),
                           "log.level=warn", "log.access=false", "server.threads=2"};
         for (auto& o : overrides) load.overrides.push_back(std::move(o));
         auto cfg = config::load(app::full_schema(), load);

@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
@@ -88,4 +89,23 @@ TEST_CASE("a full event queue refuses the event instead of blocking") {
     CHECK(accepted == 3);
     io.run();
     CHECK(g_seen_a == 3);
+}
+
+TEST_CASE("deliver completes only after every group handled the event") {
+    asio::io_context io;
+    lt::bus::InProcessBus bus(io.get_executor(), lt::make_logger("test"), nullptr);
+    g_seen_a = 0;
+    g_seen_b = 0;
+    bus.subscribe("t.v1", "a", count_a);
+    bus.subscribe("t.v1", "b", count_b);
+    int seen_at_completion = -1;
+    auto run = [&]() -> asio::awaitable<void> {
+        auto op = bus.deliver("t.v1", boost::json::value(1), {});
+        auto r = co_await std::move(op);
+        CHECK(r);
+        seen_at_completion = g_seen_a + g_seen_b;
+    };
+    asio::co_spawn(io, run(), asio::detached);
+    io.run();
+    CHECK(seen_at_completion == 2);
 }

@@ -78,6 +78,12 @@ public:
     /// Non-blocking: Errc::unavailable when a group's bounded queue is full.
     virtual Result<void> publish(std::string topic, json::value event, Context ctx) = 0;
 
+    /// Delivers an event to every subscribed group and completes only when each group's handler
+    /// finished (one handler per group). For events whose effect must be visible before the
+    /// publisher answers, e.g. an API key revocation (CONTRACT.md item 13). Returns the first
+    /// handler error.
+    virtual boost::asio::awaitable<Result<void>> deliver(std::string topic, json::value event, Context ctx) = 0;
+
     /// Subscribes `handler` to `topic` within consumer `group`. Handlers of one group share the
     /// events; a failed handler is logged and counted (the durable EventLog port is the place for
     /// redelivery).

@@ -34,6 +34,7 @@ public:
     bool has_handler(const std::string& name) const override;
     boost::asio::awaitable<Result<json::value>> call(std::string name, json::value body, Context ctx) override;
     Result<void> publish(std::string topic, json::value event, Context ctx) override;
+    boost::asio::awaitable<Result<void>> deliver(std::string topic, json::value event, Context ctx) override;
     void subscribe(std::string topic, std::string group, EventHandler handler) override;
 
     /// Events queued or being handled right now (all groups).

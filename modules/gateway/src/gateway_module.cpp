@@ -1,5 +1,8 @@
+#include <algorithm>
 #include <exception>
 
+#include "authenticator.hpp"
+#include "gateway_config.hpp"
 #include "lt/bus/bus.hpp"
 #include "lt/core/config.hpp"
 #include "lt/gateway/gateway.hpp"
@@ -17,23 +20,27 @@ namespace {
 
 /// Headers only the gateway may set; a client's copies are dropped (CONTRACT.md item 6).
 bool is_identity_header(std::string_view name) {
-    auto lower = [](std::string_view s) {
-        std::string o(s);
-        for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        return o;
+    auto eq = [&](std::string_view want) {
+        return name.size() == want.size() && std::equal(name.begin(), name.end(), want.begin(), [](char a, char b) {
+                   return std::tolower(static_cast<unsigned char>(a)) == b;
+               });
     };
-    auto n = lower(name);
-    return n == "x-user-id" || n == "x-user-roles";
+    return eq("x-user-id") || eq("x-user-roles");
 }
 
 class GatewayModule final : public Module {
 public:
-    explicit GatewayModule(ModuleContext ctx) : ctx_(std::move(ctx)) {}
+    GatewayModule(ModuleContext ctx, GatewayConfig config)
+        : ctx_(std::move(ctx)), config_(config), auth_(*ctx_.bus, *ctx_.clock, config, ctx_.log, ctx_.metrics) {}
 
     std::string_view name() const override { return "gateway"; }
 
+    void register_handlers(bus::Bus& bus) override { auth_.subscribe(bus); }
+
     asio::awaitable<Result<void>> start() override {
         if (auto v = verify_routes(*ctx_.routes); !v) co_return v;
+        auto op = auth_.refresh_keys(bus::Context{});
+        co_await std::move(op);
         try {
             ctx_.server->start([this](http::Request r) { return dispatch(std::move(r)); });
         } catch (const std::exception& e) {
@@ -45,7 +52,7 @@ public:
 
     asio::awaitable<void> stop() override { co_return; }
 
-    /// Matches the route, then hands the request to its owner over the bus.
+    /// Route matching (404/405), then authentication (401), then the owner over the bus.
     asio::awaitable<http::Response> dispatch(http::Request req) {
         auto m = ctx_.routes->match(req.method, req.path);
         if (m.kind == http::MatchKind::not_found) {
@@ -63,6 +70,28 @@ public:
         std::string owner = m.route->owner;
         std::string path = req.path;
         std::erase_if(req.headers, [](const http::Header& h) { return is_identity_header(h.name); });
+        req.ctx.principal.reset();
+
+        if (owner != "kernel") {
+            auto op = auth_.authenticate(std::string(req.header("X-Api-Key")), std::string(req.header("Authorization")),
+                                         req.ctx);
+            auto outcome = co_await std::move(op);
+            bool open = config_.permit_all || is_public_path(path);
+            if (outcome.kind == AuthOutcome::Kind::authenticated) {
+                req.ctx.principal = std::move(outcome.principal);
+            } else if (!open) {
+                auto res = outcome.kind == AuthOutcome::Kind::rejected
+                               ? http::error_response(outcome.status, outcome.message, path)
+                               : http::error_response(401, "authentication required", path);
+                if (res.status == 401) {
+                    res.set_header("WWW-Authenticate", outcome.www_authenticate.empty() ? std::string("Bearer")
+                                                                                        : outcome.www_authenticate);
+                }
+                res.route = route;
+                co_return res;
+            }
+        }
+
         req.route = route;
         req.path_params = std::move(m.params);
         auto ctx = req.ctx;
@@ -82,15 +111,18 @@ public:
 
 private:
     ModuleContext ctx_;
+    GatewayConfig config_;
+    Authenticator auth_;
 };
 
 }  // namespace
 
-void describe_config(config::Schema&) {}
-
 Result<std::unique_ptr<Module>> make_module(ModuleContext ctx) {
-    if (!ctx.server || !ctx.routes) return fail(Errc::internal, "gateway needs the server and the route table");
-    return std::unique_ptr<Module>(std::make_unique<GatewayModule>(std::move(ctx)));
+    if (!ctx.server || !ctx.routes || !ctx.bus || !ctx.clock) {
+        return fail(Errc::internal, "gateway needs the server, the route table, the bus and a clock");
+    }
+    auto cfg = parse_config(*ctx.config);
+    return std::unique_ptr<Module>(std::make_unique<GatewayModule>(std::move(ctx), cfg));
 }
 
 }  // namespace lt::gateway

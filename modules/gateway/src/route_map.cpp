@@ -25,6 +25,16 @@ const PrefixRoute* find_prefix(std::string_view path) {
     return nullptr;
 }
 
+bool is_public_path(std::string_view path) {
+    static constexpr std::array<std::string_view, 7> kExact{
+        "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/api-keys/validate", "/oauth2/jwks",
+        "/oauth2/token",         "/api/v1/tokens/status", "/api/v1/analytics/health"};
+    for (auto p : kExact) {
+        if (path == p) return true;
+    }
+    return path == "/actuator" || path.substr(0, 10) == "/actuator/";
+}
+
 Result<void> verify_routes(const http::Router& router) {
     for (const auto& r : router.routes()) {
         const auto* p = find_prefix(r.path);

@@ -17,6 +17,9 @@ struct PrefixRoute {
 /// The prefix entry that covers `path`, or nullptr.
 const PrefixRoute* find_prefix(std::string_view path);
 
+/// True for the paths any client may call without credentials (CONTRACT.md item 5).
+bool is_public_path(std::string_view path);
+
 /// Checks that every registered route lies under a prefix owned by its module (start-up).
 Result<void> verify_routes(const http::Router& router);
 

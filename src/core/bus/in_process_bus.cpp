@@ -117,6 +117,34 @@ Result<void> InProcessBus::publish(std::string topic, json::value event, Context
     return ok();
 }
 
+asio::awaitable<Result<void>> InProcessBus::deliver(std::string topic, json::value event, Context ctx) {
+    std::vector<std::pair<std::shared_ptr<Group>, EventHandler>> targets;
+    {
+        std::lock_guard lock(subs_mutex_);
+        auto it = topics_.find(topic);
+        if (it == topics_.end()) co_return ok();
+        for (auto& g : it->second) {
+            std::lock_guard glock(g->mutex);
+            targets.emplace_back(g, g->handlers[g->next++ % g->handlers.size()]);
+        }
+    }
+    Result<void> first = ok();
+    for (auto& [group, handler] : targets) {
+        Result<void> r = ok();
+        try {
+            auto op = handler(Message{topic, event, ctx});
+            r = co_await std::move(op);
+        } catch (const std::exception& e) {
+            r = fail(Errc::internal, e.what());
+        }
+        if (!r) {
+            log_->warn("event handler failed topic={} group={} error={}", topic, group->name, r.error().message);
+            if (first) first = r;
+        }
+    }
+    co_return first;
+}
+
 void InProcessBus::subscribe(std::string topic, std::string group, EventHandler handler) {
     std::lock_guard lock(subs_mutex_);
     auto& groups = topics_[topic];

@@ -1,6 +1,7 @@
 #include "lt/http/server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <list>
 #include <unordered_map>
 #include <mutex>
@@ -16,7 +17,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 
 #include "lt/core/metrics.hpp"
 #include "lt/core/time.hpp"
@@ -158,15 +159,40 @@ Request to_request(const bhttp::request<bhttp::string_body>& m, std::string remo
     return r;
 }
 
+/// Serializes the status line and headers into one buffer (no per-field allocation) and writes it
+/// with the body in one gather write. Header names or values containing CR/LF are dropped: a module
+/// must never be able to split a response.
 asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& res, unsigned version, bool keep_alive,
                                      bool head) {
-    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
-    for (auto& h : res.headers) out.insert(h.name, h.value);
-    out.body() = std::move(res.body);
-    out.keep_alive(keep_alive);
-    out.prepare_payload();
-    if (head) out.body().clear();
-    auto [ec, n] = co_await bhttp::async_write(stream, out, kTuple);
+    std::string out;
+    out.reserve(256 + res.headers.size() * 48);
+    out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out += std::to_string(res.status);
+    out += ' ';
+    out += reason_phrase(res.status);
+    out += "\r\n";
+    for (const auto& h : res.headers) {
+        if (h.name.empty() || h.name.find_first_of("\r\n:") != std::string::npos ||
+            h.value.find_first_of("\r\n") != std::string::npos) {
+            continue;
+        }
+        out += h.name;
+        out += ": ";
+        out += h.value;
+        out += "\r\n";
+    }
+    bool bodiless = res.status < 200 || res.status == 204 || res.status == 304;
+    if (!bodiless) {
+        out += "Content-Length: ";
+        out += std::to_string(res.body.size());
+        out += "\r\n";
+    }
+    if (!keep_alive) out += "Connection: close\r\n";
+    else if (version == 10) out += "Connection: keep-alive\r\n";
+    out += "\r\n";
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(out),
+                                              asio::buffer(res.body.data(), head || bodiless ? 0 : res.body.size())};
+    auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
     co_return !ec;
 }
 

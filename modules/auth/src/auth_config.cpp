@@ -1,0 +1,107 @@
+#include "auth_config.hpp"
+
+#include "lt/auth/auth.hpp"
+#include "lt/core/time.hpp"
+#include "password.hpp"
+
+namespace lt::auth {
+
+namespace {
+
+config::KeySpec key(std::string pattern, config::Type type, std::string description,
+                    std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt,
+                    bool secret = false) {
+    config::KeySpec spec;
+    spec.pattern = std::move(pattern);
+    spec.type = type;
+    spec.description = std::move(description);
+    spec.min = min;
+    spec.max = max;
+    spec.secret = secret;
+    return spec;
+}
+
+bool valid_scope(std::string_view scope) {
+    if (scope.empty() || scope.size() > 100) return false;
+    for (unsigned char c : scope) {
+        // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E
+        if (c < 0x21 || c == 0x22 || c == 0x5C || c > 0x7E) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+void describe_config(config::Schema& schema) {
+    using config::Type;
+    schema.add(key("auth.jwt.issuer", Type::string, "Issuer (`iss`) of the JWTs the auth module signs."));
+    schema.add(key("auth.jwt.expiry-seconds", Type::integer, "Lifetime of issued JWTs in seconds.", 1, 31536000));
+    schema.add(key("auth.jwt.key-bits", Type::integer, "RSA modulus size of new signing keys.", 2048, 8192));
+    schema.add(key("auth.bootstrap-admin.username", Type::string,
+                   "Creates or updates this ADMIN user at start (needs the password)."));
+    schema.add(key("auth.bootstrap-admin.password", Type::string, "Password of the bootstrap admin.", std::nullopt,
+                   std::nullopt, true));
+    schema.add(key("auth.bootstrap-admin.email", Type::string,
+                   "Email of the bootstrap admin when it is created (default <username>@localhost)."));
+    schema.add(key("auth.oauth2.clients.*.secret-hash", Type::string,
+                   "bcrypt hash of an OAuth2 client's secret (client_credentials grant).", std::nullopt, std::nullopt,
+                   true));
+    schema.add(key("auth.oauth2.clients.*.scopes", Type::string_list, "Scopes an OAuth2 client may request."));
+    schema.add(key("auth.api-key.max-per-user", Type::integer, "API keys one user may hold at once.", 1, 100000));
+}
+
+std::size_t utf8_length(std::string_view text) {
+    std::size_t n = 0;
+    for (unsigned char c : text) {
+        if ((c & 0xC0) != 0x80) ++n;
+    }
+    return n;
+}
+
+Result<AuthConfig> parse_config(const config::Config& cfg) {
+    AuthConfig out;
+    std::string errors;
+    auto error = [&](const std::string& msg) { errors += msg + "\n"; };
+
+    out.issuer = cfg.get_string("auth.jwt.issuer", out.issuer);
+    if (trim(out.issuer).empty()) error("auth.jwt.issuer must not be empty");
+    out.expiry_seconds = cfg.get_int("auth.jwt.expiry-seconds", out.expiry_seconds);
+    out.key_bits = static_cast<int>(cfg.get_int("auth.jwt.key-bits", out.key_bits));
+    out.max_keys_per_user = cfg.get_int("auth.api-key.max-per-user", out.max_keys_per_user);
+
+    const bool has_user = cfg.has("auth.bootstrap-admin.username");
+    const bool has_password = cfg.has("auth.bootstrap-admin.password");
+    if (has_user || has_password) {
+        BootstrapAdmin admin;
+        admin.username = trim(cfg.get_string("auth.bootstrap-admin.username"));
+        admin.password = cfg.get_string("auth.bootstrap-admin.password");
+        admin.email = trim(cfg.get_string("auth.bootstrap-admin.email"));
+        if (admin.email.empty()) admin.email = admin.username + "@localhost";
+        if (admin.username.empty()) error("auth.bootstrap-admin.username is required with a bootstrap password");
+        if (utf8_length(admin.username) > kMaxUsernameChars) error("auth.bootstrap-admin.username is too long");
+        if (trim(admin.password).empty()) error("auth.bootstrap-admin.password is required with a bootstrap username");
+        if (admin.password.size() > kMaxPasswordBytes) error("auth.bootstrap-admin.password is longer than 72 bytes");
+        if (utf8_length(admin.email) > kMaxEmailChars) error("auth.bootstrap-admin.email is too long");
+        out.bootstrap_admin = std::move(admin);
+    }
+
+    for (const auto& id : cfg.children("auth.oauth2.clients")) {
+        const std::string p = "auth.oauth2.clients." + id + ".";
+        OAuthClient client;
+        client.secret_hash = cfg.get_string(p + "secret-hash");
+        client.scopes = cfg.get_list(p + "scopes");
+        if (!looks_like_bcrypt(client.secret_hash)) error(p + "secret-hash must be a bcrypt hash ($2b$...)");
+        for (const auto& s : client.scopes) {
+            if (!valid_scope(s)) error(p + "scopes has an invalid scope '" + s + "'");
+        }
+        out.clients.emplace(id, std::move(client));
+    }
+
+    if (!errors.empty()) {
+        errors.pop_back();
+        return fail(Errc::invalid_argument, errors);
+    }
+    return out;
+}
+
+}  // namespace lt::auth

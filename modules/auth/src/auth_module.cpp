@@ -1,0 +1,95 @@
+#include "auth_module.hpp"
+
+#include <boost/json.hpp>
+
+#include "lt/bus/bus.hpp"
+#include "lt/core/clock.hpp"
+#include "lt/core/json.hpp"
+#include "lt/http/bus_binding.hpp"
+
+namespace asio = boost::asio;
+
+namespace lt::auth {
+
+namespace {
+
+MetricsRegistry& registry_of(const ModuleContext& ctx, std::unique_ptr<MetricsRegistry>& own) {
+    if (ctx.metrics != nullptr) return *ctx.metrics;
+    own = std::make_unique<MetricsRegistry>();
+    return *own;
+}
+
+}  // namespace
+
+AuthModule::AuthModule(ModuleContext ctx, AuthConfig config)
+    : ctx_(std::move(ctx)),
+      config_(std::move(config)),
+      metrics_(registry_of(ctx_, own_metrics_)),
+      keys_(config_.issuer, std::chrono::seconds(config_.expiry_seconds), config_.key_bits),
+      users_(*ctx_.sql, *ctx_.blocking, *ctx_.clock, keys_, metrics_),
+      api_keys_(*ctx_.sql, *ctx_.clock, metrics_, config_.max_keys_per_user),
+      oauth2_(config_, *ctx_.sql, *ctx_.blocking, *ctx_.clock, keys_),
+      http_(AuthHttpDeps{&users_, &api_keys_, &oauth2_, &keys_, ctx_.sql, ctx_.blocking, ctx_.bus, ctx_.clock,
+                         &metrics_, ctx_.log}) {}
+
+void AuthModule::register_handlers(bus::Bus& bus) {
+    bus.handle(std::string(kVerifyKeyCommand), [this](bus::Message m) { return bus_verify_key(std::move(m)); });
+    bus.handle(std::string(kJwksCommand), [this](bus::Message m) { return bus_jwks(std::move(m)); });
+    http::serve_routes_over_bus(bus, *ctx_.routes, "auth");
+}
+
+Result<void> AuthModule::start_blocking() {
+    auto migrated = ports::run_migrations(*ctx_.sql, "auth", ports::embedded_migrations("auth", ctx_.sql->dialect()));
+    if (!migrated) return fail(migrated.error());
+    if (auto r = keys_.load_or_create(*ctx_.sql, ctx_.clock->now()); !r) return r;
+    if (config_.bootstrap_admin) {
+        const auto& admin = *config_.bootstrap_admin;
+        auto id = upsert_user(*ctx_.sql, ctx_.clock->now(), admin.username, admin.email, admin.password, true);
+        if (!id) return fail(id.error().code, "bootstrap admin: " + id.error().message);
+        ctx_.log->info("bootstrap admin ready username={} user_id={}", admin.username, *id);
+    }
+    return ok();
+}
+
+asio::awaitable<Result<void>> AuthModule::start() {
+    auto op = ctx_.blocking->run([this] { return start_blocking(); });
+    auto r = co_await std::move(op);
+    if (r) ctx_.log->info("auth started kid={}", keys_.current_kid());
+    co_return r;
+}
+
+asio::awaitable<void> AuthModule::stop() { co_return; }
+
+asio::awaitable<Result<boost::json::value>> AuthModule::bus_verify_key(bus::Message msg) {
+    std::string raw;
+    if (msg.body.is_object()) raw = get_string(msg.body.as_object(), "apiKey").value_or("");
+    auto op = api_keys_.verify(std::move(raw));
+    auto r = co_await std::move(op);
+    if (!r) co_return fail(r.error());
+    co_return to_json(*r);
+}
+
+asio::awaitable<Result<boost::json::value>> AuthModule::bus_jwks(bus::Message msg) {
+    auto op = oauth2_.revoked();
+    auto revoked = co_await std::move(op);
+    if (!revoked) co_return fail(revoked.error());
+    boost::json::array list;
+    for (const auto& t : *revoked) list.push_back(boost::json::object{{"jti", t.jti}, {"exp", t.exp}});
+    auto jwks = keys_.jwks(ctx_.clock->now());
+    boost::json::object out;
+    out["keys"] = jwks.is_object() && jwks.as_object().contains("keys") ? jwks.as_object().at("keys") : boost::json::value(boost::json::array{});
+    out["revoked"] = std::move(list);
+    co_return boost::json::value(std::move(out));
+}
+
+Result<std::unique_ptr<Module>> make_module(ModuleContext ctx) {
+    if (!ctx.sql || !ctx.blocking || !ctx.bus || !ctx.clock || !ctx.routes || !ctx.config) {
+        return fail(Errc::internal, "auth needs the SQL database, the blocking pool, the bus, a clock and the routes");
+    }
+    if (!ctx.log) ctx.log = make_logger("auth", "off");
+    auto cfg = parse_config(*ctx.config);
+    if (!cfg) return fail(cfg.error());
+    return std::unique_ptr<Module>(std::make_unique<AuthModule>(std::move(ctx), std::move(*cfg)));
+}
+
+}  // namespace lt::auth

@@ -1,0 +1,96 @@
+#pragma once
+/// AuthStore: the auth module's SQL statements (tables auth_*), over one open transaction. Plain
+/// synchronous calls: use it inside SqlDatabase::transact() bodies only (on the blocking pool).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lt/core/result.hpp"
+#include "lt/ports/sql_database.hpp"
+
+namespace lt::auth {
+
+inline constexpr std::string_view kRoleUser = "USER";
+inline constexpr std::string_view kRoleAdmin = "ADMIN";
+
+/// Id of a built-in role ("USER", "ADMIN"), or nullopt for any other name.
+std::optional<std::string_view> role_id(std::string_view name);
+
+struct UserRow {
+    std::string id;
+    std::string username;
+    std::string email;
+    std::optional<std::string> password_hash;
+};
+
+struct ApiKeyRow {
+    std::string id;
+    std::string user_id;
+    std::optional<std::string> name;
+    std::string created_at;                 ///< RFC 3339
+    std::optional<std::string> expires_at;  ///< RFC 3339
+};
+
+struct SigningKeyRow {
+    std::string kid;
+    std::string private_pem;  ///< empty once the key is retired
+    std::string public_pem;
+    std::string created_at;                 ///< RFC 3339
+    std::optional<std::string> retired_at;  ///< RFC 3339; unset for the current key
+};
+
+struct RevokedToken {
+    std::string jti;
+    std::int64_t exp = 0;  ///< epoch seconds
+};
+
+/// Statements of the auth module inside one transaction. Valid as long as the session is.
+class AuthStore {
+public:
+    explicit AuthStore(ports::SqlSession& session) : s_(session) {}
+
+    Result<std::optional<UserRow>> find_user_by_username(std::string_view username);
+    Result<std::optional<UserRow>> find_user_by_id(std::string_view id);
+    Result<bool> email_taken(std::string_view email);
+    /// Errc::conflict when the username or email exists.
+    Result<void> insert_user(const UserRow& user, std::string_view now);
+    Result<void> update_password(std::string_view user_id, std::string_view hash, std::string_view now);
+
+    /// Role names of a user, sorted.
+    Result<std::vector<std::string>> roles_of(std::string_view user_id);
+    /// Grants a built-in role; granting one the user has is a no-op.
+    Result<void> grant_role(std::string_view user_id, std::string_view role);
+    /// Removes a built-in role; removing one the user lacks is a no-op.
+    Result<void> revoke_role(std::string_view user_id, std::string_view role);
+
+    Result<std::int64_t> count_api_keys(std::string_view user_id);
+    Result<void> insert_api_key(const ApiKeyRow& key, std::string_view key_hash);
+    Result<std::vector<ApiKeyRow>> list_api_keys(std::string_view user_id);
+    /// Deletes key `key_id` of `user_id`; returns its hash, or nullopt when that user has no such key.
+    Result<std::optional<std::string>> delete_api_key(std::string_view user_id, std::string_view key_id);
+    Result<std::optional<ApiKeyRow>> find_api_key_by_hash(std::string_view key_hash);
+
+    /// Every stored signing key, oldest first.
+    Result<std::vector<SigningKeyRow>> signing_keys();
+    Result<void> insert_signing_key(const SigningKeyRow& key);
+    /// Retires the current key(s): sets retired_at and erases the private key.
+    Result<void> retire_signing_keys(std::string_view now);
+    Result<void> delete_signing_key(std::string_view kid);
+
+    /// Records a revoked token id (idempotent).
+    Result<void> insert_revoked(std::string_view jti, std::int64_t exp);
+    /// Revoked token ids whose token has not expired at `now` (epoch seconds).
+    Result<std::vector<RevokedToken>> revoked_tokens(std::int64_t now);
+    /// Forgets revoked ids of tokens expired before `now` (epoch seconds).
+    Result<void> purge_revoked(std::int64_t now);
+
+private:
+    Result<ports::SqlResult> exec(std::string_view sql, std::initializer_list<ports::SqlValue> params);
+    ports::SqlSession& s_;
+};
+
+}  // namespace lt::auth

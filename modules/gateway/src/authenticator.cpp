@@ -1,0 +1,228 @@
+#include "authenticator.hpp"
+
+#include <boost/json.hpp>
+
+#include "lt/auth/auth.hpp"
+#include "lt/core/crypto.hpp"
+#include "lt/core/time.hpp"
+
+namespace asio = boost::asio;
+
+namespace lt::gateway {
+
+namespace {
+AuthOutcome rejected(int status, std::string message, std::string www) {
+    AuthOutcome o;
+    o.kind = AuthOutcome::Kind::rejected;
+    o.status = status;
+    o.message = std::move(message);
+    o.www_authenticate = std::move(www);
+    return o;
+}
+
+AuthOutcome authenticated(bus::Principal p) {
+    AuthOutcome o;
+    o.kind = AuthOutcome::Kind::authenticated;
+    o.principal = std::move(p);
+    return o;
+}
+
+std::string str_field(const boost::json::value& v, std::string_view key) {
+    if (!v.is_object()) return {};
+    auto* f = v.as_object().if_contains(key);
+    return f && f->is_string() ? std::string(f->as_string()) : std::string();
+}
+}  // namespace
+
+Authenticator::Authenticator(bus::Bus& bus, Clock& clock, GatewayConfig config, Logger log, MetricsRegistry* metrics)
+    : bus_(bus),
+      clock_(clock),
+      config_(config),
+      log_(std::move(log)),
+      api_keys_(config.api_key_cache_max),
+      jwts_(config.jwt_cache_max),
+      keys_(std::make_shared<jwt::KeySet>()) {
+    if (metrics) {
+        auto& cache = metrics->counter("gateway_api_key_cache_total", "API key cache lookups at the gateway", {"outcome"});
+        key_cache_hit_ = &cache.labels({"hit"});
+        key_cache_miss_ = &cache.labels({"miss"});
+        auto& val = metrics->counter("gateway_api_key_validation_total", "API key validations at the gateway", {"outcome"});
+        key_valid_ = &val.labels({"success"});
+        key_invalid_ = &val.labels({"failure"});
+        auto& jc = metrics->counter("gateway_jwt_cache_total", "Verified-JWT cache lookups at the gateway", {"outcome"});
+        jwt_cache_hit_ = &jc.labels({"hit"});
+        jwt_cache_miss_ = &jc.labels({"miss"});
+    }
+}
+
+void Authenticator::subscribe(bus::Bus& bus) {
+    bus.subscribe(std::string(auth::kApiKeyRevokedEvent), "gateway", [this](bus::Message m) { return on_api_key_revoked(std::move(m)); });
+    bus.subscribe(std::string(auth::kTokenRevokedEvent), "gateway", [this](bus::Message m) { return on_token_revoked(std::move(m)); });
+    bus.subscribe(std::string(auth::kKeysRotatedEvent), "gateway", [this](bus::Message m) { return on_keys_rotated(std::move(m)); });
+    bus.subscribe(std::string(auth::kUserRolesChangedEvent), "gateway", [this](bus::Message m) { return on_roles_changed(std::move(m)); });
+}
+
+std::shared_ptr<const jwt::KeySet> Authenticator::keys() {
+    std::lock_guard lock(mutex_);
+    return keys_;
+}
+
+asio::awaitable<void> Authenticator::refresh_keys(bus::Context ctx) {
+    {
+        std::lock_guard lock(mutex_);
+        last_refresh_ = std::chrono::steady_clock::now();
+    }
+    auto op = bus_.call(std::string(auth::kJwksCommand), boost::json::object{}, ctx.with_timeout(config_.auth_timeout));
+    auto reply = co_await std::move(op);
+    if (!reply || !reply->is_object()) {
+        log_->warn("jwks fetch failed error={}", reply ? "malformed reply" : reply.error().message);
+        co_return;
+    }
+    auto& o = reply->as_object();
+    auto set = jwt::from_jwks(boost::json::object{{"keys", o.contains("keys") ? o.at("keys") : boost::json::array{}}});
+    if (!set) {
+        log_->warn("jwks parse failed error={}", set.error().message);
+        co_return;
+    }
+    std::lock_guard lock(mutex_);
+    keys_ = std::make_shared<jwt::KeySet>(std::move(*set));
+    if (auto* rv = o.if_contains("revoked"); rv && rv->is_array()) {
+        for (const auto& e : rv->as_array()) {
+            auto jti = str_field(e, "jti");
+            auto* exp = e.is_object() ? e.as_object().if_contains("exp") : nullptr;
+            if (!jti.empty() && exp && exp->is_int64()) revoked_[jti] = exp->as_int64();
+        }
+    }
+}
+
+asio::awaitable<AuthOutcome> Authenticator::authenticate(std::string api_key, std::string authorization, bus::Context ctx) {
+    api_key = trim(api_key);
+    if (!api_key.empty() && config_.api_key_enabled) {
+        auto op = by_api_key(std::move(api_key), std::move(ctx));
+        co_return co_await std::move(op);
+    }
+    std::string_view auth = authorization;
+    if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
+        auto op = by_jwt(trim(auth.substr(7)), std::move(ctx));
+        co_return co_await std::move(op);
+    }
+    if (!auth.empty()) co_return rejected(401, "unsupported authorization scheme", "Bearer");
+    co_return AuthOutcome{};
+}
+
+asio::awaitable<AuthOutcome> Authenticator::by_api_key(std::string raw, bus::Context ctx) {
+    auto hash = crypto::sha256_hex(raw);
+    auto now = std::chrono::steady_clock::now();
+    if (auto hit = api_keys_.get(hash, now)) {
+        if (key_cache_hit_) key_cache_hit_->inc();
+        co_return authenticated(hit->principal);
+    }
+    if (key_cache_miss_) key_cache_miss_->inc();
+    auto op = bus_.call(std::string(auth::kVerifyKeyCommand), boost::json::object{{"apiKey", raw}},
+                        ctx.with_timeout(config_.auth_timeout));
+    auto reply = co_await std::move(op);
+    if (!reply) {
+        if (reply.error().code == Errc::unauthenticated) {
+            if (key_invalid_) key_invalid_->inc();
+            co_return rejected(401, reply.error().message, "ApiKey");
+        }
+        log_->warn("api key validation unavailable error={}", reply.error().message);
+        co_return rejected(503, "authentication service unavailable", "");
+    }
+    auto key = auth::verified_key_from_json(*reply);
+    if (!key) co_return rejected(503, "authentication service unavailable", "");
+    if (key_valid_) key_valid_->inc();
+    bus::Principal p{key->user_id, key->roles, "api_key"};
+    auto expires = now + config_.api_key_cache_ttl;
+    if (key->expires_at) {
+        if (auto at = parse_rfc3339(*key->expires_at)) {
+            auto left = *at - clock_.now();
+            auto key_expiry = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(left);
+            if (key_expiry < expires) expires = key_expiry;
+        }
+    }
+    api_keys_.put(hash, KeyEntry{p, hash}, expires);
+    co_return authenticated(std::move(p));
+}
+
+bool Authenticator::is_revoked(const std::string& jti, std::int64_t now_s) {
+    std::lock_guard lock(mutex_);
+    auto it = revoked_.find(jti);
+    if (it == revoked_.end()) return false;
+    if (it->second + config_.jwt_skew.count() < now_s) {
+        revoked_.erase(it);  // expired anyway: the exp check rejects it from now on
+        return false;
+    }
+    return true;
+}
+
+asio::awaitable<AuthOutcome> Authenticator::by_jwt(std::string token, bus::Context ctx) {
+    const std::string bad = "Bearer error=\"invalid_token\"";
+    auto now_wall = clock_.now();
+    auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now_wall.time_since_epoch()).count();
+    auto hash = crypto::sha256_hex(token);
+    auto now = std::chrono::steady_clock::now();
+    if (auto hit = jwts_.get(hash, now)) {
+        if (jwt_cache_hit_) jwt_cache_hit_->inc();
+        if (hit->exp + config_.jwt_skew.count() < now_s) co_return rejected(401, "invalid token", bad);
+        if (is_revoked(hit->jti, now_s)) co_return rejected(401, "token revoked", bad);
+        co_return authenticated(hit->principal);
+    }
+    if (jwt_cache_miss_) jwt_cache_miss_->inc();
+    auto set = keys();
+    auto kid = jwt::peek_kid(token);
+    if (kid && !set->find(*kid)) {
+        bool refresh;
+        {
+            std::lock_guard lock(mutex_);
+            refresh = std::chrono::steady_clock::now() - last_refresh_ > std::chrono::seconds(1);
+        }
+        if (refresh) {
+            auto op = refresh_keys(ctx);
+            co_await std::move(op);
+            set = keys();
+        }
+    }
+    auto claims = jwt::verify(token, *set, now_wall, config_.jwt_skew);
+    if (!claims) co_return rejected(401, "invalid token", bad);
+    if (is_revoked(claims->jti, now_s)) co_return rejected(401, "token revoked", bad);
+    auto roles = claims->roles;
+    std::sort(roles.begin(), roles.end());
+    bus::Principal p{claims->sub, std::move(roles), claims->scope.empty() ? "jwt" : "client_credentials"};
+    auto left = std::chrono::seconds(claims->exp + config_.jwt_skew.count() - now_s);
+    jwts_.put(hash, JwtEntry{p, claims->jti, claims->exp}, now + left);
+    co_return authenticated(std::move(p));
+}
+
+asio::awaitable<Result<void>> Authenticator::on_api_key_revoked(bus::Message msg) {
+    auto hash = str_field(msg.body, "keyHash");
+    if (!hash.empty()) api_keys_.erase(hash);
+    co_return ok();
+}
+
+asio::awaitable<Result<void>> Authenticator::on_token_revoked(bus::Message msg) {
+    auto jti = str_field(msg.body, "jti");
+    auto* exp = msg.body.is_object() ? msg.body.as_object().if_contains("exp") : nullptr;
+    if (!jti.empty()) {
+        std::lock_guard lock(mutex_);
+        revoked_[jti] = exp && exp->is_int64() ? exp->as_int64() : std::numeric_limits<std::int64_t>::max() / 2;
+    }
+    co_return ok();
+}
+
+asio::awaitable<Result<void>> Authenticator::on_keys_rotated(bus::Message msg) {
+    auto op = refresh_keys(msg.ctx);
+    co_await std::move(op);
+    co_return ok();
+}
+
+asio::awaitable<Result<void>> Authenticator::on_roles_changed(bus::Message msg) {
+    auto user = str_field(msg.body, "userId");
+    if (!user.empty()) {
+        // API keys carry their owner's current roles; JWTs carry the roles they were issued with.
+        api_keys_.erase_if([&](const KeyEntry& e) { return e.principal.user_id == user; });
+    }
+    co_return ok();
+}
+
+}  // namespace lt::gateway

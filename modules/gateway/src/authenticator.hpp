@@ -1,0 +1,89 @@
+#pragma once
+/// Authenticator: turns a request's credentials into a verified principal at the gateway.
+/// - `Authorization: Bearer <jwt>`: RS256 verified locally against the auth module's JWKS (fetched
+///   over the bus, refreshed on rotation or an unknown kid); verified tokens are cached by SHA-256
+///   until they expire; revoked `jti`s are honoured until expiry.
+/// - `X-Api-Key`: validated by the auth module's bus command, cached (LRU + TTL); a revocation event
+///   evicts the key at once.
+/// Thread-safe: called concurrently from every I/O thread.
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "gateway_config.hpp"
+#include "lru_cache.hpp"
+#include "lt/bus/bus.hpp"
+#include "lt/core/clock.hpp"
+#include "lt/core/jwt.hpp"
+#include "lt/core/log.hpp"
+#include "lt/core/metrics.hpp"
+
+namespace lt::gateway {
+
+struct AuthOutcome {
+    enum class Kind { anonymous, authenticated, rejected };
+    Kind kind = Kind::anonymous;
+    bus::Principal principal;      ///< when authenticated
+    int status = 401;              ///< when rejected: 401, or 503 when the auth module is unreachable
+    std::string message;           ///< when rejected
+    std::string www_authenticate;  ///< when rejected with 401
+};
+
+class Authenticator {
+public:
+    Authenticator(bus::Bus& bus, Clock& clock, GatewayConfig config, Logger log, MetricsRegistry* metrics);
+
+    /// Subscribes to revocation, rotation and role-change events (before start).
+    void subscribe(bus::Bus& bus);
+
+    /// Fetches the JWKS and the revoked token ids from the auth module. Failure (auth not reachable)
+    /// leaves the current keys; JWTs with unknown kids trigger another try.
+    boost::asio::awaitable<void> refresh_keys(bus::Context ctx);
+
+    /// Authenticates from the raw header values (empty = absent).
+    boost::asio::awaitable<AuthOutcome> authenticate(std::string api_key, std::string authorization, bus::Context ctx);
+
+private:
+    struct KeyEntry {
+        bus::Principal principal;
+        std::string key_hash;
+    };
+    struct JwtEntry {
+        bus::Principal principal;
+        std::string jti;
+        std::int64_t exp = 0;
+    };
+
+    boost::asio::awaitable<AuthOutcome> by_api_key(std::string raw, bus::Context ctx);
+    boost::asio::awaitable<AuthOutcome> by_jwt(std::string token, bus::Context ctx);
+    boost::asio::awaitable<Result<void>> on_api_key_revoked(bus::Message msg);
+    boost::asio::awaitable<Result<void>> on_token_revoked(bus::Message msg);
+    boost::asio::awaitable<Result<void>> on_keys_rotated(bus::Message msg);
+    boost::asio::awaitable<Result<void>> on_roles_changed(bus::Message msg);
+    bool is_revoked(const std::string& jti, std::int64_t now_s);
+    std::shared_ptr<const jwt::KeySet> keys();
+
+    bus::Bus& bus_;
+    Clock& clock_;
+    GatewayConfig config_;
+    Logger log_;
+    LruCache<KeyEntry> api_keys_;
+    LruCache<JwtEntry> jwts_;
+    std::mutex mutex_;  ///< guards keys_, revoked_, last_refresh_
+    std::shared_ptr<const jwt::KeySet> keys_;
+    std::unordered_map<std::string, std::int64_t> revoked_;  ///< jti → exp (epoch seconds)
+    std::chrono::steady_clock::time_point last_refresh_{};
+    Counter* key_cache_hit_ = nullptr;
+    Counter* key_cache_miss_ = nullptr;
+    Counter* key_valid_ = nullptr;
+    Counter* key_invalid_ = nullptr;
+    Counter* jwt_cache_hit_ = nullptr;
+    Counter* jwt_cache_miss_ = nullptr;
+};
+
+}  // namespace lt::gateway
