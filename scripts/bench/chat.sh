@@ -146,39 +146,47 @@ KEYS_PER_USER=100
 KEYS_FILE="$WORK/api-keys.txt"
 LT_BASE="http://127.0.0.1:$LT_PORT"
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
-seed_start=$SECONDS
-: >"$KEYS_FILE"
-for u in $(seq "$USERS"); do
-  reg="$WORK/register-$u.json"
+# seed_user U: register bench-user-U, create KEYS_PER_USER keys (one curl process, keep-alive),
+# write them to $WORK/keys-U.txt. Exit 3: no auth module.
+seed_user() {
+  local u=$1 reg="$WORK/register-$1.json" cfg="$WORK/create-keys-$1.curlrc" out="$WORK/create-keys-$1.out"
+  local code user_id token k n
   code="$(curl -s -o "$reg" -w '%{http_code}' --max-time 10 -X POST -H 'Content-Type: application/json' \
           -d "{\"username\":\"bench-user-$u\",\"email\":\"bench-user-$u@localhost\",\"password\":\"bench-password-$u\"}" \
           "$LT_BASE/api/v1/auth/register" || true)"
-  if [[ "$code" == 404 && $u -eq 1 ]]; then
-    log "no auth module (register is 404): using synthetic API keys"
-    for k in $(seq 0 $((USERS * KEYS_PER_USER - 1))); do printf 'bench-key-%04d\n' "$k"; done >"$KEYS_FILE"
-    break
-  fi
-  [[ "$code" == 201 ]] || { log "register bench-user-$u answered '$code'"; cat "$reg" >&2; exit 1; }
+  [[ "$code" == 404 ]] && return 3
+  [[ "$code" == 201 ]] || { log "register bench-user-$u answered '$code'"; cat "$reg" >&2; return 1; }
   user_id="$(json_field userId <"$reg")"; token="$(json_field token <"$reg")"
-  [[ -n "$user_id" && -n "$token" ]] || { log "cannot read userId/token from the register answer"; cat "$reg" >&2; exit 1; }
-  # One curl process, one keep-alive connection, KEYS_PER_USER creations.
-  cfg="$WORK/create-keys-$u.curlrc"
+  [[ -n "$user_id" && -n "$token" ]] || { log "cannot read userId/token from the register answer"; cat "$reg" >&2; return 1; }
   : >"$cfg"
   for k in $(seq "$KEYS_PER_USER"); do
-    ((k > 1)) && echo "next" >>"$cfg"
+    ((k == 1)) || echo "next" >>"$cfg"
     printf '%s\n' "url = \"$LT_BASE/api/v1/auth/api-keys\"" "silent" "max-time = 10" \
       "header = \"Content-Type: application/json\"" "header = \"Authorization: Bearer $token\"" \
       "data = \"{\\\"userId\\\":\\\"$user_id\\\",\\\"name\\\":\\\"bench-$k\\\"}\"" \
       "write-out = \"\\n\"" >>"$cfg"
   done
-  curl -K "$cfg" >"$WORK/create-keys-$u.out" 2>&1 || true
-  n_before=$(wc -l <"$KEYS_FILE")
-  grep -o '"apiKey":"[^"]*"' "$WORK/create-keys-$u.out" | cut -d'"' -f4 >>"$KEYS_FILE" || true
-  if (($(wc -l <"$KEYS_FILE") - n_before != KEYS_PER_USER)); then
-    log "creating API keys for bench-user-$u: expected $KEYS_PER_USER keys, got $(($(wc -l <"$KEYS_FILE") - n_before))"
-    head -c 2000 "$WORK/create-keys-$u.out" >&2; exit 1
-  fi
+  curl -K "$cfg" >"$out" 2>&1 || true
+  grep -o '"apiKey":"[^"]*"' "$out" | cut -d'"' -f4 >"$WORK/keys-$u.txt" || true
+  n=$(wc -l <"$WORK/keys-$u.txt")
+  ((n == KEYS_PER_USER)) || { log "bench-user-$u: expected $KEYS_PER_USER API keys, got $n"; head -c 2000 "$out" >&2; return 1; }
+}
+seed_start=$SECONDS
+seed_pids=()
+for u in $(seq "$USERS"); do seed_user "$u" & seed_pids+=($!); done
+seed_rc=0
+for pid in "${seed_pids[@]}"; do
+  rc=0; wait "$pid" || rc=$?
+  ((rc > seed_rc)) && seed_rc=$rc
 done
+if ((seed_rc == 3)); then
+  log "no auth module (register is 404): using synthetic API keys"
+  for k in $(seq 0 $((USERS * KEYS_PER_USER - 1))); do printf 'bench-key-%04d\n' "$k"; done >"$KEYS_FILE"
+elif ((seed_rc != 0)); then
+  exit 1
+else
+  for u in $(seq "$USERS"); do cat "$WORK/keys-$u.txt"; done >"$KEYS_FILE"
+fi
 N_KEYS=$(wc -l <"$KEYS_FILE")
 log "$N_KEYS API keys ready in $((SECONDS - seed_start)) s"
 export LT_BENCH_KEYS_FILE="$KEYS_FILE"
@@ -295,8 +303,10 @@ for st in /proc/[0-9]*/stat; do
     && BENCH_PIDS+=("$(basename "$(dirname "$st")")")
 done
 uptime_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-if awk -v l="${uptime_before%% *}" 'BEGIN { exit !(l > 1.0) }'; then
-  log "warning: 1-min load average ${uptime_before%% *} before the runs: other work on the machine skews the numbers"
+cpu_before="$(cpu_snapshot)"; sleep 1
+other_idle="$(other_cpu_pct "$cpu_before" "$(cpu_snapshot)")"
+if ((other_idle > 10)); then
+  log "warning: other processes use ${other_idle}% of the CPU before the runs: the numbers will be skewed"
 fi
 for run in $(seq "$RUNS"); do
   for i in "${!CFG_KEYS[@]}"; do
@@ -363,9 +373,10 @@ echo
 to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 echo "- leaky-tokens peak RSS (VmHWM): $(to_mb "$LT_HWM_KB") MB (RSS idle after start $(to_mb "$LT_RSS_IDLE_KB") MB, at end $(to_mb "$LT_RSS_END_KB") MB)"
 echo "- response body bytes: leaky-tokens ${BODY_BYTES[ours]}, nginx canned upstream ${BODY_BYTES[nginx]}"
-echo "- binary: $LT_VERSION ($BINARY); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before"
+GIT_REV="$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+echo "- binary: $LT_VERSION ($BINARY, tree $GIT_REV); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before"
 other_max="$(tr ' ' '\n' <<<"$OTHER_CPU" | grep -v '^$' | sort -n | tail -n1)"
-echo "- CPU taken by other processes during the measured runs (% of the machine, in run order): ${OTHER_CPU% }$( ((other_max > 10)) && echo " — **noisy: other work competed with the benchmark**")"
+echo "- CPU taken by other processes during the measured runs (% of the machine, in run order): ${OTHER_CPU% } (${other_idle}% just before)$( ((other_max > 10)) && echo " — **noisy: other work competed with the benchmark**")"
 echo "- command: \`$cmd_str\`"
 echo "- wrk per run: \`wrk ${WRK_ARGS[*]/#$REPO_ROOT\//} <url>\`"
 echo

@@ -5,6 +5,9 @@
 
 #include "adapter_factory.hpp"
 #include "app.hpp"
+#include "lt/auth/auth.hpp"
+#include "lt/core/blocking_pool.hpp"
+#include "lt/core/clock.hpp"
 #include "module_list.hpp"
 
 namespace lt::app {
@@ -15,6 +18,7 @@ constexpr const char* kUsage = R"(leaky-tokens — token gateway for AI APIs
 Usage:
   leaky-tokens serve [--config FILE] [--profile NAME] [--modules a,b,...] [--set key=value]...
   leaky-tokens config check FILE
+  leaky-tokens user create --username U --password P [--email E] [--admin] [--config FILE] [--set key=value]...
   leaky-tokens version
   leaky-tokens help
 
@@ -24,6 +28,9 @@ serve          host the modules (all by default) and listen on server.port (8080
   --modules    comma-separated module names to host
   --set        override one dotted key, repeatable (also: LEAKY_SET="k=v;k=v")
 config check   validate a partial YAML file merged over the defaults
+user create    create a user in the configured database, or update its password (prints the user id)
+  --email      default <username>@localhost
+  --admin      grant ADMIN as well as USER
 version        print the version and the compiled-in adapters
 )";
 
@@ -99,6 +106,56 @@ int config_command(const std::vector<std::string>& args) {
     std::cout << args[2] << ": ok\n";
     return 0;
 }
+int user_command(const std::vector<std::string>& args) {
+    if (args.size() < 2 || args[1] != "create") return usage_error("usage: leaky-tokens user create --username U --password P");
+    config::LoadOptions load;
+    std::string username, password, email;
+    bool admin = false;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+        const auto& a = args[i];
+        if (a == "--admin") {
+            admin = true;
+            continue;
+        }
+        if (i + 1 >= args.size()) return usage_error(a + " needs a value");
+        const auto& v = args[++i];
+        if (a == "--username") username = v;
+        else if (a == "--password") password = v;
+        else if (a == "--email") email = v;
+        else if (a == "--config") load.file = v;
+        else if (a == "--set") {
+            if (v.find('=') == std::string::npos) return usage_error("--set needs key=value, got '" + v + "'");
+            load.overrides.push_back(v);
+        } else {
+            return usage_error("unknown option '" + a + "'");
+        }
+    }
+    if (username.empty() || password.empty()) return usage_error("user create needs --username and --password");
+    auto cfg = config::load(full_schema(), load);
+    if (!cfg) {
+        std::cerr << "configuration errors:\n" << cfg.error().message << "\n";
+        return 1;
+    }
+    BlockingPool pool(1);
+    SystemClock clock;
+    auto adapters = make_adapters(*cfg, pool, clock);
+    if (!adapters) {
+        std::cerr << "error: " << adapters.error().message << "\n";
+        return 1;
+    }
+    ModuleContext ctx;
+    ctx.blocking = &pool;
+    ctx.config = &*cfg;
+    ctx.clock = &clock;
+    ctx.sql = adapters->sql.get();
+    auto id = auth::create_user_offline(ctx, username, email, password, admin);
+    if (!id) {
+        std::cerr << "error: " << id.error().message << "\n";
+        return 1;
+    }
+    std::cout << *id << "\n";
+    return 0;
+}
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args) {
@@ -106,6 +163,7 @@ int run_cli(const std::vector<std::string>& args) {
     const auto& cmd = args[0];
     if (cmd == "serve") return serve(args);
     if (cmd == "config") return config_command(args);
+    if (cmd == "user") return user_command(args);
     if (cmd == "version" || cmd == "--version") {
         std::cout << "leaky-tokens " << LT_VERSION << "\nadapters:";
         for (const auto& a : compiled_adapters()) std::cout << ' ' << a;

@@ -3,6 +3,7 @@
 #include "lt/auth/auth.hpp"
 #include "lt/gateway/gateway.hpp"
 #include "lt/providers/providers.hpp"
+#include "lt/token/token.hpp"
 
 namespace lt::app {
 
@@ -10,6 +11,7 @@ const std::vector<ModuleSpec>& module_list() {
     static const std::vector<ModuleSpec> kModules{
         {"providers", &providers::describe_config, &providers::make_module},
         {"auth", &auth::describe_config, &auth::make_module},
+        {"token", &token::describe_config, &token::make_module},
         {"gateway", &gateway::describe_config, &gateway::make_module},
     };
     return kModules;

@@ -183,3 +183,11 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
 }
 
 }  // namespace lt
+
+namespace lt {
+std::string to_upper(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+}  // namespace lt

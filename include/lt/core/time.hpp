@@ -23,6 +23,8 @@ std::optional<std::string> normalize_uuid(std::string_view text);
 /// Parses a duration: `500ms`, `3s`, `10m`, `24h`, `2d`; a bare integer means seconds.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
+/// ASCII upper-case copy.
+std::string to_upper(std::string_view text);
 /// ASCII lower-case copy.
 std::string to_lower(std::string_view text);
 /// Copy without leading and trailing ASCII whitespace.

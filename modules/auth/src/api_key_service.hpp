@@ -31,6 +31,7 @@ boost::json::value to_json(const CreatedKey& k);
 /// {"id","name","createdAt","expiresAt"} (A4 items).
 boost::json::value to_summary_json(const ApiKeyRow& k);
 
+/// Thread-safe: any I/O thread may call it concurrently.
 class ApiKeyService {
 public:
     ApiKeyService(ports::SqlDatabase& db, Clock& clock, AuthMetrics& metrics, std::int64_t max_per_user);

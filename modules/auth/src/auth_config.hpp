@@ -30,6 +30,7 @@ struct BootstrapAdmin {
     std::string email;  ///< `<username>@localhost` when not configured
 };
 
+/// The auth module's settings, parsed once at start-up; read-only afterwards.
 struct AuthConfig {
     std::string issuer = "leaky-tokens-auth";
     std::int64_t expiry_seconds = 3600;  ///< JWT lifetime

@@ -1,8 +1,8 @@
 #pragma once
-/// AuthHttp: the HTTP handlers of the auth module (routes in routes.cpp). They read identity only from
-/// Request::ctx.principal, map JSON and form bodies to the services, and publish the auth events
-/// (delivered, not just queued) before answering. Handlers run on I/O threads and never block. Defined in user_http.cpp,
-/// api_key_http.cpp and oauth2_http.cpp.
+/// AuthHttp: the HTTP handlers of the auth module (routes in routes.cpp). They read identity only
+/// from Request::ctx.principal, map JSON and form bodies to the services, and deliver the auth events
+/// (awaiting every subscriber, not just queueing) before answering. Handlers run on I/O threads and
+/// never block. Defined in user_http.cpp, api_key_http.cpp and oauth2_http.cpp.
 
 #include <boost/asio/awaitable.hpp>
 
@@ -33,6 +33,7 @@ struct AuthHttpDeps {
     Logger log;
 };
 
+/// Stateless apart from its dependencies: any I/O thread may call it concurrently.
 class AuthHttp {
 public:
     explicit AuthHttp(AuthHttpDeps deps) : d_(std::move(deps)) {}

@@ -5,7 +5,11 @@
 #include "lt/bus/bus.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/json.hpp"
+#include "auth_store.hpp"
+#include "lt/core/blocking_pool.hpp"
+#include "lt/core/time.hpp"
 #include "lt/http/bus_binding.hpp"
+#include "lt/ports/sql_database.hpp"
 
 namespace asio = boost::asio;
 
@@ -35,6 +39,7 @@ AuthModule::AuthModule(ModuleContext ctx, AuthConfig config)
 void AuthModule::register_handlers(bus::Bus& bus) {
     bus.handle(std::string(kVerifyKeyCommand), [this](bus::Message m) { return bus_verify_key(std::move(m)); });
     bus.handle(std::string(kJwksCommand), [this](bus::Message m) { return bus_jwks(std::move(m)); });
+    bus.handle(std::string(kGetUserCommand), [this](bus::Message m) { return bus_get_user(std::move(m)); });
     http::serve_routes_over_bus(bus, *ctx_.routes, "auth");
 }
 
@@ -69,6 +74,32 @@ asio::awaitable<Result<boost::json::value>> AuthModule::bus_verify_key(bus::Mess
     co_return to_json(*r);
 }
 
+asio::awaitable<Result<boost::json::value>> AuthModule::bus_get_user(bus::Message msg) {
+    std::string raw;
+    if (msg.body.is_object()) raw = get_string(msg.body.as_object(), "userId").value_or("");
+    auto id = normalize_uuid(raw);
+    if (!id) co_return fail(Errc::invalid_argument, "invalid userId");
+    auto& db = *ctx_.sql;
+    auto op = ctx_.blocking->run([&db, uid = *id]() -> Result<boost::json::value> {
+        boost::json::value out;
+        auto r = db.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+            AuthStore store(s);
+            auto user = store.find_user_by_id(uid);
+            if (!user) return fail(user.error());
+            if (!*user) return fail(Errc::not_found, "user not found");
+            auto roles = store.roles_of(uid);
+            if (!roles) return fail(roles.error());
+            boost::json::array arr;
+            for (const auto& r : *roles) arr.emplace_back(r);
+            out = boost::json::object{{"userId", uid}, {"username", (*user)->username}, {"roles", std::move(arr)}};
+            return ok();
+        });
+        if (!r) return fail(r.error());
+        return out;
+    });
+    co_return co_await std::move(op);
+}
+
 asio::awaitable<Result<boost::json::value>> AuthModule::bus_jwks(bus::Message msg) {
     auto op = oauth2_.revoked();
     auto revoked = co_await std::move(op);
@@ -77,7 +108,8 @@ asio::awaitable<Result<boost::json::value>> AuthModule::bus_jwks(bus::Message ms
     for (const auto& t : *revoked) list.push_back(boost::json::object{{"jti", t.jti}, {"exp", t.exp}});
     auto jwks = keys_.jwks(ctx_.clock->now());
     boost::json::object out;
-    out["keys"] = jwks.is_object() && jwks.as_object().contains("keys") ? jwks.as_object().at("keys") : boost::json::value(boost::json::array{});
+    out["keys"] = boost::json::array{};
+    if (const auto* keys = jwks.is_object() ? jwks.as_object().if_contains("keys") : nullptr) out["keys"] = *keys;
     out["revoked"] = std::move(list);
     co_return boost::json::value(std::move(out));
 }

@@ -32,6 +32,8 @@ public:
     boost::asio::awaitable<Result<boost::json::value>> bus_verify_key(bus::Message msg);
     /// Bus command auth.jwks.v1.
     boost::asio::awaitable<Result<boost::json::value>> bus_jwks(bus::Message msg);
+    /// auth.get_user.v1: {"userId"} → {"userId","username","roles"}.
+    boost::asio::awaitable<Result<boost::json::value>> bus_get_user(bus::Message msg);
 
     /// The HTTP handlers (for tests that call them without the router).
     AuthHttp& http() { return http_; }

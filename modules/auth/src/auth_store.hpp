@@ -20,6 +20,7 @@ inline constexpr std::string_view kRoleAdmin = "ADMIN";
 /// Id of a built-in role ("USER", "ADMIN"), or nullopt for any other name.
 std::optional<std::string_view> role_id(std::string_view name);
 
+/// A row of auth_users.
 struct UserRow {
     std::string id;
     std::string username;
@@ -27,6 +28,7 @@ struct UserRow {
     std::optional<std::string> password_hash;
 };
 
+/// A row of auth_api_keys (without the hash).
 struct ApiKeyRow {
     std::string id;
     std::string user_id;
@@ -35,6 +37,7 @@ struct ApiKeyRow {
     std::optional<std::string> expires_at;  ///< RFC 3339
 };
 
+/// A row of auth_signing_keys.
 struct SigningKeyRow {
     std::string kid;
     std::string private_pem;  ///< empty once the key is retired
@@ -43,6 +46,7 @@ struct SigningKeyRow {
     std::optional<std::string> retired_at;  ///< RFC 3339; unset for the current key
 };
 
+/// A revoked JWT id with the token's expiry.
 struct RevokedToken {
     std::string jti;
     std::int64_t exp = 0;  ///< epoch seconds
@@ -53,11 +57,15 @@ class AuthStore {
 public:
     explicit AuthStore(ports::SqlSession& session) : s_(session) {}
 
+    /// The user with exactly this username (case-sensitive), or nullopt.
     Result<std::optional<UserRow>> find_user_by_username(std::string_view username);
+    /// The user with this canonical id, or nullopt.
     Result<std::optional<UserRow>> find_user_by_id(std::string_view id);
+    /// True when a user has exactly this email.
     Result<bool> email_taken(std::string_view email);
     /// Errc::conflict when the username or email exists.
     Result<void> insert_user(const UserRow& user, std::string_view now);
+    /// Replaces the password hash of a user.
     Result<void> update_password(std::string_view user_id, std::string_view hash, std::string_view now);
 
     /// Role names of a user, sorted.
@@ -67,18 +75,24 @@ public:
     /// Removes a built-in role; removing one the user lacks is a no-op.
     Result<void> revoke_role(std::string_view user_id, std::string_view role);
 
+    /// Number of API keys a user holds (expired ones included).
     Result<std::int64_t> count_api_keys(std::string_view user_id);
+    /// Stores a key by its SHA-256 (`key_hash`, lower-case hex).
     Result<void> insert_api_key(const ApiKeyRow& key, std::string_view key_hash);
+    /// Every key of a user, oldest first.
     Result<std::vector<ApiKeyRow>> list_api_keys(std::string_view user_id);
     /// Deletes key `key_id` of `user_id`; returns its hash, or nullopt when that user has no such key.
     Result<std::optional<std::string>> delete_api_key(std::string_view user_id, std::string_view key_id);
+    /// The key whose raw value hashes to `key_hash`, or nullopt.
     Result<std::optional<ApiKeyRow>> find_api_key_by_hash(std::string_view key_hash);
 
     /// Every stored signing key, oldest first.
     Result<std::vector<SigningKeyRow>> signing_keys();
+    /// Stores a signing key.
     Result<void> insert_signing_key(const SigningKeyRow& key);
     /// Retires the current key(s): sets retired_at and erases the private key.
     Result<void> retire_signing_keys(std::string_view now);
+    /// Forgets a signing key no token can need any more.
     Result<void> delete_signing_key(std::string_view kid);
 
     /// Records a revoked token id (idempotent).

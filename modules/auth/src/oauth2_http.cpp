@@ -39,7 +39,8 @@ Form parse_form(std::string_view body) {
         }
         auto eq = pair.find('=');
         std::string key = http::decode_component(pair.substr(0, eq), true);
-        std::string value = eq == std::string_view::npos ? std::string() : http::decode_component(pair.substr(eq + 1), true);
+        std::string value =
+            eq == std::string_view::npos ? std::string() : http::decode_component(pair.substr(eq + 1), true);
         // RFC 6749 §3.2: request parameters must not be repeated.
         if (!form.values.emplace(std::move(key), std::move(value)).second && form.error.empty()) {
             form.error = "repeated parameter";

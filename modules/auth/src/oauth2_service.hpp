@@ -40,12 +40,14 @@ struct TokenRequest {
     std::string malformed;  ///< non-empty: the form itself was invalid (reported after client auth)
 };
 
+/// A successful token response.
 struct ClientToken {
     std::string access_token;
     std::int64_t expires_in = 0;  ///< seconds
     std::string scope;            ///< granted scopes, space-separated
 };
 
+/// Thread-safe: any I/O thread may call it concurrently.
 class OAuth2Service {
 public:
     OAuth2Service(const AuthConfig& config, ports::SqlDatabase& db, BlockingPool& blocking, Clock& clock,

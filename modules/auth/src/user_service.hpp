@@ -47,6 +47,7 @@ Result<std::string> upsert_user(ports::SqlDatabase& db, std::chrono::system_cloc
                                 const std::string& username, const std::string& email, const std::string& password,
                                 bool admin);
 
+/// Thread-safe: any I/O thread may call it concurrently.
 class UserService {
 public:
     UserService(ports::SqlDatabase& db, BlockingPool& blocking, Clock& clock, const KeyManager& keys,

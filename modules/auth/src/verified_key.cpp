@@ -8,10 +8,11 @@ namespace lt::auth {
 boost::json::value to_json(const VerifiedKey& k) {
     boost::json::array roles;
     for (const auto& r : k.roles) roles.emplace_back(r);
-    return boost::json::object{{"userId", k.user_id},
-                               {"name", k.name ? boost::json::value(*k.name) : boost::json::value(nullptr)},
-                               {"expiresAt", k.expires_at ? boost::json::value(*k.expires_at) : boost::json::value(nullptr)},
-                               {"roles", std::move(roles)}};
+    auto opt = [](const std::optional<std::string>& v) {
+        return v ? boost::json::value(*v) : boost::json::value(nullptr);
+    };
+    return boost::json::object{
+        {"userId", k.user_id}, {"name", opt(k.name)}, {"expiresAt", opt(k.expires_at)}, {"roles", std::move(roles)}};
 }
 
 Result<VerifiedKey> verified_key_from_json(const boost::json::value& v) {

@@ -4,6 +4,7 @@
 
 #include "auth_config.hpp"
 #include "auth_harness.hpp"
+#include "auth_store.hpp"
 #include "key_manager.hpp"
 #include "lt/core/time.hpp"
 #include "password.hpp"

@@ -95,7 +95,7 @@ TEST_CASE("no OAuth2 client exists by default") {
     check_oauth_error(r, 401, "invalid_client");
 }
 
-TEST_CASE("a user revokes their own token; its jti is announced and listed for verifiers until it expires") {
+TEST_CASE("a user revokes their own token and its jti is announced and listed for verifiers until it expires") {
     Harness h;
     auto [id, token] = h.register_user("paul");
     auto claims = lt::jwt::verify(token, h.published_keys(), h.clock().now());
@@ -120,7 +120,7 @@ TEST_CASE("a user revokes their own token; its jti is announced and listed for v
     CHECK(jwks->at("revoked") == json::array{});
 }
 
-TEST_CASE("revoking another user's token is 403 unless ADMIN; invalid tokens answer 200 and change nothing") {
+TEST_CASE("revoking another user's token is 403 unless ADMIN, and invalid tokens answer 200 and change nothing") {
     Harness h;
     auto [alice, alice_token] = h.register_user("alice");
     auto [bob, bob_token] = h.register_user("bob");

@@ -26,6 +26,10 @@ inline constexpr std::string_view kVerifyKeyCommand = "auth.verify_key.v1";
 /// "revoked": [{"jti": string, "exp": epoch seconds}, ...]} (revoked tokens not yet expired).
 inline constexpr std::string_view kJwksCommand = "auth.jwks.v1";
 
+/// Command: look a user up. Request {"userId"}. Reply {"userId","username","roles"}. Errors:
+/// Errc::not_found `user not found`, Errc::invalid_argument for a malformed id.
+inline constexpr std::string_view kGetUserCommand = "auth.get_user.v1";
+
 /// Event: an API key was revoked. {"keyHash": sha256 hex of the raw key, "userId"}.
 inline constexpr std::string_view kApiKeyRevokedEvent = "auth.api_key_revoked.v1";
 /// Event: a JWT was revoked. {"jti", "exp"}.
@@ -52,7 +56,9 @@ void describe_config(config::Schema& schema);
 Result<std::unique_ptr<Module>> make_module(ModuleContext ctx);
 
 /// `leaky-tokens user create`: creates the user or updates its password, and grants ADMIN when
-/// `admin` (USER always). Runs the auth migrations first. Blocking. Returns the user id.
+/// `admin` (USER always). An empty `email` means `<username>@localhost`; inputs are validated like a
+/// registration (Errc::invalid_argument). Needs ctx.sql (ctx.clock optional). Runs the auth
+/// migrations first. Blocking. Returns the user id.
 Result<std::string> create_user_offline(const ModuleContext& ctx, std::string username, std::string email,
                                         std::string password, bool admin);
 

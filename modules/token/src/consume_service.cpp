@@ -1,0 +1,125 @@
+#include "consume_service.hpp"
+
+#include <boost/json.hpp>
+
+#include "lt/core/time.hpp"
+#include "lt/token/token.hpp"
+
+namespace asio = boost::asio;
+
+namespace lt::token {
+
+OutboxRow usage_event(const ConsumeInput& in, bool allowed, std::string_view outcome,
+                      std::chrono::system_clock::time_point now) {
+    OutboxRow row;
+    row.id = new_uuid();
+    row.aggregate_type = "TokenUsage";
+    row.event_type = std::string(kUsageEventType);
+    row.created_at = now;
+    boost::json::object payload{{"userId", in.user_id},
+                                {"orgId", in.org_id ? boost::json::value(*in.org_id) : boost::json::value(nullptr)},
+                                {"provider", in.provider},
+                                {"tokens", in.tokens},
+                                {"allowed", allowed},
+                                {"outcome", outcome}};
+    boost::json::object envelope{{"eventId", row.id},
+                                 {"eventType", kUsageEventType},
+                                 {"occurredAt", format_rfc3339(now)},
+                                 {"payload", std::move(payload)}};
+    row.payload = boost::json::serialize(envelope);
+    return row;
+}
+
+PoolKey pool_for(const ConsumeInput& in) {
+    if (in.org_id) return PoolKey{OwnerType::org, *in.org_id, in.provider};
+    return PoolKey{OwnerType::user, in.user_id, in.provider};
+}
+
+ConsumeService::ConsumeService(const TokenConfig& config, QuotaService& quota, RateLimiter& limiter,
+                               ProviderCaller& providers, Clock& clock, MetricsRegistry* metrics)
+    : config_(config), quota_(quota), limiter_(limiter), providers_(providers), clock_(clock) {
+    if (metrics) {
+        consume_total_ = &metrics->counter("token_consume_total", "Consume requests by provider and outcome",
+                                           {"provider", "outcome"});
+    }
+}
+
+void ConsumeService::count(const std::string& provider, std::string_view outcome) {
+    if (consume_total_) consume_total_->labels({provider, outcome}).inc();
+}
+
+asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tier, bus::Context ctx) {
+    ConsumeResult out;
+    auto now = clock_.now();
+    auto key = pool_for(in);
+    std::optional<std::int64_t> cap = in.org_id ? std::nullopt : tier.quota_cap;
+
+    std::optional<Reservation> reservation;
+    if (config_.quota_enforcement) {
+        auto op = quota_.reserve(key, in.tokens, cap, now);
+        auto r = co_await std::move(op);
+        if (!r) {
+            count(in.provider, r.error().code == Errc::payment_required ? "quota_insufficient" : "error");
+            out.outcome = r.error().code == Errc::payment_required ? Outcome::quota_insufficient : Outcome::error;
+            out.message = r.error().message;
+            co_return out;
+        }
+        reservation = std::move(*r);
+    }
+
+    auto params = scale(config_.bucket, tier);
+    const std::string bucket_key = "token-bucket:" + in.user_id + ":" + in.provider;
+    auto decision = limiter_.acquire(bucket_key, params, in.tokens, now);
+    if (!decision) {
+        if (reservation) quota_.release(std::move(*reservation));
+        count(in.provider, "error");
+        out.message = decision.error().message;
+        co_return out;
+    }
+    out.decision = *decision;
+    if (!decision->allowed) {
+        if (reservation) quota_.release(std::move(*reservation));
+        count(in.provider, "rate_limited");
+        out.outcome = Outcome::rate_limited;
+        out.message = "rate limit exceeded";
+        auto op = quota_.record({usage_event(in, false, "rate_limited", now)});
+        co_await std::move(op);
+        co_return out;
+    }
+
+    auto call = providers_.call(in.provider, in.chat_body, ctx);
+    auto reply = co_await std::move(call);
+    if (!reply) {
+        (void)limiter_.refund(bucket_key, params, in.tokens, clock_.now(), now);
+        if (reservation) quota_.release(std::move(*reservation));
+        count(in.provider, "provider_failure");
+        out.outcome = Outcome::provider_failure;
+        out.message = "provider call failed";
+        auto op = quota_.record({usage_event(in, false, "provider_failure", now)});
+        co_await std::move(op);
+        co_return out;
+    }
+
+    std::vector<OutboxRow> rows{usage_event(in, true, "allowed", now)};
+    Result<void> settled = ok();
+    if (reservation) {
+        auto op = quota_.settle(std::move(*reservation), std::move(rows), now);
+        settled = co_await std::move(op);
+    } else {
+        auto op = quota_.record(std::move(rows));
+        settled = co_await std::move(op);
+    }
+    if (!settled) {
+        // Nothing was debited (the transaction failed): give the bucket back too.
+        (void)limiter_.refund(bucket_key, params, in.tokens, clock_.now(), now);
+        count(in.provider, "error");
+        out.message = "could not record the usage";
+        co_return out;
+    }
+    count(in.provider, "allowed");
+    out.outcome = Outcome::allowed;
+    out.provider_response = std::move(*reply);
+    co_return out;
+}
+
+}  // namespace lt::token

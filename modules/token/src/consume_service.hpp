@@ -1,0 +1,69 @@
+#pragma once
+/// ConsumeService: the consume path after validation and authorization —
+/// reserve quota → rate limiter → provider call → settle (debit + usage event in one group-committed
+/// transaction), refunding the bucket and the quota on every failure.
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include "limiter/rate_limiter.hpp"
+#include "lt/bus/bus.hpp"
+#include "lt/core/clock.hpp"
+#include "lt/core/metrics.hpp"
+#include "provider_caller.hpp"
+#include "quota/quota_service.hpp"
+#include "tiers.hpp"
+#include "token_config.hpp"
+
+namespace lt::token {
+
+struct ConsumeInput {
+    std::string user_id;                 ///< canonical lower-case UUID
+    std::optional<std::string> org_id;   ///< canonical lower-case UUID
+    std::string provider;                ///< known, lower-case
+    std::int64_t tokens = 0;             ///< 1..2^31-1
+    boost::json::object chat_body;       ///< {"prompt": ...} for the provider
+};
+
+enum class Outcome { allowed, rate_limited, quota_insufficient, provider_failure, error };
+
+struct ConsumeResult {
+    Outcome outcome = Outcome::error;
+    std::optional<BucketDecision> decision;  ///< when the bucket was evaluated
+    boost::json::object provider_response;   ///< when allowed
+    std::string message;                     ///< when not allowed
+};
+
+/// A usage event row for the outbox: envelope {eventId, eventType, occurredAt, payload{userId, orgId,
+/// provider, tokens, allowed, outcome}}.
+OutboxRow usage_event(const ConsumeInput& in, bool allowed, std::string_view outcome,
+                      std::chrono::system_clock::time_point now);
+
+/// The pool a consume spends from.
+PoolKey pool_for(const ConsumeInput& in);
+
+/// Thread-safe.
+class ConsumeService {
+public:
+    ConsumeService(const TokenConfig& config, QuotaService& quota, RateLimiter& limiter, ProviderCaller& providers,
+                   Clock& clock, MetricsRegistry* metrics);
+
+    boost::asio::awaitable<ConsumeResult> consume(ConsumeInput in, Tier tier, bus::Context ctx);
+
+    /// Counts an outcome in token_consume_total{provider,outcome}.
+    void count(const std::string& provider, std::string_view outcome);
+
+private:
+    const TokenConfig& config_;
+    QuotaService& quota_;
+    RateLimiter& limiter_;
+    ProviderCaller& providers_;
+    Clock& clock_;
+    CounterFamily* consume_total_ = nullptr;
+};
+
+}  // namespace lt::token

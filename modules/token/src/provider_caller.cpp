@@ -1,0 +1,125 @@
+#include "provider_caller.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "lt/providers/providers.hpp"
+
+namespace asio = boost::asio;
+
+namespace lt::token {
+
+bool CircuitBreaker::allow(std::chrono::steady_clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::closed) return true;
+    if (state_ == State::open) {
+        if (now < open_until_) return false;
+        state_ = State::half_open;
+        probe_in_flight_ = false;
+    }
+    if (probe_in_flight_) return false;
+    probe_in_flight_ = true;
+    return true;
+}
+
+void CircuitBreaker::record(bool success, std::chrono::steady_clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::half_open) {
+        probe_in_flight_ = false;
+        if (success) {
+            state_ = State::closed;
+            window_.clear();
+        } else {
+            state_ = State::open;
+            open_until_ = now + config_.open_duration;
+        }
+        return;
+    }
+    if (state_ == State::open) return;
+    window_.push_back(!success);
+    while (static_cast<int>(window_.size()) > config_.window_size) window_.pop_front();
+    if (static_cast<int>(window_.size()) < config_.minimum_calls) return;
+    auto failures = std::count(window_.begin(), window_.end(), true);
+    if (100.0 * static_cast<double>(failures) / static_cast<double>(window_.size()) >= config_.failure_rate_threshold) {
+        state_ = State::open;
+        open_until_ = now + config_.open_duration;
+        window_.clear();
+    }
+}
+
+CircuitBreaker::State CircuitBreaker::state() const {
+    std::lock_guard lock(mutex_);
+    return state_;
+}
+
+ProviderCaller::ProviderCaller(bus::Bus& bus, ResilienceConfig config, Logger log, MetricsRegistry* metrics)
+    : bus_(bus), config_(config), log_(std::move(log)), metrics_(metrics) {}
+
+ProviderCaller::PerProvider& ProviderCaller::get(const std::string& provider) {
+    std::lock_guard lock(mutex_);
+    auto& p = providers_[provider];
+    if (!p) {
+        p = std::make_unique<PerProvider>(config_);
+        if (metrics_) {
+            auto* pp = p.get();
+            metrics_->gauge_callback("token_provider_circuit_open_" + provider,
+                                     "1 while the circuit breaker of provider " + provider + " refuses calls",
+                                     [pp] { return pp->breaker.state() == CircuitBreaker::State::open ? 1.0 : 0.0; });
+        }
+    }
+    return *p;
+}
+
+CircuitBreaker& ProviderCaller::breaker(const std::string& provider) { return get(provider).breaker; }
+
+asio::awaitable<Result<boost::json::object>> ProviderCaller::call(std::string provider, boost::json::object body,
+                                                                  bus::Context ctx) {
+    auto& p = get(provider);
+    if (p.in_flight.fetch_add(1) >= config_.max_concurrent_calls) {
+        p.in_flight.fetch_sub(1);
+        co_return fail(Errc::unavailable, "provider bulkhead full");
+    }
+    struct Release {
+        std::atomic<int>& n;
+        ~Release() { n.fetch_sub(1); }
+    } release{p.in_flight};
+
+    auto deadline = std::chrono::steady_clock::now() + config_.timeout;
+    if (ctx.deadline < deadline) deadline = ctx.deadline;
+    ctx.deadline = deadline;
+    Error last{Errc::unavailable, "provider call failed"};
+    for (int attempt = 1; attempt <= config_.max_attempts; ++attempt) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) co_return fail(Errc::timeout, "provider call timed out");
+        if (!p.breaker.allow(now)) co_return fail(Errc::unavailable, "provider circuit open");
+        providers::ChatRequest req{provider, body};
+        auto op = bus_.call(std::string(providers::kChatCommand), providers::to_json(req), ctx);
+        auto reply = co_await std::move(op);
+        if (reply) {
+            auto decoded = providers::chat_reply_from_json(*reply);
+            if (decoded) {
+                p.breaker.record(true, std::chrono::steady_clock::now());
+                co_return std::move(decoded->response);
+            }
+            last = decoded.error();
+        } else {
+            last = reply.error();
+        }
+        if (last.code == Errc::invalid_argument) co_return fail(last);  // unknown provider: not the provider's fault
+        p.breaker.record(false, std::chrono::steady_clock::now());
+        if (attempt < config_.max_attempts && std::chrono::steady_clock::now() + config_.retry_wait < deadline) {
+            asio::steady_timer t(co_await asio::this_coro::executor);
+            t.expires_after(config_.retry_wait);
+            boost::system::error_code ec;
+            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+            break;
+        }
+    }
+    co_return fail(last);
+}
+
+}  // namespace lt::token

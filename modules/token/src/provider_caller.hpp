@@ -1,0 +1,73 @@
+#pragma once
+/// ProviderCaller: the token module's calls to providers over the bus (`provider.chat.v1`), with a
+/// deadline over all attempts, retries, and per provider a circuit breaker and a bulkhead
+/// (seed-behavior.md §4.8, per provider instead of one shared instance).
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include "lt/bus/bus.hpp"
+#include "lt/core/log.hpp"
+#include "lt/core/metrics.hpp"
+#include "lt/core/result.hpp"
+#include "token_config.hpp"
+
+namespace lt::token {
+
+/// Count-based circuit breaker. Thread-safe.
+class CircuitBreaker {
+public:
+    enum class State { closed, open, half_open };
+    explicit CircuitBreaker(const ResilienceConfig& config) : config_(config) {}
+
+    /// May a call start now? Open → no until the open duration passed; then one probe at a time.
+    bool allow(std::chrono::steady_clock::time_point now);
+    /// Outcome of a call that allow() let through.
+    void record(bool success, std::chrono::steady_clock::time_point now);
+    State state() const;
+
+private:
+    const ResilienceConfig& config_;
+    mutable std::mutex mutex_;  ///< guards everything below
+    State state_ = State::closed;
+    std::deque<bool> window_;   ///< most recent outcomes, true = failure
+    std::chrono::steady_clock::time_point open_until_{};
+    bool probe_in_flight_ = false;
+};
+
+class ProviderCaller {
+public:
+    ProviderCaller(bus::Bus& bus, ResilienceConfig config, Logger log, MetricsRegistry* metrics);
+
+    /// Calls `provider` with `body`. Any failure (error, timeout, open circuit, bulkhead full) is an
+    /// error; Errc::invalid_argument (unknown provider) is never retried.
+    boost::asio::awaitable<Result<boost::json::object>> call(std::string provider, boost::json::object body, bus::Context ctx);
+
+    /// The breaker of a provider (created on first use).
+    CircuitBreaker& breaker(const std::string& provider);
+
+private:
+    struct PerProvider {
+        explicit PerProvider(const ResilienceConfig& c) : breaker(c) {}
+        CircuitBreaker breaker;
+        std::atomic<int> in_flight{0};
+    };
+    PerProvider& get(const std::string& provider);
+
+    bus::Bus& bus_;
+    ResilienceConfig config_;
+    Logger log_;
+    MetricsRegistry* metrics_;
+    std::mutex mutex_;  ///< guards providers_ (entries are never removed)
+    std::map<std::string, std::unique_ptr<PerProvider>> providers_;
+};
+
+}  // namespace lt::token

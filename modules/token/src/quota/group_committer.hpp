@@ -1,0 +1,154 @@
+#pragma once
+/// GroupCommitter: many callers' small units of SQL work committed together in one transaction
+/// (group commit), each caller answered only after the transaction holding its unit committed.
+///
+/// One drainer thread takes up to `max_batch` queued units in submission order, runs them in ONE
+/// transaction (SqlDatabase::transact_sync) and completes every waiter with its own result. When the
+/// batch transaction fails, the units are re-run one transaction each, in the same order, so one bad
+/// unit cannot fail the others. Batches commit in submission order: a unit submitted after another
+/// is never committed before it.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "lt/core/result.hpp"
+#include "lt/ports/sql_database.hpp"
+
+namespace lt::token {
+
+/// Receives the outcome of one unit of work. complete() is called exactly once, on the drainer thread
+/// (or on the submitting thread when the committer is stopped); it must be quick and must not throw.
+class CommitWaiter {
+public:
+    virtual ~CommitWaiter() = default;
+    virtual void complete(Result<void> result) noexcept = 0;
+};
+
+/// A CommitWaiter calling `f(Result<void>)`.
+template <class F>
+class FunctionWaiter final : public CommitWaiter {
+public:
+    explicit FunctionWaiter(F f) : f_(std::move(f)) {}
+    void complete(Result<void> result) noexcept override { f_(std::move(result)); }
+
+private:
+    F f_;
+};
+
+/// Wraps a callable into a CommitWaiter.
+template <class F>
+std::unique_ptr<CommitWaiter> make_waiter(F f) {
+    return std::make_unique<FunctionWaiter<F>>(std::move(f));
+}
+
+/// Awaits a completion delivered through a CommitWaiter: `start(waiter)` runs on the awaiting
+/// coroutine's thread at the moment it suspends (so the caller can take locks and enqueue in order),
+/// and must hand the waiter on (or complete it). The coroutine resumes on its own executor.
+template <class Start>
+boost::asio::awaitable<Result<void>> await_commit(Start start) {
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(Result<void>)>(
+        [start = std::move(start)](auto handler) mutable {
+            auto ex = boost::asio::get_associated_executor(handler);
+            start(make_waiter([handler = std::move(handler), ex](Result<void> r) mutable {
+                boost::asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable {
+                    std::move(handler)(std::move(r));
+                });
+            }));
+        },
+        boost::asio::use_awaitable);
+}
+
+/// Thread-safe: any thread or coroutine may submit; one internal thread runs the transactions.
+class GroupCommitter {
+public:
+    /// A unit of work: statements run inside the batch's transaction on the drainer thread. It must
+    /// not block on anything but the database, must have no effect outside the session (it runs a
+    /// second time, in its own transaction, when its batch rolls back), and should not throw (a throw
+    /// fails its batch, and then its own transaction, as Errc::internal).
+    using Work = std::function<Result<void>(ports::SqlSession&)>;
+
+    /// Starts the drainer thread. `max_batch` (≥ 1; 0 is taken as 1) bounds the units per transaction.
+    /// `db` must outlive the committer.
+    explicit GroupCommitter(ports::SqlDatabase& db, std::size_t max_batch = 256);
+    /// Calls stop().
+    ~GroupCommitter();
+    GroupCommitter(const GroupCommitter&) = delete;
+    GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+    /// Queues `work` and completes `waiter` after its transaction committed (or failed). Never blocks
+    /// on the database. After stop(), `waiter` is completed at once with Errc::unavailable.
+    /// Any thread.
+    void enqueue(Work work, std::unique_ptr<CommitWaiter> waiter);
+
+    /// Queues `work` with `waiter` and returns true, moving from both; after stop() returns false and
+    /// leaves both untouched (the caller still owns the waiter). Lets a caller enqueue while holding
+    /// its own lock without the waiter being completed inside it. Any thread.
+    bool try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter);
+
+    /// Queues `work` and resumes the caller on its own executor with the unit's result once its
+    /// transaction committed. Any coroutine. (Build the awaitable in its own statement.)
+    boost::asio::awaitable<Result<void>> submit(Work work);
+
+    /// Queues `work` and blocks the calling thread until it committed. Never on an I/O thread nor on
+    /// the drainer thread (that would deadlock: fails with Errc::internal instead). Tests, CLI, start-up.
+    Result<void> submit_sync(Work work);
+
+    /// Stops accepting work, commits everything already queued, then joins the drainer. Idempotent.
+    /// Any thread except the drainer.
+    void stop();
+
+    /// Transactions that committed a batch (fallback transactions not included). Any thread.
+    std::uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
+    /// Units completed successfully. Any thread.
+    std::uint64_t items() const { return items_.load(std::memory_order_relaxed); }
+    /// Units completed with an error. Any thread.
+    std::uint64_t failed_items() const { return failed_items_.load(std::memory_order_relaxed); }
+    /// Batches whose transaction failed and were re-run one unit per transaction. Any thread.
+    std::uint64_t fallbacks() const { return fallbacks_.load(std::memory_order_relaxed); }
+    /// Every transaction attempted (batches, failed batches and fallback singles). Any thread.
+    std::uint64_t transactions() const { return transactions_.load(std::memory_order_relaxed); }
+    /// Units queued and not yet taken by the drainer. Any thread.
+    std::size_t queue_depth() const;
+    /// The configured maximum batch size.
+    std::size_t max_batch() const { return max_batch_; }
+
+private:
+    struct Item {
+        Work work;
+        std::unique_ptr<CommitWaiter> waiter;
+    };
+
+    void drain_loop();
+    void run_batch(std::deque<Item>& batch);
+
+    ports::SqlDatabase& db_;
+    const std::size_t max_batch_;
+    mutable std::mutex mutex_;      ///< guards queue_, stopping_ and drainer_idle_
+    std::condition_variable wake_;  ///< signalled on enqueue and stop
+    std::deque<Item> queue_;
+    bool stopping_ = false;
+    bool drainer_idle_ = false;  ///< the drainer waits on wake_
+    std::mutex join_mutex_;  ///< serializes stop() callers around the join
+    std::thread drainer_;
+    std::atomic<std::uint64_t> batches_{0};
+    std::atomic<std::uint64_t> items_{0};
+    std::atomic<std::uint64_t> failed_items_{0};
+    std::atomic<std::uint64_t> fallbacks_{0};
+    std::atomic<std::uint64_t> transactions_{0};
+};
+
+}  // namespace lt::token

@@ -1,0 +1,55 @@
+#pragma once
+/// Typed configuration of the token module.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "limiter/rate_limiter.hpp"
+#include "lt/core/config.hpp"
+#include "lt/core/result.hpp"
+
+namespace lt::token {
+
+struct TierLevel {
+    std::string name;
+    std::int64_t priority = 0;
+    double capacity_multiplier = 1.0;
+    double leak_rate_multiplier = 1.0;
+    std::optional<std::int64_t> quota_max_tokens;  ///< cap of a user pool's allowance
+};
+
+struct TiersConfig {
+    std::string default_tier = "USER";
+    std::map<std::string, TierLevel> levels;  ///< by upper-case name
+};
+
+struct ResilienceConfig {
+    std::chrono::milliseconds timeout{2000};      ///< whole provider call, all attempts
+    int max_attempts = 3;
+    std::chrono::milliseconds retry_wait{250};
+    int window_size = 20;                         ///< circuit breaker, count-based
+    int minimum_calls = 10;
+    double failure_rate_threshold = 50.0;         ///< percent
+    std::chrono::milliseconds open_duration{10000};
+    int max_concurrent_calls = 20;                ///< bulkhead per provider
+};
+
+struct TokenConfig {
+    BucketParams bucket{1000, 10.0, 60, Strategy::leaky_bucket};
+    std::chrono::milliseconds bucket_entry_ttl{6 * 3600 * 1000};
+    std::chrono::milliseconds bucket_cleanup_interval{30 * 60 * 1000};
+    bool quota_window_enabled = true;
+    std::chrono::milliseconds quota_window{24 * 3600 * 1000};
+    std::map<std::string, std::int64_t> default_allowance;  ///< provider → tokens (0/absent: no pool)
+    bool quota_enforcement = true;
+    std::size_t commit_max_batch = 256;
+    TiersConfig tiers;
+    ResilienceConfig provider;
+};
+
+Result<TokenConfig> parse_config(const config::Config& cfg);
+
+}  // namespace lt::token

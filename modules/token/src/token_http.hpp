@@ -1,0 +1,35 @@
+#pragma once
+/// Helpers shared by the token module's HTTP handlers: validation and response shapes.
+
+#include <optional>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "limiter/rate_limiter.hpp"
+#include "lt/http/message.hpp"
+#include "quota/quota_service.hpp"
+
+namespace lt::token {
+
+/// 400 with the contract's error body.
+http::Response bad_request(const http::Request& req, std::string_view message);
+/// 403 `forbidden`.
+http::Response forbidden(const http::Request& req);
+
+/// The trimmed string at `key`; empty when absent, null, blank or not a string.
+std::string trimmed_field(const boost::json::object& o, std::string_view key);
+
+/// CONTRACT.md item 15: 1..2147483647 as a JSON integer, else the 400 message.
+Result<std::int64_t> parse_tokens(const boost::json::object& o);
+
+/// Principal check for token endpoints: 401 without one, 403 without the USER or ADMIN role.
+std::optional<http::Response> require_user_role(const http::Request& req);
+
+/// X-RateLimit-* and IETF RateLimit/RateLimit-Policy headers for a bucket decision.
+void add_rate_headers(http::Response& res, const BucketDecision& d, const BucketParams& p);
+
+/// The quota view {<owner>, provider, totalTokens, remainingTokens, purchasedTokens, resetTime, updatedAt}.
+boost::json::object quota_json(const PoolKey& key, const PoolView& v);
+
+}  // namespace lt::token

@@ -1,0 +1,64 @@
+#pragma once
+/// The token module: glue between routes, the bus and the services (quota, limiter, consume, orgs).
+
+#include <memory>
+#include <optional>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "consume_service.hpp"
+#include "limiter/rate_limiter.hpp"
+#include "lt/core/module.hpp"
+#include "lt/http/message.hpp"
+#include "provider_caller.hpp"
+#include "quota/group_committer.hpp"
+#include "quota/org_service.hpp"
+#include "quota/quota_service.hpp"
+#include "token_config.hpp"
+
+namespace lt::token {
+
+class TokenModule final : public Module {
+public:
+    TokenModule(ModuleContext ctx, TokenConfig config);
+    ~TokenModule() override;
+
+    std::string_view name() const override { return "token"; }
+    void register_routes(http::Router& router) override;
+    void register_handlers(bus::Bus& bus) override;
+    boost::asio::awaitable<Result<void>> start() override;
+    boost::asio::awaitable<void> stop() override;
+
+    // Handlers (token_http.cpp, quota_http.cpp).
+    boost::asio::awaitable<http::Response> status(http::Request req);
+    boost::asio::awaitable<http::Response> get_quota(http::Request req);
+    boost::asio::awaitable<http::Response> get_org_quota(http::Request req);
+    boost::asio::awaitable<http::Response> set_quota(http::Request req);
+    boost::asio::awaitable<http::Response> consume(http::Request req);
+    boost::asio::awaitable<http::Response> create_org(http::Request req);
+    boost::asio::awaitable<http::Response> put_member(http::Request req);
+    boost::asio::awaitable<http::Response> delete_member(http::Request req);
+    boost::asio::awaitable<http::Response> list_members(http::Request req);
+
+private:
+    /// 404 `user not found` unless the auth module knows the user.
+    boost::asio::awaitable<std::optional<http::Response>> require_user(std::string user_id, http::Request req);
+    /// Non-admin: 403 unless a member; admin: 404 `org not found` when it does not exist.
+    boost::asio::awaitable<std::optional<http::Response>> require_org_access(std::string org_id, http::Request req);
+    /// Creates the user's pool from token.quota.default-allowance on first use.
+    boost::asio::awaitable<void> ensure_default_pool(PoolKey key, std::optional<std::int64_t> cap);
+    void count_lookup(const std::string& provider, std::string_view outcome);
+
+    ModuleContext ctx_;
+    TokenConfig config_;
+    std::unique_ptr<GroupCommitter> committer_;
+    std::unique_ptr<QuotaService> quota_;
+    std::unique_ptr<OrgService> orgs_;
+    std::unique_ptr<RateLimiter> limiter_;
+    std::unique_ptr<ProviderCaller> providers_;
+    std::unique_ptr<ConsumeService> consume_;
+    std::unique_ptr<boost::asio::steady_timer> cleanup_timer_;
+    CounterFamily* lookup_total_ = nullptr;
+};
+
+}  // namespace lt::token

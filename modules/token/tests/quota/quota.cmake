@@ -1,0 +1,10 @@
+# The token module's quota layer on its own: pools, organizations, group commit.
+
+lt_add_test(NAME token_quota_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/group_committer_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/quota_service_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/quota_concurrency_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/org_service_test.cpp
+  LIBS lt_token_quota lt::adapter_sqlite)
+target_include_directories(token_quota_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
