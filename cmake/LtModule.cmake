@@ -1,14 +1,22 @@
-# lt_add_module(NAME <name> SOURCES <files...> [API_DEPS <other module names...>])
+# lt_add_module(NAME <name> SOURCES <files...> [API_SOURCES <files...>] [API_DEPS <other module names...>])
 #
 # Builds two targets for a module:
-#   lt_<name>_api  INTERFACE  its contract: modules/<name>/include (DTOs, topics, factory)
-#   lt_<name>      STATIC     its implementation, linking only lt::core and other modules' _api targets
+#   lt_<name>_api  its contract: modules/<name>/include (DTOs, topics, factory). INTERFACE, or STATIC
+#                  when the contract has compiled code (API_SOURCES: DTO codecs other modules call).
+#   lt_<name>      STATIC  its implementation, linking only lt::core and other modules' _api targets
 function(lt_add_module)
-  cmake_parse_arguments(M "" "NAME" "SOURCES;API_DEPS" ${ARGN})
+  cmake_parse_arguments(M "" "NAME" "SOURCES;API_SOURCES;API_DEPS" ${ARGN})
   set(api lt_${M_NAME}_api)
-  add_library(${api} INTERFACE)
-  target_include_directories(${api} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
-  target_link_libraries(${api} INTERFACE lt::core)
+  if(M_API_SOURCES)
+    add_library(${api} STATIC ${M_API_SOURCES})
+    target_include_directories(${api} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    target_link_libraries(${api} PUBLIC lt::core)
+    lt_set_warnings(${api})
+  else()
+    add_library(${api} INTERFACE)
+    target_include_directories(${api} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    target_link_libraries(${api} INTERFACE lt::core)
+  endif()
   add_library(lt::${M_NAME}_api ALIAS ${api})
 
   add_library(lt_${M_NAME} STATIC ${M_SOURCES})

@@ -10,7 +10,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev libexpected-dev doctest-dev
   libsqlite3-dev libssl-dev libcrypt-dev
   prometheus                                        # promtool, used by the metrics tests
-  curl wrk nginx-light                              # smoke and benchmark scripts
+  lua5.4                                            # runs the rate limiters' Redis Lua against the C++ twins
+  curl wrk nginx-light python3                      # smoke and benchmark scripts
 )
 
 missing=()

@@ -22,6 +22,7 @@
 #include "lt/core/clock.hpp"
 #include "lt/core/time.hpp"
 #include "lt/ports/sql_database.hpp"
+#include "quota/event_id.hpp"
 #include "quota/group_committer.hpp"
 #include "quota/org_service.hpp"
 #include "quota/pool_store.hpp"
@@ -131,7 +132,7 @@ struct QuotaHarness {
 /// A usage-like outbox row.
 inline OutboxRow usage_row(std::chrono::system_clock::time_point now, std::string payload = "{}") {
     OutboxRow row;
-    row.id = new_uuid();
+    row.id = new_event_id();
     row.aggregate_type = "TokenUsage";
     row.event_type = "token.usage.v1";
     row.payload = std::move(payload);

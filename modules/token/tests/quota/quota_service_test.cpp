@@ -1,5 +1,7 @@
 // QuotaService: pool arithmetic (CONTRACT 18, 20), windows, tier caps, reserve/settle/release, persistence.
 #include <limits>
+#include <set>
+#include <string_view>
 
 #include "quota/pool_math.hpp"
 #include "quota_harness.hpp"
@@ -424,6 +426,25 @@ TEST_CASE("record writes outbox rows alone") {
     REQUIRE(run(h.quota->record({})));
     CHECK(h.outbox_rows() == 2);
     CHECK(h.scalar("SELECT COUNT(*) FROM token_pools") == 0);
+}
+
+}  // namespace lt::token::test
+
+namespace lt::token::test {
+
+TEST_CASE("event ids are version-7 UUIDs that sort by creation time") {
+    std::set<std::string> seen;
+    std::string previous = new_event_id();
+    for (int i = 0; i < 1000; ++i) {
+        auto id = new_event_id();
+        CHECK(is_uuid(id));
+        CHECK(id[14] == '7');
+        CHECK(std::string_view("89ab").find(id[19]) != std::string_view::npos);
+        CHECK(seen.insert(id).second);
+        // The first 12 hex digits are the millisecond: never decreasing.
+        CHECK(id.substr(0, 13) >= previous.substr(0, 13));
+        previous = id;
+    }
 }
 
 }  // namespace lt::token::test
