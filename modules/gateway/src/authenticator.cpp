@@ -102,7 +102,7 @@ asio::awaitable<AuthOutcome> Authenticator::authenticate(std::string api_key, st
         co_return co_await std::move(op);
     }
     std::string_view auth = authorization;
-    if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
+    if (auth.size() > 7 && to_lower(auth.substr(0, 7)) == "bearer ") {
         auto op = by_jwt(trim(auth.substr(7)), std::move(ctx));
         co_return co_await std::move(op);
     }
@@ -118,6 +118,7 @@ asio::awaitable<AuthOutcome> Authenticator::by_api_key(std::string raw, bus::Con
         co_return authenticated(hit->principal);
     }
     if (key_cache_miss_) key_cache_miss_->inc();
+    const auto epoch = key_epoch_.load();
     auto op = bus_.call(std::string(auth::kVerifyKeyCommand), boost::json::object{{"apiKey", raw}},
                         ctx.with_timeout(config_.auth_timeout));
     auto reply = co_await std::move(op);
@@ -141,7 +142,7 @@ asio::awaitable<AuthOutcome> Authenticator::by_api_key(std::string raw, bus::Con
             if (key_expiry < expires) expires = key_expiry;
         }
     }
-    api_keys_.put(hash, KeyEntry{p, hash}, expires);
+    if (key_epoch_.load() == epoch) api_keys_.put(hash, KeyEntry{p, hash}, expires);
     co_return authenticated(std::move(p));
 }
 
@@ -196,6 +197,7 @@ asio::awaitable<AuthOutcome> Authenticator::by_jwt(std::string token, bus::Conte
 
 asio::awaitable<Result<void>> Authenticator::on_api_key_revoked(bus::Message msg) {
     auto hash = str_field(msg.body, "keyHash");
+    ++key_epoch_;
     if (!hash.empty()) api_keys_.erase(hash);
     co_return ok();
 }
@@ -218,6 +220,7 @@ asio::awaitable<Result<void>> Authenticator::on_keys_rotated(bus::Message msg) {
 
 asio::awaitable<Result<void>> Authenticator::on_roles_changed(bus::Message msg) {
     auto user = str_field(msg.body, "userId");
+    ++key_epoch_;
     if (!user.empty()) {
         // API keys carry their owner's current roles; JWTs carry the roles they were issued with.
         api_keys_.erase_if([&](const KeyEntry& e) { return e.principal.user_id == user; });

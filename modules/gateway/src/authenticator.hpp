@@ -7,6 +7,7 @@
 ///   evicts the key at once.
 /// Thread-safe: called concurrently from every I/O thread.
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -78,6 +79,9 @@ private:
     std::shared_ptr<const jwt::KeySet> keys_;
     std::unordered_map<std::string, std::int64_t> revoked_;  ///< jti → exp (epoch seconds)
     std::chrono::steady_clock::time_point last_refresh_{};
+    /// Bumped by every revocation or role change: a validation that was in flight meanwhile is not
+    /// cached (it may describe a key that is revoked now).
+    std::atomic<std::uint64_t> key_epoch_{0};
     Counter* key_cache_hit_ = nullptr;
     Counter* key_cache_miss_ = nullptr;
     Counter* key_valid_ = nullptr;

@@ -13,7 +13,7 @@ void describe_config(config::Schema& s) {
            "How long a validated API key is cached (revocation evicts it at once).", 1});
     s.add({"gateway.api-key.cache-max-size", Type::integer, "Validated API keys kept (least recently used evicted).", 1});
     s.add({"gateway.jwt.cache-max-size", Type::integer, "Verified JWTs kept until their expiry (keyed by SHA-256).", 1});
-    s.add({"gateway.jwt.clock-skew-seconds", Type::integer, "Allowed clock skew for exp/nbf/iat.", 0, 300});
+    s.add({"gateway.jwt.clock-skew-seconds", Type::integer, "Allowed clock skew for exp/nbf/iat.", 0, 60});
     s.add({"gateway.auth-timeout", Type::duration, "Deadline of a call to the auth module (API key validation, JWKS).", 1});
 }
 

@@ -76,7 +76,7 @@ public:
             auto op = auth_.authenticate(std::string(req.header("X-Api-Key")), std::string(req.header("Authorization")),
                                          req.ctx);
             auto outcome = co_await std::move(op);
-            bool open = config_.permit_all || is_public_path(path);
+            bool open = config_.permit_all || is_public_path(route);
             if (outcome.kind == AuthOutcome::Kind::authenticated) {
                 req.ctx.principal = std::move(outcome.principal);
             } else if (!open) {

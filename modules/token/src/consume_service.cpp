@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "lt/core/time.hpp"
+#include "quota/event_id.hpp"
 #include "lt/token/token.hpp"
 
 namespace asio = boost::asio;
@@ -12,7 +13,7 @@ namespace lt::token {
 OutboxRow usage_event(const ConsumeInput& in, bool allowed, std::string_view outcome,
                       std::chrono::system_clock::time_point now) {
     OutboxRow row;
-    row.id = new_uuid();
+    row.id = new_event_id();  // time-ordered: outbox inserts stay at the end of the index
     row.aggregate_type = "TokenUsage";
     row.event_type = std::string(kUsageEventType);
     row.created_at = now;

@@ -50,6 +50,11 @@ void CircuitBreaker::record(bool success, std::chrono::steady_clock::time_point 
     }
 }
 
+void CircuitBreaker::release() {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::half_open) probe_in_flight_ = false;
+}
+
 CircuitBreaker::State CircuitBreaker::state() const {
     std::lock_guard lock(mutex_);
     return state_;
@@ -108,7 +113,10 @@ asio::awaitable<Result<boost::json::object>> ProviderCaller::call(std::string pr
         } else {
             last = reply.error();
         }
-        if (last.code == Errc::invalid_argument) co_return fail(last);  // unknown provider: not the provider's fault
+        if (last.code == Errc::invalid_argument) {
+            p.breaker.release();  // unknown provider: not the provider's fault
+            co_return fail(last);
+        }
         p.breaker.record(false, std::chrono::steady_clock::now());
         if (attempt < config_.max_attempts && std::chrono::steady_clock::now() + config_.retry_wait < deadline) {
             asio::steady_timer t(co_await asio::this_coro::executor);

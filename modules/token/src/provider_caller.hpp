@@ -32,6 +32,8 @@ public:
     bool allow(std::chrono::steady_clock::time_point now);
     /// Outcome of a call that allow() let through.
     void record(bool success, std::chrono::steady_clock::time_point now);
+    /// A call that allow() let through ended without saying anything about the provider's health.
+    void release();
     State state() const;
 
 private:

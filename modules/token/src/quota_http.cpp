@@ -16,7 +16,7 @@ namespace asio = boost::asio;
 namespace lt::token {
 
 void TokenModule::count_lookup(const std::string& provider, std::string_view outcome) {
-    if (lookup_total_) lookup_total_->labels({provider.empty() ? "unknown" : provider, outcome}).inc();
+    if (lookup_total_) lookup_total_->labels({providers::is_known_provider(provider) ? provider : "unknown", outcome}).inc();
 }
 
 asio::awaitable<std::optional<http::Response>> TokenModule::require_user(std::string user_id, http::Request req) {
@@ -48,12 +48,8 @@ asio::awaitable<std::optional<http::Response>> TokenModule::require_org_access(s
 asio::awaitable<void> TokenModule::ensure_default_pool(PoolKey key, std::optional<std::int64_t> cap) {
     auto it = config_.default_allowance.find(key.provider);
     if (it == config_.default_allowance.end() || it->second <= 0) co_return;
-    auto now = ctx_.clock->now();
-    auto op = quota_->get(key, cap, now);
-    auto existing = co_await std::move(op);
-    if (!existing || *existing) co_return;
-    auto op2 = quota_->set_allowance(key, it->second, cap, now);
-    co_await std::move(op2);
+    auto op = quota_->set_allowance(key, it->second, cap, ctx_.clock->now(), true);
+    co_await std::move(op);  // Errc::conflict when the pool exists already: nothing to do
 }
 
 asio::awaitable<http::Response> TokenModule::get_quota(http::Request req) {

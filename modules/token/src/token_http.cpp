@@ -65,8 +65,8 @@ boost::json::object quota_json(const PoolKey& key, const PoolView& v) {
     boost::json::object o;
     o[key.type == OwnerType::org ? "orgId" : "userId"] = key.owner_id;
     o["provider"] = key.provider;
-    o["totalTokens"] = v.allowance + v.purchased_total;
-    o["remainingTokens"] = v.allowance_remaining + v.purchased_remaining;
+    o["totalTokens"] = v.total();
+    o["remainingTokens"] = v.remaining();
     o["purchasedTokens"] = v.purchased_remaining;
     o["resetTime"] = v.reset_time ? boost::json::value(format_rfc3339(*v.reset_time)) : boost::json::value(nullptr);
     o["updatedAt"] = format_rfc3339(v.updated_at);
@@ -90,9 +90,11 @@ asio::awaitable<http::Response> TokenModule::consume(http::Request req) {
     auto provider = to_lower(trimmed_field(*body, "provider"));
     auto org_raw = trimmed_field(*body, "orgId");
     auto invalid = [&](std::string_view msg) {
-        consume_->count(provider.empty() ? "unknown" : provider, "invalid");
+        consume_->count(providers::is_known_provider(provider) ? provider : "unknown", "invalid");
         return bad_request(req, msg);
     };
+    auto* org_value = body->if_contains("orgId");
+    bool org_not_string = org_value && !org_value->is_null() && !org_value->is_string();
     if (user_id.empty()) co_return invalid("userId is required");
     if (provider.empty()) co_return invalid("provider is required");
     auto tokens = parse_tokens(*body);
@@ -100,6 +102,7 @@ asio::awaitable<http::Response> TokenModule::consume(http::Request req) {
     auto uid = normalize_uuid(user_id);
     if (!uid) co_return invalid("invalid userId");
     std::optional<std::string> org;
+    if (org_not_string) co_return invalid("invalid orgId");
     if (!org_raw.empty()) {
         org = normalize_uuid(org_raw);
         if (!org) co_return invalid("invalid orgId");

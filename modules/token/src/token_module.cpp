@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -69,7 +70,7 @@ asio::awaitable<Result<void>> TokenModule::start() {
 }
 
 asio::awaitable<void> TokenModule::stop() {
-    if (cleanup_timer_) cleanup_timer_->cancel();
+    if (cleanup_timer_) cleanup_timer_->cancel();  // stop() runs on ctx_.io, the timer's own context
     if (committer_) committer_->stop();
     co_return;
 }

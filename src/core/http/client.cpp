@@ -34,7 +34,7 @@ struct Conn {
 
 bool stale_connection_error(const boost::system::error_code& ec) {
     return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-           ec == asio::error::broken_pipe || ec == bhttp::error::partial_message;
+           ec == asio::error::broken_pipe;
 }
 }  // namespace
 
@@ -104,7 +104,7 @@ asio::awaitable<Result<ClientResponse>> Client::request(std::string host, std::u
                             std::to_string(reinterpret_cast<std::uintptr_t>(&asio::query(ex, asio::execution::context)));
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(req.method), req.target, 11};
-    out.set(bhttp::field::host, host);
+    out.set(bhttp::field::host, port == 80 ? host : host + ":" + std::to_string(port));
     for (auto& h : req.headers) out.set(h.name, h.value);
     out.body() = std::move(req.body);
     out.keep_alive(true);
@@ -118,7 +118,9 @@ asio::awaitable<Result<ClientResponse>> Client::request(std::string host, std::u
         if (!conn) {
             conn = std::make_unique<Conn>(ex);
             tcp::resolver resolver(conn->stream.get_executor());
-            auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), kTuple);
+            auto service = std::to_string(port);
+            auto resolve = resolver.async_resolve(host, service, kTuple);
+            auto [rec, results] = co_await std::move(resolve);
             if (rec) co_return fail(Errc::unavailable, "cannot resolve " + host);
             conn->stream.expires_after(left);
             auto [cec, ep] = co_await conn->stream.async_connect(results, kTuple);

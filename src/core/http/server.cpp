@@ -19,6 +19,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/asio/write.hpp>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
 #include "lt/core/metrics.hpp"
 #include "lt/core/time.hpp"
 #include "lt/http/errors.hpp"
@@ -45,6 +48,17 @@ bool valid_correlation_id(std::string_view v) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
                c == '-';
     });
+}
+
+std::string json_quote(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
+
+/// Methods outside the standard set share one label value, so clients cannot grow the metrics.
+std::string metric_method(const std::string& m) {
+    static constexpr std::string_view kKnown[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
+    for (auto k : kKnown) {
+        if (m == k) return m;
+    }
+    return "OTHER";
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -234,11 +248,19 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
             std::string msg = status == 413   ? "request body too large"
                               : status == 431 ? "request header fields too large"
                                               : "malformed HTTP request";
-            Response res = error_response(status, msg, "");
+            std::string err_path;
+            if (parser.is_header_done()) {
+                std::string_view t{parser.get().target().data(), parser.get().target().size()};
+                err_path = decode_component(t.substr(0, t.find('?')), false);
+            }
+            Response res = error_response(status, msg, err_path);
             st->decorate(res, new_uuid(), {});
             stream->expires_after(st->opt.read_timeout);
             co_await write_response(*stream, res, 11, false, false);
-            if (st->access_log) st->log->info("access status={} error=\"{}\" remote={}", status, msg, remote_ip);
+            if (st->access_log) {
+                st->log->info("{{\"path\":{},\"status\":{},\"error\":{},\"remote\":\"{}\"}}", json_quote(err_path),
+                              status, json_quote(msg), remote_ip);
+            }
             break;
         }
         auto& msg = parser.get();
@@ -270,7 +292,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
                 auto op = st->handler(std::move(req));
                 res = co_await std::move(op);
             } catch (const std::exception& e) {
-                st->log->error("handler threw request_id={} error={}", st->next_request.load(), e.what());
+                st->log->error("handler threw path={} error={}", json_quote(path), e.what());
                 res = error_response(500, "internal error", path);
             }
             st->in_flight.fetch_sub(1);
@@ -282,11 +304,13 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
         stream->expires_after(st->opt.read_timeout);
         bool written = co_await write_response(*stream, res, version, keep_alive, head);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        if (st->latency) st->observe_latency(method, route, status, seconds);
+        if (st->latency) st->observe_latency(metric_method(method), route, status, seconds);
         if (st->access_log) {
-            st->log->info(
-                "{{\"method\":\"{}\",\"path\":\"{}\",\"route\":\"{}\",\"status\":{},\"durationMs\":{:.3f},\"remote\":\"{}\",\"correlationId\":\"{}\"}}",
-                method, path, route, status, seconds * 1000.0, remote_ip, cid);
+            // Values are JSON-escaped: a path may hold quotes or newlines once percent-decoded.
+            st->log->info("{{\"method\":{},\"path\":{},\"route\":{},\"status\":{},\"durationMs\":{:.3f},"
+                          "\"remote\":\"{}\",\"correlationId\":\"{}\"}}",
+                          json_quote(method), json_quote(path), json_quote(route), status, seconds * 1000.0, remote_ip,
+                          cid);
         }
         conn->busy = false;
         if (!written || !keep_alive) break;

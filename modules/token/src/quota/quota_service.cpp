@@ -369,7 +369,7 @@ boost::asio::awaitable<Result<void>> QuotaService::record(std::vector<OutboxRow>
 
 boost::asio::awaitable<Result<PoolView>> QuotaService::set_allowance(PoolKey key, std::int64_t allowance,
                                                                      std::optional<std::int64_t> tier_cap,
-                                                                     Clock::time_point now) {
+                                                                     Clock::time_point now, bool only_if_absent) {
     if (allowance < 0) co_return fail(Errc::invalid_argument, "allowance must not be negative");
     auto op = loaded_entry(normalized(std::move(key)));
     auto loaded = co_await std::move(op);
@@ -377,9 +377,14 @@ boost::asio::awaitable<Result<PoolView>> QuotaService::set_allowance(PoolKey key
     auto entry = std::move(*loaded);
 
     PoolView view;
-    auto start = [this, &entry, &view, allowance, tier_cap, now](std::unique_ptr<CommitWaiter> waiter) {
+    auto start = [this, &entry, &view, allowance, tier_cap, now, only_if_absent](std::unique_ptr<CommitWaiter> waiter) {
         AfterUnlock after;
         std::lock_guard lock(entry->mutex);
+        if (only_if_absent && entry->exists) {
+            // Checked under the pool lock: two first requests cannot both create (and refill) it.
+            after.fail_with(std::move(waiter), Error{Errc::conflict, "pool exists"});
+            return;
+        }
         PoolBalance next = entry->exists ? entry->balance : PoolBalance{};
         const std::int64_t a = capped_allowance(allowance, entry->key.type, tier_cap);
         if (a > kMax - next.purchased_total) {

@@ -121,7 +121,8 @@ public:
     /// commit with the new view. `allowance` < 0, or A + P beyond 64 bits → Errc::invalid_argument.
     boost::asio::awaitable<Result<PoolView>> set_allowance(PoolKey key, std::int64_t allowance,
                                                            std::optional<std::int64_t> tier_cap,
-                                                           std::chrono::system_clock::time_point now);
+                                                           std::chrono::system_clock::time_point now,
+                                                           bool only_if_absent = false);
 
     /// Credits purchased tokens (P += tokens, p += tokens), creating the pool (A = a = 0) if needed, in
     /// one group-committed unit that also runs `extra` (e.g. the saga step's own writes and outbox

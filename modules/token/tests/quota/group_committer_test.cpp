@@ -84,10 +84,10 @@ void create_kv(QuotaHarness& h) { h.query("CREATE TABLE kv (k TEXT PRIMARY KEY, 
 }  // namespace
 
 TEST_CASE("a submitted unit commits and its coroutine resumes on its own executor with success") {
+    asio::io_context ioc;  // outlives the committer, whose thread posts to it
     TempDir dir;
     QuotaHarness h(dir.file());
     create_kv(h);
-    asio::io_context ioc;
     std::thread::id resumed_on;
     Result<void> result = fail(Errc::internal, "not run");
     auto body = [](GroupCommitter* c, std::thread::id* on, Result<void>* out) -> asio::awaitable<void> {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <random>
 #include <thread>
 #include <vector>
@@ -69,13 +70,15 @@ asio::awaitable<void> client(QuotaService* quota, PoolKey key, unsigned seed, in
 
 /// Funds a pool with A = 3000 and P = 2000 (F = 5000), hammers it with 32 clients, checks the totals.
 void hammer_and_check(OwnerType type, bool thread_per_client) {
+    constexpr int kClients = 32;
+    // The io_contexts outlive the harness: its threads post completions to them.
+    std::deque<asio::io_context> contexts(thread_per_client ? kClients : 1);
     TempDir dir;
     QuotaHarness h(dir.file());
     const PoolKey key{type, new_uuid(), "openai"};
     constexpr std::int64_t kAllowance = 3000;
     constexpr std::int64_t kPurchased = 2000;
     constexpr std::int64_t kFunds = kAllowance + kPurchased;
-    constexpr int kClients = 32;
     constexpr int kOps = 120;  // ~32 × 120 × 3 × 2/3 ≈ 7700 tokens wanted: the pool runs dry
     REQUIRE(run(h.quota->set_allowance(key, kAllowance, std::nullopt, h.clock.now())));
     REQUIRE(run(h.quota->credit_purchase(key, kPurchased, h.clock.now())));
@@ -90,14 +93,14 @@ void hammer_and_check(OwnerType type, bool thread_per_client) {
         std::vector<std::thread> threads;
         for (int c = 0; c < kClients; ++c) {
             threads.emplace_back([&, c] {
-                asio::io_context ioc;
+                auto& ioc = contexts[static_cast<std::size_t>(c)];
                 asio::co_spawn(ioc, client(h.quota.get(), key, base_seed + c, kOps, now, &stats), asio::detached);
                 ioc.run();
             });
         }
         for (auto& t : threads) t.join();
     } else {
-        asio::io_context ioc;
+        auto& ioc = contexts.front();
         for (int c = 0; c < kClients; ++c) {
             asio::co_spawn(ioc, client(h.quota.get(), key, base_seed + c, kOps, now, &stats), asio::detached);
         }
@@ -174,6 +177,7 @@ asio::awaitable<void> settle_loop(QuotaService* quota, PoolKey key, int ops, std
 
 /// 32 coroutines × `ops` settles on an io_context with `threads` threads; prints settles per second.
 void measure(const char* label, bool distinct_pools, std::size_t max_batch, int ops, int threads) {
+    asio::io_context ioc;  // outlives the harness, whose threads post to it
     TempDir dir;
     QuotaHarness h(dir.file(), {}, max_batch);
     constexpr int kClients = 32;
@@ -183,7 +187,6 @@ void measure(const char* label, bool distinct_pools, std::size_t max_batch, int 
         REQUIRE(run(h.quota->set_allowance(keys.back(), 1'000'000'000, std::nullopt, h.clock.now())));
     }
     std::atomic<int> failures{0};
-    asio::io_context ioc;
     for (int c = 0; c < kClients; ++c) {
         asio::co_spawn(ioc, settle_loop(h.quota.get(), keys[distinct_pools ? c : 0], ops, h.clock.now(), &failures),
                        asio::detached);

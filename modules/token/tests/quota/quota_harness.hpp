@@ -51,10 +51,14 @@ private:
     std::filesystem::path path_;
 };
 
-/// Runs `aw` to completion on a private io_context and returns its value (rethrows its exception).
+/// Runs `aw` to completion on the main thread's io_context and returns its value (rethrows its
+/// exception). The io_context lives until the program exits: the group-commit and blocking-pool
+/// threads post completions to it, and asio's poster may still be signalling its condition variable
+/// after run() returned, so it must outlive those threads.
 template <class T>
 T run(asio::awaitable<T> aw) {
-    asio::io_context ioc;
+    static asio::io_context ioc;
+    ioc.restart();
     std::optional<T> out;
     std::exception_ptr error;
     asio::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e, T value) {
