@@ -27,10 +27,9 @@ asio::awaitable<http::Response> AuthHttp::create_api_key(http::Request req) {
         d_.metrics->api_key_create_failure();
         co_return http::error_response(body.error(), req.path);
     }
-    // Ownership is a raw string comparison with the body's userId, before any validation of it: a
-    // non-admin with a missing or malformed userId gets 403 (seed-behavior.md A3).
+    // CONTRACT.md item 2: malformed input (400) before ownership (403); ownership compares the
+    // canonical id, so a user's own id in upper case is still theirs.
     auto user_id = get_string(*body, "userId");
-    if (auto denied = http::require_self_or_admin(req, user_id.value_or(""))) co_return std::move(*denied);
 
     std::optional<std::string> name;
     if (auto it = body->find("name"); it != body->end() && !it->value().is_null()) {
@@ -53,6 +52,12 @@ asio::awaitable<http::Response> AuthHttp::create_api_key(http::Request req) {
         d_.metrics->api_key_create_failure();
         co_return http::error_response(400, present ? "invalid userId" : "userId is required", req.path);
     }
+    auto canonical = parse_user_id(*user_id);
+    if (!canonical) {
+        d_.metrics->api_key_create_failure();
+        co_return http::error_response(canonical.error(), req.path);
+    }
+    if (auto denied = http::require_self_or_admin(req, *canonical)) co_return std::move(*denied);
     auto op = d_.api_keys->create(std::move(*user_id), std::move(name), std::move(expires_at));
     auto r = co_await std::move(op);
     if (!r) co_return failure(r.error(), req);
@@ -65,7 +70,9 @@ asio::awaitable<http::Response> AuthHttp::list_api_keys(http::Request req) {
     if (auto denied = http::require_principal(req)) co_return std::move(*denied);
     auto user_id = req.query_param("userId");
     if (!user_id) co_return missing_parameter("userId", req);
-    if (auto denied = http::require_self_or_admin(req, *user_id)) co_return std::move(*denied);
+    auto canonical = parse_user_id(*user_id);
+    if (!canonical) co_return http::error_response(canonical.error(), req.path);
+    if (auto denied = http::require_self_or_admin(req, *canonical)) co_return std::move(*denied);
     auto op = d_.api_keys->list(std::move(*user_id));
     auto r = co_await std::move(op);
     if (!r) co_return failure(r.error(), req);
@@ -80,7 +87,9 @@ asio::awaitable<http::Response> AuthHttp::delete_api_key(http::Request req) {
     if (!user_id) co_return missing_parameter("userId", req);
     auto key_id = req.query_param("apiKeyId");
     if (!key_id) co_return missing_parameter("apiKeyId", req);
-    if (auto denied = http::require_self_or_admin(req, *user_id)) co_return std::move(*denied);
+    auto canonical = parse_user_id(*user_id);
+    if (!canonical) co_return http::error_response(canonical.error(), req.path);
+    if (auto denied = http::require_self_or_admin(req, *canonical)) co_return std::move(*denied);
     auto op = d_.api_keys->revoke(std::move(*user_id), std::move(*key_id));
     auto r = co_await std::move(op);
     if (!r) co_return failure(r.error(), req);

@@ -91,6 +91,9 @@ Result<AuthConfig> parse_config(const config::Config& cfg) {
         client.secret_hash = cfg.get_string(p + "secret-hash");
         client.scopes = cfg.get_list(p + "scopes");
         if (!looks_like_bcrypt(client.secret_hash)) error(p + "secret-hash must be a bcrypt hash ($2b$...)");
+        // A client token's subject is the client id: one shaped like a user id could pass that user's
+        // ownership checks.
+        if (is_uuid(id)) error("auth.oauth2.clients." + id + " must not be named like a user id (UUID)");
         for (const auto& s : client.scopes) {
             if (!valid_scope(s)) error(p + "scopes has an invalid scope '" + s + "'");
         }

@@ -138,12 +138,13 @@ TEST_CASE("creating an API key needs a principal that owns the userId or is ADMI
     json::object body{{"userId", id}, {"name", "ci"}};
     CHECK(h.post(kKeys, body).status == 401);
     CHECK(h.post(kKeys, body, user(other)).status == 403);
-    // Non-admins get 403 for a missing or malformed userId, and the comparison is raw.
-    CHECK(h.post(kKeys, json::object{{"name", "x"}}, user(id)).status == 403);
-    CHECK(h.post(kKeys, json::object{{"userId", "not-a-uuid"}}, user(id)).status == 403);
+    // CONTRACT.md item 2: malformed input is 400 before the ownership check (403), and ownership
+    // compares canonical ids, so the caller's own id in upper case is still theirs.
+    CHECK(h.post(kKeys, json::object{{"name", "x"}}, user(id)).status == 400);
+    CHECK(h.post(kKeys, json::object{{"userId", "not-a-uuid"}}, user(id)).status == 400);
     std::string upper = id;
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    CHECK(h.post(kKeys, json::object{{"userId", upper}}, user(id)).status == 403);
+    CHECK(h.post(kKeys, json::object{{"userId", upper}}, user(id)).status == 201);
     CHECK(h.post(kKeys, json::object{{"userId", id}}, user(id)).status == 201);
     CHECK(h.call("POST", kKeys, "{bad", user(id)).status == 400);
     // ADMIN reaches the validation.
@@ -233,7 +234,7 @@ TEST_CASE("listing API keys: 400 without userId, 403 for others, summaries witho
     CHECK(h.call("GET", kKeys + "?userId=" + id).status == 401);
     CHECK(h.call("GET", kKeys, {}, user(id)).status == 400);
     CHECK(h.call("GET", kKeys + "?userId=" + id, {}, user(other)).status == 403);
-    CHECK(h.call("GET", kKeys + "?userId=", {}, user(id)).status == 403);
+    CHECK(h.call("GET", kKeys + "?userId=", {}, user(id)).status == 400);
     auto blank = h.call("GET", kKeys + "?userId=", {}, admin());
     CHECK(blank.status == 400);
     CHECK(blank.message() == "userId is required");

@@ -302,9 +302,10 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
         int status = res.status;
         std::string route = res.route.empty() ? std::string("UNKNOWN") : std::move(res.route);
         stream->expires_after(st->opt.read_timeout);
-        bool written = co_await write_response(*stream, res, version, keep_alive, head);
+        // Observed before the write, so a client that saw the response also sees it counted.
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (st->latency) st->observe_latency(metric_method(method), route, status, seconds);
+        bool written = co_await write_response(*stream, res, version, keep_alive, head);
         if (st->access_log) {
             // Values are JSON-escaped: a path may hold quotes or newlines once percent-decoded.
             st->log->info("{{\"method\":{},\"path\":{},\"route\":{},\"status\":{},\"durationMs\":{:.3f},"
