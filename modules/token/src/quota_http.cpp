@@ -53,54 +53,44 @@ asio::awaitable<void> TokenModule::ensure_default_pool(PoolKey key, std::optiona
 }
 
 asio::awaitable<http::Response> TokenModule::get_quota(http::Request req) {
-    auto user = trim(req.query_param("userId").value_or(""));
-    auto provider = to_lower(trim(req.query_param("provider").value_or("")));
-    auto invalid = [&](std::string_view msg) {
-        count_lookup(provider, "invalid");
-        return bad_request(req, msg);
-    };
-    if (user.empty()) co_return invalid("userId is required");
-    if (provider.empty()) co_return invalid("provider is required");
-    auto uid = normalize_uuid(user);
-    if (!uid) co_return invalid("invalid userId");
-    if (!providers::is_known_provider(provider)) co_return invalid("unknown provider");
-    if (auto denied = require_user_role(req)) co_return *denied;
-    if (!http::is_admin(req) && req.ctx.principal->user_id != *uid) co_return forbidden(req);
-    auto tier = resolve_tier(config_.tiers, req.ctx.principal->roles);
-    PoolKey key{OwnerType::user, *uid, provider};
-    // The pool's owner may differ from the caller (ADMIN): the cap is the caller's tier only when
-    // they are the same person; an ADMIN looking at a user's pool does not re-cap it.
-    std::optional<std::int64_t> cap = req.ctx.principal->user_id == *uid ? tier.quota_cap : std::nullopt;
-    auto op0 = ensure_default_pool(key, cap);
-    co_await std::move(op0);
-    auto op = quota_->get(key, cap, ctx_.clock->now());
-    auto view = co_await std::move(op);
-    if (!view) co_return http::error_response(503, "token service unavailable", req.path);
-    if (!*view) {
-        count_lookup(provider, "not_found");
-        co_return http::error_response(404, "quota not found", req.path);
-    }
-    count_lookup(provider, "found");
-    co_return http::Response::json(200, quota_json(key, **view));
+    auto op = lookup_quota(OwnerType::user, std::move(req));
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<http::Response> TokenModule::get_org_quota(http::Request req) {
-    auto org = trim(req.query_param("orgId").value_or(""));
+    auto op = lookup_quota(OwnerType::org, std::move(req));
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<http::Response> TokenModule::lookup_quota(OwnerType type, http::Request req) {
+    const bool org = type == OwnerType::org;
+    const std::string field = org ? "orgId" : "userId";
+    auto owner = trim(req.query_param(field).value_or(""));
     auto provider = to_lower(trim(req.query_param("provider").value_or("")));
     auto invalid = [&](std::string_view msg) {
         count_lookup(provider, "invalid");
         return bad_request(req, msg);
     };
-    if (org.empty()) co_return invalid("orgId is required");
+    if (owner.empty()) co_return invalid(field + " is required");
     if (provider.empty()) co_return invalid("provider is required");
-    auto oid = normalize_uuid(org);
-    if (!oid) co_return invalid("invalid orgId");
+    auto id = normalize_uuid(owner);
+    if (!id) co_return invalid("invalid " + field);
     if (!providers::is_known_provider(provider)) co_return invalid("unknown provider");
     if (auto denied = require_user_role(req)) co_return *denied;
-    auto op0 = require_org_access(*oid, req);
-    if (auto denied = co_await std::move(op0)) co_return *denied;
-    PoolKey key{OwnerType::org, *oid, provider};
-    auto op = quota_->get(key, std::nullopt, ctx_.clock->now());
+    PoolKey key{type, *id, provider};
+    std::optional<std::int64_t> cap;
+    if (org) {
+        auto access = require_org_access(*id, req);
+        if (auto denied = co_await std::move(access)) co_return *denied;
+    } else {
+        if (!http::is_admin(req) && req.ctx.principal->user_id != *id) co_return forbidden(req);
+        // The cap is the caller's tier only when the caller owns the pool; an ADMIN looking at a
+        // user's pool does not re-cap it with the ADMIN tier.
+        if (req.ctx.principal->user_id == *id) cap = resolve_tier(config_.tiers, req.ctx.principal->roles).quota_cap;
+        auto create = ensure_default_pool(key, cap);
+        co_await std::move(create);
+    }
+    auto op = quota_->get(key, cap, ctx_.clock->now());
     auto view = co_await std::move(op);
     if (!view) co_return http::error_response(503, "token service unavailable", req.path);
     if (!*view) {

@@ -48,6 +48,8 @@ private:
     /// Creates the user's pool from token.quota.default-allowance on first use.
     boost::asio::awaitable<void> ensure_default_pool(PoolKey key, std::optional<std::int64_t> cap);
     void count_lookup(const std::string& provider, std::string_view outcome);
+    /// T2/T3: the quota view of a user's or an org's pool.
+    boost::asio::awaitable<http::Response> lookup_quota(OwnerType type, http::Request req);
 
     ModuleContext ctx_;
     TokenConfig config_;
