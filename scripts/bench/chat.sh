@@ -24,7 +24,7 @@ SMOKE=0
 WARMUP=1
 CHAT_PATH=/api/v1/openai/chat
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "chat.sh: $*" >&2; exit 2; }
 log() { echo "[chat.sh] $*" >&2; }
 need_int() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, got '$2'"; }
@@ -55,11 +55,12 @@ done
 WORK="$(mktemp -d /tmp/lt-bench-chat.XXXXXX)"
 LT_PID=""
 NGINX_PID=""
+# shellcheck disable=SC2317  # invoked through the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   for pid in "$LT_PID" "$NGINX_PID"; do
-    [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null || true
+    if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
   done
   for pid in "$LT_PID" "$NGINX_PID"; do
     [[ -n "$pid" ]] || continue
@@ -116,7 +117,8 @@ while :; do
     fi
   fi
   ((SECONDS < deadline)) || die "no usable binary at $BINARY (build it first: scripts/setup.sh)"
-  log "waiting for $BINARY (missing or being relinked)"
+  [[ -n "${waited-}" ]] || log "waiting up to 60 s for $BINARY (missing or being relinked)"
+  waited=1
   sleep 1
 done
 LT="$WORK/leaky-tokens"

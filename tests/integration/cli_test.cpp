@@ -9,6 +9,7 @@
 #include "lt/core/config.hpp"
 #include "module_list.hpp"
 #include "support/test_app.hpp"
+#include "support/test_http.hpp"
 
 namespace {
 struct Run {
@@ -82,4 +83,18 @@ TEST_CASE("docs/configuration.md documents every configuration key and the shipp
     }
     auto embedded = lt::config::check_embedded(schema);
     CHECK_MESSAGE(embedded, (embedded ? "" : embedded.error().message));
+}
+
+TEST_CASE("user create makes an ADMIN that can log in once the server starts on the same data") {
+    lt::test::TempDir dir;
+    auto set = " --set storage.data-dir=" + dir.path().string() + " --set log.level=warn";
+    auto r = run("user create --username chief --password chief-password-1 --admin" + set);
+    CHECK_MESSAGE(r.code == 0, r.output);
+    CHECK(r.output.find('-') != std::string::npos);  // prints the user id
+    CHECK(run("user create --username chief" + set).code == 2);  // no password: usage error
+    lt::test::TestApp app({}, {}, dir.path());
+    auto login = lt::test::http_call(app.port(), "POST", "/api/v1/auth/login",
+                                     R"({"username":"chief","password":"chief-password-1"})");
+    REQUIRE_MESSAGE(login.status == 200, login.body);
+    CHECK(login.body.find("\"ADMIN\"") != std::string::npos);
 }
