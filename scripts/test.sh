@@ -5,3 +5,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cd build
 ctest --output-on-failure -j2 --timeout 300
+cd ..
+# Keep the benchmark scripts from rotting: a 2-second run (no figures asserted).
+scripts/bench/chat.sh --smoke > build/bench-chat-smoke.txt 2>&1 || { cat build/bench-chat-smoke.txt; exit 1; }
+echo "bench smoke: chat ok"
