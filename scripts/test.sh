@@ -9,3 +9,5 @@ cd ..
 # Keep the benchmark scripts from rotting: a 2-second run (no figures asserted).
 scripts/bench/chat.sh --smoke > build/bench-chat-smoke.txt 2>&1 || { cat build/bench-chat-smoke.txt; exit 1; }
 echo "bench smoke: chat ok"
+scripts/bench/consume.sh --smoke > build/bench-consume-smoke.txt 2>&1 || { cat build/bench-consume-smoke.txt; exit 1; }
+echo "bench smoke: consume ok"
