@@ -39,8 +39,8 @@ LATENCY_QUOTA=1000000000     # the latency user makes ~10k req/s at -c1: fund it
 usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "consume.sh: $*" >&2; exit 2; }
 log() { echo "[consume.sh] $*" >&2; }
-commas() { awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
-need_int() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, got '$2'"; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 while (($#)); do
   case "$1" in
@@ -91,34 +91,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A free TCP port on 127.0.0.1, below the ephemeral range (so wrk's client ports can't take it).
+# Ports handed out by free_port (lib.sh) so far.
 USED_PORTS=" "
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((10000 + RANDOM % 22000))
-    [[ "$USED_PORTS" == *" $p "* ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      USED_PORTS+="$p "
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
-
-# wait_http URL PID NAME: until GET URL answers 200 (10 s), failing early if PID died.
-wait_http() {
-  local url=$1 pid=$2 name=$3 deadline=$((SECONDS + 10)) code
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || { log "$name exited during start-up"; return 1; }
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)"
-    [[ "$code" == 200 ]] && return 0
-    sleep 0.05
-  done
-  log "$name: $url did not answer 200 within 10 s (last status: ${code:-none})"
-  return 1
-}
 
 # ---------------------------------------------------------------------------------------------
 # Private copy of the binary (the build directory may be relinked while we measure).
@@ -253,25 +227,6 @@ probe nginx-open "http://127.0.0.1:$NGX_OPEN_PORT$CONSUME_PATH" "$PAIRS_USERS" c
 # wrk helpers
 
 # parse_wrk FILE -> "req_per_s p50_ms p99_ms non2xx socket_errors requests"
-parse_wrk() {
-  awk '
-    function ms(v,   n, u) {
-      n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-      if (u == "us") return n / 1000; if (u == "ms") return n; if (u == "s") return n * 1000
-      if (u == "m") return n * 60000; if (u == "h") return n * 3600000
-      return "NA"
-    }
-    /^ +50% / { p50 = ms($2) }
-    /^ +99% / { p99 = ms($2) }
-    /requests in / { req = $1 }
-    /Socket errors:/ { gsub(",", ""); sock = $4 + $6 + $8 + $10 }
-    /Non-2xx or 3xx responses:/ { non2xx = $NF }
-    /^Requests\/sec:/ { rps = $2 }
-    END {
-      if (rps == "" || p50 == "" || p99 == "" || req == "") { print "PARSE_ERROR"; exit }
-      printf "%s %s %s %d %d %d\n", rps, p50, p99, non2xx + 0, sock + 0, req
-    }' "$1"
-}
 # count_200 FILE -> the number of 200s consume.lua counted (its "lt-counts:" line)
 count_200() { sed -n 's/^lt-counts: 200=\([0-9]*\).*/\1/p' "$1"; }
 # count_status FILE CODE -> the number of responses with that status (0 if none)
@@ -280,20 +235,6 @@ count_status() { local n; n="$(grep -o " status$2=[0-9]*" "$1" | cut -d= -f2)"; 
 # The machine is shared: measure how much CPU went to processes other than wrk and the servers
 # during each measured run. cpu_snapshot prints "busy total benchmark" in jiffies.
 BENCH_PIDS=()
-cpu_snapshot() {
-  local pid bench=0 t
-  for pid in "${BENCH_PIDS[@]}"; do
-    t="$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)"
-    bench=$((bench + t))
-  done
-  t="$(awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat")"
-  bench=$((bench + t))
-  awk -v b="$bench" '/^cpu / { tot = 0; for (i = 2; i <= 9; i++) tot += $i; print tot - $5 - $6, tot, b; exit }' /proc/stat
-}
-other_cpu_pct() {
-  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
-    o = (y[1] - x[1]) - (y[3] - x[3]); if (o < 0) o = 0; printf "%.0f", 100 * o / (y[2] - x[2]) }'
-}
 BENCH_PIDS=("$LT_A_PID" "$LT_B_PID" "$NGINX_PID")
 for st in /proc/[0-9]*/stat; do
   awk -v pp="$NGINX_PID" '{ sub(/^.*\) /, ""); exit !($2 == pp) }' "$st" 2>/dev/null \
@@ -400,10 +341,7 @@ NGINX_BOUND="$(awk -v c="$CONTENDED_CAPACITY" -v r="$CONTENDED_RATE" -v t="$CONT
 
 # ---------------------------------------------------------------------------------------------
 # Report (stdout: markdown; progress went to stderr)
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo, hi}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.1f%%", 100 * a / b }'; }
-to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 cmd_str="scripts/bench/consume.sh"
 ((${#ORIG_ARGS[@]})) && cmd_str+="$(printf ' %q' "${ORIG_ARGS[@]}")"
 

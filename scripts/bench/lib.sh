@@ -1,0 +1,76 @@
+# Helpers shared by the benchmark scripts (sourced; callers define die() and log()).
+
+commas() { awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
+
+cpu_snapshot() {
+  local pid bench=0 t
+  for pid in "${BENCH_PIDS[@]}"; do
+    t="$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)"
+    bench=$((bench + t))
+  done
+  t="$(awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat")"
+  bench=$((bench + t))
+  awk -v b="$bench" '/^cpu / { tot = 0; for (i = 2; i <= 9; i++) tot += $i; print tot - $5 - $6, tot, b; exit }' /proc/stat
+}
+
+# A free TCP port on 127.0.0.1, below the ephemeral range (so wrk's client ports can't take it);
+# remembers it in USED_PORTS.
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((10000 + RANDOM % 22000))
+    [[ "$USED_PORTS" == *" $p "* ]] && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      USED_PORTS+="$p "
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo, hi}'; }
+
+need_int() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, got '$2'"; }
+
+other_cpu_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    o = (y[1] - x[1]) - (y[3] - x[3]); if (o < 0) o = 0; printf "%.0f", 100 * o / (y[2] - x[2]) }'
+}
+
+parse_wrk() {
+  awk '
+    function ms(v,   n, u) {
+      n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+      if (u == "us") return n / 1000; if (u == "ms") return n; if (u == "s") return n * 1000
+      if (u == "m") return n * 60000; if (u == "h") return n * 3600000
+      return "NA"
+    }
+    /^ +50% / { p50 = ms($2) }
+    /^ +99% / { p99 = ms($2) }
+    /requests in / { req = $1 }
+    /Socket errors:/ { gsub(",", ""); sock = $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx responses:/ { non2xx = $NF }
+    /^Requests\/sec:/ { rps = $2 }
+    END {
+      if (rps == "" || p50 == "" || p99 == "" || req == "") { print "PARSE_ERROR"; exit }
+      printf "%s %s %s %d %d %d\n", rps, p50, p99, non2xx + 0, sock + 0, req
+    }' "$1"
+}
+
+to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# wait_http URL PID NAME: until GET URL answers 200 (10 s), failing early if PID died.
+wait_http() {
+  local url=$1 pid=$2 name=$3 deadline=$((SECONDS + 10)) code
+  while ((SECONDS < deadline)); do
+    kill -0 "$pid" 2>/dev/null || { log "$name exited during start-up"; return 1; }
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)"
+    [[ "$code" == 200 ]] && return 0
+    sleep 0.05
+  done
+  log "$name: $url did not answer 200 within 10 s (last status: ${code:-none})"
+  return 1
+}
