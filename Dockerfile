@@ -7,7 +7,7 @@ RUN scripts/setup.sh -DLT_BUILD_TESTS=OFF
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      libspdlog1.10 libfmt9 libyaml-cpp0.7 libsqlite3-0 libssl3 libboost-json1.81.0 ca-certificates curl \
+      libspdlog1.10 libfmt9 libyaml-cpp0.7 libsqlite3-0 libssl3 libjemalloc2 libboost-json1.81.0 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* && useradd --system --create-home --home-dir /var/lib/leaky-tokens leaky
 COPY --from=build /src/build/leaky-tokens /usr/local/bin/leaky-tokens
 COPY config /etc/leaky-tokens
