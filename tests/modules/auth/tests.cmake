@@ -1,0 +1,7 @@
+lt_add_test(NAME auth_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/auth_service_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/auth_http_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/oauth2_test.cpp
+  LIBS lt::auth lt::adapter_sqlite)
+target_include_directories(auth_test PRIVATE ${PROJECT_SOURCE_DIR}/modules/auth/src ${CMAKE_CURRENT_LIST_DIR})
