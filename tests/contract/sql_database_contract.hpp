@@ -4,6 +4,7 @@
 /// template, so ctest shows "case name<backend>"). Adding an adapter = one backend struct here, added
 /// to the tuples (guarded by its LT_WITH_* option), nothing else.
 
+#include "support/temp_dir.hpp"
 #include <atomic>
 #include <concepts>
 #include <cstdint>
@@ -27,31 +28,7 @@
 
 namespace lt::test {
 
-/// A fresh directory under the system temp folder, removed with everything in it on destruction.
-class TempDir {
-public:
-    /// Creates "<tmp>/lt-<tag>-<pid>-<random>".
-    explicit TempDir(std::string_view tag = "test") {
-        static std::atomic<unsigned> counter{0};
-        std::random_device rd;
-        path_ = std::filesystem::temp_directory_path() /
-                ("lt-" + std::string(tag) + "-" + std::to_string(::getpid()) + "-" + std::to_string(rd()) + "-" +
-                 std::to_string(counter++));
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    /// The directory.
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
+using TempDir = lt::test::TempDir;
 
 /// What the suite needs from a backend. One instance = one fresh, empty database; `open()` returns a
 /// handle on it (callable several times); `kShared` says whether two handles reach the same data

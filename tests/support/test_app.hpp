@@ -1,6 +1,7 @@
 #pragma once
 /// Starts the whole application in-process on a free port with a private data directory.
 
+#include "support/temp_dir.hpp"
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -16,23 +17,6 @@
 
 namespace lt::test {
 
-/// A fresh temporary directory, removed with the object.
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        path_ = std::filesystem::temp_directory_path() / ("lt-test-" + std::to_string(rd()) + std::to_string(rd()));
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
 
 /// Overrides that let requests without credentials through the gateway, for tests of the kernel and
 /// of modules that are not about identity.

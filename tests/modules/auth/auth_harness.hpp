@@ -3,6 +3,7 @@
 /// SQLite, FakeClock, real config schema), started, with helpers that call its routes directly and
 /// record the events it delivers.
 
+#include "support/temp_dir.hpp"
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -33,23 +34,7 @@ namespace lt::auth::test {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-/// A fresh temporary directory, removed with the object.
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        path_ = std::filesystem::temp_directory_path() / ("lt-auth-" + std::to_string(rd()) + std::to_string(rd()));
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
+using TempDir = lt::test::TempDir;
 
 inline config::Config load_config(std::vector<std::string> overrides) {
     config::Schema schema;

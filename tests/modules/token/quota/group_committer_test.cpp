@@ -86,7 +86,7 @@ void create_kv(QuotaHarness& h) { h.query("CREATE TABLE kv (k TEXT PRIMARY KEY, 
 TEST_CASE("a submitted unit commits and its coroutine resumes on its own executor with success") {
     asio::io_context ioc;  // outlives the committer, whose thread posts to it
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     create_kv(h);
     std::thread::id resumed_on;
     Result<void> result = fail(Errc::internal, "not run");
@@ -106,7 +106,7 @@ TEST_CASE("a submitted unit commits and its coroutine resumes on its own executo
 
 TEST_CASE("units queued while the drainer is busy commit together in one transaction") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     create_kv(h);
     Gate gate;
     Results results;
@@ -125,7 +125,7 @@ TEST_CASE("units queued while the drainer is busy commit together in one transac
 
 TEST_CASE("max_batch bounds the units in one transaction") {
     TempDir dir;
-    QuotaHarness h(dir.file(), {}, 4);
+    QuotaHarness h((dir.path() / "token.db"), {}, 4);
     create_kv(h);
     Gate gate;
     Results results;
@@ -141,7 +141,7 @@ TEST_CASE("max_batch bounds the units in one transaction") {
 
 TEST_CASE("a failing unit in a batch fails alone and the other units commit") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     create_kv(h);
     Gate gate;
     Results results;
@@ -172,7 +172,7 @@ TEST_CASE("a failing unit in a batch fails alone and the other units commit") {
 
 TEST_CASE("units commit in submission order, so the last write of a row wins") {
     TempDir dir;
-    QuotaHarness h(dir.file(), {}, 8);
+    QuotaHarness h((dir.path() / "token.db"), {}, 8);
     create_kv(h);
     h.query("INSERT INTO kv (k, v) VALUES ('x', 0)");
     Results results;
@@ -193,7 +193,7 @@ TEST_CASE("units commit in submission order, so the last write of a row wins") {
 
 TEST_CASE("stop commits everything queued and then refuses new work") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     create_kv(h);
     Gate gate;
     Results results;
@@ -216,7 +216,7 @@ TEST_CASE("stop commits everything queued and then refuses new work") {
 
 TEST_CASE("a unit that throws fails with an internal error and the drainer keeps going") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     create_kv(h);
     auto thrown = h.committer->submit_sync([](SqlSession&) -> Result<void> { throw std::runtime_error("boom"); });
     REQUIRE_FALSE(thrown);
@@ -227,7 +227,7 @@ TEST_CASE("a unit that throws fails with an internal error and the drainer keeps
 
 TEST_CASE("submit_sync from inside a unit is refused instead of deadlocking") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     GroupCommitter* committer = h.committer.get();
     Result<void> inner = ok();
     CHECK(committer->submit_sync([&](SqlSession&) {

@@ -14,7 +14,7 @@ Org create(QuotaHarness& h, std::string name, std::optional<std::string> id = st
 
 TEST_CASE("an org is created with a given or a new id and a second create of that id conflicts") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto given = new_uuid();
     auto org = create(h, "Acme", given);
     CHECK(org.org_id == given);
@@ -35,7 +35,7 @@ TEST_CASE("an org is created with a given or a new id and a second create of tha
 
 TEST_CASE("an org looked up before it exists is found once created") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto id = new_uuid();
     CHECK_FALSE(*run(h.orgs->exists(id)));  // cached as absent
     create(h, "Later", id);
@@ -47,7 +47,7 @@ TEST_CASE("an org looked up before it exists is found once created") {
 
 TEST_CASE("members are added idempotently, listed in order and removed once") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto org = create(h, "Acme");
     auto alice = "aaaaaaaa-0000-4000-8000-000000000000";
     auto bob = "bbbbbbbb-0000-4000-8000-000000000000";
@@ -70,7 +70,7 @@ TEST_CASE("members are added idempotently, listed in order and removed once") {
 
 TEST_CASE("membership operations on an org that does not exist answer org not found") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto missing = new_uuid();
     auto user = new_uuid();
     for (auto r : {run(h.orgs->add_member(missing, user, h.clock.now())), run(h.orgs->remove_member(missing, user))}) {
@@ -90,11 +90,11 @@ TEST_CASE("a restarted service reads orgs and members back from SQL") {
     std::string id;
     auto user = new_uuid();
     {
-        QuotaHarness h(dir.file());
+        QuotaHarness h((dir.path() / "token.db"));
         id = create(h, "Acme").org_id;
         REQUIRE(run(h.orgs->add_member(id, user, h.clock.now())));
     }
-    QuotaHarness again(dir.file());
+    QuotaHarness again((dir.path() / "token.db"));
     CHECK(*run(again.orgs->is_member(id, user)));
     auto org = run(again.orgs->find(id));
     CHECK((*org)->name == "Acme");
@@ -103,7 +103,7 @@ TEST_CASE("a restarted service reads orgs and members back from SQL") {
 
 TEST_CASE("absent orgs are remembered only up to a bound") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto kept = create(h, "Kept").org_id;
     CHECK(*run(h.orgs->exists(kept)));
     for (std::size_t i = 0; i < OrgService::kMaxAbsent + 5; ++i) {

@@ -74,7 +74,7 @@ void hammer_and_check(OwnerType type, bool thread_per_client) {
     // The io_contexts outlive the harness: its threads post completions to them.
     std::deque<asio::io_context> contexts(thread_per_client ? kClients : 1);
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     const PoolKey key{type, new_uuid(), "openai"};
     constexpr std::int64_t kAllowance = 3000;
     constexpr std::int64_t kPurchased = 2000;
@@ -179,7 +179,7 @@ asio::awaitable<void> settle_loop(QuotaService* quota, PoolKey key, int ops, std
 void measure(const char* label, bool distinct_pools, std::size_t max_batch, int ops, int threads) {
     asio::io_context ioc;  // outlives the harness, whose threads post to it
     TempDir dir;
-    QuotaHarness h(dir.file(), {}, max_batch);
+    QuotaHarness h((dir.path() / "token.db"), {}, max_batch);
     constexpr int kClients = 32;
     std::vector<PoolKey> keys;
     for (int c = 0; c < (distinct_pools ? kClients : 1); ++c) {

@@ -3,6 +3,7 @@
 /// pool, a GroupCommitter, QuotaService and OrgService, a FakeClock, and helpers to run awaitables
 /// and to read rows back.
 
+#include "support/temp_dir.hpp"
 #include <doctest/doctest.h>
 
 #include <exception>
@@ -32,24 +33,7 @@ namespace lt::token::test {
 
 namespace asio = boost::asio;
 
-/// A fresh temporary directory, removed with the object.
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        path_ = std::filesystem::temp_directory_path() /
-                ("lt-quota-" + std::to_string(rd()) + std::to_string(rd()));
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    std::filesystem::path file() const { return path_ / "token.db"; }
-
-private:
-    std::filesystem::path path_;
-};
+using TempDir = lt::test::TempDir;
 
 /// Runs `aw` to completion on the main thread's io_context and returns its value (rethrows its
 /// exception). The io_context lives until the program exits: the group-commit and blocking-pool

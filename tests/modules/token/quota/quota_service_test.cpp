@@ -84,7 +84,7 @@ TEST_CASE("a debit spends the allowance before purchased tokens and never drives
 
 TEST_CASE("a pool that does not exist reads as absent and refuses reservations with 402") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     CHECK_FALSE(view(h, key).has_value());
     auto r = reserve(h, key, 1);
@@ -98,7 +98,7 @@ TEST_CASE("a pool that does not exist reads as absent and refuses reservations w
 
 TEST_CASE("an allocated pool with purchases reports A + P in total and a + p remaining, here and in SQL") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     auto v = allocate(h, key, 1000);
     CHECK(v.allowance == 1000);
@@ -118,7 +118,7 @@ TEST_CASE("an allocated pool with purchases reports A + P in total and a + p rem
 
 TEST_CASE("settles spend the allowance first, then purchased tokens") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = org_key();
     allocate(h, key, 100);
     credit(h, key, 50);
@@ -138,7 +138,7 @@ TEST_CASE("settles spend the allowance first, then purchased tokens") {
 
 TEST_CASE("reserve admits only what a + p minus the pending reservations covers") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     allocate(h, key, 10);
     auto a = reserve(h, key, 6);
@@ -157,7 +157,7 @@ TEST_CASE("reserve admits only what a + p minus the pending reservations covers"
 
 TEST_CASE("a window reset refills the allowance only, purchased tokens stay as they were") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     allocate(h, key, 100);
     credit(h, key, 50);
@@ -175,7 +175,7 @@ TEST_CASE("a window reset refills the allowance only, purchased tokens stay as t
 
 TEST_CASE("the tier cap lowers a user pool's allowance at allocation and at reset, an org pool's never") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto user = user_key();
     auto capped = allocate(h, user, 1000, 300);
     CHECK(capped.allowance == 300);
@@ -202,7 +202,7 @@ TEST_CASE("the tier cap lowers a user pool's allowance at allocation and at rese
 
 TEST_CASE("a pool funded only by purchases is unchanged by a reset") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     credit(h, key, 500);
     spend(h, key, 100);
@@ -218,7 +218,7 @@ TEST_CASE("a pool funded only by purchases is unchanged by a reset") {
 
 TEST_CASE("a window of 0 never resets") {
     TempDir dir;
-    QuotaHarness h(dir.file(), QuotaOptions{0ms});
+    QuotaHarness h((dir.path() / "token.db"), QuotaOptions{0ms});
     auto key = user_key();
     auto v = allocate(h, key, 100);
     CHECK_FALSE(v.reset_time);
@@ -229,7 +229,7 @@ TEST_CASE("a window of 0 never resets") {
 
 TEST_CASE("a settle after the window ended spends from the refilled allowance") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     allocate(h, key, 100);
     spend(h, key, 90);
@@ -243,7 +243,7 @@ TEST_CASE("a settle after the window ended spends from the refilled allowance") 
 
 TEST_CASE("reserve then release leaves the database untouched") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     allocate(h, key, 100);
     h.flush();
@@ -270,7 +270,7 @@ TEST_CASE("reserve then release leaves the database untouched") {
 
 TEST_CASE("settle persists the balance and its outbox rows in one transaction") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     allocate(h, key, 100);
     auto r = reserve(h, key, 30);
@@ -308,7 +308,7 @@ TEST_CASE("settle persists the balance and its outbox rows in one transaction") 
 
 TEST_CASE("a reservation settles once; settling it again is refused") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     allocate(h, key, 100);
     auto r = reserve(h, key, 10);
@@ -328,12 +328,12 @@ TEST_CASE("a restarted service sees the committed balances") {
     TempDir dir;
     auto key = org_key("Gemini");
     {
-        QuotaHarness h(dir.file());
+        QuotaHarness h((dir.path() / "token.db"));
         allocate(h, key, 1000);
         credit(h, key, 200);
         spend(h, key, 1100);
     }
-    QuotaHarness again(dir.file());
+    QuotaHarness again((dir.path() / "token.db"));
     auto v = view(again, key);
     REQUIRE(v);
     CHECK(v->allowance_remaining == 0);
@@ -344,7 +344,7 @@ TEST_CASE("a restarted service sees the committed balances") {
 
 TEST_CASE("provider names are stored lower-case and looked up case-insensitively") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto upper = user_key("OpenAI");
     allocate(h, upper, 10);
     auto lower = upper;
@@ -355,7 +355,7 @@ TEST_CASE("provider names are stored lower-case and looked up case-insensitively
 
 TEST_CASE("credits and allowances that would overflow 64 bits are refused") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     credit(h, key, kMax);
     auto more = run(h.quota->credit_purchase(key, 1, h.clock.now()));
@@ -375,7 +375,7 @@ TEST_CASE("credits and allowances that would overflow 64 bits are refused") {
 
 TEST_CASE("a purchase credited with the saga's own writes commits both together") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     allocate(h, key, 10);
     auto row = usage_row(h.clock.now());
@@ -397,7 +397,7 @@ TEST_CASE("a purchase credited with the saga's own writes commits both together"
 
 TEST_CASE("a credit inside the caller's own transaction shows once the pool is invalidated") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
     allocate(h, key, 100);
     spend(h, key, 10);
@@ -421,7 +421,7 @@ TEST_CASE("a credit inside the caller's own transaction shows once the pool is i
 
 TEST_CASE("record writes outbox rows alone") {
     TempDir dir;
-    QuotaHarness h(dir.file());
+    QuotaHarness h((dir.path() / "token.db"));
     REQUIRE(run(h.quota->record({usage_row(h.clock.now()), usage_row(h.clock.now())})));
     REQUIRE(run(h.quota->record({})));
     CHECK(h.outbox_rows() == 2);
