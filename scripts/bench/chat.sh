@@ -60,15 +60,7 @@ NGINX_PID=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  for pid in "$LT_PID" "$NGINX_PID"; do
-    if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
-  for pid in "$LT_PID" "$NGINX_PID"; do
-    [[ -n "$pid" ]] || continue
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_servers "$LT_PID" "$NGINX_PID"
   if [[ "${LT_BENCH_KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -81,21 +73,7 @@ USED_PORTS=" "
 
 # ---------------------------------------------------------------------------------------------
 # Private copy of the binary (the build directory may be relinked while we measure).
-deadline=$((SECONDS + 60))
-while :; do
-  if [[ -x "$BINARY" ]]; then
-    s1="$(stat -c '%s %Y' "$BINARY" 2>/dev/null || true)"; sleep 0.5
-    s2="$(stat -c '%s %Y' "$BINARY" 2>/dev/null || true)"
-    if [[ -n "$s1" && "$s1" == "$s2" ]] && cp "$BINARY" "$WORK/leaky-tokens" 2>/dev/null \
-       && "$WORK/leaky-tokens" version >/dev/null 2>&1; then
-      break
-    fi
-  fi
-  ((SECONDS < deadline)) || die "no usable binary at $BINARY (build it first: scripts/setup.sh)"
-  [[ -n "${waited-}" ]] || log "waiting up to 60 s for $BINARY (missing or being relinked)"
-  waited=1
-  sleep 1
-done
+private_binary "$BINARY" "$WORK/leaky-tokens"
 LT="$WORK/leaky-tokens"
 LT_VERSION="$("$LT" version 2>/dev/null | head -n1)"
 

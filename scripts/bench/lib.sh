@@ -74,3 +74,36 @@ wait_http() {
   log "$name: $url did not answer 200 within 10 s (last status: ${code:-none})"
   return 1
 }
+
+# stop_servers PID...: SIGTERM each, wait up to 5 s, then SIGKILL (empty arguments are skipped).
+stop_servers() {
+  local pid
+  for pid in "$@"; do
+    if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  for pid in "$@"; do
+    [[ -n "$pid" ]] || continue
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
+# private_binary SRC DEST: copies SRC to DEST once it is stable and runs (the build directory may be
+# relinked while we measure); waits up to 60 s.
+private_binary() {
+  local src="$1" dest="$2" deadline=$((SECONDS + 60)) waited="" s1 s2
+  while :; do
+    if [[ -x "$src" ]]; then
+      s1="$(stat -c '%s %Y' "$src" 2>/dev/null || true)"; sleep 0.5
+      s2="$(stat -c '%s %Y' "$src" 2>/dev/null || true)"
+      if [[ -n "$s1" && "$s1" == "$s2" ]] && cp "$src" "$dest" 2>/dev/null && "$dest" version >/dev/null 2>&1; then
+        return 0
+      fi
+    fi
+    ((SECONDS < deadline)) || die "no usable binary at $src (build it first: scripts/setup.sh)"
+    [[ -n "$waited" ]] || log "waiting up to 60 s for $src (missing or being relinked)"
+    waited=1
+    sleep 1
+  done
+}
