@@ -68,7 +68,7 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
         reservation = std::move(*r);
     }
 
-    auto params = scale(config_.bucket, tier);
+    const auto params = out.params = scale(config_.bucket, tier);
     const std::string bucket_key = "token-bucket:" + in.user_id + ":" + in.provider;
     auto decision = limiter_.acquire(bucket_key, params, in.tokens, now);
     if (!decision) {

@@ -34,6 +34,7 @@ enum class Outcome { allowed, rate_limited, quota_insufficient, provider_failure
 struct ConsumeResult {
     Outcome outcome = Outcome::error;
     std::optional<BucketDecision> decision;  ///< when the bucket was evaluated
+    BucketParams params;                     ///< the tier-scaled bucket it was evaluated with
     boost::json::object provider_response;   ///< when allowed
     std::string message;                     ///< when not allowed
 };

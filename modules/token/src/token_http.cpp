@@ -123,7 +123,6 @@ asio::awaitable<http::Response> TokenModule::consume(http::Request req) {
         auto op = ensure_default_pool(PoolKey{OwnerType::user, *uid, provider}, tier.quota_cap);
         co_await std::move(op);
     }
-    auto params = scale(config_.bucket, tier);
     auto op = consume_->consume(std::move(in), tier, req.ctx);
     auto result = co_await std::move(op);
 
@@ -158,7 +157,7 @@ asio::awaitable<http::Response> TokenModule::consume(http::Request req) {
             res = http::error_response(503, "token service unavailable", req.path);
             break;
     }
-    if (result.decision) add_rate_headers(res, *result.decision, params);
+    if (result.decision) add_rate_headers(res, *result.decision, result.params);
     co_return res;
 }
 
