@@ -57,6 +57,10 @@ asio::awaitable<http::Response> AuthHttp::create_api_key(http::Request req) {
         d_.metrics->api_key_create_failure();
         co_return http::error_response(canonical.error(), req.path);
     }
+    if (auto checked = ApiKeyService::check_create_fields(name, expires_at); !checked) {
+        d_.metrics->api_key_create_failure();
+        co_return http::error_response(checked.error(), req.path);
+    }
     if (auto denied = http::require_self_or_admin(req, *canonical)) co_return std::move(*denied);
     auto op = d_.api_keys->create(std::move(*user_id), std::move(name), std::move(expires_at));
     auto r = co_await std::move(op);
@@ -89,6 +93,7 @@ asio::awaitable<http::Response> AuthHttp::delete_api_key(http::Request req) {
     if (!key_id) co_return missing_parameter("apiKeyId", req);
     auto canonical = parse_user_id(*user_id);
     if (!canonical) co_return http::error_response(canonical.error(), req.path);
+    if (auto kid = ApiKeyService::parse_key_id(*key_id); !kid) co_return http::error_response(kid.error(), req.path);
     if (auto denied = http::require_self_or_admin(req, *canonical)) co_return std::move(*denied);
     auto op = d_.api_keys->revoke(std::move(*user_id), std::move(*key_id));
     auto r = co_await std::move(op);

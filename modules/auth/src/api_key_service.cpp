@@ -56,16 +56,10 @@ asio::awaitable<Result<CreatedKey>> ApiKeyService::create(std::string user_id, s
     CreatedKey out;
     out.row.id = new_uuid();
     out.row.user_id = *id;
-    if (name) {
-        out.row.name = trim(*name);
-        if (utf8_length(*out.row.name) > kMaxKeyNameChars) co_return invalid("name too long");
-    }
-    if (expires_at) {
-        // Not required to lie in the future: the original accepts already expired keys.
-        auto when = parse_rfc3339(*expires_at);
-        if (!when) co_return invalid("invalid expiresAt");
-        out.row.expires_at = format_rfc3339(*when);
-    }
+    if (auto checked = check_create_fields(name, expires_at); !checked) co_return invalid(checked.error().message);
+    if (name) out.row.name = trim(*name);
+    // Not required to lie in the future: the original accepts already expired keys.
+    if (expires_at) out.row.expires_at = format_rfc3339(*parse_rfc3339(*expires_at));
     out.row.created_at = format_rfc3339(clock_.now());
     out.raw_key = "leaky_" + *id + "_" + crypto::random_hex(24);
     const std::string hash = crypto::sha256_hex(out.raw_key);
@@ -111,16 +105,27 @@ asio::awaitable<Result<std::vector<ApiKeyRow>>> ApiKeyService::list(std::string 
     co_return keys;
 }
 
+Result<void> ApiKeyService::check_create_fields(const std::optional<std::string>& name,
+                                               const std::optional<std::string>& expires_at) {
+    if (name && utf8_length(trim(*name)) > kMaxKeyNameChars) return fail(Errc::invalid_argument, "name too long");
+    if (expires_at && !parse_rfc3339(*expires_at)) return fail(Errc::invalid_argument, "invalid expiresAt");
+    return ok();
+}
+
+Result<std::string> ApiKeyService::parse_key_id(std::string_view key_id) {
+    const std::string trimmed = trim(key_id);
+    if (trimmed.empty()) return fail(Errc::invalid_argument, "apiKeyId is required");
+    auto kid = normalize_uuid(trimmed);
+    // The original echoes the parser's message; long input is cut to keep the body bounded.
+    if (!kid) return fail(Errc::invalid_argument, "Invalid UUID string: " + trimmed.substr(0, 64));
+    return *kid;
+}
+
 asio::awaitable<Result<std::string>> ApiKeyService::revoke(std::string user_id, std::string key_id) {
     auto id = parse_user_id(user_id);
     if (!id) co_return fail(id.error());
-    const std::string trimmed = trim(key_id);
-    if (trimmed.empty()) co_return fail(Errc::invalid_argument, "apiKeyId is required");
-    auto kid = normalize_uuid(trimmed);
-    if (!kid) {
-        // The original echoes the parser's message; long input is cut to keep the body bounded.
-        co_return fail(Errc::invalid_argument, "Invalid UUID string: " + trimmed.substr(0, 64));
-    }
+    auto kid = parse_key_id(key_id);
+    if (!kid) co_return fail(kid.error());
     std::optional<std::string> hash;
     auto body = [&](ports::SqlSession& s) -> Result<void> {
         auto r = AuthStore(s).delete_api_key(*id, *kid);

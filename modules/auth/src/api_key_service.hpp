@@ -36,6 +36,13 @@ class ApiKeyService {
 public:
     ApiKeyService(ports::SqlDatabase& db, Clock& clock, AuthMetrics& metrics, std::int64_t max_per_user);
 
+    /// The optional fields of a create request (name ≤ 100 characters after trimming, expiresAt RFC 3339):
+    /// Errc::invalid_argument with the contract message. Pure; callable before authorization.
+    static Result<void> check_create_fields(const std::optional<std::string>& name,
+                                            const std::optional<std::string>& expires_at);
+    /// A revoke's apiKeyId, canonical: `apiKeyId is required` / `Invalid UUID string: …` otherwise. Pure.
+    static Result<std::string> parse_key_id(std::string_view key_id);
+
     /// A3 after authorization: `user_id` as sent, `name` optional (trimmed, at most 100 characters),
     /// `expires_at` optional RFC 3339 text. Errc::invalid_argument with the contract messages.
     boost::asio::awaitable<Result<CreatedKey>> create(std::string user_id, std::optional<std::string> name,

@@ -164,6 +164,13 @@ TEST_CASE("creating an API key needs a principal that owns the userId or is ADMI
     CHECK(long_name.message() == "name too long");
     auto bad_exp = h.post(kKeys, json::object{{"userId", id}, {"expiresAt", "tomorrow"}}, admin());
     CHECK(bad_exp.status == 400);
+    // Malformed fields are a 400 before ownership is checked (CONTRACT 2), also for another user's id.
+    auto foreign_long = h.post(kKeys, json::object{{"userId", id}, {"name", std::string(101, 'n')}}, user(other));
+    CHECK(foreign_long.status == 400);
+    CHECK(foreign_long.message() == "name too long");
+    auto foreign_exp = h.post(kKeys, json::object{{"userId", id}, {"expiresAt", "tomorrow"}}, user(other));
+    CHECK(foreign_exp.status == 400);
+    CHECK(foreign_exp.message() == "invalid expiresAt");
     CHECK(h.post(kKeys, json::object{{"userId", other}}, admin()).status == 201);
 }
 
@@ -273,6 +280,9 @@ TEST_CASE("revoking an API key: 400s, 404 for another user's key, 204 and the ev
     auto bad = del("?userId=" + id + "&apiKeyId=not-a-uuid", user(id));
     CHECK(bad.status == 400);
     CHECK(bad.message() == "Invalid UUID string: not-a-uuid");
+    // Malformed input is a 400 before ownership is checked (CONTRACT 2), also for another user's id.
+    CHECK(del("?userId=" + id + "&apiKeyId=not-a-uuid", user(other)).status == 400);
+    CHECK(del("?userId=" + id + "&apiKeyId=%20", user(other)).message() == "apiKeyId is required");
     auto foreign = del("?userId=" + other + "&apiKeyId=" + key_id, user(other));
     CHECK(foreign.status == 404);
     CHECK(foreign.message() == "api key not found");
