@@ -4,6 +4,7 @@
 
 #include "lt/adapters/memory_event_log.hpp"
 #include "lt/adapters/memory_key_value_store.hpp"
+#include "lt/adapters/sql_usage_store.hpp"
 #include "lt/adapters/sqlite_database.hpp"
 
 namespace lt::app {
@@ -34,6 +35,7 @@ Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Cl
     auto db = adapters::SqliteDatabase::open(file, pool);
     if (!db) return fail(db.error());
     a.sql = std::move(*db);
+    a.usage = std::make_unique<adapters::SqlUsageStore>(*a.sql);
 
     const auto kv_driver = cfg.get_string("storage.kv.driver", "memory");
     if (kv_driver != "memory") {

@@ -11,6 +11,7 @@
 #include "lt/ports/event_log.hpp"
 #include "lt/ports/key_value_store.hpp"
 #include "lt/ports/sql_database.hpp"
+#include "lt/ports/usage_store.hpp"
 
 namespace lt::app {
 
@@ -18,6 +19,7 @@ struct Adapters {
     std::unique_ptr<ports::SqlDatabase> sql;
     std::unique_ptr<ports::KeyValueStore> kv;
     std::unique_ptr<ports::EventLog> events;
+    std::unique_ptr<ports::UsageStore> usage;  ///< on `sql` (declared after it: destroyed first)
 };
 
 /// Names of the adapters compiled into this binary ("sqlite", "memory", ...).

@@ -170,6 +170,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
         ctx.sql = s.adapters.sql.get();
         ctx.kv = s.adapters.kv.get();
         ctx.events = s.adapters.events.get();
+        ctx.usage = s.adapters.usage.get();
         ctx.routes = &s.router;
         ctx.server = &s.server;
         auto m = spec.make(std::move(ctx));
@@ -222,6 +223,8 @@ Result<void> App::start() {
 }
 
 std::uint16_t App::port() const { return impl_->server.port(); }
+
+ports::EventLog& App::event_log() { return *impl_->adapters.events; }
 
 void App::shutdown() {
     auto& s = *impl_;

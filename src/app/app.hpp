@@ -13,6 +13,10 @@
 #include "lt/core/config.hpp"
 #include "lt/core/result.hpp"
 
+namespace lt::ports {
+class EventLog;
+}  // namespace lt::ports
+
 namespace lt::app {
 
 struct AppOptions {
@@ -37,6 +41,8 @@ public:
     void shutdown();
     /// Blocks until the shutdown finished and the threads joined. Returns the exit code.
     int wait();
+    /// The event log the hosted modules share (tests append events to it). Any thread.
+    ports::EventLog& event_log();
 
     struct Impl;
 

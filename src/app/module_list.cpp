@@ -1,5 +1,6 @@
 #include "module_list.hpp"
 
+#include "lt/analytics/analytics.hpp"
 #include "lt/auth/auth.hpp"
 #include "lt/gateway/gateway.hpp"
 #include "lt/providers/providers.hpp"
@@ -12,6 +13,7 @@ const std::vector<ModuleSpec>& module_list() {
         {"providers", &providers::describe_config, &providers::make_module},
         {"auth", &auth::describe_config, &auth::make_module},
         {"token", &token::describe_config, &token::make_module},
+        {"analytics", &analytics::describe_config, &analytics::make_module},
         {"gateway", &gateway::describe_config, &gateway::make_module},
     };
     return kModules;

@@ -6,6 +6,8 @@ lt_add_test(NAME integration_test
     integration/cli_test.cpp
     integration/auth_gateway_test.cpp
     integration/token_test.cpp
+    integration/analytics_test.cpp
+    integration/purchase_test.cpp
     integration/auth_cost_bench.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)

@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "support/accounts.hpp"
 #include "support/test_app.hpp"
 #include "support/test_http.hpp"
 
@@ -15,44 +16,11 @@ using lt::test::http_call;
 using lt::test::TestApp;
 
 namespace {
-const std::vector<std::string> kAdmin{"auth.bootstrap-admin.username=root", "auth.bootstrap-admin.password=root-password-1"};
-
-std::vector<std::string> with_admin(std::vector<std::string> extra = {}) {
-    auto o = kAdmin;
-    for (auto& e : extra) o.push_back(std::move(e));
-    return o;
-}
-
-struct Account {
-    std::string id;
-    std::string token;
-    std::map<std::string, std::string> auth() const { return {{"Authorization", "Bearer " + token}}; }
-};
-
-Account signup(std::uint16_t port, const std::string& name) {
-    auto r = http_call(port, "POST", "/api/v1/auth/register",
-                       boost::json::serialize(boost::json::object{
-                           {"username", name}, {"email", name + "@example.com"}, {"password", "pw-" + name + "-123"}}));
-    REQUIRE_MESSAGE(r.status == 201, r.body);
-    auto o = boost::json::parse(r.body).as_object();
-    return {std::string(o.at("userId").as_string()), std::string(o.at("token").as_string())};
-}
-
-Account admin(std::uint16_t port) {
-    auto r = http_call(port, "POST", "/api/v1/auth/login", R"({"username":"root","password":"root-password-1"})");
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    auto o = boost::json::parse(r.body).as_object();
-    return {std::string(o.at("userId").as_string()), std::string(o.at("token").as_string())};
-}
-
-void allocate(std::uint16_t port, const Account& root, const std::string& owner_field, const std::string& owner,
-              std::int64_t tokens, const std::string& provider = "openai") {
-    auto r = http_call(port, "PUT", "/api/v1/tokens/quota",
-                       boost::json::serialize(boost::json::object{
-                           {owner_field, owner}, {"provider", provider}, {"allowanceTokens", tokens}}),
-                       root.auth());
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-}
+using lt::test::Account;
+using lt::test::admin;
+using lt::test::allocate;
+using lt::test::signup;
+using lt::test::with_admin;
 
 std::string consume_body(const std::string& user, std::int64_t tokens, const std::string& org = "") {
     boost::json::object o{{"userId", user}, {"provider", "openai"}, {"tokens", tokens}, {"prompt", "hello"}};

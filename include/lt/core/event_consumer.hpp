@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,16 +36,26 @@ struct EventConsumerOptions {
 /// success) and the record is delivered again — so every record is handled at least once, and the
 /// records of a partition in order. The handler runs on the consumer thread, one record at a time,
 /// and should be idempotent (a record may come again after a crash or a failed commit).
+/// With a BatchHandler instead, each polled batch is handed over whole: success commits the last
+/// record of each partition in it; an error (or exception) seeks every partition of the batch back to
+/// its first record of the batch and redelivers the whole batch after the backoff pause.
 /// start() and stop() are for the owning thread (module start/stop); counters are readable from any
 /// thread.
 class EventConsumer {
 public:
     /// Handles one record; an error means "not processed, deliver it again".
     using Handler = std::function<Result<void>(const ports::EventRecord&)>;
+    /// Handles a whole polled batch (1..max_batch records, in poll order); an error means "none of
+    /// them processed, deliver them all again".
+    using BatchHandler = std::function<Result<void>(std::span<const ports::EventRecord>)>;
 
     /// `log` must outlive the consumer. `logger` may be null (then nothing is logged). No thread is
     /// started here. Owning thread.
     EventConsumer(ports::EventLog& log, EventConsumerOptions options, Handler handler, Logger logger);
+    /// The same with a batch handler (see the class comment). Owning thread.
+    EventConsumer(ports::EventLog& log, EventConsumerOptions options, BatchHandler handler, Logger logger);
+    /// Without a handler (start() then fails); picks neither overload above ambiguously. Owning thread.
+    EventConsumer(ports::EventLog& log, EventConsumerOptions options, std::nullptr_t handler, Logger logger);
     /// Stops the loop (see stop()). Owning thread.
     ~EventConsumer();
     EventConsumer(const EventConsumer&) = delete;
@@ -63,7 +74,8 @@ public:
 
     /// True between start() and stop(). Any thread.
     bool running() const;
-    /// Handler calls that succeeded (records processed). Any thread.
+    /// Records processed (handler calls that succeeded; with a batch handler, the records of the
+    /// batches that succeeded). Any thread.
     std::uint64_t delivered() const;
     /// Handler calls that failed (each followed by a redelivery). Any thread.
     std::uint64_t failed() const;
@@ -71,6 +83,9 @@ public:
 private:
     void run();
     Result<void> handle(const ports::EventRecord& record);
+    Result<void> handle_batch(std::span<const ports::EventRecord> batch);
+    /// Hands a polled batch to batch_handler_ and commits or rewinds it.
+    void run_batch(const std::vector<ports::EventRecord>& batch, std::chrono::milliseconds& backoff);
     /// Seeks back to the first unhandled record of each partition in batch[from..].
     void rewind(const std::vector<ports::EventRecord>& batch, std::size_t from);
     /// Waits `pause` unless stop() is called first; false when stopping.
@@ -79,7 +94,8 @@ private:
 
     ports::EventLog& log_;
     EventConsumerOptions options_;
-    Handler handler_;
+    Handler handler_;            ///< one of handler_ and batch_handler_ is set
+    BatchHandler batch_handler_;
     Logger logger_;
 
     std::mutex control_mutex_;  ///< serialises start()/stop()

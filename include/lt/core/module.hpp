@@ -30,6 +30,7 @@ namespace ports {
 class SqlDatabase;
 class KeyValueStore;
 class EventLog;
+class UsageStore;
 }  // namespace ports
 
 /// Everything a module may use. Pointers are owned by the application and outlive the module.
@@ -46,6 +47,7 @@ struct ModuleContext {
     ports::SqlDatabase* sql = nullptr;
     ports::KeyValueStore* kv = nullptr;
     ports::EventLog* events = nullptr;
+    ports::UsageStore* usage = nullptr;        ///< analytics' event store
     http::Router* routes = nullptr;            ///< the route table (read-only after registration)
     http::Server* server = nullptr;            ///< the public listener; only the gateway uses it
 };

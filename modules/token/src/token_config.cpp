@@ -34,6 +34,17 @@ void describe_config(config::Schema& s) {
     s.add({"token.provider.bulkhead.max-concurrent-calls", Type::integer, "Concurrent calls per provider; more fail at once.", 1});
     s.add({"feature.flags.token-service.quota-enforcement", Type::boolean, "Check and debit quota pools on consume."});
     s.add({"feature.flags.token-service.saga-purchases", Type::boolean, "Accept token purchases (purchase saga)."});
+    s.add({"token.saga.simulate-failure", Type::boolean, "Fail every purchase after its payment step (compensation path)."});
+    s.add({"token.saga.recovery.enabled", Type::boolean, "Run the job that finishes or compensates stale sagas."});
+    s.add({"token.saga.recovery.stale-minutes", Type::integer, "Age in minutes after which an unfinished saga is recovered.", 0});
+    s.add({"token.saga.recovery.fixed-delay-ms", Type::integer, "Pause between two recovery passes in milliseconds.", 10});
+    s.add({"token.saga.payment.failure-rate", Type::number, "Probability that the simulated payment provider declines.", 0, 1});
+    s.add({"token.saga.payment.latency", Type::duration, "Added latency of each simulated payment call.", 0, 60000});
+    s.add({"token.saga.compensation.group", Type::string, "Consumer group that applies PAYMENT_RELEASE_REQUESTED events."});
+    s.add({"token.saga.fault-injection.crash-after", Type::enumeration,
+           "TESTS ONLY: kill the process right after the step that commits this status.", {}, {},
+           {"NONE", "STARTED", "PAYMENT_RESERVED", "TOKENS_ALLOCATED"}});
+    describe_outbox_config(s);
 }
 
 Result<TokenConfig> parse_config(const config::Config& c) {
@@ -71,6 +82,19 @@ Result<TokenConfig> parse_config(const config::Config& c) {
     r.failure_rate_threshold = c.get_double("token.provider.circuit-breaker.failure-rate-threshold", r.failure_rate_threshold);
     r.open_duration = c.get_duration("token.provider.circuit-breaker.wait-duration-in-open-state", r.open_duration);
     r.max_concurrent_calls = static_cast<int>(c.get_int("token.provider.bulkhead.max-concurrent-calls", r.max_concurrent_calls));
+    t.saga_enabled = c.get_bool("feature.flags.token-service.saga-purchases", true);
+    t.saga.simulate_failure = c.get_bool("token.saga.simulate-failure", false);
+    t.saga.stale_after = std::chrono::minutes(c.get_int("token.saga.recovery.stale-minutes", 10));
+    t.saga_recovery_enabled = c.get_bool("token.saga.recovery.enabled", true);
+    t.saga_recovery_delay = std::chrono::milliseconds(c.get_int("token.saga.recovery.fixed-delay-ms", 60000));
+    t.payment.failure_rate = c.get_double("token.saga.payment.failure-rate", 0.0);
+    t.payment.latency = c.get_duration("token.saga.payment.latency", t.payment.latency);
+    t.compensation_group = c.get_string("token.saga.compensation.group", t.compensation_group);
+    auto crash = to_upper(c.get_string("token.saga.fault-injection.crash-after", "NONE"));
+    if (crash != "NONE") t.saga.crash_after = parse_saga_status(crash);
+    auto outbox = parse_outbox_config(c);
+    if (!outbox) return fail(outbox.error());
+    t.outbox = std::move(*outbox);
     return t;
 }
 

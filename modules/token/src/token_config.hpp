@@ -10,6 +10,9 @@
 #include "limiter/rate_limiter.hpp"
 #include "lt/core/config.hpp"
 #include "lt/core/result.hpp"
+#include "outbox/outbox_options.hpp"
+#include "saga/payment.hpp"
+#include "saga/purchase_saga.hpp"
 
 namespace lt::token {
 
@@ -48,6 +51,13 @@ struct TokenConfig {
     std::size_t commit_max_batch = 256;
     TiersConfig tiers;
     ResilienceConfig provider;
+    bool saga_enabled = true;                          ///< feature.flags.token-service.saga-purchases
+    SagaOptions saga;
+    bool saga_recovery_enabled = true;
+    std::chrono::milliseconds saga_recovery_delay{60000};
+    SimulatedPaymentOptions payment;
+    std::string compensation_group = "token-payments";
+    OutboxOptions outbox;
 };
 
 Result<TokenConfig> parse_config(const config::Config& cfg);

@@ -38,6 +38,19 @@ asio::awaitable<void> purge_loop(asio::steady_timer* timer, ports::KeyValueStore
         kv->purge_expired();
     }
 }
+
+asio::awaitable<void> recovery_loop(asio::steady_timer* timer, PurchaseSaga* saga, std::chrono::milliseconds every,
+                                    Logger log) {
+    for (;;) {
+        auto op = saga->recover_once();
+        auto r = co_await std::move(op);
+        if (!r && log) log->warn("saga recovery pass failed: {}", r.error().message);
+        timer->expires_after(every);
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+    }
+}
 }  // namespace
 
 asio::awaitable<Result<void>> TokenModule::start() {
@@ -49,7 +62,14 @@ asio::awaitable<Result<void>> TokenModule::start() {
     auto migrated = co_await std::move(op);
     if (!migrated) co_return fail(migrated.error());
 
-    committer_ = std::make_unique<GroupCommitter>(db, config_.commit_max_batch);
+    if (ctx_.events) {
+        relay_ = std::make_unique<OutboxRelay>(db, *ctx_.events, *ctx_.clock, ctx_.metrics, ctx_.log, config_.outbox);
+    }
+    auto* relay = relay_.get();
+    auto wake_relay = [relay] {
+        if (relay) relay->wake();
+    };
+    committer_ = std::make_unique<GroupCommitter>(db, config_.commit_max_batch, wake_relay);
     QuotaOptions qopts;
     qopts.window = config_.quota_window_enabled ? config_.quota_window : std::chrono::milliseconds(0);
     quota_ = std::make_unique<QuotaService>(db, *ctx_.blocking, *committer_, qopts);
@@ -64,6 +84,24 @@ asio::awaitable<Result<void>> TokenModule::start() {
         ctx_.metrics->gauge_callback("token_commit_items", "Units of work committed through group commit",
                                      [c] { return static_cast<double>(c->items()); });
     }
+    payments_ = std::make_unique<SimulatedPaymentProvider>(db, *ctx_.clock, config_.payment);
+    saga_ = std::make_unique<PurchaseSaga>(db, *ctx_.blocking, *quota_, *payments_, *ctx_.clock, ctx_.metrics, ctx_.log,
+                                           config_.saga, wake_relay);
+    if (ctx_.events) {
+        EventConsumerOptions copts;
+        copts.topic = config_.outbox.purchase_topic;
+        copts.group = config_.compensation_group;
+        auto* saga = saga_.get();
+        compensation_ = std::make_unique<EventConsumer>(
+            *ctx_.events, copts, [saga](const ports::EventRecord& r) { return saga->handle_event(r); }, ctx_.log);
+        if (auto r = compensation_->start(); !r) co_return fail(r.error());
+    }
+    if (config_.saga_recovery_enabled) {
+        recovery_timer_ = std::make_unique<asio::steady_timer>(*ctx_.io);
+        asio::co_spawn(*ctx_.io, recovery_loop(recovery_timer_.get(), saga_.get(), config_.saga_recovery_delay, ctx_.log),
+                       asio::detached);
+    }
+    if (relay_) relay_->start();
     cleanup_timer_ = std::make_unique<asio::steady_timer>(*ctx_.io);
     asio::co_spawn(*ctx_.io, purge_loop(cleanup_timer_.get(), ctx_.kv, config_.bucket_cleanup_interval), asio::detached);
     co_return ok();
@@ -71,7 +109,18 @@ asio::awaitable<Result<void>> TokenModule::start() {
 
 asio::awaitable<void> TokenModule::stop() {
     if (cleanup_timer_) cleanup_timer_->cancel();  // stop() runs on ctx_.io, the timer's own context
+    if (recovery_timer_) recovery_timer_->cancel();
+    if (compensation_) compensation_->stop();
     if (committer_) committer_->stop();
+    if (relay_) {
+        // Blocking (the relay flushes for a bounded time): off the I/O thread.
+        auto* relay = relay_.get();
+        auto op = ctx_.blocking->run([relay] {
+            relay->stop();
+            return 0;
+        });
+        co_await std::move(op);
+    }
     co_return;
 }
 

@@ -8,12 +8,16 @@
 
 #include "consume_service.hpp"
 #include "limiter/rate_limiter.hpp"
+#include "lt/core/event_consumer.hpp"
 #include "lt/core/module.hpp"
 #include "lt/http/message.hpp"
+#include "outbox/outbox_relay.hpp"
 #include "provider_caller.hpp"
 #include "quota/group_committer.hpp"
 #include "quota/org_service.hpp"
 #include "quota/quota_service.hpp"
+#include "saga/payment.hpp"
+#include "saga/purchase_saga.hpp"
 #include "token_config.hpp"
 
 namespace lt::token {
@@ -39,6 +43,8 @@ public:
     boost::asio::awaitable<http::Response> put_member(http::Request req);
     boost::asio::awaitable<http::Response> delete_member(http::Request req);
     boost::asio::awaitable<http::Response> list_members(http::Request req);
+    boost::asio::awaitable<http::Response> purchase(http::Request req);
+    boost::asio::awaitable<http::Response> get_purchase(http::Request req);
 
 private:
     /// 404 `user not found` unless the auth module knows the user.
@@ -53,6 +59,7 @@ private:
 
     ModuleContext ctx_;
     TokenConfig config_;
+    std::unique_ptr<OutboxRelay> relay_;  ///< declared before the committer: destroyed after it
     std::unique_ptr<GroupCommitter> committer_;
     std::unique_ptr<QuotaService> quota_;
     std::unique_ptr<OrgService> orgs_;
@@ -60,6 +67,10 @@ private:
     std::unique_ptr<ProviderCaller> providers_;
     std::unique_ptr<ConsumeService> consume_;
     std::unique_ptr<boost::asio::steady_timer> cleanup_timer_;
+    std::unique_ptr<PaymentProvider> payments_;
+    std::unique_ptr<PurchaseSaga> saga_;
+    std::unique_ptr<EventConsumer> compensation_;
+    std::unique_ptr<boost::asio::steady_timer> recovery_timer_;
     CounterFamily* lookup_total_ = nullptr;
 };
 

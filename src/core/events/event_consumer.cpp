@@ -17,6 +17,14 @@ EventConsumer::EventConsumer(ports::EventLog& log, EventConsumerOptions options,
       // A logger without sinks drops everything, so the loop never has to test for null.
       logger_(logger ? std::move(logger) : std::make_shared<spdlog::logger>("event_consumer")) {}
 
+EventConsumer::EventConsumer(ports::EventLog& log, EventConsumerOptions options, BatchHandler handler, Logger logger)
+    : EventConsumer(log, std::move(options), Handler(), std::move(logger)) {
+    batch_handler_ = std::move(handler);
+}
+
+EventConsumer::EventConsumer(ports::EventLog& log, EventConsumerOptions options, std::nullptr_t, Logger logger)
+    : EventConsumer(log, std::move(options), Handler(), std::move(logger)) {}
+
 EventConsumer::~EventConsumer() { stop(); }
 
 Result<void> EventConsumer::start() {
@@ -30,7 +38,7 @@ Result<void> EventConsumer::start() {
     if (options_.max_batch == 0) {
         return fail(Errc::invalid_argument, "event consumer max_batch must be >= 1");
     }
-    if (!handler_) {
+    if (!handler_ && !batch_handler_) {
         return fail(Errc::invalid_argument, "event consumer has no handler");
     }
     stopping_ = false;
@@ -91,6 +99,43 @@ Result<void> EventConsumer::handle(const ports::EventRecord& record) {
     }
 }
 
+Result<void> EventConsumer::handle_batch(std::span<const ports::EventRecord> batch) {
+    try {
+        return batch_handler_(batch);
+    } catch (const std::exception& e) {
+        return fail(Errc::internal, std::string("batch handler threw: ") + e.what());
+    } catch (...) {
+        return fail(Errc::internal, "batch handler threw");
+    }
+}
+
+void EventConsumer::run_batch(const std::vector<ports::EventRecord>& batch, std::chrono::milliseconds& backoff) {
+    if (batch.empty()) return;
+    auto handled = handle_batch(batch);
+    if (!handled) {
+        ++failed_;
+        logger_->warn("event batch handler failed topic={} group={} records={} first_offset={} error={} retry_in_ms={}",
+                      batch.front().topic, options_.group, batch.size(), batch.front().offset,
+                      handled.error().message, backoff.count());
+        rewind(batch, 0);
+        pause(backoff);
+        backoff = next_backoff(backoff);
+        return;
+    }
+    delivered_ += batch.size();
+    backoff = options_.initial_backoff;
+    // Committing a record commits everything before it in its partition: the last one of each is enough.
+    std::map<int, const ports::EventRecord*> last;
+    for (const auto& record : batch) last[record.partition] = &record;
+    for (const auto& [partition, record] : last) {
+        auto committed = log_.commit(options_.group, *record);
+        if (!committed) {
+            logger_->warn("event consumer commit failed topic={} group={} partition={} offset={} error={}",
+                          record->topic, options_.group, partition, record->offset, committed.error().message);
+        }
+    }
+}
+
 void EventConsumer::rewind(const std::vector<ports::EventRecord>& batch, std::size_t from) {
     // A batch may mix partitions; each partition goes back to its first unhandled record.
     std::map<int, const ports::EventRecord*> first;
@@ -131,6 +176,14 @@ void EventConsumer::run() {
             continue;
         }
         const std::vector<ports::EventRecord>& batch = *polled;
+        if (batch_handler_) {
+            if (stopping_) {
+                rewind(batch, 0);
+                break;
+            }
+            run_batch(batch, backoff);
+            continue;
+        }
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (stopping_) {
                 rewind(batch, i);

@@ -23,8 +23,8 @@ Result<void> run_unit(const GroupCommitter::Work& work, ports::SqlSession& sessi
 
 }  // namespace
 
-GroupCommitter::GroupCommitter(ports::SqlDatabase& db, std::size_t max_batch)
-    : db_(db), max_batch_(max_batch == 0 ? 1 : max_batch) {
+GroupCommitter::GroupCommitter(ports::SqlDatabase& db, std::size_t max_batch, std::function<void()> after_commit)
+    : db_(db), max_batch_(max_batch == 0 ? 1 : max_batch), after_commit_(std::move(after_commit)) {
     drainer_ = std::thread([this] { drain_loop(); });
 }
 
@@ -106,6 +106,7 @@ void GroupCommitter::run_batch(std::deque<Item>& batch) {
     if (committed) {
         batches_.fetch_add(1, std::memory_order_relaxed);
         items_.fetch_add(batch.size(), std::memory_order_relaxed);
+        if (after_commit_) after_commit_();
         for (auto& item : batch) {
             if (item.waiter) item.waiter->complete(ok());
         }
@@ -123,6 +124,7 @@ void GroupCommitter::run_batch(std::deque<Item>& batch) {
         transactions_.fetch_add(1, std::memory_order_relaxed);
         auto r = db_.transact_sync([&item](ports::SqlSession& session) { return run_unit(item.work, session); });
         (r ? items_ : failed_items_).fetch_add(1, std::memory_order_relaxed);
+        if (r && after_commit_) after_commit_();
         if (item.waiter) item.waiter->complete(std::move(r));
     }
 }

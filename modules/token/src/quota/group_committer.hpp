@@ -82,8 +82,11 @@ public:
     using Work = std::function<Result<void>(ports::SqlSession&)>;
 
     /// Starts the drainer thread. `max_batch` (≥ 1; 0 is taken as 1) bounds the units per transaction.
-    /// `db` must outlive the committer.
-    explicit GroupCommitter(ports::SqlDatabase& db, std::size_t max_batch = 256);
+    /// `db` must outlive the committer. `after_commit` (optional) runs on the drainer thread after each
+    /// transaction that committed, before its waiters complete (e.g. to wake the outbox relay); it
+    /// must be cheap and must not throw.
+    explicit GroupCommitter(ports::SqlDatabase& db, std::size_t max_batch = 256,
+                            std::function<void()> after_commit = {});
     /// Calls stop().
     ~GroupCommitter();
     GroupCommitter(const GroupCommitter&) = delete;
@@ -137,6 +140,7 @@ private:
 
     ports::SqlDatabase& db_;
     const std::size_t max_batch_;
+    const std::function<void()> after_commit_;
     mutable std::mutex mutex_;      ///< guards queue_, stopping_ and drainer_idle_
     std::condition_variable wake_;  ///< signalled on enqueue and stop
     std::deque<Item> queue_;

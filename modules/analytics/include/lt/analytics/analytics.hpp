@@ -1,0 +1,27 @@
+#pragma once
+/// Contract of the analytics module: usage and purchase events consumed from the event log (stored
+/// idempotently by event id, with per-minute rollups) and the queries over them — usage, report,
+/// anomalies, providers, users, trends. Public HTTP: /api/v1/analytics/**.
+
+#include <memory>
+#include <string_view>
+
+#include "lt/core/config.hpp"
+#include "lt/core/module.hpp"
+#include "lt/core/result.hpp"
+
+namespace lt::analytics {
+
+/// Envelope `eventType` of a usage event (topic `token-usage` by default).
+inline constexpr std::string_view kUsageEventType = "token.usage.v1";
+/// Envelope `eventType` of a purchase saga event (topic `token-purchase-events` by default).
+inline constexpr std::string_view kPurchaseEventType = "token.purchase.v1";
+
+/// Declares analytics.* configuration keys.
+void describe_config(config::Schema& schema);
+
+/// The module factory. Needs ctx.usage, ctx.blocking, ctx.clock and (when consumption is enabled)
+/// ctx.events.
+Result<std::unique_ptr<Module>> make_module(ModuleContext ctx);
+
+}  // namespace lt::analytics

@@ -1,0 +1,348 @@
+#include "outbox/outbox_relay.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "lt/core/time.hpp"
+
+namespace lt::token {
+
+using ports::SqlValue;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+/// Seqs stamped per UPDATE. Always this many parameters (a short list repeats its last seq), so the
+/// statement is one prepared statement whatever the batch size.
+constexpr std::size_t kMarkChunk = 64;
+/// Rows deleted per purge transaction: short transactions keep the writers of other modules moving.
+constexpr std::int64_t kPurgeChunk = 2000;
+/// A full batch refreshes the backlog with a COUNT at most this often (counting a long backlog costs
+/// time proportional to it); in between the gauge is decremented by what was published.
+constexpr auto kBacklogCountPeriod = std::chrono::seconds(1);
+
+constexpr std::string_view kSelectSql =
+    "SELECT seq, id, aggregate_type, aggregate_id, payload FROM token_outbox "
+    "WHERE published_at IS NULL ORDER BY seq LIMIT $1";
+constexpr std::string_view kCountSql = "SELECT COUNT(*) FROM token_outbox WHERE published_at IS NULL";
+constexpr std::string_view kPurgeSql =
+    "DELETE FROM token_outbox WHERE seq IN "
+    "(SELECT seq FROM token_outbox WHERE published_at < $1 LIMIT $2)";
+
+const std::string& mark_sql() {
+    static const std::string sql = [] {
+        std::string s = "UPDATE token_outbox SET published_at = $1 WHERE seq IN (";
+        for (std::size_t i = 0; i < kMarkChunk; ++i) {
+            s += i > 0 ? ", $" : "$";
+            s += std::to_string(i + 2);
+        }
+        s += ')';
+        return s;
+    }();
+    return sql;
+}
+
+/// Options with a usable batch size (a batch of 0 would never publish anything).
+OutboxOptions usable(OutboxOptions o) {
+    if (o.batch_size == 0) o.batch_size = 1;
+    return o;
+}
+
+std::string take_text(ports::SqlValue& v) {
+    if (auto* s = std::get_if<std::string>(&v)) return std::move(*s);
+    return {};
+}
+
+}  // namespace
+
+/// One unpublished row as read by a pass.
+struct OutboxRelay::Row {
+    std::int64_t seq = 0;
+    std::string id;
+    std::string aggregate_type;
+    std::string aggregate_id;  ///< empty when NULL
+    std::string payload;
+};
+
+OutboxRelay::OutboxRelay(ports::SqlDatabase& db, ports::EventLog& log, Clock& clock, MetricsRegistry* metrics,
+                         Logger logger, OutboxOptions options)
+    : db_(db), log_(log), clock_(clock), logger_(std::move(logger)), options_(usable(std::move(options))) {
+    if (metrics) {
+        backlog_gauge_ = &metrics->gauge("token_outbox_backlog", "Outbox rows not yet published").labels({});
+        auto& published = metrics->counter("token_outbox_published_total", "Outbox rows published, by topic",
+                                           {"topic"});
+        published_usage_ = &published.labels({options_.usage_topic});
+        published_purchase_ = &published.labels({options_.purchase_topic});
+        failures_counter_ = &metrics->counter("token_outbox_publish_failures_total",
+                                              "Outbox relay passes that failed (SQL or event log)")
+                                 .labels({});
+        purged_counter_ =
+            &metrics->counter("token_outbox_purged_total", "Published outbox rows deleted after retention").labels({});
+    }
+}
+
+OutboxRelay::~OutboxRelay() { stop(); }
+
+void OutboxRelay::start() {
+    std::lock_guard join_lock(join_mutex_);
+    std::lock_guard lock(mutex_);
+    if (!options_.enabled || started_ || stopping_) return;
+    started_ = true;
+    thread_ = std::thread([this] { run(); });
+}
+
+void OutboxRelay::stop() {
+    std::lock_guard join_lock(join_mutex_);
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void OutboxRelay::wake() noexcept {
+    // Already asked: the relay clears the flag before it reads rows, so this row will be seen.
+    if (wake_pending_.load(std::memory_order_relaxed)) return;
+    if (wake_pending_.exchange(true)) return;
+    // idle_ is set before the relay checks wake_pending_ (both sequentially consistent): either it
+    // sees the flag, or we see it idle and notify under its mutex.
+    if (!idle_.load()) return;
+    { std::lock_guard lock(mutex_); }
+    wake_cv_.notify_one();
+}
+
+std::chrono::milliseconds OutboxRelay::next_backoff(std::chrono::milliseconds previous) const {
+    const auto first = std::max(options_.initial_backoff, std::chrono::milliseconds(1));
+    if (previous.count() <= 0) return std::min(first, options_.max_backoff);
+    return previous >= options_.max_backoff / 2 ? options_.max_backoff : previous * 2;
+}
+
+void OutboxRelay::run() {
+    auto next_pass = Steady::now();
+    auto next_purge = Steady::now() + options_.purge_interval;
+    std::chrono::milliseconds backoff{0};
+    std::optional<std::string> purge_cutoff;  // set while a purge is under way (one chunk per turn)
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            idle_.store(true);
+            const auto until = purge_cutoff ? Steady::now() : std::min(next_pass, next_purge);
+            // While backing off, wake() does not shorten the pause.
+            wake_cv_.wait_until(lock, until,
+                                [&] { return stopping_ || (backoff.count() == 0 && wake_pending_.load()); });
+            idle_.store(false);
+            if (stopping_) break;
+        }
+        try {
+            if (!purge_cutoff && Steady::now() >= next_purge) {
+                purge_cutoff = format_rfc3339(clock_.now() - options_.retention);
+                next_purge = Steady::now() + options_.purge_interval;
+            }
+            if (purge_cutoff) {
+                // One chunk per turn, so that a long purge does not hold publication back.
+                std::lock_guard pass(pass_mutex_);
+                auto deleted = purge_chunk(*purge_cutoff);
+                if (!deleted || *deleted < static_cast<std::size_t>(kPurgeChunk)) purge_cutoff.reset();
+            }
+            const bool woken = backoff.count() == 0 && wake_pending_.load();
+            if (!woken && Steady::now() < next_pass) continue;
+            // Cleared before the pass reads rows: a wake() from now on asks for another pass.
+            wake_pending_.store(false);
+            auto published = publish_once();
+            if (published) {
+                backoff = std::chrono::milliseconds(0);
+                const bool full = *published >= options_.batch_size;
+                next_pass = full ? Steady::now() : Steady::now() + options_.poll_interval;
+            } else {
+                backoff = next_backoff(backoff);
+                next_pass = Steady::now() + backoff;
+            }
+        } catch (const std::exception& e) {
+            // Nothing above should throw; keep the relay alive if something does.
+            if (logger_) logger_->error("outbox relay loop failed error={}", e.what());
+            purge_cutoff.reset();
+            backoff = next_backoff(backoff);
+            next_pass = Steady::now() + backoff;
+        }
+        backoff_ms_.store(backoff.count(), std::memory_order_relaxed);
+    }
+    // Graceful stop: publish what is committed (a bounded effort) unless the relay is failing anyway.
+    if (backoff.count() > 0 || options_.stop_flush.count() <= 0) return;
+    const auto deadline = Steady::now() + options_.stop_flush;
+    while (Steady::now() < deadline) {
+        auto published = publish_once();
+        if (!published || *published < options_.batch_size) break;
+    }
+}
+
+Result<std::size_t> OutboxRelay::publish_once() {
+    std::lock_guard pass(pass_mutex_);
+    passes_.fetch_add(1, std::memory_order_relaxed);
+    Result<std::size_t> result = fail(Errc::internal, "outbox pass did not run");
+    try {
+        result = publish_pass();
+    } catch (const std::exception& e) {
+        result = fail(Errc::internal, std::string("outbox pass threw: ") + e.what());
+    } catch (...) {
+        result = fail(Errc::internal, "outbox pass threw");
+    }
+    if (result) {
+        consecutive_failures_.store(0, std::memory_order_relaxed);
+        return result;
+    }
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    const auto consecutive = consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (failures_counter_) failures_counter_->inc();
+    if (logger_) {
+        logger_->warn("outbox publish failed error={} consecutive_failures={}", result.error().message, consecutive);
+    }
+    return result;
+}
+
+Result<std::size_t> OutboxRelay::publish_pass() {
+    std::vector<Row> rows;
+    rows.reserve(options_.batch_size);
+    auto selected = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        auto q = s.execute(kSelectSql, {SqlValue(static_cast<std::int64_t>(options_.batch_size))});
+        if (!q) return fail(q.error());
+        for (auto& r : q->rows) {
+            if (r.size() < 5) return fail(Errc::internal, "outbox select returned too few columns");
+            Row row;
+            row.seq = ports::as_int(r[0]).value_or(0);
+            row.id = take_text(r[1]);
+            row.aggregate_type = take_text(r[2]);
+            row.aggregate_id = take_text(r[3]);
+            row.payload = take_text(r[4]);
+            rows.push_back(std::move(row));
+        }
+        return ok();
+    });
+    if (!selected) return fail(selected.error());
+    if (rows.empty()) {
+        set_backlog(0);
+        return std::size_t{0};
+    }
+
+    // Appends strictly in seq order; the first failure ends the batch so that no row overtakes an
+    // earlier one (of the same saga, in particular).
+    std::size_t sent = 0;
+    std::optional<Error> append_error;
+    for (auto& row : rows) {
+        const bool usage = row.aggregate_type == kUsageAggregateType;
+        const std::string& topic = usage ? options_.usage_topic : options_.purchase_topic;
+        const std::string& key = row.aggregate_id.empty() ? row.id : row.aggregate_id;
+        Result<ports::EventRecord> appended = fail(Errc::internal, "append did not run");
+        try {
+            appended = log_.append(topic, key, std::move(row.payload));
+        } catch (const std::exception& e) {
+            appended = fail(Errc::internal, std::string("event log append threw: ") + e.what());
+        } catch (...) {
+            appended = fail(Errc::internal, "event log append threw");
+        }
+        if (!appended) {
+            append_error = std::move(appended.error());
+            break;
+        }
+        ++sent;
+    }
+
+    const bool full = rows.size() >= options_.batch_size;
+    if (auto marked = mark_published(rows, sent, full && !append_error); !marked) {
+        // The rows sent are sent again by a later pass: at-least-once.
+        return fail(Error{marked.error().code, "outbox rows sent but not stamped: " + marked.error().message});
+    }
+    if (sent > 0) {
+        std::size_t usage = 0;
+        for (std::size_t i = 0; i < sent; ++i) usage += rows[i].aggregate_type == kUsageAggregateType ? 1 : 0;
+        if (published_usage_ && usage > 0) published_usage_->inc(static_cast<double>(usage));
+        if (published_purchase_ && sent > usage) published_purchase_->inc(static_cast<double>(sent - usage));
+        published_.fetch_add(sent, std::memory_order_relaxed);
+    }
+    if (append_error) {
+        return fail(Error{append_error->code, "event log append failed: " + append_error->message});
+    }
+    return sent;
+}
+
+Result<void> OutboxRelay::mark_published(const std::vector<Row>& rows, std::size_t count, bool full_batch) {
+    // Backlog: a short batch sent whole leaves nothing behind (rows committed since wake the relay
+    // again); a full one counts now and then; after a failure count always.
+    const auto now = Steady::now();
+    const bool failed = count < rows.size();
+    const bool count_now = failed || (full_batch && now - last_count_ >= kBacklogCountPeriod);
+    if (count == 0 && !count_now) return ok();
+    std::optional<std::int64_t> counted;
+    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        if (count > 0) {
+            const SqlValue stamp(format_rfc3339(clock_.now()));
+            std::vector<SqlValue> params;
+            params.reserve(kMarkChunk + 1);
+            for (std::size_t i = 0; i < count; i += kMarkChunk) {
+                params.clear();
+                params.push_back(stamp);
+                for (std::size_t j = i; j < i + kMarkChunk; ++j) params.emplace_back(rows[std::min(j, count - 1)].seq);
+                auto u = s.execute(mark_sql(), std::span<const SqlValue>(params));
+                if (!u) return fail(u.error());
+            }
+        }
+        if (count_now) {
+            auto c = s.execute(kCountSql);
+            if (!c) return fail(c.error());
+            if (!c->rows.empty() && !c->rows[0].empty()) counted = ports::as_int(c->rows[0][0]);
+        }
+        return ok();
+    });
+    if (!r) return r;
+    if (counted) {
+        last_count_ = now;
+        set_backlog(*counted);
+    } else if (full_batch) {
+        set_backlog(std::max<std::int64_t>(0, backlog_.load(std::memory_order_relaxed) -
+                                                  static_cast<std::int64_t>(count)));
+    } else {
+        set_backlog(0);
+    }
+    return ok();
+}
+
+void OutboxRelay::set_backlog(std::int64_t value) {
+    backlog_.store(value, std::memory_order_relaxed);
+    if (backlog_gauge_) backlog_gauge_->set(static_cast<double>(value));
+}
+
+Result<std::size_t> OutboxRelay::purge_chunk(const std::string& cutoff) {
+    std::int64_t deleted = 0;
+    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        auto q = s.execute(kPurgeSql, {SqlValue(cutoff), SqlValue(kPurgeChunk)});
+        if (!q) return fail(q.error());
+        deleted = q->affected;
+        return ok();
+    });
+    if (!r) {
+        if (logger_) logger_->warn("outbox purge failed error={}", r.error().message);
+        return fail(r.error());
+    }
+    if (deleted > 0 && purged_counter_) purged_counter_->inc(static_cast<double>(deleted));
+    return static_cast<std::size_t>(std::max<std::int64_t>(0, deleted));
+}
+
+Result<std::size_t> OutboxRelay::purge_once() {
+    std::lock_guard pass(pass_mutex_);
+    const std::string cutoff = format_rfc3339(clock_.now() - options_.retention);
+    std::size_t total = 0;
+    for (;;) {
+        auto deleted = purge_chunk(cutoff);
+        if (!deleted) return deleted;
+        total += *deleted;
+        if (*deleted < static_cast<std::size_t>(kPurgeChunk)) return total;
+    }
+}
+
+}  // namespace lt::token

@@ -1,0 +1,136 @@
+#pragma once
+/// OutboxRelay: publishes the rows of token_outbox to the event log (the transactional outbox) and
+/// purges published rows after their retention.
+///
+/// One pass reads up to batch-size unpublished rows in seq order, appends each, in that order, to the
+/// topic of its aggregate type (TokenUsage → the usage topic, anything else → the purchase topic) with
+/// key = aggregate id (one saga's events stay in order on one partition) or else the row id, and value
+/// = the payload unchanged. It stops at the first append failure, then stamps published_at on the rows
+/// it sent, in one transaction. Delivery is at-least-once: a crash (or a failed stamp) after an append
+/// sends that row again later; consumers deduplicate by the envelope's eventId.
+///
+/// The relay thread runs a pass at once after a full batch, else when wake() is called or the poll
+/// interval elapsed; after a failed pass it pauses (doubling from initial_backoff up to max_backoff,
+/// wake() ignored) until a pass succeeds. Every purge-interval it deletes published rows older than
+/// the retention, in chunks of one transaction each.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "lt/core/clock.hpp"
+#include "lt/core/log.hpp"
+#include "lt/core/metrics.hpp"
+#include "lt/core/result.hpp"
+#include "lt/ports/event_log.hpp"
+#include "lt/ports/sql_database.hpp"
+#include "outbox/outbox_options.hpp"
+
+namespace lt::token {
+
+/// Aggregate type of usage events (routed to OutboxOptions::usage_topic).
+inline constexpr std::string_view kUsageAggregateType = "TokenUsage";
+
+/// Thread-safe: every member may be called from any thread, except that stop() must not be called
+/// from the relay thread. The blocking members (publish_once, purge_once, stop) never on an I/O thread.
+class OutboxRelay {
+public:
+    /// No I/O and no thread yet. `db`, `log`, `clock` and `metrics` (may be null: no metrics) must
+    /// outlive the relay. `logger` may be null.
+    OutboxRelay(ports::SqlDatabase& db, ports::EventLog& log, Clock& clock, MetricsRegistry* metrics, Logger logger,
+                OutboxOptions options);
+    /// Calls stop().
+    ~OutboxRelay();
+    OutboxRelay(const OutboxRelay&) = delete;
+    OutboxRelay& operator=(const OutboxRelay&) = delete;
+
+    /// Starts the relay thread, which runs a first pass at once. Does nothing when options.enabled is
+    /// false, when already started, or after stop().
+    void start();
+
+    /// Stops the thread: it finishes the pass under way, then (unless it is backing off after a
+    /// failure) keeps publishing full batches for at most options.stop_flush, and exits; joins it.
+    /// Idempotent. Not from the relay thread.
+    void stop();
+
+    /// Asks for a pass soon: call after committing a transaction that wrote outbox rows. Lock-free and
+    /// cheap when a pass is already pending or running (one atomic load); takes the relay's mutex only
+    /// to wake a sleeping relay. Ignored while the relay backs off after a failure.
+    void wake() noexcept;
+
+    /// Runs one pass on the calling thread (serialized with the relay thread's passes) and returns how
+    /// many rows it published and stamped. An error (SQL or event log) once rows may have been sent
+    /// still stamps those sent before the failure. Tests and the relay thread.
+    Result<std::size_t> publish_once();
+
+    /// Deletes published rows whose published_at is older than now - retention and returns how many.
+    /// Serialized with publish_once. Tests and the relay thread.
+    Result<std::size_t> purge_once();
+
+    /// Rows published and stamped since construction.
+    std::uint64_t published() const { return published_.load(std::memory_order_relaxed); }
+    /// Passes that failed (SQL or event log) since construction.
+    std::uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+    /// Passes run since construction (failed ones included).
+    std::uint64_t passes() const { return passes_.load(std::memory_order_relaxed); }
+    /// Failed passes since the last successful one (0 when healthy).
+    std::uint64_t consecutive_failures() const { return consecutive_failures_.load(std::memory_order_relaxed); }
+    /// The pause the relay thread takes before its next pass because of failures (0 when healthy).
+    std::chrono::milliseconds current_backoff() const {
+        return std::chrono::milliseconds(backoff_ms_.load(std::memory_order_relaxed));
+    }
+    /// Unpublished rows as last measured by a pass (what the token_outbox_backlog gauge shows).
+    std::int64_t backlog() const { return backlog_.load(std::memory_order_relaxed); }
+    /// The options in use.
+    const OutboxOptions& options() const { return options_; }
+
+private:
+    struct Row;
+
+    void run();
+    Result<std::size_t> publish_pass();
+    Result<void> mark_published(const std::vector<Row>& rows, std::size_t count, bool full_batch);
+    Result<std::size_t> purge_chunk(const std::string& cutoff);
+    void set_backlog(std::int64_t value);
+    std::chrono::milliseconds next_backoff(std::chrono::milliseconds previous) const;
+
+    ports::SqlDatabase& db_;
+    ports::EventLog& log_;
+    Clock& clock_;
+    Logger logger_;
+    const OutboxOptions options_;
+
+    Gauge* backlog_gauge_ = nullptr;
+    Counter* published_usage_ = nullptr;
+    Counter* published_purchase_ = nullptr;
+    Counter* failures_counter_ = nullptr;
+    Counter* purged_counter_ = nullptr;
+
+    std::mutex pass_mutex_;  ///< serializes passes and purges (relay thread and direct callers)
+    std::chrono::steady_clock::time_point last_count_{};  ///< last COUNT of the backlog; guarded by pass_mutex_
+
+    std::mutex mutex_;              ///< guards stopping_ and started_; the relay sleeps on wake_cv_ with it
+    std::condition_variable wake_cv_;
+    bool stopping_ = false;
+    bool started_ = false;
+    std::atomic<bool> wake_pending_{false};  ///< a pass was asked for since the last one began
+    std::atomic<bool> idle_{false};          ///< the relay thread is (about to be) asleep on wake_cv_
+    std::mutex join_mutex_;                  ///< serializes stop() callers around the join
+    std::thread thread_;
+
+    std::atomic<std::uint64_t> published_{0};
+    std::atomic<std::uint64_t> failures_{0};
+    std::atomic<std::uint64_t> passes_{0};
+    std::atomic<std::uint64_t> consecutive_failures_{0};
+    std::atomic<std::int64_t> backoff_ms_{0};
+    std::atomic<std::int64_t> backlog_{0};
+};
+
+}  // namespace lt::token
