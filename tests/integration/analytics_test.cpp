@@ -11,6 +11,8 @@
 
 #include "lt/core/time.hpp"
 #include "lt/ports/event_log.hpp"
+#include "support/accounts.hpp"
+#include "support/envelopes.hpp"
 #include "support/test_app.hpp"
 #include "support/test_http.hpp"
 
@@ -23,29 +25,10 @@ namespace json = boost::json;
 
 namespace {
 
-const std::vector<std::string> kAdmin{"auth.bootstrap-admin.username=root", "auth.bootstrap-admin.password=root-password-1"};
-
-struct Account {
-    std::string id;
-    std::string token;
-    std::map<std::string, std::string> auth() const { return {{"Authorization", "Bearer " + token}}; }
-};
-
-Account signup(std::uint16_t port, const std::string& name) {
-    auto r = http_call(port, "POST", "/api/v1/auth/register",
-                       json::serialize(json::object{
-                           {"username", name}, {"email", name + "@example.com"}, {"password", "pw-" + name + "-123"}}));
-    REQUIRE_MESSAGE(r.status == 201, r.body);
-    auto o = json::parse(r.body).as_object();
-    return {std::string(o.at("userId").as_string()), std::string(o.at("token").as_string())};
-}
-
-Account admin(std::uint16_t port) {
-    auto r = http_call(port, "POST", "/api/v1/auth/login", R"({"username":"root","password":"root-password-1"})");
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    auto o = json::parse(r.body).as_object();
-    return {std::string(o.at("userId").as_string()), std::string(o.at("token").as_string())};
-}
+const std::vector<std::string> kAdmin = lt::test::with_admin();
+using lt::test::Account;
+using lt::test::admin;
+using lt::test::signup;
 
 std::string event_id(int n) {
     char buf[40];
@@ -56,34 +39,13 @@ std::string event_id(int n) {
 /// Appends a usage envelope to the app's event log, as the outbox relay would.
 void inject_usage(TestApp& app, int n, const std::string& user, const std::string& provider, std::int64_t tokens,
                   bool allowed, std::chrono::system_clock::time_point when) {
-    auto value = json::serialize(json::object{
-        {"eventId", event_id(n)},
-        {"eventType", "token.usage.v1"},
-        {"occurredAt", lt::format_rfc3339(when)},
-        {"payload", json::object{{"userId", user},
-                                 {"orgId", nullptr},
-                                 {"provider", provider},
-                                 {"tokens", tokens},
-                                 {"allowed", allowed},
-                                 {"outcome", allowed ? "allowed" : "rate_limited"}}}});
+    auto value = lt::test::usage_envelope(event_id(n), user, provider, tokens, allowed, when);
     REQUIRE(app.app().event_log().append("token-usage", event_id(n), std::move(value)));
 }
 
 void inject_purchase(TestApp& app, int n, const std::string& event, const std::string& saga, const std::string& user,
                      std::int64_t tokens, std::chrono::system_clock::time_point when) {
-    auto value = json::serialize(json::object{{"eventId", event_id(n)},
-                                              {"eventType", "token.purchase.v1"},
-                                              {"occurredAt", lt::format_rfc3339(when)},
-                                              {"payload", json::object{{"event", event},
-                                                                       {"sagaId", saga},
-                                                                       {"userId", user},
-                                                                       {"orgId", nullptr},
-                                                                       {"provider", "openai"},
-                                                                       {"tokens", tokens},
-                                                                       {"idempotencyKey", nullptr},
-                                                                       {"status", "COMPLETED"},
-                                                                       {"createdAt", lt::format_rfc3339(when)},
-                                                                       {"updatedAt", lt::format_rfc3339(when)}}}});
+    auto value = lt::test::purchase_envelope(event_id(n), event, saga, user, tokens, when, "COMPLETED");
     REQUIRE(app.app().event_log().append("token-purchase-events", event_id(n), std::move(value)));
 }
 

@@ -46,8 +46,9 @@ Result<std::int64_t> tokens_of(const json::object& o) {
     return *n;
 }
 
-Result<ports::UsageEvent> usage_from(const json::object& p) {
-    ports::UsageEvent e;
+/// userId, orgId, provider and tokens, shared by usage and purchase payloads.
+template <class Event>
+Result<void> read_owner_fields(const json::object& p, Event& e) {
     auto user = text(p, "userId");
     if (!user) return fail(user.error());
     e.user_id = canonical_id(std::move(*user));
@@ -60,6 +61,12 @@ Result<ports::UsageEvent> usage_from(const json::object& p) {
     auto tokens = tokens_of(p);
     if (!tokens) return fail(tokens.error());
     e.tokens = *tokens;
+    return ok();
+}
+
+Result<ports::UsageEvent> usage_from(const json::object& p) {
+    ports::UsageEvent e;
+    if (auto r = read_owner_fields(p, e); !r) return fail(r.error());
     const auto* allowed = p.if_contains("allowed");
     if (!allowed || !allowed->is_bool()) return fail(Errc::invalid_argument, "allowed is not a boolean");
     e.allowed = allowed->as_bool();
@@ -77,18 +84,7 @@ Result<ports::PurchaseEvent> purchase_from(const json::object& p) {
     auto saga = text(p, "sagaId");
     if (!saga) return fail(saga.error());
     e.saga_id = canonical_id(std::move(*saga));
-    auto user = text(p, "userId");
-    if (!user) return fail(user.error());
-    e.user_id = canonical_id(std::move(*user));
-    auto org = optional_id(p, "orgId");
-    if (!org) return fail(org.error());
-    e.org_id = std::move(*org);
-    auto provider = text(p, "provider");
-    if (!provider) return fail(provider.error());
-    e.provider = to_lower(*provider);
-    auto tokens = tokens_of(p);
-    if (!tokens) return fail(tokens.error());
-    e.tokens = *tokens;
+    if (auto r = read_owner_fields(p, e); !r) return fail(r.error());
     auto status = text(p, "status", false);
     if (!status) return fail(status.error());
     e.status = std::move(*status);

@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include "support/module_config.hpp"
 #include "analytics_config.hpp"
 #include "event_codec.hpp"
 #include "lt/analytics/analytics.hpp"
@@ -60,15 +61,7 @@ lt::http::Request request(std::string query) {
 }
 
 lt::config::Config load(std::vector<std::string> overrides) {
-    lt::config::Schema schema;
-    lt::config::describe_kernel(schema);
-    lt::analytics::describe_config(schema);
-    lt::config::LoadOptions opts;
-    opts.read_env = false;
-    opts.overrides = std::move(overrides);
-    auto cfg = lt::config::load(schema, opts);
-    REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
-    return *cfg;
+    return lt::test::load_module_config(&lt::analytics::describe_config, std::move(overrides));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
+#include "support/module_config.hpp"
 #include "lt/bus/in_process_bus.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/config.hpp"
@@ -17,15 +18,7 @@ namespace asio = boost::asio;
 
 namespace {
 lt::config::Config load(std::vector<std::string> overrides) {
-    lt::config::Schema schema;
-    lt::config::describe_kernel(schema);
-    lt::providers::describe_config(schema);
-    lt::config::LoadOptions opts;
-    opts.read_env = false;
-    opts.overrides = std::move(overrides);
-    auto cfg = lt::config::load(schema, opts);
-    REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
-    return *cfg;
+    return lt::test::load_module_config(&lt::providers::describe_config, std::move(overrides));
 }
 
 struct Harness {

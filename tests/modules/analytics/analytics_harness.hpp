@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
+#include "support/module_config.hpp"
 #include "analytics_module.hpp"
 #include "lt/adapters/memory_event_log.hpp"
 #include "lt/adapters/sql_usage_store.hpp"
@@ -28,6 +29,7 @@
 #include "lt/core/metrics.hpp"
 #include "lt/core/time.hpp"
 #include "lt/http/router.hpp"
+#include "support/envelopes.hpp"
 
 namespace lt::analytics::test {
 
@@ -35,53 +37,20 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 inline config::Config load_config(std::vector<std::string> overrides) {
-    config::Schema schema;
-    config::describe_kernel(schema);
-    describe_config(schema);
-    config::LoadOptions opts;
-    opts.read_env = false;
-    opts.overrides = std::move(overrides);
-    auto cfg = config::load(schema, opts);
-    REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
-    return *cfg;
+    return lt::test::load_module_config(&describe_config, std::move(overrides));
 }
 
 inline bus::Principal principal(std::string id, std::vector<std::string> roles = {"USER"}) {
     return bus::Principal{std::move(id), std::move(roles), "jwt"};
 }
 
-/// A usage envelope as the token module's outbox writes it.
-inline std::string usage_envelope(const std::string& event_id, const std::string& user, const std::string& provider,
-                                  std::int64_t tokens, bool allowed, std::chrono::system_clock::time_point when,
-                                  const std::string& outcome = "") {
-    return json::serialize(json::object{
-        {"eventId", event_id},
-        {"eventType", "token.usage.v1"},
-        {"occurredAt", format_rfc3339(when)},
-        {"payload", json::object{{"userId", user},
-                                 {"orgId", nullptr},
-                                 {"provider", provider},
-                                 {"tokens", tokens},
-                                 {"allowed", allowed},
-                                 {"outcome", outcome.empty() ? (allowed ? "allowed" : "rate_limited") : outcome}}}});
-}
+using ::lt::test::usage_envelope;
 
+/// A purchase envelope (status PENDING).
 inline std::string purchase_envelope(const std::string& event_id, const std::string& event, const std::string& saga,
                                      const std::string& user, std::int64_t tokens,
                                      std::chrono::system_clock::time_point when) {
-    return json::serialize(json::object{{"eventId", event_id},
-                                        {"eventType", "token.purchase.v1"},
-                                        {"occurredAt", format_rfc3339(when)},
-                                        {"payload", json::object{{"event", event},
-                                                                 {"sagaId", saga},
-                                                                 {"userId", user},
-                                                                 {"orgId", nullptr},
-                                                                 {"provider", "openai"},
-                                                                 {"tokens", tokens},
-                                                                 {"idempotencyKey", nullptr},
-                                                                 {"status", "PENDING"},
-                                                                 {"createdAt", format_rfc3339(when)},
-                                                                 {"updatedAt", format_rfc3339(when)}}}});
+    return ::lt::test::purchase_envelope(event_id, event, saga, user, tokens, when, "PENDING");
 }
 
 struct Reply {

@@ -3,6 +3,7 @@
 /// SQLite, FakeClock, real config schema), started, with helpers that call its routes directly and
 /// record the events it delivers.
 
+#include "support/module_config.hpp"
 #include "support/temp_dir.hpp"
 #include <doctest/doctest.h>
 
@@ -37,15 +38,7 @@ namespace json = boost::json;
 using TempDir = lt::test::TempDir;
 
 inline config::Config load_config(std::vector<std::string> overrides) {
-    config::Schema schema;
-    config::describe_kernel(schema);
-    describe_config(schema);
-    config::LoadOptions opts;
-    opts.read_env = false;
-    opts.overrides = std::move(overrides);
-    auto cfg = config::load(schema, opts);
-    REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
-    return *cfg;
+    return lt::test::load_module_config(&describe_config, std::move(overrides));
 }
 
 /// A principal as the gateway would set it.

@@ -17,7 +17,7 @@ struct OutboxOptions {
     std::chrono::milliseconds poll_interval{2000}; ///< token.outbox.poll-interval-ms: idle period without wake()
     std::chrono::milliseconds initial_backoff{100};  ///< first pause after a failed pass (not configurable)
     std::chrono::milliseconds max_backoff{30000};  ///< token.outbox.max-backoff: pauses double up to this
-    std::chrono::milliseconds retention{3600000};  ///< token.outbox.retention: published rows older are purged
+    std::chrono::milliseconds retention{600000};   ///< token.outbox.retention: published rows older are purged
     std::chrono::milliseconds purge_interval{60000};  ///< token.outbox.purge-interval: how often purge runs
     std::chrono::milliseconds stop_flush{2000};    ///< stop() keeps publishing this long at most (0: no flush)
     std::string usage_topic = "token-usage";       ///< token.usage.topic: rows of aggregate type TokenUsage

@@ -38,91 +38,85 @@ bool SimulatedPaymentProvider::declined() {
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < options_.failure_rate;
 }
 
-Result<void> SimulatedPaymentProvider::reserve(std::string_view saga_id, std::string_view user_id, std::int64_t amount) {
+Result<void> SimulatedPaymentProvider::in_ledger(std::string_view saga_id, const LedgerStep& step) {
     simulate_latency();
-    // A decision already taken for this saga stands (idempotent); only a new reservation may be declined.
-    Result<void> out = ok();
-    const bool decline = declined();
+    Result<void> answer = ok();
     auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        out = ok();
         auto state = read_state(s, saga_id);
         if (!state) return fail(state.error());
-        switch (*state) {
+        auto decided = step(s, *state, format_rfc3339(clock_.now()));
+        if (!decided) return fail(decided.error());  // a database error: roll back
+        answer = std::move(*decided);
+        return ok();
+    });
+    if (!r) return r;
+    return answer;
+}
+
+namespace {
+Result<Result<void>> insert_payment(ports::SqlSession& s, std::string_view saga_id, std::string_view user_id,
+                                    std::int64_t amount, std::string_view status, const std::string& now) {
+    auto r = s.execute(
+        "INSERT INTO token_payments (saga_id, user_id, amount, status, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $5)",
+        {text(saga_id), text(user_id), SqlValue(amount), text(status), SqlValue(now)});
+    if (!r) return fail(r.error());
+    return Result<void>(ok());
+}
+
+Result<Result<void>> set_payment_status(ports::SqlSession& s, std::string_view saga_id, std::string_view status,
+                                        const std::string& now) {
+    auto r = s.execute("UPDATE token_payments SET status = $1, updated_at = $2 WHERE saga_id = $3",
+                       {text(status), SqlValue(now), text(saga_id)});
+    if (!r) return fail(r.error());
+    return Result<void>(ok());
+}
+
+Result<Result<void>> refuse(Errc code, std::string message) { return Result<void>(fail(code, std::move(message))); }
+}  // namespace
+
+Result<void> SimulatedPaymentProvider::reserve(std::string_view saga_id, std::string_view user_id, std::int64_t amount) {
+    // A decision already taken for this saga stands (idempotent); only a new reservation may be declined.
+    const bool decline = declined();
+    return in_ledger(saga_id, [&](ports::SqlSession& s, PaymentState state, const std::string& now) -> Result<Result<void>> {
+        switch (state) {
             case PaymentState::reserved:
             case PaymentState::captured:
-                return ok();
+                return Result<void>(ok());
             case PaymentState::released:
-                out = fail(Errc::conflict, "payment already released");
-                return ok();
+                return refuse(Errc::conflict, "payment already released");
             case PaymentState::none:
                 break;
         }
-        if (decline) {
-            out = fail(Errc::payment_required, "payment declined");
-            return ok();
-        }
-        auto now = format_rfc3339(clock_.now());
-        auto ins = s.execute(
-            "INSERT INTO token_payments (saga_id, user_id, amount, status, created_at, updated_at) "
-            "VALUES ($1, $2, $3, 'RESERVED', $4, $4)",
-            {text(saga_id), text(user_id), SqlValue(amount), SqlValue(now)});
-        if (!ins) return fail(ins.error());
-        return ok();
+        if (decline) return refuse(Errc::payment_required, "payment declined");
+        return insert_payment(s, saga_id, user_id, amount, "RESERVED", now);
     });
-    if (!r) return r;
-    return out;
 }
 
 Result<void> SimulatedPaymentProvider::capture(std::string_view saga_id) {
-    simulate_latency();
-    Result<void> out = ok();
-    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        out = ok();
-        auto state = read_state(s, saga_id);
-        if (!state) return fail(state.error());
-        if (*state == PaymentState::captured) return ok();
-        if (*state != PaymentState::reserved) {
-            out = fail(Errc::conflict, "no reserved payment to capture");
-            return ok();
-        }
-        auto up = s.execute("UPDATE token_payments SET status = 'CAPTURED', updated_at = $1 WHERE saga_id = $2",
-                            {SqlValue(format_rfc3339(clock_.now())), text(saga_id)});
-        if (!up) return fail(up.error());
-        return ok();
+    return in_ledger(saga_id, [&](ports::SqlSession& s, PaymentState state, const std::string& now) -> Result<Result<void>> {
+        if (state == PaymentState::captured) return Result<void>(ok());
+        if (state != PaymentState::reserved) return refuse(Errc::conflict, "no reserved payment to capture");
+        return set_payment_status(s, saga_id, "CAPTURED", now);
     });
-    if (!r) return r;
-    return out;
 }
 
 Result<void> SimulatedPaymentProvider::release(std::string_view saga_id) {
-    simulate_latency();
-    Result<void> out = ok();
-    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        out = ok();
-        auto state = read_state(s, saga_id);
-        if (!state) return fail(state.error());
-        if (*state == PaymentState::captured) {
-            out = fail(Errc::conflict, "payment already captured");
-            return ok();
+    return in_ledger(saga_id, [&](ports::SqlSession& s, PaymentState state, const std::string& now) -> Result<Result<void>> {
+        switch (state) {
+            case PaymentState::captured:
+                return refuse(Errc::conflict, "payment already captured");
+            case PaymentState::released:
+                return Result<void>(ok());
+            case PaymentState::none:
+                // A tombstone: a reservation arriving later for this saga (a step racing its
+                // compensation) is refused instead of holding money for a failed purchase.
+                return insert_payment(s, saga_id, "", 0, "RELEASED", now);
+            case PaymentState::reserved:
+                break;
         }
-        if (*state == PaymentState::released) return ok();
-        if (*state == PaymentState::none) {
-            // A tombstone: a reservation arriving later for this saga (a step racing its compensation)
-            // is refused instead of holding money for a failed purchase.
-            auto ins = s.execute(
-                "INSERT INTO token_payments (saga_id, user_id, amount, status, created_at, updated_at) "
-                "VALUES ($1, '', 0, 'RELEASED', $2, $2)",
-                {text(saga_id), SqlValue(format_rfc3339(clock_.now()))});
-            if (!ins) return fail(ins.error());
-            return ok();
-        }
-        auto up = s.execute("UPDATE token_payments SET status = 'RELEASED', updated_at = $1 WHERE saga_id = $2",
-                            {SqlValue(format_rfc3339(clock_.now())), text(saga_id)});
-        if (!up) return fail(up.error());
-        return ok();
+        return set_payment_status(s, saga_id, "RELEASED", now);
     });
-    if (!r) return r;
-    return out;
 }
 
 Result<PaymentState> SimulatedPaymentProvider::state(std::string_view saga_id) {

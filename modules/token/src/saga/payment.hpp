@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <string>
@@ -53,6 +54,10 @@ public:
     Result<PaymentState> state(std::string_view saga_id) override;
 
 private:
+    /// Decides one operation from the saga's current payment state inside one ledger transaction:
+    /// returns the provider's answer, or an error that rolls the transaction back.
+    using LedgerStep = std::function<Result<Result<void>>(ports::SqlSession&, PaymentState, const std::string& now)>;
+    Result<void> in_ledger(std::string_view saga_id, const LedgerStep& step);
     void simulate_latency() const;
     bool declined();
 

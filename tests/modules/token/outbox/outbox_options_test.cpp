@@ -34,7 +34,7 @@ TEST_CASE("outbox options read the shipped defaults, which match the struct's ow
     CHECK(o->batch_size == 50);
     CHECK(o->poll_interval == 2000ms);
     CHECK(o->max_backoff == 30s);
-    CHECK(o->retention == 1h);
+    CHECK(o->retention == 10min);
     CHECK(o->purge_interval == 1min);
     CHECK(o->usage_topic == "token-usage");
     CHECK(o->purchase_topic == "token-purchase-events");
