@@ -12,8 +12,10 @@ const std::vector<ModuleSpec>& module_list() {
     static const std::vector<ModuleSpec> kModules{
         {"providers", &providers::describe_config, &providers::make_module},
         {"auth", &auth::describe_config, &auth::make_module},
-        {"token", &token::describe_config, &token::make_module},
+        // Analytics before token: modules stop in reverse order, so the token module's outbox relay
+        // flushes to the event log while the analytics consumers still run.
         {"analytics", &analytics::describe_config, &analytics::make_module},
+        {"token", &token::describe_config, &token::make_module},
         {"gateway", &gateway::describe_config, &gateway::make_module},
     };
     return kModules;

@@ -49,6 +49,10 @@ public:
 
     /// The group's committed offset for a partition (next offset to process; 0 when none).
     virtual Result<std::int64_t> committed(std::string_view topic, std::string_view group, int partition) = 0;
+
+    /// True when appended records survive a restart of this process (Kafka). False for the in-memory
+    /// log: producers with their own durable copy (the outbox) then publish it again after a restart.
+    virtual bool durable() const { return true; }
 };
 
 }  // namespace lt::ports

@@ -25,7 +25,9 @@ http::Response forbidden(const http::Request& req) { return http::error_response
 
 std::string trimmed_field(const boost::json::object& o, std::string_view key) {
     auto* v = o.if_contains(key);
-    return v && v->is_string() ? trim(v->as_string()) : std::string();
+    if (!v || v->is_null() || v->is_object() || v->is_array()) return std::string();
+    if (v->is_string()) return trim(v->as_string());
+    return boost::json::serialize(*v);  // a number or boolean is read as its text, as the original does
 }
 
 Result<std::int64_t> parse_tokens(const boost::json::object& o) {

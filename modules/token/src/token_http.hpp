@@ -17,7 +17,9 @@ http::Response bad_request(const http::Request& req, std::string_view message);
 /// 403 `forbidden`.
 http::Response forbidden(const http::Request& req);
 
-/// The trimmed string at `key`; empty when absent, null, blank or not a string.
+/// The trimmed string at `key`; a number or boolean gives its JSON text (the original coerces scalars to
+/// strings, so `"userId": 123` is an invalid id, not a missing one); empty when absent, null, blank, an
+/// object or an array.
 std::string trimmed_field(const boost::json::object& o, std::string_view key);
 
 /// CONTRACT.md item 15: 1..2147483647 as a JSON integer, else the 400 message.

@@ -110,7 +110,15 @@ asio::awaitable<Result<void>> TokenModule::start() {
 asio::awaitable<void> TokenModule::stop() {
     if (cleanup_timer_) cleanup_timer_->cancel();  // stop() runs on ctx_.io, the timer's own context
     if (recovery_timer_) recovery_timer_->cancel();
-    if (compensation_) compensation_->stop();
+    if (compensation_) {
+        // Joins the consumer thread (up to a poll wait plus a payment call): off the I/O thread.
+        auto* consumer = compensation_.get();
+        auto op = ctx_.blocking->run([consumer] {
+            consumer->stop();
+            return 0;
+        });
+        co_await std::move(op);
+    }
     if (committer_) committer_->stop();
     if (relay_) {
         // Blocking (the relay flushes for a bounded time): off the I/O thread.

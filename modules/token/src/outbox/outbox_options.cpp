@@ -13,6 +13,8 @@ void describe_outbox_config(config::Schema& s) {
     s.add({"token.outbox.batch-size", Type::integer, "Outbox rows read and published per relay pass.", 1, 100000});
     s.add({"token.outbox.poll-interval-ms", Type::integer,
            "Milliseconds between relay passes when nothing wakes the relay.", 1, 86400000});
+    s.add({"token.outbox.linger", Type::duration,
+           "After a wake-up the relay waits this long so that one pass carries many rows (0: none).", 0, 10000});
     s.add({"token.outbox.max-backoff", Type::duration, "Longest pause of the relay after repeated failures.", 1});
     s.add({"token.outbox.retention", Type::duration, "Published outbox rows older than this are deleted.", 0});
     s.add({"token.outbox.purge-interval", Type::duration, "How often published outbox rows are purged.", 1000});
@@ -27,6 +29,7 @@ Result<OutboxOptions> parse_outbox_config(const config::Config& c) {
         std::max<std::int64_t>(1, c.get_int("token.outbox.batch-size", static_cast<std::int64_t>(o.batch_size))));
     o.poll_interval = std::chrono::milliseconds(
         std::max<std::int64_t>(1, c.get_int("token.outbox.poll-interval-ms", o.poll_interval.count())));
+    o.linger = std::max(c.get_duration("token.outbox.linger", o.linger), std::chrono::milliseconds(0));
     o.max_backoff = std::max(c.get_duration("token.outbox.max-backoff", o.max_backoff), std::chrono::milliseconds(1));
     o.initial_backoff = std::min(o.initial_backoff, o.max_backoff);
     o.retention = std::max(c.get_duration("token.outbox.retention", o.retention), std::chrono::milliseconds(0));

@@ -15,6 +15,7 @@ struct OutboxOptions {
     bool enabled = true;                           ///< token.outbox.enabled: start() runs the relay thread
     std::size_t batch_size = 50;                   ///< token.outbox.batch-size: rows read per pass (≥ 1)
     std::chrono::milliseconds poll_interval{2000}; ///< token.outbox.poll-interval-ms: idle period without wake()
+    std::chrono::milliseconds linger{20};          ///< token.outbox.linger: a wake() waits this long to gather rows
     std::chrono::milliseconds initial_backoff{100};  ///< first pause after a failed pass (not configurable)
     std::chrono::milliseconds max_backoff{30000};  ///< token.outbox.max-backoff: pauses double up to this
     std::chrono::milliseconds retention{600000};   ///< token.outbox.retention: published rows older are purged

@@ -124,7 +124,28 @@ std::chrono::milliseconds OutboxRelay::next_backoff(std::chrono::milliseconds pr
     return previous >= options_.max_backoff / 2 ? options_.max_backoff : previous * 2;
 }
 
+Result<std::size_t> OutboxRelay::republish_kept() {
+    std::lock_guard pass(pass_mutex_);
+    std::size_t reset = 0;
+    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        auto u = s.execute("UPDATE token_outbox SET published_at = NULL WHERE published_at IS NOT NULL");
+        if (!u) return fail(u.error());
+        reset = static_cast<std::size_t>(u->affected);
+        return ok();
+    });
+    if (!r) return fail(r.error());
+    return reset;
+}
+
 void OutboxRelay::run() {
+    if (!log_.durable()) {
+        // What this process published before it stopped lived in memory only: rows still kept are
+        // sent again (consumers deduplicate by eventId), so a crash or a shutdown that came before the
+        // consumers stored them loses nothing.
+        auto reset = republish_kept();
+        if (!reset && logger_) logger_->error("outbox relay could not re-publish kept rows error={}", reset.error().message);
+        if (reset && *reset > 0 && logger_) logger_->info("outbox relay re-publishes {} rows kept from before the start", *reset);
+    }
     auto next_pass = Steady::now();
     auto next_purge = Steady::now() + options_.purge_interval;
     std::chrono::milliseconds backoff{0};
@@ -153,6 +174,11 @@ void OutboxRelay::run() {
             }
             const bool woken = backoff.count() == 0 && wake_pending_.load();
             if (!woken && Steady::now() < next_pass) continue;
+            if (woken && options_.linger.count() > 0 && Steady::now() < next_pass) {
+                // Woken by a commit while idle: let more commits land so one pass carries them all.
+                std::unique_lock lock(mutex_);
+                if (wake_cv_.wait_for(lock, options_.linger, [&] { return stopping_; })) break;
+            }
             // Cleared before the pass reads rows: a wake() from now on asks for another pass.
             wake_pending_.store(false);
             auto published = publish_once();

@@ -70,6 +70,11 @@ public:
     /// still stamps those sent before the failure. Tests and the relay thread.
     Result<std::size_t> publish_once();
 
+    /// Marks every kept (published, not yet purged) row unpublished again, so the next passes send it
+    /// again; returns how many. The relay thread does this at start when the event log is not durable
+    /// (the in-memory log loses what was published before a restart). Tests and the relay thread.
+    Result<std::size_t> republish_kept();
+
     /// Deletes published rows whose published_at is older than now - retention and returns how many.
     /// Serialized with publish_once. Tests and the relay thread.
     Result<std::size_t> purge_once();

@@ -1,4 +1,5 @@
 #include "outbox_harness.hpp"
+#include <set>
 
 using namespace lt;
 using namespace lt::token;
@@ -300,4 +301,81 @@ TEST_CASE("outbox metrics: published by topic, failures, backlog") {
     CHECK(h.counter("token_outbox_published_total", {"token-purchase-events"}) == 1);
     CHECK(h.counter("token_outbox_publish_failures_total") == 1);
     CHECK(relay->published() == 123);
+}
+
+namespace {
+/// The harness' in-memory log presented as a durable one (as Kafka is).
+class DurableView final : public lt::ports::EventLog {
+public:
+    explicit DurableView(lt::ports::EventLog& inner) : inner_(inner) {}
+    lt::Result<void> create_topic(std::string_view t, int p) override { return inner_.create_topic(t, p); }
+    lt::Result<lt::ports::EventRecord> append(std::string_view t, std::string_view k, std::string v) override {
+        return inner_.append(t, k, std::move(v));
+    }
+    lt::Result<std::vector<lt::ports::EventRecord>> poll(std::string_view t, std::string_view g, std::size_t m,
+                                                         std::chrono::milliseconds w) override {
+        return inner_.poll(t, g, m, w);
+    }
+    lt::Result<void> commit(std::string_view g, const lt::ports::EventRecord& r) override { return inner_.commit(g, r); }
+    lt::Result<void> seek(std::string_view g, const lt::ports::EventRecord& r) override { return inner_.seek(g, r); }
+    lt::Result<std::int64_t> committed(std::string_view t, std::string_view g, int p) override {
+        return inner_.committed(t, g, p);
+    }
+    bool durable() const override { return true; }
+
+private:
+    lt::ports::EventLog& inner_;
+};
+}  // namespace
+
+TEST_CASE("a relay started over a non-durable event log sends the kept rows again; over a durable one it does not") {
+    OutboxHarness h;
+    auto ids = h.insert_usage(30);
+    {
+        auto before = h.relay(test_options());
+        auto sent = before->publish_once();
+        REQUIRE(sent);
+        REQUIRE(*sent == 30);
+    }
+    {
+        // Restart over a durable log: what was published is still there, nothing is re-sent.
+        DurableView durable(h.log);
+        auto relay = h.relay(test_options(), nullptr, &durable);
+        relay->start();
+        REQUIRE(eventually([&] { return relay->passes() >= 1; }));
+        relay->stop();
+        CHECK(relay->published() == 0);
+        CHECK(h.read("token-usage").size() == 30);
+    }
+    // Restart over the in-memory log (whose records died with the process): every kept row is sent
+    // again, once; a consumer deduplicating by eventId still counts 30.
+    auto relay = h.relay(test_options());
+    relay->start();
+    CHECK(eventually([&] { return relay->published() == 30; }));
+    relay->stop();
+    auto records = h.read("token-usage");
+    CHECK(records.size() == 60);
+    std::set<std::string> distinct;
+    for (const auto& r : records) distinct.insert(event_id_of(r.value));
+    CHECK(distinct == std::set<std::string>(ids.begin(), ids.end()));
+    for (const auto& id : ids) CHECK(h.published_at(id).has_value());
+}
+
+TEST_CASE("with a linger, the rows of many commits woken one by one travel in few passes") {
+    OutboxHarness h;
+    auto options = test_options(500);
+    options.linger = std::chrono::milliseconds(200);
+    auto relay = h.relay(options);
+    relay->start();
+    REQUIRE(eventually([&] { return relay->passes() >= 1; }));
+    const auto passes_before = relay->passes();
+    for (int i = 0; i < 40; ++i) {
+        h.insert_usage(1);
+        relay->wake();
+    }
+    CHECK(eventually([&] { return relay->published() == 40; }));
+    relay->stop();
+    // 40 wake-ups inside one linger: a handful of passes, not one per commit.
+    CHECK(relay->passes() - passes_before < 10);
+    CHECK(h.read("token-usage").size() == 40);
 }

@@ -27,6 +27,8 @@ namespace lt::adapters {
 /// consumer thread or the blocking pool, never from an I/O thread (the other members are short).
 class MemoryEventLog final : public ports::EventLog {
 public:
+    /// Records live in this process only.
+    bool durable() const override { return false; }
     /// `clock` must outlive the log; `default_partitions` (>= 1; smaller counts become 1) is the
     /// partition count of topics created by append(). Any thread.
     explicit MemoryEventLog(Clock& clock, int default_partitions = 1);
