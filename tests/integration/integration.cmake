@@ -8,6 +8,7 @@ lt_add_test(NAME integration_test
     integration/token_test.cpp
     integration/analytics_test.cpp
     integration/purchase_test.cpp
+    integration/restart_test.cpp
     integration/auth_cost_bench.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)
