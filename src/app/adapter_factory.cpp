@@ -48,7 +48,9 @@ Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Cl
         return fail(Errc::invalid_argument,
                     "storage.events.driver '" + ev_driver + "' is not compiled into this build");
     }
-    a.events = std::make_unique<adapters::MemoryEventLog>(clock);
+    // Consumed records are dropped so memory stays flat; the token module's outbox re-sends what it
+    // keeps after a restart, so nothing depends on the in-memory log keeping history.
+    a.events = std::make_unique<adapters::MemoryEventLog>(clock, 1, true);
     return a;
 }
 

@@ -187,3 +187,45 @@ TEST_CASE("event consumer puts back the records it polled but did not handle whe
 }
 
 }  // namespace
+
+TEST_CASE("with trim_consumed, records every group committed are dropped; a late group starts at the oldest kept") {
+    lt::FakeClock clock;
+    lt::adapters::MemoryEventLog log(clock, 1, true);
+    for (int i = 0; i < 1000; ++i) REQUIRE(log.append("t", "k", std::to_string(i)));
+    auto a = log.poll("t", "a", 1000, std::chrono::milliseconds(0));
+    auto b = log.poll("t", "b", 600, std::chrono::milliseconds(0));
+    REQUIRE(a);
+    REQUIRE(b);
+    REQUIRE(a->size() == 1000);
+    REQUIRE(b->size() == 600);
+    REQUIRE(log.commit("a", a->back()));
+    CHECK(log.retained("t") == 1000);  // group b has not committed anything yet
+    REQUIRE(log.commit("b", b->back()));
+    CHECK(log.retained("t") == 400);  // both are past offset 600
+    // b goes on from where it was; offsets keep counting; a commit of a trimmed record is harmless.
+    auto rest = log.poll("t", "b", 1000, std::chrono::milliseconds(0));
+    REQUIRE(rest);
+    REQUIRE(rest->size() == 400);
+    CHECK(rest->front().offset == 600);
+    CHECK(rest->front().value == "600");
+    CHECK(log.commit("b", b->front()));
+    // A group that appears now reads what is kept, from the oldest record on.
+    auto late = log.poll("t", "c", 1000, std::chrono::milliseconds(0));
+    REQUIRE(late);
+    REQUIRE(late->size() == 400);
+    CHECK(late->front().offset == 600);
+    // New records get the next offsets.
+    auto next = log.append("t", "k", "x");
+    REQUIRE(next);
+    CHECK(next->offset == 1000);
+}
+
+TEST_CASE("without trim_consumed the log keeps everything") {
+    lt::FakeClock clock;
+    lt::adapters::MemoryEventLog log(clock);
+    for (int i = 0; i < 600; ++i) REQUIRE(log.append("t", "k", "v"));
+    auto a = log.poll("t", "a", 1000, std::chrono::milliseconds(0));
+    REQUIRE(a);
+    REQUIRE(log.commit("a", a->back()));
+    CHECK(log.retained("t") == 600);
+}

@@ -49,8 +49,8 @@ std::uint32_t murmur2(std::string_view data) {
 
 }  // namespace
 
-MemoryEventLog::MemoryEventLog(Clock& clock, int default_partitions)
-    : clock_(clock), default_partitions_(std::max(default_partitions, 1)) {}
+MemoryEventLog::MemoryEventLog(Clock& clock, int default_partitions, bool trim_consumed)
+    : clock_(clock), default_partitions_(std::max(default_partitions, 1)), trim_consumed_(trim_consumed) {}
 
 MemoryEventLog::~MemoryEventLog() = default;
 
@@ -98,8 +98,9 @@ Result<MemoryEventLog::GroupPartition*> MemoryEventLog::locate(std::string_view 
         return fail(Errc::invalid_argument,
                     "topic '" + record.topic + "' has no partition " + std::to_string(record.partition));
     }
-    const auto& records = partitions[static_cast<std::size_t>(record.partition)].records;
-    if (record.offset < 0 || static_cast<std::size_t>(record.offset) >= records.size()) {
+    const auto& part = partitions[static_cast<std::size_t>(record.partition)];
+    // Below the partition's base is fine: such a record was consumed by every group and trimmed.
+    if (record.offset < 0 || record.offset >= part.end()) {
         return fail(Errc::invalid_argument, "offset " + std::to_string(record.offset) + " was never appended to '" +
                                                 record.topic + "'/" + std::to_string(record.partition));
     }
@@ -133,11 +134,10 @@ Result<ports::EventRecord> MemoryEventLog::append(std::string_view topic, std::s
             std::lock_guard lock(mutex_);
             Topic& state = ensure_topic(topic, default_partitions_);
             const int partition = partition_for_key(key, static_cast<int>(state.partitions.size()));
-            auto& records = state.partitions[static_cast<std::size_t>(partition)].records;
-            records.push_back(ports::EventRecord{std::string(topic), partition,
-                                                 static_cast<std::int64_t>(records.size()), std::string(key),
-                                                 std::move(value), clock_.now()});
-            stored = records.back();
+            auto& part = state.partitions[static_cast<std::size_t>(partition)];
+            part.records.push_back(ports::EventRecord{std::string(topic), partition, part.end(), std::string(key),
+                                                      std::move(value), clock_.now()});
+            stored = part.records.back();
         }
         appended_.notify_all();
         return stored;
@@ -153,10 +153,11 @@ std::vector<ports::EventRecord> MemoryEventLog::take(GroupTopic& cursor, const T
     cursor.next_partition = (start + 1) % count;
     for (std::size_t i = 0; i < count && out.size() < max; ++i) {
         const std::size_t p = (start + i) % count;
-        const auto& records = topic.partitions[p].records;
+        const auto& part = topic.partitions[p];
         std::int64_t& position = cursor.partitions[p].position;
-        while (static_cast<std::size_t>(position) < records.size() && out.size() < max) {
-            out.push_back(records[static_cast<std::size_t>(position)]);
+        position = std::max(position, part.base);  // what was trimmed is gone: start at the oldest kept
+        while (position < part.end() && out.size() < max) {
+            out.push_back(part.records[static_cast<std::size_t>(position - part.base)]);
             ++position;
         }
     }
@@ -202,10 +203,39 @@ Result<void> MemoryEventLog::commit(std::string_view group, const ports::EventRe
         }
         GroupPartition& cursor = **located;
         cursor.committed = std::max(cursor.committed, record.offset + 1);
+        if (trim_consumed_) {
+            auto& part = topics_.find(record.topic)->second.partitions[static_cast<std::size_t>(record.partition)];
+            trim(record.topic, part, static_cast<std::size_t>(record.partition));
+        }
         return ok();
     } catch (const std::exception& e) {
         return fail(Errc::internal, std::string("commit failed: ") + e.what());
     }
+}
+
+void MemoryEventLog::trim(std::string_view topic, Partition& partition, std::size_t index) {
+    std::int64_t upto = partition.end();
+    for (const auto& [name, by_topic] : groups_) {
+        auto t = by_topic.find(topic);
+        if (t == by_topic.end()) continue;
+        upto = std::min(upto, index < t->second.partitions.size() ? t->second.partitions[index].committed : 0);
+    }
+    // In steps, so that a busy partition does not pay a pop per commit.
+    constexpr std::int64_t kStep = 256;
+    if (upto - partition.base < kStep) return;
+    while (partition.base < upto) {
+        partition.records.pop_front();
+        ++partition.base;
+    }
+}
+
+std::size_t MemoryEventLog::retained(std::string_view topic) {
+    std::lock_guard lock(mutex_);
+    auto t = topics_.find(topic);
+    if (t == topics_.end()) return 0;
+    std::size_t n = 0;
+    for (const auto& p : t->second.partitions) n += p.records.size();
+    return n;
 }
 
 Result<void> MemoryEventLog::seek(std::string_view group, const ports::EventRecord& record) {

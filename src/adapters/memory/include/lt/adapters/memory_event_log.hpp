@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -19,7 +20,9 @@ namespace lt::adapters {
 
 /// In-process event log. A topic has N partitions; a record goes to partition
 /// `partition_for_key(key, N)`, and offsets count from 0 in each partition. Everything appended is
-/// kept for the life of the object. Each consumer group has, per (topic, partition), a committed
+/// kept for the life of the object, unless `trim_consumed` is set: then the records that every group
+/// reading the partition has committed are dropped (memory stays flat under a long run; a group that
+/// starts reading later begins at the oldest record still kept, like Kafka's `earliest`). Each consumer group has, per (topic, partition), a committed
 /// offset and a fetch position shared by all pollers of the group, so two pollers of one group never
 /// receive the same record unless seek() rewinds; a new group starts at offset 0. Record timestamps
 /// come from `Clock::now()`; poll() waits in real time.
@@ -31,7 +34,7 @@ public:
     bool durable() const override { return false; }
     /// `clock` must outlive the log; `default_partitions` (>= 1; smaller counts become 1) is the
     /// partition count of topics created by append(). Any thread.
-    explicit MemoryEventLog(Clock& clock, int default_partitions = 1);
+    explicit MemoryEventLog(Clock& clock, int default_partitions = 1, bool trim_consumed = false);
     /// Not copyable or movable (holds a mutex and waiting pollers).
     MemoryEventLog(const MemoryEventLog&) = delete;
     MemoryEventLog& operator=(const MemoryEventLog&) = delete;
@@ -71,9 +74,14 @@ public:
     /// partitioner for non-empty keys. Pure; any thread.
     static int partition_for_key(std::string_view key, int partitions);
 
+    /// Records currently held in `topic` (all partitions). Any thread.
+    std::size_t retained(std::string_view topic);
+
 private:
     struct Partition {
-        std::vector<ports::EventRecord> records;  ///< records[i].offset == i
+        std::deque<ports::EventRecord> records;  ///< records[i].offset == base + i
+        std::int64_t base = 0;                   ///< offset of records.front()
+        std::int64_t end() const { return base + static_cast<std::int64_t>(records.size()); }
     };
     struct Topic {
         std::vector<Partition> partitions;
@@ -95,9 +103,12 @@ private:
     GroupTopic& ensure_group_topic(std::string_view group, std::string_view topic, const Topic& state);
     Result<GroupPartition*> locate(std::string_view group, const ports::EventRecord& record);
     std::vector<ports::EventRecord> take(GroupTopic& cursor, const Topic& topic, std::size_t max);
+    /// With trim_consumed: drops the records of `topic`/`partition` every group has committed.
+    void trim(std::string_view topic, Partition& partition, std::size_t index);
 
     Clock& clock_;
     int default_partitions_;
+    bool trim_consumed_;
     std::mutex mutex_;                  ///< guards topics_ and groups_
     std::condition_variable appended_;  ///< notified on every append and seek
     TopicMap topics_;
