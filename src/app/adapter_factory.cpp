@@ -30,12 +30,22 @@ Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Cl
         return fail(Errc::invalid_argument, "storage.sql.driver '" + sql_driver + "' is not compiled into this build");
     }
     std::filesystem::path data_dir = cfg.get_string("storage.data-dir", "./var");
-    std::filesystem::path file = cfg.get_string("storage.sql.path", "leaky-tokens.db");
-    if (file != ":memory:" && file.is_relative()) file = data_dir / file;
-    auto db = adapters::SqliteDatabase::open(file, pool);
+    auto in_data_dir = [&](std::filesystem::path file) {
+        if (file != ":memory:" && file.is_relative()) file = data_dir / file;
+        return file;
+    };
+    auto db = adapters::SqliteDatabase::open(in_data_dir(cfg.get_string("storage.sql.path", "leaky-tokens.db")), pool);
     if (!db) return fail(db.error());
     a.sql = std::move(*db);
-    a.usage = std::make_unique<adapters::SqlUsageStore>(*a.sql);
+    // The usage store gets its own SQLite file: analytics ingest batches then never hold the lock
+    // that the consume path's group commits wait for.
+    const auto usage_path = cfg.get_string("storage.usage.path", "analytics.db");
+    if (!usage_path.empty()) {
+        auto usage_db = adapters::SqliteDatabase::open(in_data_dir(usage_path), pool);
+        if (!usage_db) return fail(usage_db.error());
+        a.usage_sql = std::move(*usage_db);
+    }
+    a.usage = std::make_unique<adapters::SqlUsageStore>(a.usage_sql ? *a.usage_sql : *a.sql);
 
     const auto kv_driver = cfg.get_string("storage.kv.driver", "memory");
     if (kv_driver != "memory") {

@@ -19,7 +19,8 @@ struct Adapters {
     std::unique_ptr<ports::SqlDatabase> sql;
     std::unique_ptr<ports::KeyValueStore> kv;
     std::unique_ptr<ports::EventLog> events;
-    std::unique_ptr<ports::UsageStore> usage;  ///< on `sql` (declared after it: destroyed first)
+    std::unique_ptr<ports::SqlDatabase> usage_sql;  ///< the usage store's own database (null: it uses `sql`)
+    std::unique_ptr<ports::UsageStore> usage;  ///< on `usage_sql` or `sql` (declared after both: destroyed first)
 };
 
 /// Names of the adapters compiled into this binary ("sqlite", "memory", ...).

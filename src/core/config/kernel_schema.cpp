@@ -66,6 +66,8 @@ void describe_kernel(Schema& schema) {
     schema.add(key("storage.data-dir", Type::string, "Directory for local data (SQLite database, keys)"));
     schema.add(choice("storage.sql.driver", {"sqlite", "postgres"}, "SQL database adapter"));
     schema.add(key("storage.sql.path", Type::string, "SQLite database file, relative to storage.data-dir"));
+    schema.add(key("storage.usage.path", Type::string,
+                   "SQLite file of the analytics usage store, relative to storage.data-dir (empty: the main database)"));
     schema.add(secret(key("storage.sql.url", Type::string,
                           "PostgreSQL connection URL (`postgresql://user:pass@host:5432/db`)")));
     schema.add(choice("storage.kv.driver", {"memory", "redis"}, "Key-value store adapter (rate limits, caches)"));
