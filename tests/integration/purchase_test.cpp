@@ -86,8 +86,12 @@ TEST_CASE("purchase validates in the original order, then the provider, then own
     auto denied = post(purchase_body(other.id, 5));
     CHECK(denied.status == 403);
     CHECK(message_of(denied) == "forbidden");
-    // A key of exactly 100 characters is fine.
+    // A key of exactly 100 characters is fine, also when they take two bytes each.
     CHECK(post(purchase_body(u.id, 5), std::string(100, 'k')).status == 202);
+    std::string accents;
+    for (int i = 0; i < 100; ++i) accents += "\xc3\xa9";  // é
+    CHECK(post(purchase_body(u.id, 5), accents).status == 202);
+    expect_400(post(purchase_body(u.id, 5), accents + "e"), "idempotency key too long");
 }
 
 TEST_CASE("a purchase answers 202 with a terminal saga whose record, quota and counters agree") {

@@ -16,6 +16,13 @@ namespace lt::token {
 namespace {
 constexpr std::size_t kMaxIdempotencyKey = 100;
 
+/// Characters (UTF-8 code points) of `text`: every byte that does not continue a sequence.
+std::size_t char_count(std::string_view text) {
+    std::size_t n = 0;
+    for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
 http::Response unavailable(const http::Request& req) {
     return http::error_response(503, "token service unavailable", req.path);
 }
@@ -32,7 +39,7 @@ asio::awaitable<http::Response> TokenModule::purchase(http::Request req) {
     auto tokens = parse_tokens(*body);
     if (!tokens) co_return bad_request(req, tokens.error().message);
     auto key = trim(req.header("Idempotency-Key"));
-    if (key.size() > kMaxIdempotencyKey) co_return bad_request(req, "idempotency key too long");
+    if (char_count(key) > kMaxIdempotencyKey) co_return bad_request(req, "idempotency key too long");
     auto* org_value = body->if_contains("orgId");
     std::optional<std::string> org;
     if (org_value && !org_value->is_null() && !org_value->is_string()) co_return bad_request(req, "invalid userId or orgId");
