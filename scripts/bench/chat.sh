@@ -152,24 +152,9 @@ NGX_PREFIX="$WORK/nginx"
 mkdir -p "$NGX_PREFIX/tmp" "$NGX_PREFIX/logs"
 NGX_PROXY_PORT="$(free_port)"
 NGX_UPSTREAM_PORT="$(free_port)"
-USER_LINE="# (not root: nginx workers run as the current user)"
-if [[ $EUID -eq 0 ]]; then USER_LINE="user root;"; fi
-# Temp paths of the optional modules, only for those compiled in (nginx-light may lack some).
-EXTRA_TEMP_PATHS=""
-NGINX_BUILD="$(nginx -V 2>&1)"
-for m in fastcgi uwsgi scgi; do
-  [[ "$NGINX_BUILD" == *"--without-http_${m}_module"* ]] && continue
-  EXTRA_TEMP_PATHS+="    ${m}_temp_path $NGX_PREFIX/tmp/$m;"$'\n'
-done
 NGX_CONF="$NGX_PREFIX/nginx.conf"
-while IFS= read -r line; do
-  line="${line//@PREFIX@/$NGX_PREFIX}"
-  line="${line//@PROXY_PORT@/$NGX_PROXY_PORT}"
-  line="${line//@UPSTREAM_PORT@/$NGX_UPSTREAM_PORT}"
-  line="${line//@USER_LINE@/$USER_LINE}"
-  line="${line//@EXTRA_TEMP_PATHS@/$EXTRA_TEMP_PATHS}"
-  printf '%s\n' "$line"
-done <"$SCRIPT_DIR/nginx-chat.conf.in" >"$NGX_CONF"
+render_nginx_conf "$SCRIPT_DIR/nginx-chat.conf.in" "$NGX_PREFIX" \
+  "PROXY_PORT=$NGX_PROXY_PORT" "UPSTREAM_PORT=$NGX_UPSTREAM_PORT" >"$NGX_CONF"
 log "starting nginx: proxy 127.0.0.1:$NGX_PROXY_PORT -> upstream 127.0.0.1:$NGX_UPSTREAM_PORT"
 nginx -c "$NGX_CONF" -p "$NGX_PREFIX/" >"$NGX_PREFIX/stderr.log" 2>&1 &
 NGINX_PID=$!

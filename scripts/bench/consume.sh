@@ -149,27 +149,10 @@ mkdir -p "$NGX_PREFIX/tmp" "$NGX_PREFIX/logs"
 NGX_OPEN_PORT="$(free_port)"
 NGX_CONTENDED_PORT="$(free_port)"
 NGX_UPSTREAM_PORT="$(free_port)"
-USER_LINE="# (not root: nginx workers run as the current user)"
-if [[ $EUID -eq 0 ]]; then USER_LINE="user root;"; fi
-# Temp paths of the optional modules, only for those compiled in (nginx-light may lack some).
-EXTRA_TEMP_PATHS=""
-NGINX_BUILD="$(nginx -V 2>&1)"
-for m in fastcgi uwsgi scgi; do
-  [[ "$NGINX_BUILD" == *"--without-http_${m}_module"* ]] && continue
-  EXTRA_TEMP_PATHS+="    ${m}_temp_path $NGX_PREFIX/tmp/$m;"$'\n'
-done
 NGX_CONF="$NGX_PREFIX/nginx.conf"
-while IFS= read -r line; do
-  line="${line//@PREFIX@/$NGX_PREFIX}"
-  line="${line//@OPEN_PORT@/$NGX_OPEN_PORT}"
-  line="${line//@CONTENDED_PORT@/$NGX_CONTENDED_PORT}"
-  line="${line//@UPSTREAM_PORT@/$NGX_UPSTREAM_PORT}"
-  line="${line//@RATE@/$CONTENDED_RATE}"
-  line="${line//@BURST@/$CONTENDED_CAPACITY}"
-  line="${line//@USER_LINE@/$USER_LINE}"
-  line="${line//@EXTRA_TEMP_PATHS@/$EXTRA_TEMP_PATHS}"
-  printf '%s\n' "$line"
-done <"$SCRIPT_DIR/nginx-consume.conf.in" >"$NGX_CONF"
+render_nginx_conf "$SCRIPT_DIR/nginx-consume.conf.in" "$NGX_PREFIX" \
+  "OPEN_PORT=$NGX_OPEN_PORT" "CONTENDED_PORT=$NGX_CONTENDED_PORT" "UPSTREAM_PORT=$NGX_UPSTREAM_PORT" \
+  "RATE=$CONTENDED_RATE" "BURST=$CONTENDED_CAPACITY" >"$NGX_CONF"
 log "starting nginx: proxies 127.0.0.1:$NGX_OPEN_PORT (open), :$NGX_CONTENDED_PORT (contended) -> upstream :$NGX_UPSTREAM_PORT"
 nginx -c "$NGX_CONF" -p "$NGX_PREFIX/" >"$NGX_PREFIX/stderr.log" 2>&1 &
 NGINX_PID=$!

@@ -107,3 +107,25 @@ private_binary() {
     sleep 1
   done
 }
+
+# render_nginx_conf TEMPLATE PREFIX [NAME=VALUE ...] — prints TEMPLATE with @PREFIX@, @USER_LINE@ (root
+# runs workers as root), @EXTRA_TEMP_PATHS@ (temp paths of the optional modules compiled into this nginx;
+# nginx-light may lack some) and every @NAME@ of the arguments replaced.
+render_nginx_conf() {
+  local template="$1" prefix="$2"; shift 2
+  local user_line="# (not root: nginx workers run as the current user)"
+  if [[ $EUID -eq 0 ]]; then user_line="user root;"; fi
+  local extra="" build m line pair
+  build="$(nginx -V 2>&1)"
+  for m in fastcgi uwsgi scgi; do
+    [[ "$build" == *"--without-http_${m}_module"* ]] && continue
+    extra+="    ${m}_temp_path $prefix/tmp/$m;"$'\n'
+  done
+  while IFS= read -r line; do
+    line="${line//@PREFIX@/$prefix}"
+    line="${line//@USER_LINE@/$user_line}"
+    line="${line//@EXTRA_TEMP_PATHS@/$extra}"
+    for pair in "$@"; do line="${line//@${pair%%=*}@/${pair#*=}}"; done
+    printf '%s\n' "$line"
+  done <"$template"
+}

@@ -19,30 +19,57 @@ void TokenModule::count_lookup(const std::string& provider, std::string_view out
     if (lookup_total_) lookup_total_->labels({providers::is_known_provider(provider) ? provider : "unknown", outcome}).inc();
 }
 
-asio::awaitable<std::optional<http::Response>> TokenModule::require_user(std::string user_id, http::Request req) {
+asio::awaitable<tl::expected<std::vector<std::string>, http::Response>> TokenModule::user_roles(std::string user_id,
+                                                                                                http::Request req) {
     auto op = ctx_.bus->call(std::string(auth::kGetUserCommand), boost::json::object{{"userId", user_id}},
                              req.ctx.with_timeout(std::chrono::seconds(2)));
     auto r = co_await std::move(op);
-    if (r) co_return std::nullopt;
-    if (r.error().code == Errc::not_found || r.error().code == Errc::invalid_argument) {
-        co_return http::error_response(404, "user not found", req.path);
+    if (!r) {
+        const bool unknown = r.error().code == Errc::not_found || r.error().code == Errc::invalid_argument;
+        co_return tl::make_unexpected(unknown ? http::error_response(404, "user not found", req.path)
+                                              : http::error_response(503, "user directory unavailable", req.path));
     }
-    co_return http::error_response(503, "user directory unavailable", req.path);
+    std::vector<std::string> roles;
+    if (r->is_object()) {
+        if (auto* rs = r->as_object().if_contains("roles"); rs && rs->is_array()) {
+            for (const auto& role : rs->as_array()) {
+                if (role.is_string()) roles.emplace_back(role.as_string());
+            }
+        }
+    }
+    co_return roles;
+}
+
+asio::awaitable<std::optional<http::Response>> TokenModule::require_org(std::string org_id, http::Request req) {
+    auto op = orgs_->exists(org_id);
+    auto exists = co_await std::move(op);
+    if (!exists) co_return http::error_response(503, "token service unavailable", req.path);
+    if (!*exists) co_return http::error_response(404, "org not found", req.path);
+    co_return std::nullopt;
 }
 
 asio::awaitable<std::optional<http::Response>> TokenModule::require_org_access(std::string org_id, http::Request req) {
     if (http::is_admin(req)) {
-        auto op = orgs_->exists(org_id);
-        auto exists = co_await std::move(op);
-        if (!exists) co_return http::error_response(503, "token service unavailable", req.path);
-        if (!*exists) co_return http::error_response(404, "org not found", req.path);
-        co_return std::nullopt;
+        auto op = require_org(org_id, req);
+        co_return co_await std::move(op);
     }
     auto op = orgs_->is_member(org_id, req.ctx.principal->user_id);
     auto member = co_await std::move(op);
     if (!member) co_return http::error_response(503, "token service unavailable", req.path);
     if (!*member) co_return forbidden(req);
     co_return std::nullopt;
+}
+
+asio::awaitable<tl::expected<std::pair<std::string, std::string>, http::Response>> TokenModule::member_target(
+    http::Request req) {
+    auto org = normalize_uuid(req.path_param("orgId"));
+    auto user = normalize_uuid(req.path_param("userId"));
+    if (!org) co_return tl::make_unexpected(bad_request(req, "invalid orgId"));
+    if (!user) co_return tl::make_unexpected(bad_request(req, "invalid userId"));
+    if (auto denied = http::require_role(req, "ADMIN")) co_return tl::make_unexpected(std::move(*denied));
+    auto op = require_org(*org, req);
+    if (auto missing = co_await std::move(op)) co_return tl::make_unexpected(std::move(*missing));
+    co_return std::pair{std::move(*org), std::move(*user)};
 }
 
 asio::awaitable<void> TokenModule::ensure_default_pool(PoolKey key, std::optional<std::int64_t> cap) {
@@ -120,27 +147,14 @@ asio::awaitable<http::Response> TokenModule::set_quota(http::Request req) {
     PoolKey key{user.empty() ? OwnerType::org : OwnerType::user, *owner, provider};
     std::optional<std::int64_t> cap;
     if (key.type == OwnerType::user) {
-        auto op = require_user(*owner, req);
-        if (auto missing = co_await std::move(op)) co_return *missing;
-        // The owner's tier is not known here (roles live in the auth module): cap by the USER tier,
-        // the tier every registered user has, unless the owner is an ADMIN (looked up below).
-        auto op2 = ctx_.bus->call(std::string(auth::kGetUserCommand), boost::json::object{{"userId", *owner}},
-                                  req.ctx.with_timeout(std::chrono::seconds(2)));
-        auto info = co_await std::move(op2);
-        std::vector<std::string> roles;
-        if (info && info->is_object()) {
-            if (auto* rs = info->as_object().if_contains("roles"); rs && rs->is_array()) {
-                for (const auto& r : rs->as_array()) {
-                    if (r.is_string()) roles.emplace_back(r.as_string());
-                }
-            }
-        }
-        cap = resolve_tier(config_.tiers, roles).quota_cap;
+        // The owner's tier is not known here (roles live in the auth module): look them up.
+        auto op = user_roles(*owner, req);
+        auto roles = co_await std::move(op);
+        if (!roles) co_return std::move(roles.error());
+        cap = resolve_tier(config_.tiers, *roles).quota_cap;
     } else {
-        auto op = orgs_->exists(*owner);
-        auto exists = co_await std::move(op);
-        if (!exists) co_return http::error_response(503, "token service unavailable", req.path);
-        if (!*exists) co_return http::error_response(404, "org not found", req.path);
+        auto op = require_org(*owner, req);
+        if (auto missing = co_await std::move(op)) co_return *missing;
     }
     auto op = quota_->set_allowance(key, a->as_int64(), cap, ctx_.clock->now());
     auto view = co_await std::move(op);
@@ -169,34 +183,22 @@ asio::awaitable<http::Response> TokenModule::create_org(http::Request req) {
 }
 
 asio::awaitable<http::Response> TokenModule::put_member(http::Request req) {
-    auto org = normalize_uuid(req.path_param("orgId"));
-    auto user = normalize_uuid(req.path_param("userId"));
-    if (!org) co_return bad_request(req, "invalid orgId");
-    if (!user) co_return bad_request(req, "invalid userId");
-    if (auto denied = http::require_role(req, "ADMIN")) co_return *denied;
-    auto op0 = orgs_->exists(*org);
-    auto exists = co_await std::move(op0);
-    if (!exists) co_return http::error_response(503, "token service unavailable", req.path);
-    if (!*exists) co_return http::error_response(404, "org not found", req.path);
-    auto op1 = require_user(*user, req);
-    if (auto missing = co_await std::move(op1)) co_return *missing;
-    auto op = orgs_->add_member(*org, *user);
+    auto op0 = member_target(req);
+    auto target = co_await std::move(op0);
+    if (!target) co_return std::move(target.error());
+    auto op1 = user_roles(target->second, req);
+    if (auto known = co_await std::move(op1); !known) co_return std::move(known.error());
+    auto op = orgs_->add_member(target->first, target->second);
     auto r = co_await std::move(op);
     if (!r) co_return http::error_response(r.error(), req.path);
     co_return http::Response::empty(204);
 }
 
 asio::awaitable<http::Response> TokenModule::delete_member(http::Request req) {
-    auto org = normalize_uuid(req.path_param("orgId"));
-    auto user = normalize_uuid(req.path_param("userId"));
-    if (!org) co_return bad_request(req, "invalid orgId");
-    if (!user) co_return bad_request(req, "invalid userId");
-    if (auto denied = http::require_role(req, "ADMIN")) co_return *denied;
-    auto op0 = orgs_->exists(*org);
-    auto exists = co_await std::move(op0);
-    if (!exists) co_return http::error_response(503, "token service unavailable", req.path);
-    if (!*exists) co_return http::error_response(404, "org not found", req.path);
-    auto op = orgs_->remove_member(*org, *user);
+    auto op0 = member_target(req);
+    auto target = co_await std::move(op0);
+    if (!target) co_return std::move(target.error());
+    auto op = orgs_->remove_member(target->first, target->second);
     auto r = co_await std::move(op);
     if (!r) co_return http::error_response(r.error(), req.path);
     co_return http::Response::empty(204);

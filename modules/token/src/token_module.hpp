@@ -47,8 +47,15 @@ public:
     boost::asio::awaitable<http::Response> get_purchase(http::Request req);
 
 private:
-    /// 404 `user not found` unless the auth module knows the user.
-    boost::asio::awaitable<std::optional<http::Response>> require_user(std::string user_id, http::Request req);
+    /// The roles of a user the auth module knows; else the response: 404 `user not found`, or 503.
+    boost::asio::awaitable<tl::expected<std::vector<std::string>, http::Response>> user_roles(std::string user_id,
+                                                                                             http::Request req);
+    /// 404 `org not found` (or 503) unless the org exists.
+    boost::asio::awaitable<std::optional<http::Response>> require_org(std::string org_id, http::Request req);
+    /// PUT/DELETE .../orgs/{orgId}/members/{userId}: the canonical (orgId, userId) for an ADMIN and an
+    /// existing org; else the response (400 for a bad id, 403, 404).
+    boost::asio::awaitable<tl::expected<std::pair<std::string, std::string>, http::Response>> member_target(
+        http::Request req);
     /// Non-admin: 403 unless a member; admin: 404 `org not found` when it does not exist.
     boost::asio::awaitable<std::optional<http::Response>> require_org_access(std::string org_id, http::Request req);
     /// Creates the user's pool from token.quota.default-allowance on first use.
