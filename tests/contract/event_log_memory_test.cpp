@@ -156,7 +156,7 @@ TEST_CASE("event consumer refuses to start without a topic, a group, a batch siz
         CHECK(started.error().code == lt::Errc::invalid_argument);
         CHECK_FALSE(consumer.running());
     }
-    lt::EventConsumer no_handler(log, quick_options("t", "g"), nullptr, nullptr);
+    lt::EventConsumer no_handler(log, quick_options("t", "g"), lt::EventConsumer::Handler{}, nullptr);
     CHECK_FALSE(no_handler.start().has_value());
 }
 

@@ -54,8 +54,6 @@ public:
     EventConsumer(ports::EventLog& log, EventConsumerOptions options, Handler handler, Logger logger);
     /// The same with a batch handler (see the class comment). Owning thread.
     EventConsumer(ports::EventLog& log, EventConsumerOptions options, BatchHandler handler, Logger logger);
-    /// Without a handler (start() then fails); picks neither overload above ambiguously. Owning thread.
-    EventConsumer(ports::EventLog& log, EventConsumerOptions options, std::nullptr_t handler, Logger logger);
     /// Stops the loop (see stop()). Owning thread.
     ~EventConsumer();
     EventConsumer(const EventConsumer&) = delete;

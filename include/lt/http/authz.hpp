@@ -13,6 +13,8 @@ namespace lt::http {
 std::optional<Response> require_principal(const Request& req);
 /// 401 without a principal; 403 unless the principal has `role`.
 std::optional<Response> require_role(const Request& req, std::string_view role);
+/// 401 without a principal; 403 unless it has the USER or the ADMIN role (every user-facing endpoint).
+std::optional<Response> require_user_or_admin(const Request& req);
 /// 401 without a principal; 403 unless the principal's user id equals `user_id` (exact, canonical
 /// lower-case UUIDs) or it has the ADMIN role.
 std::optional<Response> require_self_or_admin(const Request& req, std::string_view user_id);

@@ -21,7 +21,7 @@ http::Response bad_request(const http::Request& req, std::string_view message) {
     return http::error_response(400, message, req.path);
 }
 
-/// The totals fields shared by /providers, /users and /trends.
+/// The totals fields shared by /report, /providers, /users and /trends.
 void put_totals(json::object& o, const ports::UsageTotals& t) {
     o["totalEvents"] = t.events();
     o["allowedEvents"] = t.allowed_events;
@@ -30,8 +30,9 @@ void put_totals(json::object& o, const ports::UsageTotals& t) {
     o["deniedTokens"] = t.denied_tokens;
 }
 
-json::object window_json(const Window& w) {
-    return json::object{{"windowStart", format_rfc3339(w.start)}, {"windowEnd", format_rfc3339(w.end)}};
+void put_window(json::object& o, const Window& w) {
+    o["windowStart"] = format_rfc3339(w.start);
+    o["windowEnd"] = format_rfc3339(w.end);
 }
 
 json::array provider_rows(const std::vector<ports::GroupTotals>& groups) {
@@ -57,12 +58,6 @@ ProviderParams provider_or_400(const http::Request& req) {
 }
 
 }  // namespace
-
-std::optional<http::Response> AnalyticsModule::require_reader(const http::Request& req) const {
-    const auto& p = *req.ctx.principal;
-    if (p.has_role("USER") || p.has_role("ADMIN")) return std::nullopt;
-    return http::error_response(403, "forbidden", req.path);
-}
 
 Viewer AnalyticsModule::viewer_of(const http::Request& req) const {
     if (http::is_admin(req)) return Viewer{};
@@ -92,7 +87,7 @@ asio::awaitable<http::Response> AnalyticsModule::usage(http::Request req) {
     auto limit = int_param(req, "limit");
     if (!limit) co_return bad_request(req, limit.error().message);
     if (!providers::is_known_provider(p.provider)) co_return bad_request(req, "unknown provider");
-    if (auto r = require_reader(req)) co_return *r;
+    if (auto r = http::require_user_or_admin(req)) co_return *r;
 
     UsageQuery q{p.provider, viewer_of(req), *limit};
     auto* service = service_.get();
@@ -100,7 +95,7 @@ asio::awaitable<http::Response> AnalyticsModule::usage(http::Request req) {
     auto list = co_await std::move(op);
     if (!list) co_return unavailable(req, list.error());
     json::array items;
-    for (const auto& e : list->items) {
+    for (const auto& e : *list) {
         items.push_back(json::object{{"key", json::object{{"provider", e.provider}, {"timestamp", format_rfc3339(e.occurred_at)}}},
                                      {"userId", e.user_id},
                                      {"tokens", e.tokens},
@@ -123,7 +118,7 @@ asio::awaitable<http::Response> AnalyticsModule::report(http::Request req) {
     auto limit = int_param(req, "limit");
     if (!limit) co_return bad_request(req, limit.error().message);
     if (!providers::is_known_provider(p.provider)) co_return bad_request(req, "unknown provider");
-    if (auto r = require_reader(req)) co_return *r;
+    if (auto r = http::require_user_or_admin(req)) co_return *r;
 
     ReportQuery q{p.provider, viewer_of(req), *window, *limit};
     auto* service = service_.get();
@@ -135,12 +130,8 @@ asio::awaitable<http::Response> AnalyticsModule::report(http::Request req) {
         top.push_back(json::object{{"userId", u.user_id}, {"totalTokens", u.total_tokens}, {"events", u.events}});
     }
     json::object o{{"provider", p.provider}};
-    for (auto& [k, v] : window_json(rep->window)) o[k] = v;
-    o["totalEvents"] = rep->totals.events();
-    o["allowedEvents"] = rep->totals.allowed_events;
-    o["deniedEvents"] = rep->totals.denied_events;
-    o["totalTokens"] = rep->totals.allowed_tokens;
-    o["deniedTokens"] = rep->totals.denied_tokens;
+    put_window(o, rep->window);
+    put_totals(o, rep->totals);
     o["averageTokensPerEvent"] = rep->average_tokens_per_event();
     o["uniqueUsers"] = rep->unique_users;
     o["sampleLimit"] = rep->sample_limit;
@@ -162,7 +153,7 @@ asio::awaitable<http::Response> AnalyticsModule::anomalies(http::Request req) {
     auto limit = int_param(req, "limit");
     if (!limit) co_return bad_request(req, limit.error().message);
     if (!providers::is_known_provider(p.provider)) co_return bad_request(req, "unknown provider");
-    if (auto r = require_reader(req)) co_return *r;
+    if (auto r = http::require_user_or_admin(req)) co_return *r;
 
     AnomalyQuery q{p.provider, viewer_of(req), *window, *baselines, *threshold, *limit};
     auto* service = service_.get();
@@ -170,7 +161,7 @@ asio::awaitable<http::Response> AnalyticsModule::anomalies(http::Request req) {
     auto a = co_await std::move(op);
     if (!a) co_return unavailable(req, a.error());
     json::object o{{"provider", p.provider}};
-    for (auto& [k, v] : window_json(a->window)) o[k] = v;
+    put_window(o, a->window);
     o["baselineWindows"] = a->baseline_windows;
     o["currentTokens"] = a->current_tokens;
     o["baselineAverageTokens"] = a->baseline_average;
@@ -186,14 +177,15 @@ asio::awaitable<http::Response> AnalyticsModule::providers(http::Request req) {
     if (auto r = http::require_principal(req)) co_return *r;
     auto window = int_param(req, "windowMinutes");
     if (!window) co_return bad_request(req, window.error().message);
-    if (auto r = require_reader(req)) co_return *r;
+    if (auto r = http::require_user_or_admin(req)) co_return *r;
 
     auto viewer = viewer_of(req);
     auto* service = service_.get();
     auto op = ctx_.blocking->run([service, viewer, minutes = *window] { return service->providers(viewer, minutes); });
     auto s = co_await std::move(op);
     if (!s) co_return unavailable(req, s.error());
-    json::object o = window_json(s->window);
+    json::object o;
+    put_window(o, s->window);
     o["providers"] = provider_rows(s->providers);
     co_return http::Response::json(200, o);
 }
@@ -204,7 +196,7 @@ asio::awaitable<http::Response> AnalyticsModule::user(http::Request req) {
     if (!user_id) co_return bad_request(req, "invalid userId");
     auto window = int_param(req, "windowMinutes");
     if (!window) co_return bad_request(req, window.error().message);
-    if (auto r = require_reader(req)) co_return *r;
+    if (auto r = http::require_user_or_admin(req)) co_return *r;
     if (auto r = http::require_self_or_admin(req, *user_id)) co_return *r;
 
     auto* service = service_.get();
@@ -212,7 +204,7 @@ asio::awaitable<http::Response> AnalyticsModule::user(http::Request req) {
     auto s = co_await std::move(op);
     if (!s) co_return unavailable(req, s.error());
     json::object o{{"userId", *user_id}};
-    for (auto& [k, v] : window_json(s->window)) o[k] = v;
+    put_window(o, s->window);
     put_totals(o, s->totals);
     o["providers"] = provider_rows(s->providers);
     o["purchases"] = json::object{{"started", s->purchases.started},
@@ -231,7 +223,7 @@ asio::awaitable<http::Response> AnalyticsModule::trends(http::Request req) {
     auto bucket = int_param(req, "bucketMinutes");
     if (!bucket) co_return bad_request(req, bucket.error().message);
     if (!providers::is_known_provider(p.provider)) co_return bad_request(req, "unknown provider");
-    if (auto r = require_reader(req)) co_return *r;
+    if (auto r = http::require_user_or_admin(req)) co_return *r;
 
     TrendQuery q{p.provider, viewer_of(req), *window, *bucket};
     auto* service = service_.get();
@@ -245,7 +237,7 @@ asio::awaitable<http::Response> AnalyticsModule::trends(http::Request req) {
         buckets.push_back(std::move(row));
     }
     json::object o{{"provider", p.provider}};
-    for (auto& [k, v] : window_json(t->window)) o[k] = v;
+    put_window(o, t->window);
     o["bucketMinutes"] = t->bucket_minutes;
     o["buckets"] = std::move(buckets);
     co_return http::Response::json(200, o);

@@ -44,8 +44,6 @@ public:
     EventIngestor* ingestor() { return ingestor_.get(); }
 
 private:
-    /// 403 unless the principal has role USER or ADMIN (the principal is known to be there).
-    std::optional<http::Response> require_reader(const http::Request& req) const;
     /// Who the request may see: the principal's own events, or all for ADMIN.
     Viewer viewer_of(const http::Request& req) const;
     /// 503 for a store failure, logged with the request id.

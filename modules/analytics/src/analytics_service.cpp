@@ -31,13 +31,9 @@ Window AnalyticsService::window(std::optional<std::int64_t> minutes_param) const
     return Window{end - minutes(w), end};
 }
 
-Result<UsageList> AnalyticsService::usage(const UsageQuery& q) const {
-    UsageList out;
-    out.limit = std::clamp<std::int64_t>(q.limit.value_or(limits_.default_usage_limit), 1, limits_.max_usage_limit);
-    auto items = store_.recent_usage(ports::UsageScope{q.provider, q.viewer.user}, static_cast<std::size_t>(out.limit));
-    if (!items) return fail(items.error());
-    out.items = std::move(*items);
-    return out;
+Result<std::vector<ports::UsageEvent>> AnalyticsService::usage(const UsageQuery& q) const {
+    const auto limit = std::clamp<std::int64_t>(q.limit.value_or(limits_.default_usage_limit), 1, limits_.max_usage_limit);
+    return store_.recent_usage(ports::UsageScope{q.provider, q.viewer.user}, static_cast<std::size_t>(limit));
 }
 
 Result<Report> AnalyticsService::report(const ReportQuery& q) const {

@@ -35,11 +35,6 @@ struct UsageQuery {
     std::optional<std::int64_t> limit;  ///< default 20, clamped to [1, 200]
 };
 
-struct UsageList {
-    std::int64_t limit = 0;  ///< the effective limit
-    std::vector<ports::UsageEvent> items;
-};
-
 struct ReportQuery {
     std::string provider;
     Viewer viewer;
@@ -120,7 +115,7 @@ public:
     AnalyticsService(ports::UsageStore& store, const Clock& clock, QueryLimits limits);
 
     /// N2: the newest usage events of a provider.
-    Result<UsageList> usage(const UsageQuery& q) const;
+    Result<std::vector<ports::UsageEvent>> usage(const UsageQuery& q) const;
     /// N3: totals, unique users and top users over the window.
     Result<Report> report(const ReportQuery& q) const;
     /// N4: allowed tokens of the current window against the average of the baseline windows.

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "lt/core/time.hpp"
+#include "outbox/outbox_relay.hpp"
 #include "quota/event_id.hpp"
 #include "lt/token/token.hpp"
 
@@ -14,7 +15,7 @@ OutboxRow usage_event(const ConsumeInput& in, bool allowed, std::string_view out
                       std::chrono::system_clock::time_point now) {
     OutboxRow row;
     row.id = new_event_id();  // time-ordered: outbox inserts stay at the end of the index
-    row.aggregate_type = "TokenUsage";
+    row.aggregate_type = std::string(kUsageAggregateType);
     row.event_type = std::string(kUsageEventType);
     row.created_at = now;
     boost::json::object payload{{"userId", in.user_id},

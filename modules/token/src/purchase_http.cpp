@@ -50,7 +50,7 @@ asio::awaitable<http::Response> TokenModule::purchase(http::Request req) {
     auto uid = normalize_uuid(user_id);
     if (!uid) co_return bad_request(req, "invalid userId or orgId");
     if (!providers::is_known_provider(provider)) co_return bad_request(req, "unknown provider");
-    if (auto denied = require_user_role(req)) co_return *denied;
+    if (auto denied = http::require_user_or_admin(req)) co_return *denied;
     if (!http::is_admin(req) && req.ctx.principal->user_id != *uid) co_return forbidden(req);
     if (org) {
         auto access = require_org_access(*org, req);
@@ -75,7 +75,7 @@ asio::awaitable<http::Response> TokenModule::purchase(http::Request req) {
 asio::awaitable<http::Response> TokenModule::get_purchase(http::Request req) {
     auto id = normalize_uuid(req.path_param("sagaId"));
     if (!id) co_return bad_request(req, "invalid sagaId");
-    if (auto denied = require_user_role(req)) co_return *denied;
+    if (auto denied = http::require_user_or_admin(req)) co_return *denied;
     auto op = saga_->find(*id);
     auto found = co_await std::move(op);
     if (!found) co_return unavailable(req);

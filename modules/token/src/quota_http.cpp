@@ -103,7 +103,7 @@ asio::awaitable<http::Response> TokenModule::lookup_quota(OwnerType type, http::
     auto id = normalize_uuid(owner);
     if (!id) co_return invalid("invalid " + field);
     if (!providers::is_known_provider(provider)) co_return invalid("unknown provider");
-    if (auto denied = require_user_role(req)) co_return *denied;
+    if (auto denied = http::require_user_or_admin(req)) co_return *denied;
     PoolKey key{type, *id, provider};
     std::optional<std::int64_t> cap;
     if (org) {
@@ -207,7 +207,7 @@ asio::awaitable<http::Response> TokenModule::delete_member(http::Request req) {
 asio::awaitable<http::Response> TokenModule::list_members(http::Request req) {
     auto org = normalize_uuid(req.path_param("orgId"));
     if (!org) co_return bad_request(req, "invalid orgId");
-    if (auto denied = require_user_role(req)) co_return *denied;
+    if (auto denied = http::require_user_or_admin(req)) co_return *denied;
     auto op0 = require_org_access(*org, req);
     if (auto denied = co_await std::move(op0)) co_return *denied;
     auto op = orgs_->members(*org);

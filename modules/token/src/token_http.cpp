@@ -44,12 +44,6 @@ Result<std::int64_t> parse_tokens(const boost::json::object& o) {
     return fail(Errc::invalid_argument, "tokens must be an integer");
 }
 
-std::optional<http::Response> require_user_role(const http::Request& req) {
-    if (auto r = http::require_principal(req)) return r;
-    if (req.ctx.principal->has_role("USER") || req.ctx.principal->has_role("ADMIN")) return std::nullopt;
-    return forbidden(req);
-}
-
 void add_rate_headers(http::Response& res, const BucketDecision& d, const BucketParams& p) {
     res.set_header("X-RateLimit-Limit", std::to_string(d.capacity));
     res.set_header("X-RateLimit-Remaining", std::to_string(d.remaining));
@@ -110,7 +104,7 @@ asio::awaitable<http::Response> TokenModule::consume(http::Request req) {
         if (!org) co_return invalid("invalid orgId");
     }
     if (!providers::is_known_provider(provider)) co_return invalid("unknown provider");
-    if (auto denied = require_user_role(req)) co_return *denied;
+    if (auto denied = http::require_user_or_admin(req)) co_return *denied;
     if (!http::is_admin(req) && req.ctx.principal->user_id != *uid) co_return forbidden(req);
     if (org) {
         auto op = require_org_access(*org, req);
@@ -121,7 +115,7 @@ asio::awaitable<http::Response> TokenModule::consume(http::Request req) {
     ConsumeInput in{*uid, org, provider, *tokens, {}};
     auto* prompt = body->if_contains("prompt");
     in.chat_body["prompt"] = prompt ? *prompt : boost::json::value(nullptr);
-    if (!org) {
+    if (!org && config_.quota_enforcement) {  // without enforcement the pool is never read here
         auto op = ensure_default_pool(PoolKey{OwnerType::user, *uid, provider}, tier.quota_cap);
         co_await std::move(op);
     }

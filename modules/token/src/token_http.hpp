@@ -25,9 +25,6 @@ std::string trimmed_field(const boost::json::object& o, std::string_view key);
 /// CONTRACT.md item 15: 1..2147483647 as a JSON integer, else the 400 message.
 Result<std::int64_t> parse_tokens(const boost::json::object& o);
 
-/// Principal check for token endpoints: 401 without one, 403 without the USER or ADMIN role.
-std::optional<http::Response> require_user_role(const http::Request& req);
-
 /// X-RateLimit-* and IETF RateLimit/RateLimit-Policy headers for a bucket decision.
 void add_rate_headers(http::Response& res, const BucketDecision& d, const BucketParams& p);
 

@@ -22,9 +22,6 @@ EventConsumer::EventConsumer(ports::EventLog& log, EventConsumerOptions options,
     batch_handler_ = std::move(handler);
 }
 
-EventConsumer::EventConsumer(ports::EventLog& log, EventConsumerOptions options, std::nullptr_t, Logger logger)
-    : EventConsumer(log, std::move(options), Handler(), std::move(logger)) {}
-
 EventConsumer::~EventConsumer() { stop(); }
 
 Result<void> EventConsumer::start() {

@@ -19,6 +19,12 @@ std::optional<Response> require_role(const Request& req, std::string_view role) 
     return error_response(403, "forbidden", req.path);
 }
 
+std::optional<Response> require_user_or_admin(const Request& req) {
+    if (auto r = require_principal(req)) return r;
+    if (req.ctx.principal->has_role("USER") || req.ctx.principal->has_role("ADMIN")) return std::nullopt;
+    return error_response(403, "forbidden", req.path);
+}
+
 std::optional<Response> require_self_or_admin(const Request& req, std::string_view user_id) {
     if (auto r = require_principal(req)) return r;
     if (is_admin(req) || (!user_id.empty() && req.ctx.principal->user_id == user_id)) return std::nullopt;

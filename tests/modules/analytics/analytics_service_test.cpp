@@ -263,9 +263,9 @@ TEST_CASE("usage limit defaults to 20 and is clamped to 1..200") {
     Fixture f;
     for (int i = 0; i < 250; ++i) f.add("u1", 1, true, f.now() - milliseconds(i));
     auto svc = f.service();
-    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, std::nullopt})->items.size() == 20);
-    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, 0})->items.size() == 1);
-    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, -4})->items.size() == 1);
-    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, 1000})->items.size() == 200);
-    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, 57})->items.size() == 57);
+    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, std::nullopt})->size() == 20);
+    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, 0})->size() == 1);
+    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, -4})->size() == 1);
+    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, 1000})->size() == 200);
+    CHECK(svc.usage(UsageQuery{"openai", Viewer{}, 57})->size() == 57);
 }

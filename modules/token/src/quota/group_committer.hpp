@@ -126,8 +126,6 @@ public:
     std::uint64_t transactions() const { return transactions_.load(std::memory_order_relaxed); }
     /// Units queued and not yet taken by the drainer. Any thread.
     std::size_t queue_depth() const;
-    /// The configured maximum batch size.
-    std::size_t max_batch() const { return max_batch_; }
 
 private:
     struct Item {

@@ -129,7 +129,7 @@ std::string map_key(const PoolKey& key) {
 // ---- Reservation ----
 
 Reservation::Reservation(Reservation&& other) noexcept
-    : entry_(std::move(other.entry_)), key_(std::move(other.key_)), tokens_(other.tokens_), tier_cap_(other.tier_cap_) {
+    : entry_(std::move(other.entry_)), tokens_(other.tokens_), tier_cap_(other.tier_cap_) {
     other.entry_.reset();
 }
 
@@ -138,7 +138,6 @@ Reservation& Reservation::operator=(Reservation&& other) noexcept {
         release_now();
         entry_ = std::move(other.entry_);
         other.entry_.reset();
-        key_ = std::move(other.key_);
         tokens_ = other.tokens_;
         tier_cap_ = other.tier_cap_;
     }
@@ -176,15 +175,6 @@ std::shared_ptr<PoolEntry> QuotaService::entry_for(const PoolKey& key) {
     auto& slot = shard.pools[std::move(k)];
     if (!slot) slot = std::make_shared<PoolEntry>(key);
     return slot;
-}
-
-std::size_t QuotaService::cached_pools() const {
-    std::size_t n = 0;
-    for (const auto& shard : shards_) {
-        std::lock_guard lock(shard.mutex);
-        n += shard.pools.size();
-    }
-    return n;
 }
 
 void QuotaService::invalidate(const PoolKey& raw) {
@@ -312,7 +302,6 @@ boost::asio::awaitable<Result<Reservation>> QuotaService::reserve(PoolKey key, s
         entry->pending += tokens;
         r.entry_ = std::move(entry);
     }
-    r.key_ = std::move(key);
     r.tokens_ = tokens;
     r.tier_cap_ = tier_cap;
     co_return r;
@@ -375,6 +364,12 @@ boost::asio::awaitable<Result<PoolView>> QuotaService::set_allowance(PoolKey key
     auto loaded = co_await std::move(op);
     if (!loaded) co_return fail(loaded.error());
     auto entry = std::move(*loaded);
+    if (only_if_absent) {
+        // Fast path for the consume path's default pool: it exists almost always. (Checked again
+        // under the lock below, where the race between two first requests is decided.)
+        std::lock_guard lock(entry->mutex);
+        if (entry->exists) co_return fail(Errc::conflict, "pool exists");
+    }
 
     PoolView view;
     auto start = [this, &entry, &view, allowance, tier_cap, now, only_if_absent](std::unique_ptr<CommitWaiter> waiter) {

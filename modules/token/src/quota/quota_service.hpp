@@ -63,10 +63,6 @@ public:
 
     /// True until settled or released.
     bool active() const { return entry_ != nullptr; }
-    /// Tokens reserved.
-    std::int64_t tokens() const { return tokens_; }
-    /// The pool (provider lower-case).
-    const PoolKey& key() const { return key_; }
 
 private:
     friend class QuotaService;
@@ -74,7 +70,6 @@ private:
     void release_now() noexcept;
 
     std::shared_ptr<detail::PoolEntry> entry_;
-    PoolKey key_;
     std::int64_t tokens_ = 0;
     std::optional<std::int64_t> tier_cap_;  ///< applied if the window resets before settle
 };
@@ -141,9 +136,6 @@ public:
 
     /// Marks the cached pool of `key` for reload from SQL (see credit_purchase_in). Any thread.
     void invalidate(const PoolKey& key);
-
-    /// Pools held in memory (existing or known absent). Any thread.
-    std::size_t cached_pools() const;
 
     /// The key as the service stores it (provider lower-case).
     static PoolKey normalized(PoolKey key);
