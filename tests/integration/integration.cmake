@@ -7,6 +7,7 @@ lt_add_test(NAME integration_test
     integration/auth_gateway_test.cpp
     integration/token_test.cpp
     integration/analytics_test.cpp
+    integration/edge_test.cpp
     integration/purchase_test.cpp
     integration/restart_test.cpp
     integration/auth_cost_bench.cpp

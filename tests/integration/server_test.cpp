@@ -23,7 +23,7 @@ void check_security_headers(const lt::test::HttpResult& r) {
 }  // namespace
 
 TEST_CASE("one keep-alive connection serves 1000 requests in a row") {
-    TestApp app(lt::test::open_gateway());
+    TestApp app(lt::test::open_gateway({"gateway.rate-limit.enabled=false"}));
     TestConnection c(app.port());
     int ok = 0;
     for (int i = 0; i < 1000; ++i) {
