@@ -141,3 +141,16 @@ TEST_CASE("a new window starts after the old one ends") {
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     CHECK(http_call(app.port(), "GET", "/oauth2/jwks").status == 200);
 }
+
+TEST_CASE("a fixed-window bucket on consume still names its IETF policy bucket") {
+    TestApp app(with_admin({"token.bucket.strategy=FIXED_WINDOW", "token.bucket.window-seconds=30"}));
+    auto root = lt::test::admin(app.port());
+    auto u = signup(app.port(), "edge-window");
+    lt::test::allocate(app.port(), root, "userId", u.id, 1000);
+    const auto body = boost::json::serialize(
+        boost::json::object{{"userId", u.id}, {"provider", "openai"}, {"tokens", 10}, {"prompt", "hi"}});
+    auto r = http_call(app.port(), "POST", "/api/v1/tokens/consume", body, u.auth());
+    REQUIRE(r.status == 200);
+    CHECK(r.header("ratelimit-policy").rfind("\"bucket\";q=1000;w=30, \"edge\";", 0) == 0);
+    CHECK(r.header("ratelimit").rfind("\"bucket\";r=990;t=", 0) == 0);
+}

@@ -82,6 +82,8 @@ TEST_CASE("consume validates in the original order and checks ownership after va
     CHECK(msg(post(R"({"userId":")" + u.id + R"(","provider":"openai"})", u)) == "tokens must be positive");
     CHECK(msg(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":-3})", u)) == "tokens must be positive");
     CHECK(msg(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":3000000000})", u)) == "tokens too large");
+    CHECK(msg(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":100000000000000000000000})", u)) ==
+          "tokens too large");
     CHECK(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":"5"})", u).status == 400);
     CHECK(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":1.5})", u).status == 400);
     CHECK(msg(post(R"({"userId":"nope","provider":"openai","tokens":5})", u)) == "invalid userId");
