@@ -13,3 +13,14 @@ lt_add_test(NAME integration_test
     integration/auth_cost_bench.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)
+
+# The same scenarios once more on PostgreSQL: scripts/run-with-env.sh gives the run a fresh database of
+# the test server (LT_TEST_POSTGRES_URL or build/test-servers.env) and selects it through
+# LT_TEST_EXTRA_SET; every TestApp then works in a schema of its own. Skipped (77) without a server.
+if(LT_WITH_POSTGRES)
+  target_compile_definitions(integration_test PRIVATE LT_WITH_POSTGRES=1)
+  add_test(NAME integration_test_postgres
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh $<TARGET_FILE:integration_test>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(integration_test_postgres PROPERTIES TIMEOUT 1800 SKIP_RETURN_CODE 77)
+endif()

@@ -70,6 +70,10 @@ void describe_kernel(Schema& schema) {
                    "SQLite file of the analytics usage store, relative to storage.data-dir (empty: the main database)"));
     schema.add(secret(key("storage.sql.url", Type::string,
                           "PostgreSQL connection URL (`postgresql://user:pass@host:5432/db`)")));
+    schema.add(key("storage.sql.pool-size", Type::integer,
+                   "PostgreSQL connections (each with its own thread) of the main database", 1, 512));
+    schema.add(secret(key("storage.usage.url", Type::string,
+                          "PostgreSQL URL of the analytics usage store (postgres driver; unset: the main database)")));
     schema.add(choice("storage.kv.driver", {"memory", "redis"}, "Key-value store adapter (rate limits, caches)"));
     schema.add(secret(key("storage.kv.url", Type::string, "Redis URL (`redis://host:6379/0`)")));
     schema.add(choice("storage.events.driver", {"memory", "kafka"}, "Event log adapter"));
