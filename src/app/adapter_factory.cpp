@@ -6,6 +6,10 @@
 #include "lt/adapters/memory_key_value_store.hpp"
 #include "lt/adapters/sql_usage_store.hpp"
 #include "lt/adapters/sqlite_database.hpp"
+#include "lt/core/log.hpp"
+#if LT_WITH_REDIS
+#include "lt/adapters/redis_key_value_store.hpp"
+#endif
 
 namespace lt::app {
 
@@ -23,7 +27,8 @@ std::vector<std::string> compiled_adapters() {
     return out;
 }
 
-Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Clock& clock) {
+Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Clock& clock,
+                               boost::asio::any_io_executor io) {
     Adapters a;
     const auto sql_driver = cfg.get_string("storage.sql.driver", "sqlite");
     if (sql_driver != "sqlite") {
@@ -48,10 +53,23 @@ Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Cl
     a.usage = std::make_unique<adapters::SqlUsageStore>(a.usage_sql ? *a.usage_sql : *a.sql);
 
     const auto kv_driver = cfg.get_string("storage.kv.driver", "memory");
-    if (kv_driver != "memory") {
+    if (kv_driver == "memory") {
+        a.kv = std::make_unique<adapters::MemoryKeyValueStore>(clock);
+#if LT_WITH_REDIS
+    } else if (kv_driver == "redis") {
+        const auto url = cfg.get_string("storage.kv.url", "");
+        if (url.empty()) return fail(Errc::invalid_argument, "storage.kv.driver is redis but storage.kv.url is unset");
+        adapters::RedisOptions options;
+        options.pool_size = static_cast<std::size_t>(cfg.get_int("storage.kv.pool-size", 4));
+        options.timeout = cfg.get_duration("storage.kv.timeout", std::chrono::milliseconds(500));
+        options.log = make_logger("redis", cfg.get_string("log.level", "info"));
+        auto kv = adapters::RedisKeyValueStore::open(io, url, std::move(options));
+        if (!kv) return fail(kv.error());
+        a.kv = std::move(*kv);
+#endif
+    } else {
         return fail(Errc::invalid_argument, "storage.kv.driver '" + kv_driver + "' is not compiled into this build");
     }
-    a.kv = std::make_unique<adapters::MemoryKeyValueStore>(clock);
 
     const auto ev_driver = cfg.get_string("storage.events.driver", "memory");
     if (ev_driver != "memory") {
