@@ -13,3 +13,11 @@ lt_add_test(NAME integration_test
     integration/auth_cost_bench.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)
+
+# The app on a Redis key-value store (a throwaway redis-server the test starts and kills).
+if(TARGET lt::adapter_redis)
+  lt_add_test(NAME integration_redis_test
+    SOURCES integration/redis_kv_test.cpp
+    LIBS lt_app PkgConfig::HIREDIS)
+  target_include_directories(integration_redis_test PRIVATE ${PROJECT_SOURCE_DIR}/src/adapters/redis)
+endif()
