@@ -148,7 +148,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
     auto impl = std::make_unique<Impl>(std::move(cfg));
     auto& s = *impl;
     s.server.set_access_log(s.cfg.get_bool("log.access", true));
-    auto adapters = make_adapters(s.cfg, s.blocking, s.clock);
+    auto adapters = make_adapters(s.cfg, s.blocking, s.clock, s.io.get_executor());
     if (!adapters) return fail(adapters.error());
     s.adapters = std::move(*adapters);
 

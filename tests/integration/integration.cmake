@@ -24,3 +24,10 @@ if(LT_WITH_POSTGRES)
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(integration_test_postgres PROPERTIES TIMEOUT 1800 SKIP_RETURN_CODE 77)
 endif()
+# The app on a Redis key-value store (a throwaway redis-server the test starts and kills).
+if(TARGET lt::adapter_redis)
+  lt_add_test(NAME integration_redis_test
+    SOURCES integration/redis_kv_test.cpp
+    LIBS lt_app PkgConfig::HIREDIS)
+  target_include_directories(integration_redis_test PRIVATE ${PROJECT_SOURCE_DIR}/src/adapters/redis)
+endif()

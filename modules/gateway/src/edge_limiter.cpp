@@ -212,7 +212,10 @@ boost::asio::awaitable<Result<EdgeDecision>> EdgeLimiter::check(std::string rout
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const std::int64_t args[] = {now_ms, window_ms, limit.capacity};
     const auto ttl = std::max(config_.counter_ttl, std::chrono::milliseconds(window_ms));
-    auto reply = kv_.atomic_update("edge:" + route_id + ":" + client, script(), args, ttl);
+    // The key must outlive the awaited call (the port takes a string_view).
+    const std::string key = "edge:" + route_id + ":" + client;
+    auto op = kv_.atomic_update(key, script(), args, ttl);
+    auto reply = co_await std::move(op);
     if (!reply || reply->size() < 3) {
         co_return fail(Errc::unavailable, "service unavailable");
     }

@@ -75,7 +75,13 @@ void describe_kernel(Schema& schema) {
     schema.add(secret(key("storage.usage.url", Type::string,
                           "PostgreSQL URL of the analytics usage store (postgres driver; unset: the main database)")));
     schema.add(choice("storage.kv.driver", {"memory", "redis"}, "Key-value store adapter (rate limits, caches)"));
-    schema.add(secret(key("storage.kv.url", Type::string, "Redis URL (`redis://host:6379/0`)")));
+    schema.add(secret(key("storage.kv.url", Type::string,
+                          "Redis URL (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS)")));
+    schema.add(key("storage.kv.pool-size", Type::integer, "Redis connections (each pipelines its calls)", 1, 64));
+    schema.add(key("storage.kv.timeout", Type::duration,
+                   "Deadline of one Redis call or connect attempt; on expiry the call answers 503 and the connection "
+                   "is re-made",
+                   kMillisecond));
     schema.add(choice("storage.events.driver", {"memory", "kafka"}, "Event log adapter"));
     schema.add(key("storage.events.brokers", Type::string, "Kafka bootstrap servers, comma-separated `host:port`"));
 
