@@ -6,6 +6,10 @@
 #include "lt/adapters/memory_key_value_store.hpp"
 #include "lt/adapters/sql_usage_store.hpp"
 #include "lt/adapters/sqlite_database.hpp"
+#include "lt/core/log.hpp"
+#if LT_WITH_KAFKA
+#include "lt/adapters/kafka_event_log.hpp"
+#endif
 
 namespace lt::app {
 
@@ -54,6 +58,19 @@ Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Cl
     a.kv = std::make_unique<adapters::MemoryKeyValueStore>(clock);
 
     const auto ev_driver = cfg.get_string("storage.events.driver", "memory");
+#if LT_WITH_KAFKA
+    if (ev_driver == "kafka") {
+        adapters::KafkaOptions options;
+        options.timeout = cfg.get_duration("storage.events.timeout", std::chrono::seconds(5));
+        options.default_partitions = static_cast<int>(cfg.get_int("storage.events.partitions", 4));
+        options.session_timeout = cfg.get_duration("storage.events.session-timeout", std::chrono::seconds(10));
+        options.logger = make_logger("kafka", cfg.get_string("log.level", "info"));
+        auto log = adapters::KafkaEventLog::open(cfg.get_string("storage.events.brokers"), std::move(options));
+        if (!log) return fail(log.error());
+        a.events = std::move(*log);
+        return a;
+    }
+#endif
     if (ev_driver != "memory") {
         return fail(Errc::invalid_argument,
                     "storage.events.driver '" + ev_driver + "' is not compiled into this build");
