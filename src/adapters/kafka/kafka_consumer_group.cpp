@@ -45,7 +45,6 @@ Result<std::unique_ptr<KafkaConsumerGroup>> KafkaConsumerGroup::open(const std::
                                   {"enable.auto.offset.store", "false"},
                                   {"auto.offset.reset", "earliest"},
                                   {"enable.partition.eof", "false"},
-                                  {"allow.auto.create.topics", "false"},
                                   {"session.timeout.ms", std::to_string(kafka::to_ms(session))},
                                   {"heartbeat.interval.ms", std::to_string(kafka::to_ms(heartbeat))},
                                   {"max.poll.interval.ms", std::to_string(kafka::to_ms(options.max_poll_interval))},
