@@ -163,6 +163,67 @@ TEST_CASE("kafka: two processes of one group share the partitions and process ev
     for (const auto& [partition, end] : ends) CHECK(a->committed(topic, group, partition).value() == end);
 }
 
+TEST_CASE("kafka: after a rebalance the old owner cannot commit a partition it lost and the new owner reads it "
+          "from the committed offset") {
+    auto a = open_log();
+    auto b = open_log();
+    const auto topic = unique("moved");
+    const auto group = unique("g");
+    REQUIRE(a->create_topic(topic, 2).has_value());
+    std::vector<EventRecord> stored;
+    for (int i = 0; i < 20; ++i) stored.push_back(a->append(topic, num("k", i), num("v", i)).value());
+    // The first process takes everything and commits nothing yet (its handler is still busy).
+    std::vector<EventRecord> held;
+    const auto deadline = Steady::now() + milliseconds(15000);
+    while (held.size() < stored.size() && Steady::now() < deadline) {
+        auto batch = a->poll(topic, group, 100, milliseconds(100));
+        REQUIRE(batch.has_value());
+        held.insert(held.end(), batch->begin(), batch->end());
+    }
+    REQUIRE(held.size() == stored.size());
+    // The second process joins; the first one keeps polling (the rebalance runs inside its polls).
+    std::vector<EventRecord> taken_over;  // the second thread's until it is joined
+    std::atomic<std::size_t> taken{0};
+    std::atomic<bool> done{false};
+    std::thread second([&] {
+        const auto until = Steady::now() + milliseconds(20000);
+        while (!done && Steady::now() < until) {
+            auto batch = b->poll(topic, group, 100, milliseconds(100));
+            if (!batch) continue;
+            taken_over.insert(taken_over.end(), batch->begin(), batch->end());
+            taken = taken_over.size();
+        }
+    });
+    CHECK(eventually(
+        [&] {
+            (void)a->poll(topic, group, 100, milliseconds(50));
+            return a->assignment(group).size() == 1 && b->assignment(group).size() == 1;
+        },
+        milliseconds(20000)));
+    const int lost = b->assignment(group).front().second;
+    std::size_t of_lost = 0;
+    for (const auto& r : stored) of_lost += r.partition == lost ? 1 : 0;
+    REQUIRE(of_lost > 0);
+    CHECK(eventually([&] { return taken.load() >= of_lost; }, milliseconds(15000)));
+    done = true;
+    second.join();
+    // The stale owner's commit of a record of the partition it lost is refused, and changes nothing.
+    const auto stale = std::find_if(held.begin(), held.end(), [&](const EventRecord& r) { return r.partition == lost; });
+    REQUIRE(stale != held.end());
+    auto refused = a->commit(group, *stale);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == lt::Errc::conflict);
+    CHECK(b->committed(topic, group, lost).value() == 0);
+    // The new owner got that partition from the start (nothing was committed), in order.
+    REQUIRE(taken_over.size() == of_lost);
+    for (std::size_t i = 0; i < taken_over.size(); ++i) {
+        CHECK(taken_over[i].partition == lost);
+        CHECK(taken_over[i].offset == static_cast<std::int64_t>(i));
+    }
+    REQUIRE(b->commit(group, taken_over.back()).has_value());
+    CHECK(a->committed(topic, group, lost).value() == static_cast<std::int64_t>(of_lost));
+}
+
 TEST_CASE("kafka: a record sought back after a failed handler is delivered again, then the ones after it") {
     auto log = open_log();
     const auto topic = unique("redeliver");

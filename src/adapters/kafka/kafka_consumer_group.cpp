@@ -170,8 +170,13 @@ void KafkaConsumerGroup::set_paused(const std::vector<TopicPartition>& tps, bool
 
 void KafkaConsumerGroup::stash(rd_kafka_message_t* message) {
     if (message->err) {
-        if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        // Logged when it changes and then at most every 30 s: a broker outage repeats it on every poll.
+        const auto now = Steady::now();
+        if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+            (message->err != last_error_ || now - last_error_logged_ >= std::chrono::seconds(30))) {
             logger->warn("kafka consumer error group={} error={}", group_, rd_kafka_message_errstr(message));
+            last_error_ = message->err;
+            last_error_logged_ = now;
         }
         return;
     }

@@ -90,6 +90,8 @@ private:
     bool subscription_dirty_ = false;
     std::map<TopicPartition, Partition> assigned_;
     std::map<std::string, std::deque<ports::EventRecord>> buffers_;
+    rd_kafka_resp_err_t last_error_ = RD_KAFKA_RESP_ERR_NO_ERROR;  ///< last consumer error logged
+    std::chrono::steady_clock::time_point last_error_logged_{};
 };
 
 }  // namespace lt::adapters
