@@ -84,6 +84,14 @@ void describe_kernel(Schema& schema) {
                    kMillisecond));
     schema.add(choice("storage.events.driver", {"memory", "kafka"}, "Event log adapter"));
     schema.add(key("storage.events.brokers", Type::string, "Kafka bootstrap servers, comma-separated `host:port`"));
+    schema.add(key("storage.events.timeout", Type::duration,
+                   "Kafka: longest wait for a delivery report, commit or metadata answer (then unavailable)",
+                   kMillisecond));
+    schema.add(key("storage.events.partitions", Type::integer, "Kafka: partitions of a topic created when missing", 1,
+                   10000));
+    schema.add(key("storage.events.session-timeout", Type::duration,
+                   "Kafka: a consumer silent this long leaves its group and its partitions go to the others",
+                   kMillisecond));
 
     // log.*
     schema.add(choice("log.level", {"trace", "debug", "info", "warn", "error", "off"}, "Lowest level logged"));
