@@ -61,7 +61,6 @@ TEST_CASE("consume on a redis key value store answers 503 while redis is down an
         CHECK(down.status == 503);
         CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1000));
     }
-    CHECK(remaining(app.port(), u) == 5000 - 80);  // nothing debited without an admission
 
     REQUIRE(server->restart());
     int status = 0;
@@ -72,5 +71,7 @@ TEST_CASE("consume on a redis key value store answers 503 while redis is down an
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     CHECK(status == 200);
+    // The 503s debited nothing: only the three admitted consumes count. (While Redis is down the
+    // quota endpoint answers 503 too: the gateway's edge limiter lives in the same store.)
     CHECK(remaining(app.port(), u) == 5000 - 90);
 }
