@@ -100,7 +100,8 @@ make_base bookworm-slim --exclude='./usr/share/doc/*' --exclude='./usr/share/man
 
 # --- 2. the image -----------------------------------------------------------------------------
 log "buildah bud -t $IMAGE"
-"${BUILDAH[@]}" bud --isolation chroot --network host --pull=never --layers -t "$IMAGE" . \
+# Docker format: the OCI format has no HEALTHCHECK.
+"${BUILDAH[@]}" bud --isolation chroot --network host --pull=never --layers --format docker -t "$IMAGE" . \
   >"$CACHE/bud.log" 2>&1 || { tail -40 "$CACHE/bud.log"; die "buildah bud (log: $CACHE/bud.log)"; }
 log "built $IMAGE ($("${BUILDAH[@]}" images --format '{{.Size}}' "$IMAGE" | head -1))"
 
@@ -117,8 +118,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mapfile -t entrypoint < <(python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin) or []))' \
-  <<<"$("${BUILDAH[@]}" inspect --type container --format '{{json .OCIv1.Config.Entrypoint}}' "$ctr")")
+# image_config FIELD: one line per element of the image's Entrypoint, or of its HEALTHCHECK command.
+inspect_json=$("${BUILDAH[@]}" inspect --type container "$ctr")
+image_config() {
+  python3 -c '
+import json, sys
+config = json.loads(sys.stdin.read())["Docker"]["config"]
+if sys.argv[1] == "entrypoint":
+    items = config.get("Entrypoint") or []
+else:
+    test = (config.get("Healthcheck") or {}).get("Test") or []
+    items = test[1:] if test[:1] == ["CMD"] else []
+print("\n".join(items))' "$1" <<<"$inspect_json"
+}
+mapfile -t entrypoint < <(image_config entrypoint)
 [ "${#entrypoint[@]}" -gt 0 ] || die "the image has no ENTRYPOINT"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log "starting ${entrypoint[*]} --set server.port=$port"
@@ -136,6 +149,13 @@ echo "$health" | python3 -c 'import json,sys; b=json.load(sys.stdin); sys.exit(b
   { cat "$CACHE/serve.log"; die "/actuator/health did not answer UP: $health"; }
 log "/actuator/health: $health"
 
+# The image's own HEALTHCHECK command, run in the container as Docker would (its port from LEAKY_PORT).
+mapfile -t probe < <(image_config healthcheck)
+[ "${#probe[@]}" -gt 0 ] || die "the image has no HEALTHCHECK [\"CMD\", ...]"
+"${BUILDAH[@]}" run --isolation chroot --network host --env "LEAKY_PORT=$port" "$ctr" -- "${probe[@]}" ||
+  die "the image's HEALTHCHECK fails against a healthy server"
+log "HEALTHCHECK passes"
+
 version=$("${BUILDAH[@]}" run --isolation chroot --network host "$ctr" -- leaky-tokens version)
 log "version: $(echo "$version" | tr '\n' ' ')"
 grep -q '^adapters:.* sql:sqlite' <<<"$version" || die "version lists no adapters"
@@ -144,6 +164,15 @@ for tech in postgres redis kafka; do
     grep -q "^adapters:.*:$tech\b" <<<"$version" || die "version does not list the $tech adapter"
   fi
 done
+# The production profile refuses to start without its database, naming the variable and the key.
+if refused=$("${BUILDAH[@]}" run --isolation chroot --network host "$ctr" -- \
+    leaky-tokens serve --profile production --set "server.port=$port" 2>&1); then
+  die "serve --profile production started without LEAKY_SQL_URL"
+fi
+grep -q "key 'storage.sql.url': environment variable LEAKY_SQL_URL is not set" <<<"$refused" ||
+  die "serve --profile production without LEAKY_SQL_URL: unexpected answer: $refused"
+log "serve --profile production without LEAKY_SQL_URL is refused, naming it"
+
 user=$("${BUILDAH[@]}" run --isolation chroot "$ctr" -- id -u)
 [ "$user" != 0 ] || die "the image runs as root"
 
