@@ -590,6 +590,7 @@ TEST_CASE("the built-in production profile takes its stores from the environment
         unknown.profile = "prodution";
         const auto refused = lt::config::load(kernel_schema(), unknown);
         REQUIRE_FALSE(refused.has_value());
-        CHECK(contains(refused.error().message, "unknown profile 'prodution' (known profiles: production"));
+        CHECK(contains(refused.error().message, "unknown profile 'prodution' (known profiles: "));
+        CHECK(contains(refused.error().message, "production"));
     }
 }
