@@ -192,10 +192,20 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
                               return raw->status;
                           }};
         // Network stores name themselves in health and readiness (CONTRACT 31).
+        // The embedded stores are in-process and always UP; only the network ones are listed.
+        const bool postgres = s.cfg.get_string("storage.sql.driver", "sqlite") == "postgres";
         const bool redis_kv = s.cfg.get_string("storage.kv.driver", "memory") == "redis";
-        info.stores = [raw, redis_kv] {
+        const bool kafka = s.cfg.get_string("storage.events.driver", "memory") == "kafka";
+        info.stores = [raw, postgres, redis_kv, kafka] {
+            auto state = [](bool up) { return up ? "UP" : "DOWN"; };
             std::vector<ModuleStatus> out;
-            if (redis_kv) out.push_back({"redis", raw->adapters.kv->available() ? "UP" : "DOWN"});
+            const auto& a = raw->adapters;
+            if (postgres) {
+                const bool up = a.sql->available() && (!a.usage_sql || a.usage_sql->available());
+                out.push_back({"db", state(up)});
+            }
+            if (redis_kv) out.push_back({"redis", state(a.kv->available())});
+            if (kafka) out.push_back({"kafka", state(a.events->available())});
             return out;
         };
         register_actuator_routes(s.router, s.metrics, std::move(info));
