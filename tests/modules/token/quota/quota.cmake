@@ -6,5 +6,6 @@ lt_add_test(NAME token_quota_test
     ${CMAKE_CURRENT_LIST_DIR}/quota_service_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/quota_concurrency_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/org_service_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/shared_ledger_test.cpp
   LIBS lt_token_quota lt::adapter_sqlite)
 target_include_directories(token_quota_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
