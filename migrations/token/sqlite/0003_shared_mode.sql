@@ -23,6 +23,8 @@ CREATE INDEX token_reservations_expires_idx ON token_reservations (expires_at);
 -- publish one row at the same time; a claim that expires (its process died) is taken over.
 ALTER TABLE token_outbox ADD COLUMN claim_owner TEXT;
 ALTER TABLE token_outbox ADD COLUMN claim_until TEXT;
+-- Saga rows wait for an earlier row of their saga held by another relay (order per saga).
+CREATE INDEX token_outbox_aggregate_idx ON token_outbox (aggregate_id, seq) WHERE aggregate_id IS NOT NULL;
 
 -- Saga recovery claims: one process recovers an interrupted saga, the others skip it until the lease
 -- expires.

@@ -31,11 +31,17 @@ constexpr auto kBacklogCountPeriod = std::chrono::seconds(1);
 // or this relay's own from a failed pass), then reads back exactly the rows it claimed. The claim
 // condition is repeated outside the sub-select: on PostgreSQL (READ COMMITTED) a row another relay
 // claimed meanwhile is re-checked after its lock and skipped, so one row is never held by two relays.
+// A row whose aggregate (saga) has an earlier unpublished row held by another relay waits, so one
+// saga's events keep their order (best effort on PostgreSQL when two relays claim at the same instant).
+#define LT_OUTBOX_FREE                                                                                      \
+    "published_at IS NULL AND (claim_until IS NULL OR claim_until < $3 OR claim_owner = $1) "              \
+    "AND (aggregate_id IS NULL OR NOT EXISTS (SELECT 1 FROM token_outbox AS earlier "                      \
+    "WHERE earlier.aggregate_id = token_outbox.aggregate_id AND earlier.seq < token_outbox.seq "            \
+    "AND earlier.published_at IS NULL AND earlier.claim_until >= $3 AND earlier.claim_owner <> $1))"
 constexpr std::string_view kClaimSql =
-    "UPDATE token_outbox SET claim_owner = $1, claim_until = $2 "
-    "WHERE published_at IS NULL AND (claim_until IS NULL OR claim_until < $3 OR claim_owner = $1) "
-    "AND seq IN (SELECT seq FROM token_outbox WHERE published_at IS NULL "
-    "AND (claim_until IS NULL OR claim_until < $3 OR claim_owner = $1) ORDER BY seq LIMIT $4)";
+    "UPDATE token_outbox SET claim_owner = $1, claim_until = $2 WHERE " LT_OUTBOX_FREE
+    " AND seq IN (SELECT seq FROM token_outbox WHERE " LT_OUTBOX_FREE " ORDER BY seq LIMIT $4)";
+#undef LT_OUTBOX_FREE
 constexpr std::string_view kSelectSql =
     "SELECT seq, id, aggregate_type, aggregate_id, payload FROM token_outbox "
     "WHERE claim_owner = $1 AND claim_until = $2 AND published_at IS NULL ORDER BY seq";
@@ -142,7 +148,10 @@ Result<std::size_t> OutboxRelay::republish_kept() {
     std::lock_guard pass(pass_mutex_);
     std::size_t reset = 0;
     auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        auto u = s.execute("UPDATE token_outbox SET published_at = NULL WHERE published_at IS NOT NULL");
+        // Claims go too: these rows are published by nobody now, and the claims were of a dead relay.
+        auto u = s.execute(
+            "UPDATE token_outbox SET published_at = NULL, claim_owner = NULL, claim_until = NULL "
+            "WHERE published_at IS NOT NULL");
         if (!u) return fail(u.error());
         reset = static_cast<std::size_t>(u->affected);
         return ok();
