@@ -16,10 +16,11 @@
 /// Failure: when a pool write fails, the pool is marked stale and reloaded from SQL once no write of
 /// it is in flight; until then the in-memory balance (never above the stored one) keeps serving.
 ///
-/// Scope: ONE process (token.quota.reservation=process; SharedQuotaLedger is the shared mode). The reservation step lives in this process's memory, so several replicas
-/// sharing one database would each admit against their own copy: a multi-replica deployment needs the
-/// reservation step in a shared store (a later issue). Org membership and tier checks are the
-/// caller's job; pools of unknown owners are cached as absent like any other.
+/// Scope: ONE process (token.quota.reservation=process). The reservation step lives in this
+/// process's memory, so several processes sharing one database would each admit against their own
+/// copy: they need the shared mode (SharedQuotaLedger, token.quota.reservation=shared). Org
+/// membership and tier checks are the caller's job; pools of unknown owners are cached as absent like
+/// any other.
 
 #include <array>
 #include <chrono>

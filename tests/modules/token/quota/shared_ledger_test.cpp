@@ -43,127 +43,142 @@ void fund(LedgerProcess& p, const PoolKey& key, std::int64_t allowance, std::int
 }  // namespace
 
 TEST_CASE("shared ledger: a reservation debits at once and is visible to another process") {
-    TempDir dir;
-    LedgerProcess a(dir.path() / "token.db", options());
-    LedgerProcess b(dir.path() / "token.db", options());
-    const auto now = Clock::now();
-    const auto key = user_key();
-    fund(a, key, 10, 5, now);
+    for (const auto& backend : backends()) {
+        CAPTURE(backend);
+        SharedDatabase where(backend);
+        LedgerProcess a(where, options());
+        LedgerProcess b(where, options());
+        const auto now = Clock::now();
+        const auto key = user_key();
+        fund(a, key, 10, 5, now);
 
-    auto r = run(a.ledger->reserve(key, 12, std::nullopt, now));
-    REQUIRE(r);
-    auto seen = view(b, key, now);  // the other process sees the debit: a first, then p
-    CHECK(seen.allowance_remaining == 0);
-    CHECK(seen.purchased_remaining == 3);
-    CHECK(seen.pending == 0);
-    CHECK(b.scalar("SELECT COUNT(*) FROM token_reservations") == 1);
+        auto r = run(a.ledger->reserve(key, 12, std::nullopt, now));
+        REQUIRE(r);
+        auto seen = view(b, key, now);  // the other process sees the debit: a first, then p
+        CHECK(seen.allowance_remaining == 0);
+        CHECK(seen.purchased_remaining == 3);
+        CHECK(seen.pending == 0);
+        CHECK(b.scalar("SELECT COUNT(*) FROM token_reservations") == 1);
 
-    auto refused = run(b.ledger->reserve(key, 4, std::nullopt, now));
-    REQUIRE_FALSE(refused);
-    CHECK(refused.error().code == Errc::payment_required);
+        auto refused = run(b.ledger->reserve(key, 4, std::nullopt, now));
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code == Errc::payment_required);
 
-    a.ledger->release(std::move(*r));  // queued credit: exactly the split back
-    a.flush();
-    seen = view(b, key, now);
-    CHECK(seen.allowance_remaining == 10);
-    CHECK(seen.purchased_remaining == 5);
-    CHECK(b.scalar("SELECT COUNT(*) FROM token_reservations") == 0);
+        a.ledger->release(std::move(*r));  // queued credit: exactly the split back
+        a.flush();
+        seen = view(b, key, now);
+        CHECK(seen.allowance_remaining == 10);
+        CHECK(seen.purchased_remaining == 5);
+        CHECK(b.scalar("SELECT COUNT(*) FROM token_reservations") == 0);
 
-    auto s = run(b.ledger->reserve(key, 15, std::nullopt, now));
-    REQUIRE(s);
-    REQUIRE(run(b.ledger->settle(std::move(*s), {usage_row(now)}, now)));
-    seen = view(a, key, now);
-    CHECK(seen.remaining() == 0);
-    CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox") == 1);
-    CHECK(a.scalar("SELECT COUNT(*) FROM token_reservations") == 0);
+        auto s = run(b.ledger->reserve(key, 15, std::nullopt, now));
+        REQUIRE(s);
+        REQUIRE(run(b.ledger->settle(std::move(*s), {usage_row(now)}, now)));
+        seen = view(a, key, now);
+        CHECK(seen.remaining() == 0);
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox") == 1);
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_reservations") == 0);
+    }
 }
 
 TEST_CASE("shared ledger: a reservation dropped without settle is refunded and a second settle is refused") {
-    TempDir dir;
-    LedgerProcess a(dir.path() / "token.db", options());
-    const auto now = Clock::now();
-    const auto key = org_key();
-    fund(a, key, 0, 7, now);
-    {
-        auto r = run(a.ledger->reserve(key, 7, std::nullopt, now));
-        REQUIRE(r);
-        CHECK(view(a, key, now).purchased_remaining == 0);
-    }  // destroyed while held: released
-    a.flush();
-    CHECK(view(a, key, now).purchased_remaining == 7);
-    Reservation empty;
-    auto again = run(a.ledger->settle(std::move(empty), {}, now));
-    REQUIRE_FALSE(again);
-    CHECK(again.error().code == Errc::invalid_argument);
+    for (const auto& backend : backends()) {
+        CAPTURE(backend);
+        SharedDatabase where(backend);
+        LedgerProcess a(where, options());
+        const auto now = Clock::now();
+        const auto key = org_key();
+        fund(a, key, 0, 7, now);
+        {
+            auto r = run(a.ledger->reserve(key, 7, std::nullopt, now));
+            REQUIRE(r);
+            CHECK(view(a, key, now).purchased_remaining == 0);
+        }  // destroyed while held: released
+        a.flush();
+        CHECK(view(a, key, now).purchased_remaining == 7);
+        Reservation empty;
+        auto again = run(a.ledger->settle(std::move(empty), {}, now));
+        REQUIRE_FALSE(again);
+        CHECK(again.error().code == Errc::invalid_argument);
+    }
 }
 
 TEST_CASE("shared ledger: a reservation of a dead process is refunded once by the sweep and cannot be settled after") {
-    TempDir dir;
-    LedgerProcess a(dir.path() / "token.db", options(24h, 2s));
-    LedgerProcess b(dir.path() / "token.db", options(24h, 2s));
-    const auto now = Clock::now();
-    const auto key = user_key();
-    fund(a, key, 100, 50, now);
-    auto r = run(a.ledger->reserve(key, 120, std::nullopt, now));  // 100 from a, 20 from p
-    REQUIRE(r);
-    CHECK(view(b, key, now).remaining() == 30);
+    for (const auto& backend : backends()) {
+        CAPTURE(backend);
+        SharedDatabase where(backend);
+        LedgerProcess a(where, options(24h, 2s));
+        LedgerProcess b(where, options(24h, 2s));
+        const auto now = Clock::now();
+        const auto key = user_key();
+        fund(a, key, 100, 50, now);
+        auto r = run(a.ledger->reserve(key, 120, std::nullopt, now));  // 100 from a, 20 from p
+        REQUIRE(r);
+        CHECK(view(b, key, now).remaining() == 30);
 
-    // Not yet expired: nothing to sweep.
-    auto early = run(b.ledger->sweep_expired(now + 1s));
-    REQUIRE(early);
-    CHECK(*early == 0);
-    // "a" is presumed dead: both processes sweep; exactly one refund happens.
-    auto swept_b = run(b.ledger->sweep_expired(now + 3s));
-    auto swept_a = run(a.ledger->sweep_expired(now + 3s));
-    REQUIRE(swept_b);
-    REQUIRE(swept_a);
-    CHECK(*swept_b + *swept_a == 1);
-    auto v = view(b, key, now);
-    CHECK(v.allowance_remaining == 100);
-    CHECK(v.purchased_remaining == 50);
+        // Not yet expired: nothing to sweep.
+        auto early = run(b.ledger->sweep_expired(now + 1s));
+        REQUIRE(early);
+        CHECK(*early == 0);
+        // "a" is presumed dead: both processes sweep; exactly one refund happens.
+        auto swept_b = run(b.ledger->sweep_expired(now + 3s));
+        auto swept_a = run(a.ledger->sweep_expired(now + 3s));
+        REQUIRE(swept_b);
+        REQUIRE(swept_a);
+        CHECK(*swept_b + *swept_a == 1);
+        auto v = view(b, key, now);
+        CHECK(v.allowance_remaining == 100);
+        CHECK(v.purchased_remaining == 50);
 
-    // The late settle of the swept reservation spends nothing and writes no event.
-    auto late = run(a.ledger->settle(std::move(*r), {usage_row(now)}, now));
-    REQUIRE_FALSE(late);
-    CHECK(late.error().code == Errc::conflict);
-    CHECK(view(a, key, now).remaining() == 150);
-    CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox") == 0);
+        // The late settle of the swept reservation spends nothing and writes no event.
+        auto late = run(a.ledger->settle(std::move(*r), {usage_row(now)}, now));
+        REQUIRE_FALSE(late);
+        CHECK(late.error().code == Errc::conflict);
+        CHECK(view(a, key, now).remaining() == 150);
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox") == 0);
+    }
 }
 
 TEST_CASE("shared ledger: a release after a window reset refunds purchased tokens but not the old window's allowance") {
-    TempDir dir;
-    LedgerProcess a(dir.path() / "token.db", options(1h));
-    const auto t0 = Clock::now();
-    const auto key = user_key();
-    fund(a, key, 10, 10, t0);
-    auto r = run(a.ledger->reserve(key, 15, std::nullopt, t0));  // 10 from a, 5 from p
-    REQUIRE(r);
-    auto later = t0 + 2h;
-    auto v = view(a, key, later);  // lazy reset: a = A
-    CHECK(v.allowance_remaining == 10);
-    CHECK(v.purchased_remaining == 5);
-    a.ledger->release(std::move(*r));
-    a.flush();
-    v = view(a, key, later);
-    CHECK(v.allowance_remaining == 10);  // never above A
-    CHECK(v.purchased_remaining == 10);
+    for (const auto& backend : backends()) {
+        CAPTURE(backend);
+        SharedDatabase where(backend);
+        LedgerProcess a(where, options(1h));
+        const auto t0 = Clock::now();
+        const auto key = user_key();
+        fund(a, key, 10, 10, t0);
+        auto r = run(a.ledger->reserve(key, 15, std::nullopt, t0));  // 10 from a, 5 from p
+        REQUIRE(r);
+        auto later = t0 + 2h;
+        auto v = view(a, key, later);  // lazy reset: a = A
+        CHECK(v.allowance_remaining == 10);
+        CHECK(v.purchased_remaining == 5);
+        a.ledger->release(std::move(*r));
+        a.flush();
+        v = view(a, key, later);
+        CHECK(v.allowance_remaining == 10);  // never above A
+        CHECK(v.purchased_remaining == 10);
+    }
 }
 
 TEST_CASE("shared ledger: the default pool is created once by racing processes and never refilled") {
-    TempDir dir;
-    LedgerProcess a(dir.path() / "token.db", options());
-    LedgerProcess b(dir.path() / "token.db", options());
-    const auto now = Clock::now();
-    const auto key = user_key();
-    auto first = run(a.ledger->set_allowance(key, 10, std::nullopt, now, true));
-    REQUIRE(first);
-    auto r = run(a.ledger->reserve(key, 4, std::nullopt, now));
-    REQUIRE(r);
-    REQUIRE(run(a.ledger->settle(std::move(*r), {}, now)));
-    auto second = run(b.ledger->set_allowance(key, 10, std::nullopt, now, true));
-    REQUIRE_FALSE(second);
-    CHECK(second.error().code == Errc::conflict);
-    CHECK(view(b, key, now).allowance_remaining == 6);
+    for (const auto& backend : backends()) {
+        CAPTURE(backend);
+        SharedDatabase where(backend);
+        LedgerProcess a(where, options());
+        LedgerProcess b(where, options());
+        const auto now = Clock::now();
+        const auto key = user_key();
+        auto first = run(a.ledger->set_allowance(key, 10, std::nullopt, now, true));
+        REQUIRE(first);
+        auto r = run(a.ledger->reserve(key, 4, std::nullopt, now));
+        REQUIRE(r);
+        REQUIRE(run(a.ledger->settle(std::move(*r), {}, now)));
+        auto second = run(b.ledger->set_allowance(key, 10, std::nullopt, now, true));
+        REQUIRE_FALSE(second);
+        CHECK(second.error().code == Errc::conflict);
+        CHECK(view(b, key, now).allowance_remaining == 6);
+    }
 }
 
 namespace {
@@ -238,12 +253,13 @@ struct HammerResult {
     double seconds = 0;
 };
 
-HammerResult hammer(std::int64_t allowance, std::int64_t purchased, ClientPlan plan, std::chrono::milliseconds window) {
+HammerResult hammer(const std::string& backend, std::int64_t allowance, std::int64_t purchased, ClientPlan plan,
+                    std::chrono::milliseconds window) {
     constexpr int kThreads = 32;
     std::deque<asio::io_context> contexts(kThreads);  // outlive the processes, whose threads post to them
-    TempDir dir;
-    LedgerProcess p1(dir.path() / "token.db", options(window));
-    LedgerProcess p2(dir.path() / "token.db", options(window));
+    SharedDatabase where(backend);
+    LedgerProcess p1(where, options(window));
+    LedgerProcess p2(where, options(window));
     const auto key = user_key();
     fund(p1, key, allowance, purchased, Clock::now());
     plan.fixed = Clock::now();
@@ -288,11 +304,12 @@ int loops() {
 }  // namespace
 
 TEST_CASE("two processes, 32 threads, one pool: admitted = min(requests, balance) exactly") {
-    for (int loop = 0; loop < loops(); ++loop) {
+    for (const auto& backend : backends()) for (int loop = 0; loop < loops(); ++loop) {
+        CAPTURE(backend);
         CAPTURE(loop);
         ClientPlan plan;
         plan.ops = 60;  // 32 × 60 = 1920 one-token requests for 1500 tokens
-        auto r = hammer(1000, 500, plan, 24h);
+        auto r = hammer(backend, 1000, 500, plan, 24h);
         CHECK(r.errors == 0);
         CHECK(r.negative_views == 0);
         CHECK(r.settled == std::min<std::int64_t>(r.requested, 1500));
@@ -301,19 +318,20 @@ TEST_CASE("two processes, 32 threads, one pool: admitted = min(requests, balance
         CHECK(r.row.balance.allowance_remaining + r.row.balance.purchased_remaining == 1500 - r.settled);
         CHECK(r.outbox == r.settles);
         CHECK(r.reservations == 0);
-        MESSAGE("loop " << loop << ": requested " << r.requested << ", admitted " << r.settled << " of 1500 in "
+        MESSAGE(backend << " loop " << loop << ": requested " << r.requested << ", admitted " << r.settled << " of 1500 in "
                         << r.seconds << " s");
     }
 }
 
 TEST_CASE("two processes, 32 threads, one pool, releases interleaved: balance = funded - settled, never negative") {
-    for (int loop = 0; loop < loops(); ++loop) {
+    for (const auto& backend : backends()) for (int loop = 0; loop < loops(); ++loop) {
+        CAPTURE(backend);
         CAPTURE(loop);
         ClientPlan plan;
         plan.ops = 120;  // about 32 × 120 × 3 × 2/3 ≈ 7700 tokens settled if they could: runs dry
         plan.random_sizes = true;
         plan.releases = true;
-        auto r = hammer(3000, 2000, plan, 24h);
+        auto r = hammer(backend, 3000, 2000, plan, 24h);
         CHECK(r.errors == 0);
         CHECK(r.negative_views == 0);
         CHECK(r.settled <= 5000);
@@ -324,12 +342,13 @@ TEST_CASE("two processes, 32 threads, one pool, releases interleaved: balance = 
         CHECK(b.allowance_remaining + b.purchased_remaining == 5000 - r.settled);
         CHECK(r.outbox == r.settles);
         CHECK(r.reservations == 0);
-        MESSAGE("loop " << loop << ": settled " << r.settled << " of 5000, refusals " << r.refusals);
+        MESSAGE(backend << " loop " << loop << ": settled " << r.settled << " of 5000, refusals " << r.refusals);
     }
 }
 
 TEST_CASE("two processes, 32 threads, one pool, window resets racing: never negative, allowance never above A") {
-    for (int loop = 0; loop < loops(); ++loop) {
+    for (const auto& backend : backends()) for (int loop = 0; loop < loops(); ++loop) {
+        CAPTURE(backend);
         CAPTURE(loop);
         ClientPlan plan;
         plan.ops = 300;
@@ -338,7 +357,7 @@ TEST_CASE("two processes, 32 threads, one pool, window resets racing: never nega
         plan.real_time = true;
         constexpr std::int64_t kA = 40;
         constexpr std::int64_t kP = 300;
-        auto r = hammer(kA, kP, plan, 5ms);
+        auto r = hammer(backend, kA, kP, plan, 5ms);
         CHECK(r.errors == 0);
         CHECK(r.negative_views == 0);
         const auto& b = r.row.balance;
@@ -353,7 +372,7 @@ TEST_CASE("two processes, 32 threads, one pool, window resets racing: never nega
         CHECK(kP - b.purchased_remaining <= r.settled);  // p only ever pays for settled tokens
         CHECK(r.outbox == r.settles);
         CHECK(r.reservations == 0);
-        MESSAGE("loop " << loop << ": settled " << r.settled << " in " << r.seconds << " s (" << windows
+        MESSAGE(backend << " loop " << loop << ": settled " << r.settled << " in " << r.seconds << " s (" << windows
                         << " windows at most), p left " << b.purchased_remaining);
     }
 }
@@ -414,25 +433,28 @@ void measure_ledgers(const char* label, std::vector<QuotaLedger*> ledgers, std::
 // A measurement, not a test: `token_quota_test -tc="shared ledger throughput*" --no-skip`.
 TEST_CASE("shared ledger throughput" * doctest::skip()) {
     for (bool one_pool : {false, true}) {
+        const std::string pools = one_pool ? "one pool" : "32 pools";
         {
             TempDir dir;
             QuotaHarness h(dir.path() / "token.db");
-            measure_ledgers(one_pool ? "process mode, one pool" : "process mode, 32 pools", {h.quota.get()},
-                            {h.committer.get()}, one_pool, 2000);
+            measure_ledgers(("sqlite process mode, " + pools).c_str(), {h.quota.get()}, {h.committer.get()}, one_pool, 2000);
         }
-        {
-            TempDir dir;
-            LedgerProcess p(dir.path() / "token.db");
-            measure_ledgers(one_pool ? "shared mode, 1 process, one pool" : "shared mode, 1 process, 32 pools",
-                            {p.ledger.get()}, {p.committer.get()}, one_pool, 2000);
-        }
-        {
-            TempDir dir;
-            LedgerProcess p1(dir.path() / "token.db");
-            LedgerProcess p2(dir.path() / "token.db");
-            measure_ledgers(one_pool ? "shared mode, 2 processes, one pool" : "shared mode, 2 processes, 32 pools",
-                            {p1.ledger.get(), p2.ledger.get()}, {p1.committer.get(), p2.committer.get()}, one_pool,
-                            2000);
+        for (const auto& backend : backends()) {
+            const int ops = backend == "sqlite" ? 2000 : 300;
+            {
+                SharedDatabase where(backend);
+                LedgerProcess p(where);
+                measure_ledgers((backend + " shared mode, 1 process, " + pools).c_str(), {p.ledger.get()},
+                                {p.committer.get()}, one_pool, ops);
+            }
+            {
+                SharedDatabase where(backend);
+                LedgerProcess p1(where);
+                LedgerProcess p2(where);
+                measure_ledgers((backend + " shared mode, 2 processes, " + pools).c_str(),
+                                {p1.ledger.get(), p2.ledger.get()}, {p1.committer.get(), p2.committer.get()}, one_pool,
+                                ops);
+            }
         }
     }
 }
