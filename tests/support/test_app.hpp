@@ -35,6 +35,16 @@ public:
         auto dir = data_dir ? *data_dir : dir_.path();
         load.overrides = {"server.port=0", "server.address=127.0.0.1", "storage.data-dir=" + dir.string(),
                           "log.level=warn", "log.access=false", "server.threads=2"};
+        // LT_TEST_SET="k=v;k=v" runs a whole suite under other settings (e.g. token.quota.reservation=shared).
+        if (const char* env = std::getenv("LT_TEST_SET"); env != nullptr) {
+            std::string all(env);
+            for (std::size_t start = 0; start < all.size();) {
+                auto end = all.find(';', start);
+                if (end == std::string::npos) end = all.size();
+                if (end > start) load.overrides.push_back(all.substr(start, end - start));
+                start = end + 1;
+            }
+        }
         for (auto& o : overrides) load.overrides.push_back(std::move(o));
         auto cfg = config::load(app::full_schema(), load);
         REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
