@@ -304,76 +304,82 @@ int loops() {
 }  // namespace
 
 TEST_CASE("two processes, 32 threads, one pool: admitted = min(requests, balance) exactly") {
-    for (const auto& backend : backends()) for (int loop = 0; loop < loops(); ++loop) {
-        CAPTURE(backend);
-        CAPTURE(loop);
-        ClientPlan plan;
-        plan.ops = 60;  // 32 × 60 = 1920 one-token requests for 1500 tokens
-        auto r = hammer(backend, 1000, 500, plan, 24h);
-        CHECK(r.errors == 0);
-        CHECK(r.negative_views == 0);
-        CHECK(r.settled == std::min<std::int64_t>(r.requested, 1500));
-        CHECK(r.row.balance.allowance_remaining == 1000 - std::min<std::int64_t>(r.settled, 1000));  // a first
-        CHECK(r.row.balance.purchased_remaining == 500 - std::max<std::int64_t>(0, r.settled - 1000));
-        CHECK(r.row.balance.allowance_remaining + r.row.balance.purchased_remaining == 1500 - r.settled);
-        CHECK(r.outbox == r.settles);
-        CHECK(r.reservations == 0);
-        MESSAGE(backend << " loop " << loop << ": requested " << r.requested << ", admitted " << r.settled << " of 1500 in "
-                        << r.seconds << " s");
+    for (const auto& backend : backends()) {
+        for (int loop = 0; loop < loops(); ++loop) {
+            CAPTURE(backend);
+            CAPTURE(loop);
+            ClientPlan plan;
+            plan.ops = 60;  // 32 × 60 = 1920 one-token requests for 1500 tokens
+            auto r = hammer(backend, 1000, 500, plan, 24h);
+            CHECK(r.errors == 0);
+            CHECK(r.negative_views == 0);
+            CHECK(r.settled == std::min<std::int64_t>(r.requested, 1500));
+            CHECK(r.row.balance.allowance_remaining == 1000 - std::min<std::int64_t>(r.settled, 1000));  // a first
+            CHECK(r.row.balance.purchased_remaining == 500 - std::max<std::int64_t>(0, r.settled - 1000));
+            CHECK(r.row.balance.allowance_remaining + r.row.balance.purchased_remaining == 1500 - r.settled);
+            CHECK(r.outbox == r.settles);
+            CHECK(r.reservations == 0);
+            MESSAGE(backend << " loop " << loop << ": requested " << r.requested << ", admitted " << r.settled << " of 1500 in "
+                            << r.seconds << " s");
+        }
     }
 }
 
 TEST_CASE("two processes, 32 threads, one pool, releases interleaved: balance = funded - settled, never negative") {
-    for (const auto& backend : backends()) for (int loop = 0; loop < loops(); ++loop) {
-        CAPTURE(backend);
-        CAPTURE(loop);
-        ClientPlan plan;
-        plan.ops = 120;  // about 32 × 120 × 3 × 2/3 ≈ 7700 tokens settled if they could: runs dry
-        plan.random_sizes = true;
-        plan.releases = true;
-        auto r = hammer(backend, 3000, 2000, plan, 24h);
-        CHECK(r.errors == 0);
-        CHECK(r.negative_views == 0);
-        CHECK(r.settled <= 5000);
-        CHECK(r.refusals > 0);  // the pool ran dry
-        const auto& b = r.row.balance;
-        CHECK(b.allowance_remaining >= 0);
-        CHECK(b.purchased_remaining >= 0);
-        CHECK(b.allowance_remaining + b.purchased_remaining == 5000 - r.settled);
-        CHECK(r.outbox == r.settles);
-        CHECK(r.reservations == 0);
-        MESSAGE(backend << " loop " << loop << ": settled " << r.settled << " of 5000, refusals " << r.refusals);
+    for (const auto& backend : backends()) {
+        for (int loop = 0; loop < loops(); ++loop) {
+            CAPTURE(backend);
+            CAPTURE(loop);
+            ClientPlan plan;
+            plan.ops = 120;  // about 32 × 120 × 3 × 2/3 ≈ 7700 tokens settled if they could: runs dry
+            plan.random_sizes = true;
+            plan.releases = true;
+            auto r = hammer(backend, 3000, 2000, plan, 24h);
+            CHECK(r.errors == 0);
+            CHECK(r.negative_views == 0);
+            CHECK(r.settled <= 5000);
+            CHECK(r.refusals > 0);  // the pool ran dry
+            const auto& b = r.row.balance;
+            CHECK(b.allowance_remaining >= 0);
+            CHECK(b.purchased_remaining >= 0);
+            CHECK(b.allowance_remaining + b.purchased_remaining == 5000 - r.settled);
+            CHECK(r.outbox == r.settles);
+            CHECK(r.reservations == 0);
+            MESSAGE(backend << " loop " << loop << ": settled " << r.settled << " of 5000, refusals " << r.refusals);
+        }
     }
 }
 
 TEST_CASE("two processes, 32 threads, one pool, window resets racing: never negative, allowance never above A") {
-    for (const auto& backend : backends()) for (int loop = 0; loop < loops(); ++loop) {
-        CAPTURE(backend);
-        CAPTURE(loop);
-        ClientPlan plan;
-        plan.ops = 300;
-        plan.random_sizes = true;
-        plan.releases = true;
-        plan.real_time = true;
-        constexpr std::int64_t kA = 40;
-        constexpr std::int64_t kP = 300;
-        auto r = hammer(backend, kA, kP, plan, 5ms);
-        CHECK(r.errors == 0);
-        CHECK(r.negative_views == 0);
-        const auto& b = r.row.balance;
-        CHECK(b.allowance_remaining >= 0);
-        CHECK(b.allowance_remaining <= kA);
-        CHECK(b.purchased_remaining >= 0);
-        CHECK(b.purchased_total == kP);
-        // Each window lasts at least 5 ms and refills at most A: what was spent is bounded by the
-        // purchased tokens plus one allowance per window that could have started.
-        const auto windows = static_cast<std::int64_t>(r.seconds / 0.005) + 2;
-        CHECK(r.settled <= kP + kA * windows);
-        CHECK(kP - b.purchased_remaining <= r.settled);  // p only ever pays for settled tokens
-        CHECK(r.outbox == r.settles);
-        CHECK(r.reservations == 0);
-        MESSAGE(backend << " loop " << loop << ": settled " << r.settled << " in " << r.seconds << " s (" << windows
-                        << " windows at most), p left " << b.purchased_remaining);
+    for (const auto& backend : backends()) {
+        for (int loop = 0; loop < loops(); ++loop) {
+            CAPTURE(backend);
+            CAPTURE(loop);
+            ClientPlan plan;
+            plan.ops = 300;
+            plan.random_sizes = true;
+            plan.releases = true;
+            plan.real_time = true;
+            constexpr std::int64_t kA = 40;
+            constexpr std::int64_t kP = 300;
+            auto r = hammer(backend, kA, kP, plan, 5ms);
+            CHECK(r.errors == 0);
+            CHECK(r.negative_views == 0);
+            const auto& b = r.row.balance;
+            CHECK(b.allowance_remaining >= 0);
+            CHECK(b.allowance_remaining <= kA);
+            CHECK(b.purchased_remaining >= 0);
+            CHECK(b.purchased_total == kP);
+            // Each window lasts at least 5 ms and refills at most A: what was spent is bounded by the
+            // purchased tokens plus one allowance per window that could have started.
+            const auto windows = static_cast<std::int64_t>(r.seconds / 0.005) + 2;
+            CHECK(r.settled <= kP + kA * windows);
+            CHECK(kP - b.purchased_remaining <= r.settled);  // p only ever pays for settled tokens
+            CHECK(r.outbox == r.settles);
+            CHECK(r.reservations == 0);
+            MESSAGE(backend << " loop " << loop << ": settled " << r.settled << " in " << r.seconds << " s (" << windows
+                            << " windows at most), p left " << b.purchased_remaining);
+        }
     }
 }
 
