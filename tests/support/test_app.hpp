@@ -67,12 +67,41 @@ inline void isolate_postgres(std::vector<std::string>& overrides, const std::fil
 #endif
 }
 
+/// With storage.kv.driver=redis among `overrides`: empties that Redis database (TestApps of one run
+/// follow each other, so each starts without the previous one's buckets and edge counters). With
+/// storage.events.driver=kafka: topics of this TestApp's own (suffixed by `data_dir`), so events of an
+/// earlier TestApp never reach this one's consumers.
+inline void isolate_network_stores(std::vector<std::string>& overrides, const std::filesystem::path& data_dir) {
+    auto value_of = [&](std::string_view key) -> std::string {
+        std::string found;
+        for (const auto& o : overrides) {
+            if (o.size() > key.size() && o.compare(0, key.size(), key) == 0 && o[key.size()] == '=') {
+                found = o.substr(key.size() + 1);
+            }
+        }
+        return found;
+    };
+    if (value_of("storage.kv.driver") == "redis") {
+        const auto url = value_of("storage.kv.url");
+        REQUIRE_MESSAGE(std::system(("redis-cli -u '" + url + "' FLUSHDB >/dev/null").c_str()) == 0, url);
+    }
+    if (value_of("storage.events.driver") == "kafka") {
+        char suffix[24];
+        std::snprintf(suffix, sizeof suffix, "-%016zx", std::hash<std::string>{}(data_dir.string()));
+        for (const auto* key : {"token.usage.topic=token-usage", "token.purchase.topic=token-purchase-events",
+                                "analytics.token-usage.topic=token-usage",
+                                "analytics.purchase-events.topic=token-purchase-events"}) {
+            overrides.push_back(std::string(key) + suffix);
+        }
+    }
+}
 
 /// The environment's extra overrides (LT_TEST_EXTRA_SET; PostgreSQL isolated per `data_dir` as for a
 /// TestApp on that directory) as ` --set 'k=v'` arguments of a leaky-tokens command line.
 inline std::string extra_set_args(const std::filesystem::path& data_dir) {
     auto extra = env_extra_overrides();
     isolate_postgres(extra, data_dir);
+    isolate_network_stores(extra, data_dir);
     std::string out;
     for (const auto& o : extra) out += " --set '" + o + "'";
     return out;
@@ -98,6 +127,7 @@ public:
         for (auto& o : overrides) load.overrides.push_back(std::move(o));
         for (auto& o : env_extra_overrides()) load.overrides.push_back(std::move(o));
         isolate_postgres(load.overrides, dir);
+        isolate_network_stores(load.overrides, dir);
         auto cfg = config::load(app::full_schema(), load);
         REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
         options.handle_signals = options.handle_signals && true;

@@ -16,6 +16,7 @@
 #include "quota/group_committer.hpp"
 #include "quota/org_service.hpp"
 #include "quota/quota_service.hpp"
+#include "quota/shared_quota_ledger.hpp"
 #include "saga/payment.hpp"
 #include "saga/purchase_saga.hpp"
 #include "token_config.hpp"
@@ -68,7 +69,9 @@ private:
     TokenConfig config_;
     std::unique_ptr<OutboxRelay> relay_;  ///< declared before the committer: destroyed after it
     std::unique_ptr<GroupCommitter> committer_;
-    std::unique_ptr<QuotaService> quota_;
+    std::unique_ptr<QuotaLedger> quota_;
+    SharedQuotaLedger* shared_quota_ = nullptr;  ///< quota_ in the shared mode, else null
+    std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
     std::unique_ptr<OrgService> orgs_;
     std::unique_ptr<RateLimiter> limiter_;
     std::unique_ptr<ProviderCaller> providers_;

@@ -126,34 +126,26 @@ std::string map_key(const PoolKey& key) {
 
 }  // namespace
 
-// ---- Reservation ----
+// ---- The process mode's hold: tokens counted in the cached pool's `pending` ----
 
-Reservation::Reservation(Reservation&& other) noexcept
-    : entry_(std::move(other.entry_)), tokens_(other.tokens_), tier_cap_(other.tier_cap_) {
-    other.entry_.reset();
-}
+namespace {
 
-Reservation& Reservation::operator=(Reservation&& other) noexcept {
-    if (this != &other) {
-        release_now();
-        entry_ = std::move(other.entry_);
-        other.entry_.reset();
-        tokens_ = other.tokens_;
-        tier_cap_ = other.tier_cap_;
-    }
-    return *this;
-}
-
-Reservation::~Reservation() { release_now(); }
-
-void Reservation::release_now() noexcept {
-    if (!entry_) return;
-    {
+class ProcessHold final : public ReservationHold {
+public:
+    ProcessHold(std::shared_ptr<PoolEntry> entry, std::int64_t tokens) : entry_(std::move(entry)), tokens_(tokens) {}
+    void release() noexcept override {
         std::lock_guard lock(entry_->mutex);
         entry_->pending -= tokens_;
     }
-    entry_.reset();
-}
+    /// The pool, for settle (which then owns the pending tokens).
+    const std::shared_ptr<PoolEntry>& entry() const { return entry_; }
+
+private:
+    std::shared_ptr<PoolEntry> entry_;
+    std::int64_t tokens_;
+};
+
+}  // namespace
 
 // ---- QuotaService ----
 
@@ -300,10 +292,8 @@ boost::asio::awaitable<Result<Reservation>> QuotaService::reserve(PoolKey key, s
         const std::int64_t available = saturating_add(b.allowance_remaining, b.purchased_remaining) - entry->pending;
         if (available < tokens) co_return fail(insufficient());
         entry->pending += tokens;
-        r.entry_ = std::move(entry);
+        r = Reservation(std::make_unique<ProcessHold>(std::move(entry), tokens), tokens, tier_cap);
     }
-    r.tokens_ = tokens;
-    r.tier_cap_ = tier_cap;
     co_return r;
 }
 
@@ -319,7 +309,8 @@ boost::asio::awaitable<Result<void>> QuotaService::settle(Reservation reservatio
 
 void QuotaService::settle_now(Reservation& reservation, std::vector<OutboxRow>& rows, Clock::time_point now,
                               std::unique_ptr<CommitWaiter> waiter) {
-    if (!reservation.active()) {
+    auto* hold = dynamic_cast<ProcessHold*>(reservation.hold());
+    if (!hold) {
         waiter->complete(fail(Errc::invalid_argument, "reservation already settled or released"));
         return;
     }
@@ -329,14 +320,14 @@ void QuotaService::settle_now(Reservation& reservation, std::vector<OutboxRow>& 
     statements.emplace_back();
     for (const auto& row : rows) statements.push_back(bind_outbox_insert(row));
 
-    std::shared_ptr<PoolEntry> entry = std::move(reservation.entry_);
-    reservation.entry_.reset();  // consumed here: its destructor must not refund
+    std::shared_ptr<PoolEntry> entry = hold->entry();
+    (void)reservation.take_hold();  // consumed here: its destructor must not refund
     AfterUnlock after;
     std::lock_guard lock(entry->mutex);
-    entry->pending -= reservation.tokens_;
+    entry->pending -= reservation.tokens();
     PoolBalance next = entry->balance;
-    apply_window_reset(next, entry->key.type, reservation.tier_cap_, now, options_.window);
-    const Debit d = debit(next, reservation.tokens_);
+    apply_window_reset(next, entry->key.type, reservation.tier_cap(), now, options_.window);
+    const Debit d = debit(next, reservation.tokens());
     statements.front() = bind_balance_write(entry->key, next, d.from_purchased, now);
     auto left = enqueue_locked(*entry, entry, statements_work(std::move(statements)), std::move(waiter), 0, now);
     if (!left) {
