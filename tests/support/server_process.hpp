@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/env_overrides.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -44,6 +46,7 @@ public:
         sets.push_back("server.address=127.0.0.1");
         sets.push_back("storage.data-dir=" + data_dir.string());
         sets.push_back("log.access=false");
+        for (auto& e : environment_overrides(data_dir)) sets.push_back(std::move(e));
         for (auto& s : sets) {
             args.push_back("--set");
             args.push_back(s);
