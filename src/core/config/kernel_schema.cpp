@@ -54,6 +54,20 @@ void describe_kernel(Schema& schema) {
     schema.add(key("server.blocking-threads", Type::integer,
                    "Threads of the blocking pool (SQLite and other synchronous calls)", 1, 1024));
 
+    schema.add(key("server.advertise-url", Type::string,
+                   "Base URL other processes reach this one at (split mode); unset: http://127.0.0.1:<bound port>"));
+
+    // cluster.* and registry.* (split mode, CONTRACT 32-34)
+    schema.add(secret(key("cluster.secret", Type::string,
+                          "Shared secret of the HMAC-SHA256 signature on every call between processes "
+                          "(also LEAKY_CLUSTER_SECRET); required when registry.url is set")));
+    schema.add(key("registry.url", Type::string,
+                   "Registry (Eureka REST under /eureka/apps) to register with and find other modules; unset: one process"));
+    schema.add(key("registry.heartbeat-interval", Type::duration, "How often each registered instance renews its lease",
+                   kMillisecond));
+    schema.add(key("registry.fetch-interval", Type::duration, "How often the instance table is fetched from the registry",
+                   kMillisecond));
+
     // cors.*
     schema.add(key("cors.enabled", Type::boolean, "Answer CORS preflights and add CORS headers"));
     schema.add(key("cors.allowed-origins", Type::string_list, "Origins allowed to call the API (`*` for any)"));
