@@ -4,12 +4,15 @@
 #include "lt/auth/auth.hpp"
 #include "lt/gateway/gateway.hpp"
 #include "lt/providers/providers.hpp"
+#include "lt/registry/registry.hpp"
 #include "lt/token/token.hpp"
 
 namespace lt::app {
 
 const std::vector<ModuleSpec>& module_list() {
     static const std::vector<ModuleSpec> kModules{
+        // Registry first: other processes find the modules they do not host through it.
+        {"registry", &registry::describe_config, &registry::make_module},
         {"providers", &providers::describe_config, &providers::make_module},
         {"auth", &auth::describe_config, &auth::make_module},
         // Analytics before token: modules stop in reverse order, so the token module's outbox relay

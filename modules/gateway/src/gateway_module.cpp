@@ -108,7 +108,8 @@ public:
         } else {
             res = http::error_response(404, "not found", path);
         }
-        res.route = std::move(route);
+        // A catch-all's 404 is an unknown path, counted as such (not under the catch-all's template).
+        res.route = res.status == 404 && is_catch_all(route) ? std::string("NOT_FOUND") : std::move(route);
         co_return res;
     }
 
