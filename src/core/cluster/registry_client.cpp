@@ -173,6 +173,7 @@ struct RegistryClient::State : std::enable_shared_from_this<RegistryClient::Stat
     }
 
     asio::awaitable<void> fetch() {
+        if (opt.registry_url.empty()) co_return;  // the registry is this process, not listening yet
         auto op = send("GET", "/eureka/apps", "");
         auto r = co_await std::move(op);
         std::string why;
