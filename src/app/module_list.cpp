@@ -2,6 +2,7 @@
 
 #include "lt/analytics/analytics.hpp"
 #include "lt/auth/auth.hpp"
+#include "lt/config_server/config_server.hpp"
 #include "lt/gateway/gateway.hpp"
 #include "lt/providers/providers.hpp"
 #include "lt/registry/registry.hpp"
@@ -11,8 +12,9 @@ namespace lt::app {
 
 const std::vector<ModuleSpec>& module_list() {
     static const std::vector<ModuleSpec> kModules{
-        // Registry first: other processes find the modules they do not host through it.
+        // Registry and config first: other processes find and configure themselves through them.
         {"registry", &registry::describe_config, &registry::make_module},
+        {"config", &config_server::describe_config, &config_server::make_module},
         {"providers", &providers::describe_config, &providers::make_module},
         {"auth", &auth::describe_config, &auth::make_module},
         // Analytics before token: modules stop in reverse order, so the token module's outbox relay
