@@ -44,7 +44,7 @@ struct Cluster {
             return sets;
         };
         // The secret as a key in three processes and from the environment in one (CONTRACT 34).
-        start("gateway", gateway_port, "gateway,registry", common({std::string("cluster.secret=") + kSecret}), {});
+        start("gateway", gateway_port, "gateway,registry,config", common({std::string("cluster.secret=") + kSecret}), {});
         start("auth", lt::test::free_port(), "auth",
               common({std::string("cluster.secret=") + kSecret, "auth.bootstrap-admin.username=root",
                       "auth.bootstrap-admin.password=root-password-1"}),

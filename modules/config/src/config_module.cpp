@@ -5,7 +5,6 @@
 #include "lt/config_server/config_server.hpp"
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/config.hpp"
-#include "lt/http/bus_binding.hpp"
 #include "lt/http/errors.hpp"
 
 namespace asio = boost::asio;
@@ -37,7 +36,6 @@ ConfigModule::ConfigModule(ModuleContext ctx, std::vector<std::filesystem::path>
       repo_(std::make_shared<const ConfigRepository>(std::move(locations), std::move(cipher), ctx.log)),
       guard_("config", http::cluster_secret(*ctx.config), *ctx.clock, ctx.metrics, ctx.log) {}
 
-void ConfigModule::register_handlers(bus::Bus& bus) { http::serve_routes_over_bus(bus, *ctx_.routes, "config"); }
 
 asio::awaitable<Result<void>> ConfigModule::start() { co_return ok(); }
 
