@@ -188,3 +188,96 @@ TEST_CASE("four processes behind one gateway answer the public API as one proces
         CHECK(object_of(h).at("status") == "UP");
     }
 }
+
+TEST_CASE("a crashed instance is skipped, the last table serves while the registry restarts, and instances register again") {
+    lt::test::TempDir dir{"split-failover"};
+    const auto registry_port = lt::test::free_port();
+    const std::string registry = "http://127.0.0.1:" + std::to_string(registry_port);
+    auto sets = [&](std::vector<std::string> extra) {
+        std::vector<std::string> s{"registry.url=" + registry, "registry.fetch-interval=200ms",
+                                   "registry.heartbeat-interval=500ms", std::string("cluster.secret=") + kSecret};
+        for (auto& e : extra) s.push_back(std::move(e));
+        return s;
+    };
+    auto start = [&](const std::string& name, std::uint16_t port, const std::string& modules,
+                     std::vector<std::string> extra = {}) {
+        return std::make_unique<lt::test::ServerProcess>(dir.path() / name, port,
+                                                         lt::test::ServerSpec{sets(std::move(extra)), modules, {}, "info"});
+    };
+    auto reg = start("registry", registry_port, "registry");
+    auto gateway = start("gateway", lt::test::free_port(), "gateway");
+    auto auth = start("auth", lt::test::free_port(), "auth",
+                      {"auth.bootstrap-admin.username=root", "auth.bootstrap-admin.password=root-password-1"});
+    auto token = start("token", lt::test::free_port(), "token,analytics");
+    // Two instances of the stateless providers module: the token process calls provider.chat.v1 remotely.
+    auto providers_a = start("providers-a", lt::test::free_port(), "providers");
+    auto providers_b = start("providers-b", lt::test::free_port(), "providers");
+    const auto gw = gateway->port();
+
+    REQUIRE(eventually(
+        [&] {
+            return http_call(gw, "GET", "/api/v1/tokens/status").status == 200 &&
+                   http_call(gw, "POST", "/api/v1/auth/login", R"({"username":"x","password":"y"})").status == 401;
+        },
+        10s));
+    auto u = lt::test::signup(gw, "failover");
+    auto root = lt::test::admin(gw);
+    lt::test::allocate(gw, root, "userId", u.id, 100000);
+    auto consume_jwt = [&] {
+        return http_call(gw, "POST", "/api/v1/tokens/consume",
+                         json::serialize(json::object{{"userId", u.id}, {"provider", "openai"}, {"tokens", 1}, {"prompt", "hi"}}),
+                         u.auth());
+    };
+    // Both providers instances known to the token process before the crash.
+    REQUIRE(eventually(
+        [&] {
+            auto r = http_call(gw, "GET", "/eureka/apps/PROVIDERS", "", {{"Accept", "application/json"}, {"Authorization", "Bearer " + root.token}});
+            return r.status == 200 && r.body.find(std::to_string(providers_b->port())) != std::string::npos &&
+                   r.body.find(std::to_string(providers_a->port())) != std::string::npos;
+        },
+        10s));
+    std::this_thread::sleep_for(500ms);
+    for (int i = 0; i < 4; ++i) {
+        auto r = consume_jwt();
+        CHECK_MESSAGE(r.status == 200, r.body);
+    }
+
+    // A crashed providers instance (still in the registry until its lease expires): every consume still
+    // answers 200, the failed connection retried on the other instance.
+    providers_a->kill_hard();
+    for (int i = 0; i < 6; ++i) {
+        auto r = consume_jwt();
+        CHECK_MESSAGE(r.status == 200, r.body);
+    }
+
+    // The registry goes away: the processes keep their last table.
+    reg->stop();
+    std::this_thread::sleep_for(600ms);
+    for (int i = 0; i < 3; ++i) {
+        auto r = consume_jwt();
+        CHECK_MESSAGE(r.status == 200, r.body);
+    }
+
+    // A new, empty registry on the same port: renewals answered 404 register every instance again.
+    reg = start("registry-2", registry_port, "registry");
+    CHECK(eventually(
+        [&] {
+            auto r = http_call(gw, "GET", "/eureka/apps", "", {{"Accept", "application/json"}, {"Authorization", "Bearer " + root.token}});
+            if (r.status != 200) return false;
+            for (const char* app : {"\"GATEWAY\"", "\"AUTH\"", "\"TOKEN\"", "\"ANALYTICS\"", "\"PROVIDERS\""}) {
+                if (r.body.find(app) == std::string::npos) return false;
+            }
+            return true;
+        },
+        10s));
+    auto r = consume_jwt();
+    CHECK_MESSAGE(r.status == 200, r.body);
+
+    // A module with no instance left: 503 `service unavailable` through the gateway.
+    providers_b->stop();
+    auth.reset();  // SIGTERM: deregisters
+    CHECK(eventually([&] {
+        auto res = http_call(gw, "POST", "/api/v1/auth/login", R"({"username":"root","password":"root-password-1"})");
+        return res.status == 503 && lt::test::message_of(res) == "service unavailable";
+    }, 5s));
+}

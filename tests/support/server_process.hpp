@@ -98,6 +98,14 @@ public:
         return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     }
 
+    /// SIGKILL and reap (a crash).
+    void kill_hard() {
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+    }
+
     /// SIGTERM and wait for a clean exit.
     void stop() {
         ::kill(pid_, SIGTERM);
