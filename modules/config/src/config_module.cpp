@@ -41,40 +41,31 @@ asio::awaitable<Result<void>> ConfigModule::start() { co_return ok(); }
 
 asio::awaitable<void> ConfigModule::stop() { co_return; }
 
-asio::awaitable<Result<Environment>> ConfigModule::authorized_find(const http::Request& req, std::string application,
-                                                                   std::string profiles,
-                                                                   std::optional<std::string> label,
-                                                                   std::optional<http::Response>& denied) {
+asio::awaitable<Result<Environment>> ConfigModule::find(std::string application, std::string profiles,
+                                                        std::optional<std::string> label) {
     auto repo = repo_;
-    auto find = [repo, application = std::move(application), profiles = std::move(profiles),
-                 label = std::move(label)] { return repo->find(application, profiles, label); };
-    Result<Environment> env = fail(Errc::internal, "unreachable");
-    if (ctx_.blocking) {
-        auto op = ctx_.blocking->run(std::move(find));
-        env = co_await std::move(op);
-    } else {
-        env = find();
-    }
-    if (!env && env.error().code == Errc::not_found) co_return env;
+    auto run = [repo, application = std::move(application), profiles = std::move(profiles),
+                label = std::move(label)] { return repo->find(application, profiles, label); };
+    if (!ctx_.blocking) co_return run();
+    auto op = ctx_.blocking->run(std::move(run));
+    co_return co_await std::move(op);
+}
+
+std::optional<http::Response> ConfigModule::check_read(const http::Request& req, const Result<Environment>& env) const {
+    if (!env && env.error().code == Errc::not_found) return http::error_response(404, "not found", req.path);
     http::Caller caller;
-    if (auto r = guard_.authenticate(req, caller)) {
-        denied = std::move(r);
-    } else if (!caller.signed_call && !caller.admin) {
-        denied = http::error_response(403, "forbidden", req.path);
-    }
-    co_return env;
+    if (auto r = guard_.authenticate(req, caller)) return r;
+    if (!caller.signed_call && !caller.admin) return http::error_response(403, "forbidden", req.path);
+    if (!env) return http::error_response(env.error(), req.path);
+    return std::nullopt;
 }
 
 asio::awaitable<http::Response> ConfigModule::http_environment(http::Request req) {
     std::optional<std::string> label;
     if (auto l = req.path_param("label"); !l.empty()) label = std::string(l);
-    std::optional<http::Response> denied;
-    auto op = authorized_find(req, std::string(req.path_param("application")), std::string(req.path_param("profile")),
-                              std::move(label), denied);
+    auto op = find(std::string(req.path_param("application")), std::string(req.path_param("profile")), std::move(label));
     auto env = co_await std::move(op);
-    if (!env && env.error().code == Errc::not_found) co_return http::error_response(404, "not found", req.path);
-    if (denied) co_return *denied;
-    if (!env) co_return http::error_response(env.error(), req.path);
+    if (auto denied = check_read(req, env)) co_return *denied;
     co_return http::Response::json(200, to_json(*env));
 }
 
@@ -95,12 +86,9 @@ asio::awaitable<http::Response> ConfigModule::http_document(http::Request req) {
     if (base.empty() || dash == std::string::npos || dash == 0 || dash + 1 == base.size()) {
         co_return http::error_response(404, "not found", req.path);
     }
-    std::optional<http::Response> denied;
-    auto op = authorized_find(req, base.substr(0, dash), base.substr(dash + 1), std::nullopt, denied);
+    auto op = find(base.substr(0, dash), base.substr(dash + 1), std::nullopt);
     auto env = co_await std::move(op);
-    if (!env && env.error().code == Errc::not_found) co_return http::error_response(404, "not found", req.path);
-    if (denied) co_return *denied;
-    if (!env) co_return http::error_response(env.error(), req.path);
+    if (auto denied = check_read(req, env)) co_return *denied;
     auto merged = merge(*env);
     co_return text(200, properties ? render_properties(merged) : render_yaml(merged));
 }

@@ -29,12 +29,13 @@ public:
     boost::asio::awaitable<http::Response> http_decrypt(http::Request req);
 
 private:
-    /// Finds the environment on the blocking pool, then checks who is asking: an unknown
-    /// application is 404 before any credential check (an unknown path is 404 with or without
-    /// credentials), then 401 / 403 unless ADMIN or signed.
-    boost::asio::awaitable<Result<Environment>> authorized_find(const http::Request& req, std::string application,
-                                                                std::string profiles, std::optional<std::string> label,
-                                                                std::optional<http::Response>& denied);
+    /// Finds the environment on the blocking pool (inline when the context has none).
+    boost::asio::awaitable<Result<Environment>> find(std::string application, std::string profiles,
+                                                     std::optional<std::string> label);
+    /// The answer for a found (or not) environment: an unknown application is 404 before any
+    /// credential check (an unknown path is 404 with or without credentials), then 401 / 403 unless
+    /// ADMIN or signed; nullopt when the caller may read `env`.
+    std::optional<http::Response> check_read(const http::Request& req, const Result<Environment>& env) const;
     std::optional<http::Response> require_admin(const http::Request& req) const;
 
     ModuleContext ctx_;
