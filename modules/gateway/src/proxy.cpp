@@ -32,7 +32,8 @@ bool is_hop_by_hop(std::string_view name) {
 
 asio::awaitable<http::Response> proxy(cluster::Forwarder& forwarder, std::string owner, http::Request req) {
     cluster::Call call;
-    call.request.method = req.method;
+    // HEAD goes upstream as GET (the client reads whole responses); the server drops the body.
+    call.request.method = req.method == "HEAD" ? std::string("GET") : req.method;
     call.request.target = req.target;
     for (auto& h : req.headers) {
         auto n = lower(h.name);
