@@ -7,7 +7,8 @@
 ///   error status with {"code","message"}. No instance → Errc::unavailable; past the deadline →
 ///   Errc::timeout.
 /// - publish()/deliver(): the local subscribers, and `POST /internal/bus/event/<topic>` to every other
-///   process in the directory (deliver awaits them, each within min(deadline, kEventTimeout); a failed
+///   process in the directory (deliver awaits them all in parallel, each within min(deadline,
+///   kEventTimeout); a failed
 ///   peer is logged and does not fail the delivery).
 /// Thread-safe after registration.
 

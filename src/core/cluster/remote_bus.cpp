@@ -3,7 +3,10 @@
 #include <set>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 namespace asio = boost::asio;
@@ -119,9 +122,16 @@ Result<void> RemoteBus::publish(std::string topic, json::value event, bus::Conte
 
 asio::awaitable<Result<void>> RemoteBus::deliver(std::string topic, json::value event, bus::Context ctx) {
     auto payload = encode_bus_message(event, ctx);
-    for (auto& peer : peers()) {
-        auto op = send_event(std::move(peer), topic, payload, ctx);
-        co_await std::move(op);
+    auto targets = peers();
+    if (!targets.empty()) {
+        // Every peer at once, each within its own deadline; failures are logged by send_event.
+        using Op = decltype(asio::co_spawn(ex_, send_event(Instance{}, topic, payload, ctx), asio::deferred));
+        std::vector<Op> ops;
+        ops.reserve(targets.size());
+        for (auto& peer : targets) ops.push_back(asio::co_spawn(ex_, send_event(std::move(peer), topic, payload, ctx), asio::deferred));
+        auto group = asio::experimental::make_parallel_group(std::move(ops));
+        auto all = group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+        co_await std::move(all);
     }
     auto op = local_.deliver(std::move(topic), std::move(event), std::move(ctx));
     co_return co_await std::move(op);
