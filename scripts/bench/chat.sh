@@ -82,7 +82,7 @@ LT_VERSION="$("$LT" version 2>/dev/null | head -n1)"
 LT_PORT="$(free_port)"
 mkdir -p "$WORK/data"
 LT_CMD=("$LT" serve --set "server.port=$LT_PORT" --set "storage.data-dir=$WORK/data"
-        --set log.access=false --set log.level=warn)
+        --set log.access=false --set log.level=warn "${EDGE_SET[@]}")
 log "starting leaky-tokens on 127.0.0.1:$LT_PORT"
 (cd "$WORK" && exec "${LT_CMD[@]}") >"$WORK/leaky-tokens.log" 2>&1 &
 LT_PID=$!

@@ -101,7 +101,8 @@ start_lt() {
   local cmd=("$LT" serve --set "server.port=$port" --set "storage.data-dir=$WORK/data-$name"
              --set log.access=false --set log.level=warn
              --set auth.bootstrap-admin.username=root --set auth.bootstrap-admin.password=root-password-1
-             --set "token.bucket.capacity=$capacity" --set "token.bucket.leak-rate-per-second=$rate" "$@")
+             --set "token.bucket.capacity=$capacity" --set "token.bucket.leak-rate-per-second=$rate"
+             "${EDGE_SET[@]}" "$@")
   printf '%q ' "${cmd[@]}" >"$WORK/cmd-$name.txt"
   log "starting leaky-tokens ($name) on 127.0.0.1:$port"
   (cd "$WORK" && exec "${cmd[@]}") >"$WORK/leaky-tokens-$name.log" 2>&1 &

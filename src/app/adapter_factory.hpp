@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/config.hpp"
@@ -26,7 +28,9 @@ struct Adapters {
 /// Names of the adapters compiled into this binary ("sqlite", "memory", ...).
 std::vector<std::string> compiled_adapters();
 
-/// Opens the adapters selected by storage.*. Blocking (start-up only).
-Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Clock& clock);
+/// Opens the adapters selected by storage.*. Network adapters (Redis) run their connections on `io`,
+/// which must outlive the adapters. Blocking (start-up only).
+Result<Adapters> make_adapters(const config::Config& cfg, BlockingPool& pool, Clock& clock,
+                               boost::asio::any_io_executor io);
 
 }  // namespace lt::app

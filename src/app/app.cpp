@@ -195,7 +195,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
     auto impl = std::make_unique<Impl>(std::move(cfg));
     auto& s = *impl;
     s.server.set_access_log(s.cfg.get_bool("log.access", true));
-    auto adapters = make_adapters(s.cfg, s.blocking, s.clock);
+    auto adapters = make_adapters(s.cfg, s.blocking, s.clock, s.io.get_executor());
     if (!adapters) return fail(adapters.error());
     s.adapters = std::move(*adapters);
 
@@ -286,11 +286,18 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
         for (auto& m : s.modules) m->register_routes(s.router);
         for (auto& m : s.shadows) m->register_routes(s.router);
         Impl* raw = &s;
-        register_actuator_routes(s.router, s.metrics,
-                                 ActuatorInfo{LT_VERSION, hosted, compiled_adapters(), options.profile, [raw] {
-                                                  std::lock_guard lock(raw->status_mutex);
-                                                  return raw->status;
-                                              }});
+        ActuatorInfo info{LT_VERSION, hosted, compiled_adapters(), options.profile, [raw] {
+                              std::lock_guard lock(raw->status_mutex);
+                              return raw->status;
+                          }};
+        // Network stores name themselves in health and readiness (CONTRACT 31).
+        const bool redis_kv = s.cfg.get_string("storage.kv.driver", "memory") == "redis";
+        info.stores = [raw, redis_kv] {
+            std::vector<ModuleStatus> out;
+            if (redis_kv) out.push_back({"redis", raw->adapters.kv->available() ? "UP" : "DOWN"});
+            return out;
+        };
+        register_actuator_routes(s.router, s.metrics, std::move(info));
     } catch (const std::exception& e) {
         return fail(Errc::internal, e.what());
     }

@@ -3,6 +3,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <boost/asio/io_context.hpp>
+
 #include "adapter_factory.hpp"
 #include "app.hpp"
 #include "lt/auth/auth.hpp"
@@ -138,7 +140,9 @@ int user_command(const std::vector<std::string>& args) {
     }
     BlockingPool pool(1);
     SystemClock clock;
-    auto adapters = make_adapters(*cfg, pool, clock);
+    // Never run: `user create` uses only the SQL store; a network key-value store just stays idle.
+    boost::asio::io_context io;
+    auto adapters = make_adapters(*cfg, pool, clock, io.get_executor());
     if (!adapters) {
         std::cerr << "error: " << adapters.error().message << "\n";
         return 1;

@@ -22,6 +22,12 @@ struct Actuator {
             components[s.name] = boost::json::object{{"status", s.status}};
             up = up && s.status == "UP";
         }
+        if (info.stores) {
+            for (const auto& s : info.stores()) {
+                components[s.name] = boost::json::object{{"status", s.status}};
+                up = up && s.status == "UP";
+            }
+        }
         boost::json::object body{{"status", up ? "UP" : "DOWN"}, {"components", std::move(components)}};
         return http::Response::json(up ? 200 : 503, body);
     }

@@ -9,13 +9,15 @@
 ///
 /// A harness gives each case a fresh store. Cases that need to move time forward run only when
 /// `kControllableTime` is true (memory + FakeClock); real-time adapters (Redis) skip them with a
-/// message. All keys go through `key(name)` so that a shared server can namespace them.
+/// message. All keys go through `key(name)` so that a shared server can namespace them. The port's calls
+/// are awaitable; plain threads await them with lt::test::run_sync.
 
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
 #include <concepts>
+#include <future>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,7 +27,12 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include "lt/ports/key_value_store.hpp"
+#include "support/run_sync.hpp"
 
 namespace lt::contract {
 
@@ -97,12 +104,14 @@ std::unique_ptr<H> make_kv_harness() {
 }
 
 /// One capped_counter call; fails the case when the store returns an error.
+using lt::test::run_sync;
+
 inline std::vector<std::int64_t> add_capped(ports::KeyValueStore& store, const std::string& key, std::int64_t n,
                                             std::int64_t limit,
                                             std::chrono::milliseconds ttl = std::chrono::minutes(10)) {
     static const ports::AtomicScript script = capped_counter_script();
     const std::int64_t args[] = {n, limit};
-    auto reply = store.atomic_update(key, script, args, ttl);
+    auto reply = run_sync(store.atomic_update(key, script, args, ttl));
     REQUIRE_MESSAGE(reply.has_value(), (reply ? std::string() : reply.error().message));
     REQUIRE(reply->size() == 4);
     return *reply;
@@ -113,6 +122,7 @@ using Reply = std::vector<std::int64_t>;
 }  // namespace lt::contract
 
 // The cases live at global scope, where LT_KEY_VALUE_STORE_CONTRACT instantiates them.
+using lt::test::run_sync;
 using lt::contract::add_capped;
 using lt::contract::capped_counter_script;
 using lt::contract::make_kv_harness;
@@ -124,12 +134,12 @@ TEST_CASE_TEMPLATE_DEFINE("key value store returns the value that was set", H, l
     if (!h) return;
     auto& store = h->store();
     const std::string key = h->key("greeting");
-    CHECK(store.get(key).value() == std::nullopt);
-    REQUIRE(store.set(key, "hello", milliseconds(0)).has_value());
-    CHECK(store.get(key).value() == std::optional<std::string>("hello"));
-    REQUIRE(store.set(key, "bye", milliseconds(60000)).has_value());
-    CHECK(store.get(key).value() == std::optional<std::string>("bye"));
-    CHECK(store.get(h->key("other")).value() == std::nullopt);
+    CHECK(run_sync(store.get(key)).value() == std::nullopt);
+    REQUIRE(run_sync(store.set(key, "hello", milliseconds(0))).has_value());
+    CHECK(run_sync(store.get(key)).value() == std::optional<std::string>("hello"));
+    REQUIRE(run_sync(store.set(key, "bye", milliseconds(60000))).has_value());
+    CHECK(run_sync(store.get(key)).value() == std::optional<std::string>("bye"));
+    CHECK(run_sync(store.get(h->key("other"))).value() == std::nullopt);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("key value store erase reports whether the key existed", H, lt_kv_erase) {
@@ -137,11 +147,11 @@ TEST_CASE_TEMPLATE_DEFINE("key value store erase reports whether the key existed
     if (!h) return;
     auto& store = h->store();
     const std::string key = h->key("doomed");
-    CHECK(store.erase(key).value() == false);
-    REQUIRE(store.set(key, "x", milliseconds(0)).has_value());
-    CHECK(store.erase(key).value() == true);
-    CHECK(store.get(key).value() == std::nullopt);
-    CHECK(store.erase(key).value() == false);
+    CHECK(run_sync(store.erase(key)).value() == false);
+    REQUIRE(run_sync(store.set(key, "x", milliseconds(0))).has_value());
+    CHECK(run_sync(store.erase(key)).value() == true);
+    CHECK(run_sync(store.get(key)).value() == std::nullopt);
+    CHECK(run_sync(store.erase(key)).value() == false);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("key value store increment starts from zero and adds", H, lt_kv_increment) {
@@ -149,11 +159,11 @@ TEST_CASE_TEMPLATE_DEFINE("key value store increment starts from zero and adds",
     if (!h) return;
     auto& store = h->store();
     const std::string key = h->key("counter");
-    CHECK(store.increment(key, 5, milliseconds(0)).value() == 5);
-    CHECK(store.increment(key, -2, milliseconds(0)).value() == 3);
-    CHECK(store.get(key).value() == std::optional<std::string>("3"));
-    REQUIRE(store.set(key, "40", milliseconds(0)).has_value());
-    CHECK(store.increment(key, 2, milliseconds(0)).value() == 42);
+    CHECK(run_sync(store.increment(key, 5, milliseconds(0))).value() == 5);
+    CHECK(run_sync(store.increment(key, -2, milliseconds(0))).value() == 3);
+    CHECK(run_sync(store.get(key)).value() == std::optional<std::string>("3"));
+    REQUIRE(run_sync(store.set(key, "40", milliseconds(0))).has_value());
+    CHECK(run_sync(store.increment(key, 2, milliseconds(0))).value() == 42);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("key value store refuses to increment a value that is not an integer", H,
@@ -162,9 +172,9 @@ TEST_CASE_TEMPLATE_DEFINE("key value store refuses to increment a value that is 
     if (!h) return;
     auto& store = h->store();
     const std::string key = h->key("text");
-    REQUIRE(store.set(key, "abc", milliseconds(0)).has_value());
-    CHECK_FALSE(store.increment(key, 1, milliseconds(0)).has_value());
-    CHECK(store.get(key).value() == std::optional<std::string>("abc"));
+    REQUIRE(run_sync(store.set(key, "abc", milliseconds(0))).has_value());
+    CHECK_FALSE(run_sync(store.increment(key, 1, milliseconds(0))).has_value());
+    CHECK(run_sync(store.get(key)).value() == std::optional<std::string>("abc"));
 }
 
 TEST_CASE_TEMPLATE_DEFINE("key value store increments concurrently without losing updates", H,
@@ -180,13 +190,13 @@ TEST_CASE_TEMPLATE_DEFINE("key value store increments concurrently without losin
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&] {
             for (int i = 0; i < kEach; ++i) {
-                if (!store.increment(key, 1, milliseconds(0))) ++errors;
+                if (!run_sync(store.increment(key, 1, milliseconds(0)))) ++errors;
             }
         });
     }
     for (auto& thread : threads) thread.join();
     CHECK(errors.load() == 0);
-    CHECK(store.get(key).value() == std::optional<std::string>(std::to_string(kThreads * kEach)));
+    CHECK(run_sync(store.get(key)).value() == std::optional<std::string>(std::to_string(kThreads * kEach)));
 }
 
 TEST_CASE_TEMPLATE_DEFINE("key value store forgets a value once its ttl has passed", H, lt_kv_ttl) {
@@ -198,15 +208,15 @@ TEST_CASE_TEMPLATE_DEFINE("key value store forgets a value once its ttl has pass
         auto& store = h->store();
         const std::string key = h->key("session");
         const std::string forever = h->key("forever");
-        REQUIRE(store.set(key, "v", milliseconds(1000)).has_value());
-        REQUIRE(store.set(forever, "w", milliseconds(0)).has_value());
+        REQUIRE(run_sync(store.set(key, "v", milliseconds(1000))).has_value());
+        REQUIRE(run_sync(store.set(forever, "w", milliseconds(0))).has_value());
         h->advance(milliseconds(999));
-        CHECK(store.get(key).value() == std::optional<std::string>("v"));
+        CHECK(run_sync(store.get(key)).value() == std::optional<std::string>("v"));
         h->advance(milliseconds(2));
-        CHECK(store.get(key).value() == std::nullopt);
-        CHECK(store.erase(key).value() == false);
+        CHECK(run_sync(store.get(key)).value() == std::nullopt);
+        CHECK(run_sync(store.erase(key)).value() == false);
         h->advance(std::chrono::hours(24));
-        CHECK(store.get(forever).value() == std::optional<std::string>("w"));
+        CHECK(run_sync(store.get(forever)).value() == std::optional<std::string>("w"));
     }
 }
 
@@ -219,12 +229,12 @@ TEST_CASE_TEMPLATE_DEFINE("key value store increment sets the ttl only when it c
     } else {
         auto& store = h->store();
         const std::string key = h->key("window");
-        CHECK(store.increment(key, 1, milliseconds(1000)).value() == 1);
+        CHECK(run_sync(store.increment(key, 1, milliseconds(1000))).value() == 1);
         h->advance(milliseconds(600));
-        CHECK(store.increment(key, 1, milliseconds(1000)).value() == 2);
+        CHECK(run_sync(store.increment(key, 1, milliseconds(1000))).value() == 2);
         h->advance(milliseconds(600));
-        CHECK(store.get(key).value() == std::nullopt);
-        CHECK(store.increment(key, 1, milliseconds(1000)).value() == 1);
+        CHECK(run_sync(store.get(key)).value() == std::nullopt);
+        CHECK(run_sync(store.increment(key, 1, milliseconds(1000))).value() == 1);
     }
 }
 
@@ -291,7 +301,7 @@ TEST_CASE_TEMPLATE_DEFINE("atomic update never admits more than the limit when 3
         threads.emplace_back([&, t] {
             for (int i = 0; i < kAttempts; ++i) {
                 const std::int64_t args[] = {1 + (t + i) % 3, kLimit};
-                auto reply = store.atomic_update(key, script, args, std::chrono::minutes(10));
+                auto reply = run_sync(store.atomic_update(key, script, args, std::chrono::minutes(10)));
                 if (!reply || reply->size() != 4) {
                     ++errors;
                     continue;
@@ -319,6 +329,70 @@ TEST_CASE_TEMPLATE_DEFINE("atomic update never admits more than the limit when 3
     CHECK(admitted_calls.load() + refused_calls.load() == kThreads * kAttempts);
 }
 
+namespace lt::contract {
+
+/// Totals of the coroutine hammer below.
+struct HammerTotals {
+    std::atomic<std::int64_t> admitted_sum{0};
+    std::atomic<std::int64_t> admitted_calls{0};
+    std::atomic<std::int64_t> refused_calls{0};
+    std::atomic<int> errors{0};
+};
+
+/// One coroutine of the hammer: `attempts` capped_counter calls on `key` (n = 1 + (t + i) % 3).
+inline boost::asio::awaitable<void> hammer_one(ports::KeyValueStore* store, std::string key,
+                                               const ports::AtomicScript* script, int t, int attempts,
+                                               std::int64_t limit, HammerTotals* totals) {
+    for (int i = 0; i < attempts; ++i) {
+        const std::int64_t args[] = {1 + (t + i) % 3, limit};
+        auto op = store->atomic_update(key, *script, args, std::chrono::minutes(10));
+        auto reply = co_await std::move(op);
+        if (!reply || reply->size() != 4 || (*reply)[1] > limit) {
+            ++totals->errors;
+            continue;
+        }
+        if ((*reply)[0] == 1) {
+            totals->admitted_sum += args[0];
+            ++totals->admitted_calls;
+        } else {
+            ++totals->refused_calls;
+        }
+    }
+}
+
+}  // namespace lt::contract
+
+TEST_CASE_TEMPLATE_DEFINE("atomic update never admits more than the limit when 32 coroutines on two threads share one key",
+                          H, lt_kv_script_coroutines) {
+    auto h = make_kv_harness<H>();
+    if (!h) return;
+    auto& store = h->store();
+    const std::string key = h->key("hot-coroutines");
+    const lt::ports::AtomicScript script = capped_counter_script();
+    constexpr int kCoroutines = 32;
+    constexpr int kAttempts = 500;
+    constexpr std::int64_t kLimit = 20000;
+    lt::contract::HammerTotals totals;
+    boost::asio::io_context io(2);
+    std::vector<std::future<void>> done;
+    for (int t = 0; t < kCoroutines; ++t) {
+        done.push_back(boost::asio::co_spawn(
+            io, lt::contract::hammer_one(&store, key, &script, t, kAttempts, kLimit, &totals), boost::asio::use_future));
+    }
+    std::thread second([&] { io.run(); });
+    io.run();
+    second.join();
+    for (auto& d : done) d.get();
+    REQUIRE(totals.errors.load() == 0);
+    const Reply final_state = add_capped(store, key, 0, kLimit);
+    // 32 * 500 calls of 2 tokens on average: the limit is reached and held exactly.
+    CHECK(final_state[1] == totals.admitted_sum.load());
+    CHECK(final_state[1] == kLimit);
+    CHECK(final_state[2] == totals.admitted_calls.load() + 1);
+    CHECK(final_state[3] == totals.refused_calls.load());
+    CHECK(totals.admitted_calls.load() + totals.refused_calls.load() == kCoroutines * kAttempts);
+}
+
 TEST_CASE_TEMPLATE_DEFINE("a key holds either a string or script fields, not both", H, lt_kv_kinds) {
     auto h = make_kv_harness<H>();
     if (!h) return;
@@ -327,13 +401,13 @@ TEST_CASE_TEMPLATE_DEFINE("a key holds either a string or script fields, not bot
     const std::string fields = h->key("fields");
     const lt::ports::AtomicScript script = capped_counter_script();
     const std::int64_t args[] = {1, 10};
-    REQUIRE(store.set(text, "plain", milliseconds(0)).has_value());
-    CHECK_FALSE(store.atomic_update(text, script, args, milliseconds(60000)).has_value());
-    CHECK(store.get(text).value() == std::optional<std::string>("plain"));
+    REQUIRE(run_sync(store.set(text, "plain", milliseconds(0))).has_value());
+    CHECK_FALSE(run_sync(store.atomic_update(text, script, args, milliseconds(60000))).has_value());
+    CHECK(run_sync(store.get(text)).value() == std::optional<std::string>("plain"));
     add_capped(store, fields, 1, 10);
-    CHECK_FALSE(store.get(fields).has_value());
-    CHECK_FALSE(store.increment(fields, 1, milliseconds(0)).has_value());
-    CHECK(store.erase(fields).value() == true);
+    CHECK_FALSE(run_sync(store.get(fields)).has_value());
+    CHECK_FALSE(run_sync(store.increment(fields, 1, milliseconds(0))).has_value());
+    CHECK(run_sync(store.erase(fields)).value() == true);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("purging expired keys leaves live keys readable", H, lt_kv_purge) {
@@ -341,10 +415,10 @@ TEST_CASE_TEMPLATE_DEFINE("purging expired keys leaves live keys readable", H, l
     if (!h) return;
     auto& store = h->store();
     const std::string live = h->key("live");
-    REQUIRE(store.set(live, "still here", milliseconds(60000)).has_value());
+    REQUIRE(run_sync(store.set(live, "still here", milliseconds(60000))).has_value());
     add_capped(store, h->key("bucket"), 2, 10);
     store.purge_expired();
-    CHECK(store.get(live).value() == std::optional<std::string>("still here"));
+    CHECK(run_sync(store.get(live)).value() == std::optional<std::string>("still here"));
     CHECK(add_capped(store, h->key("bucket"), 0, 10)[1] == 2);
 }
 
@@ -361,6 +435,7 @@ TEST_CASE_TEMPLATE_DEFINE("purging expired keys leaves live keys readable", H, l
     TEST_CASE_TEMPLATE_INVOKE(lt_kv_script_keys, Harness);                         \
     TEST_CASE_TEMPLATE_INVOKE(lt_kv_script_expiry, Harness);                       \
     TEST_CASE_TEMPLATE_INVOKE(lt_kv_script_threads, Harness);                      \
+    TEST_CASE_TEMPLATE_INVOKE(lt_kv_script_coroutines, Harness);                   \
     TEST_CASE_TEMPLATE_INVOKE(lt_kv_kinds, Harness);                               \
     TEST_CASE_TEMPLATE_INVOKE(lt_kv_purge, Harness);                               \
     static_assert(::lt::contract::KeyValueStoreHarness<Harness>, "not a KeyValueStoreHarness")

@@ -2,6 +2,10 @@
 
 #include <stdexcept>
 
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+
 #include "lt/adapters/memory_key_value_store.hpp"
 #include "lt/core/clock.hpp"
 
@@ -31,20 +35,58 @@ namespace {
 
 using lt::adapters::MemoryKeyValueStore;
 
+/// Awaits one call of each kind after posting a marker handler; a store that completed through the
+/// executor (a thread hop or a post) would let the marker run first.
+boost::asio::awaitable<void> await_inline(MemoryKeyValueStore* store, bool* marker_ran, int* checked) {
+    auto ex = co_await boost::asio::this_coro::executor;
+    boost::asio::post(ex, [marker_ran] { *marker_ran = true; });
+    const auto script = capped_counter_script();
+    const std::int64_t args[] = {1, 10};
+    auto update = store->atomic_update("inline", script, args, milliseconds(1000));
+    const auto updated = co_await std::move(update);
+    auto set = store->set("text", "v", milliseconds(0));
+    const auto stored = co_await std::move(set);
+    auto get = store->get("text");
+    const auto read = co_await std::move(get);
+    auto increment = store->increment("n", 1, milliseconds(0));
+    const auto counted = co_await std::move(increment);
+    auto erase = store->erase("n");
+    const auto erased = co_await std::move(erase);
+    CHECK(updated.has_value());
+    CHECK(stored.has_value());
+    CHECK(read.value() == std::optional<std::string>("v"));
+    CHECK(counted.value() == 1);
+    CHECK(erased.value() == true);
+    CHECK_FALSE(*marker_ran);
+    ++*checked;
+}
+
+TEST_CASE("memory key value store completes its awaitable calls inline without a thread hop") {
+    lt::FakeClock clock;
+    MemoryKeyValueStore store(clock);
+    boost::asio::io_context io(1);
+    bool marker_ran = false;
+    int checked = 0;
+    boost::asio::co_spawn(io, await_inline(&store, &marker_ran, &checked), boost::asio::detached);
+    io.run();
+    CHECK(checked == 1);
+    CHECK(marker_ran);
+}
+
 TEST_CASE("memory key value store purges exactly the expired keys") {
     lt::FakeClock clock;
     MemoryKeyValueStore store(clock, 4);
-    REQUIRE(store.set("short", "a", milliseconds(100)).has_value());
-    REQUIRE(store.set("long", "b", milliseconds(10000)).has_value());
-    REQUIRE(store.set("forever", "c", milliseconds(0)).has_value());
+    REQUIRE(run_sync(store.set("short", "a", milliseconds(100))).has_value());
+    REQUIRE(run_sync(store.set("long", "b", milliseconds(10000))).has_value());
+    REQUIRE(run_sync(store.set("forever", "c", milliseconds(0))).has_value());
     add_capped(store, "bucket", 1, 10, milliseconds(100));
     CHECK(store.purge_expired() == 0);
     clock.advance(milliseconds(101));
     CHECK(store.size() == 4);
     CHECK(store.purge_expired() == 2);
     CHECK(store.size() == 2);
-    CHECK(store.get("long").value() == std::optional<std::string>("b"));
-    CHECK(store.get("forever").value() == std::optional<std::string>("c"));
+    CHECK(run_sync(store.get("long")).value() == std::optional<std::string>("b"));
+    CHECK(run_sync(store.get("forever")).value() == std::optional<std::string>("c"));
 }
 
 TEST_CASE("memory key value store refuses a script call without a positive ttl") {
@@ -52,7 +94,7 @@ TEST_CASE("memory key value store refuses a script call without a positive ttl")
     MemoryKeyValueStore store(clock);
     const auto script = capped_counter_script();
     const std::int64_t args[] = {1, 10};
-    auto reply = store.atomic_update("k", script, args, milliseconds(0));
+    auto reply = run_sync(store.atomic_update("k", script, args, milliseconds(0)));
     REQUIRE_FALSE(reply.has_value());
     CHECK(reply.error().code == lt::Errc::invalid_argument);
     CHECK(store.size() == 0);
@@ -68,9 +110,9 @@ TEST_CASE("memory key value store removes a key whose script clears it") {
         state.fields[0] = 7;
         return std::vector<std::int64_t>{state.exists ? 1 : 0};
     };
-    CHECK(store.atomic_update("k", toggle, {}, milliseconds(1000)).value() == Reply{1});
+    CHECK(run_sync(store.atomic_update("k", toggle, {}, milliseconds(1000))).value() == Reply{1});
     CHECK(store.size() == 1);
-    CHECK(store.atomic_update("k", toggle, {}, milliseconds(1000)).value() == Reply{0});
+    CHECK(run_sync(store.atomic_update("k", toggle, {}, milliseconds(1000))).value() == Reply{0});
     CHECK(store.size() == 0);
 }
 
@@ -84,7 +126,7 @@ TEST_CASE("memory key value store reports a throwing script as an internal error
         state.fields[0] = 999;
         throw std::runtime_error("boom");
     };
-    auto reply = store.atomic_update("k", broken, {}, milliseconds(1000));
+    auto reply = run_sync(store.atomic_update("k", broken, {}, milliseconds(1000)));
     REQUIRE_FALSE(reply.has_value());
     CHECK(reply.error().code == lt::Errc::internal);
     CHECK(add_capped(store, "k", 0, 10)[1] == 4);
@@ -93,11 +135,11 @@ TEST_CASE("memory key value store reports a throwing script as an internal error
 TEST_CASE("memory key value store refuses an increment that would overflow") {
     lt::FakeClock clock;
     MemoryKeyValueStore store(clock);
-    REQUIRE(store.set("big", "9223372036854775807", milliseconds(0)).has_value());
-    auto result = store.increment("big", 1, milliseconds(0));
+    REQUIRE(run_sync(store.set("big", "9223372036854775807", milliseconds(0))).has_value());
+    auto result = run_sync(store.increment("big", 1, milliseconds(0)));
     REQUIRE_FALSE(result.has_value());
     CHECK(result.error().code == lt::Errc::invalid_argument);
-    CHECK(store.increment("big", -7, milliseconds(0)).value() == 9223372036854775800);
+    CHECK(run_sync(store.increment("big", -7, milliseconds(0))).value() == 9223372036854775800);
 }
 
 TEST_CASE("memory key value store keeps counters exact with many threads on many keys and one shard") {
@@ -116,7 +158,7 @@ TEST_CASE("memory key value store keeps counters exact with many threads on many
                 for (int r = 0; r < kRounds; ++r) {
                     for (int k = 0; k < kKeys; ++k) {
                         const std::string key = "key-with-a-name-longer-than-sso-" + std::to_string(k);
-                        if (!store.atomic_update(key, script, args, milliseconds(60000))) ++errors;
+                        if (!run_sync(store.atomic_update(key, script, args, milliseconds(60000)))) ++errors;
                     }
                 }
             });

@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 #include "lt/adapters/sqlite_database.hpp"
+#if LT_WITH_POSTGRES
+#include "support/postgres_schema.hpp"
+#endif
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/result.hpp"
 #include "lt/ports/sql_database.hpp"
@@ -66,10 +69,49 @@ struct SqliteMemoryBackend {
 
 static_assert(SqlContractBackend<SqliteFileBackend> && SqlContractBackend<SqliteMemoryBackend>);
 
+#if LT_WITH_POSTGRES
+/// PostgreSQL (LT_TEST_POSTGRES_URL): every backend instance is a fresh schema, every handle a
+/// PostgresDatabase with a pool of 4 connections on it. The BlockingPool is not used (the adapter
+/// has its own connection threads). Skipped (visible MESSAGE) when the variable is unset.
+struct PostgresBackend {
+    static constexpr bool kShared = true;
+    PostgresSchema schema;
+
+    /// Why the cases must be skipped, or nullptr.
+    const char* skip_reason() const { return schema.enabled() ? nullptr : kNoPostgres; }
+
+    /// A new handle on this backend's schema.
+    lt::Result<std::unique_ptr<lt::ports::SqlDatabase>> open(lt::BlockingPool&) {
+        auto db = lt::adapters::PostgresDatabase::open(schema.url(), 4);
+        if (!db) return lt::fail(db.error());
+        return std::unique_ptr<lt::ports::SqlDatabase>(std::move(*db));
+    }
+};
+static_assert(SqlContractBackend<PostgresBackend>);
+
+/// Every backend: runs the whole suite.
+using SqlContractBackends = std::tuple<SqliteFileBackend, SqliteMemoryBackend, PostgresBackend>;
+/// Backends whose handles share data: persistence and cross-handle races.
+using SqlSharedContractBackends = std::tuple<SqliteFileBackend, PostgresBackend>;
+#else
 /// Every backend: runs the whole suite.
 using SqlContractBackends = std::tuple<SqliteFileBackend, SqliteMemoryBackend>;
 /// Backends whose handles share data: persistence and cross-handle races.
 using SqlSharedContractBackends = std::tuple<SqliteFileBackend>;
+#endif
+
+/// True (after a visible MESSAGE) when `backend` cannot run here, e.g. its server is not configured.
+/// Every case starts with `if (skipped(backend)) return;`.
+template <class B>
+bool skipped(const B& backend) {
+    if constexpr (requires { backend.skip_reason(); }) {
+        if (const char* why = backend.skip_reason()) {
+            MESSAGE(why);
+            return true;
+        }
+    }
+    return false;
+}
 
 /// Opens a handle or fails the test.
 template <SqlContractBackend B>
@@ -118,3 +160,6 @@ inline bool table_exists(lt::ports::SqlDatabase& db, std::string_view table) {
 
 TYPE_TO_STRING_AS("sqlite-file", lt::test::SqliteFileBackend);
 TYPE_TO_STRING_AS("sqlite-memory", lt::test::SqliteMemoryBackend);
+#if LT_WITH_POSTGRES
+TYPE_TO_STRING_AS("postgres", lt::test::PostgresBackend);
+#endif

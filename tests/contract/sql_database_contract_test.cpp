@@ -92,6 +92,7 @@ std::vector<Migration> sample_migrations() {
 
 TEST_CASE_TEMPLATE_DEFINE("dialect names a migrations folder", B, dialect_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     CHECK((db->dialect() == "sqlite" || db->dialect() == "postgres"));
@@ -100,6 +101,7 @@ TEST_CASE_TEMPLATE_APPLY(dialect_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("every value type and NULL round-trip through parameters", B, values_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     must_sql(*db, kValuesTable);
@@ -136,6 +138,7 @@ TEST_CASE_TEMPLATE_APPLY(values_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("a placeholder may repeat and is not replaced inside string literals", B, placeholder_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     must_sql(*db, kValuesTable);
@@ -153,6 +156,7 @@ TEST_CASE_TEMPLATE_APPLY(placeholder_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("a statement given too few or too many parameters is an invalid argument", B, arity_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     must_sql(*db, kValuesTable);
@@ -167,6 +171,7 @@ TEST_CASE_TEMPLATE_APPLY(arity_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("affected counts the rows a statement changed", B, affected_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     must_sql(*db, kValuesTable);
@@ -182,6 +187,7 @@ TEST_CASE_TEMPLATE_APPLY(affected_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("a successful transaction commits all its statements", B, commit_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     must_sql(*db, kValuesTable);
@@ -201,6 +207,7 @@ TEST_CASE_TEMPLATE_APPLY(commit_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("a failed transaction leaves no trace", B, rollback_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     must_sql(*db, kValuesTable);
@@ -221,6 +228,7 @@ TEST_CASE_TEMPLATE_APPLY(rollback_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("a transaction body that throws is rolled back and reported as internal", B, throw_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     must_sql(*db, kValuesTable);
@@ -237,6 +245,7 @@ TEST_CASE_TEMPLATE_APPLY(throw_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("a constraint violation is a conflict", B, conflict_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     must_sql(*db, "CREATE TABLE parents (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
@@ -258,6 +267,7 @@ TEST_CASE_TEMPLATE_APPLY(conflict_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("an invalid statement is an internal error", B, syntax_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     for (auto sql : {"SELEC 1", "SELECT nope FROM no_such_table"}) {
@@ -271,6 +281,7 @@ TEST_CASE_TEMPLATE_APPLY(syntax_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("the same statement reused many times gives correct results", B, reuse_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     must_sql(*db, kValuesTable);
@@ -298,6 +309,7 @@ TEST_CASE_TEMPLATE_APPLY(reuse_case, SqlContractBackends);
 TEST_CASE_TEMPLATE_DEFINE("transact runs the body on the blocking pool and resumes on the caller's executor", B,
                           executor_case) {
     B backend;
+    if (skipped(backend)) return;
     boost::asio::io_context io;  // outlives the pool: a pool thread may still be inside post() to it
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
@@ -327,6 +339,7 @@ TEST_CASE_TEMPLATE_APPLY(executor_case, SqlContractBackends);
 TEST_CASE_TEMPLATE_DEFINE("sixteen threads incrementing one counter with transact_sync lose no update", B,
                           sync_counter_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     prepare_counter(*db);
@@ -339,6 +352,7 @@ TEST_CASE_TEMPLATE_APPLY(sync_counter_case, SqlContractBackends);
 TEST_CASE_TEMPLATE_DEFINE("sixteen coroutines on four io threads incrementing one counter with transact lose no update",
                           B, async_counter_case) {
     B backend;
+    if (skipped(backend)) return;
     boost::asio::io_context io(4);  // outlives the pool: a pool thread may still be inside post() to it
     lt::BlockingPool pool(4);
     auto db = must_open(backend, pool);
@@ -362,6 +376,7 @@ TEST_CASE_TEMPLATE_APPLY(async_counter_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("two handles on the same database serialize their writers", B, handles_counter_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto first = must_open(backend, pool);
     auto second = must_open(backend, pool);
@@ -374,6 +389,7 @@ TEST_CASE_TEMPLATE_APPLY(handles_counter_case, SqlSharedContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("data survives closing and reopening the database", B, reopen_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     {
         auto db = must_open(backend, pool);
@@ -392,6 +408,7 @@ TEST_CASE_TEMPLATE_APPLY(reopen_case, SqlSharedContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("migrations are applied once in version order and recorded", B, migrate_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     auto migrations = sample_migrations();
@@ -425,6 +442,7 @@ TEST_CASE_TEMPLATE_APPLY(migrate_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("a broken migration is rolled back and reported and not recorded", B, broken_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     std::vector<Migration> migrations = sample_migrations();
@@ -446,6 +464,7 @@ TEST_CASE_TEMPLATE_APPLY(broken_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("migrations with version zero or a duplicate version are refused", B, invalid_migrations_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     auto zero = lt::ports::run_migrations(*db, "demo", std::vector<Migration>{{0, "bad file name", ""}});
@@ -494,6 +513,7 @@ void race_migrations(std::vector<SqlDatabase*> handles, int runners) {
 
 TEST_CASE_TEMPLATE_DEFINE("concurrent migration runners apply each version once", B, race_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto db = must_open(backend, pool);
     race_migrations({db.get()}, 4);
@@ -502,6 +522,7 @@ TEST_CASE_TEMPLATE_APPLY(race_case, SqlContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("migration runners on two handles apply each version once", B, race_handles_case) {
     B backend;
+    if (skipped(backend)) return;
     lt::BlockingPool pool(2);
     auto first = must_open(backend, pool);
     auto second = must_open(backend, pool);

@@ -19,6 +19,9 @@
 
 #include "lt/adapters/sql_usage_store.hpp"
 #include "lt/adapters/sqlite_database.hpp"
+#if LT_WITH_POSTGRES
+#include "support/postgres_schema.hpp"
+#endif
 #include "lt/core/blocking_pool.hpp"
 #include "lt/ports/usage_store.hpp"
 
@@ -67,7 +70,46 @@ struct SqliteMemoryUsageBackend {
 
 static_assert(UsageContractBackend<SqliteFileUsageBackend> && UsageContractBackend<SqliteMemoryUsageBackend>);
 
+#if LT_WITH_POSTGRES
+/// SqlUsageStore on PostgreSQL (LT_TEST_POSTGRES_URL), in a fresh schema per case; skipped (visible
+/// MESSAGE) when the variable is unset.
+struct PostgresUsageBackend {
+    PostgresSchema schema;
+    std::unique_ptr<lt::ports::SqlDatabase> db;
+    std::unique_ptr<lt::ports::UsageStore> store_;
+
+    PostgresUsageBackend() {
+        if (!schema.enabled()) return;
+        auto opened = lt::adapters::PostgresDatabase::open(schema.url(), 4);
+        REQUIRE_MESSAGE(opened, (opened ? std::string() : opened.error().message));
+        db = std::move(*opened);
+        store_ = std::make_unique<lt::adapters::SqlUsageStore>(*db);
+        auto migrated = store_->migrate();
+        REQUIRE_MESSAGE(migrated, (migrated ? std::string() : migrated.error().message));
+    }
+    /// Why the cases must be skipped, or nullptr.
+    const char* skip_reason() const { return schema.enabled() ? nullptr : kNoPostgres; }
+    lt::ports::UsageStore& store() { return *store_; }
+};
+static_assert(UsageContractBackend<PostgresUsageBackend>);
+
+using UsageContractBackends = std::tuple<SqliteFileUsageBackend, SqliteMemoryUsageBackend, PostgresUsageBackend>;
+#else
 using UsageContractBackends = std::tuple<SqliteFileUsageBackend, SqliteMemoryUsageBackend>;
+#endif
+
+/// True (after a visible MESSAGE) when `backend` cannot run here, e.g. its server is not configured.
+/// Every case starts with `if (skipped(backend)) return;`.
+template <class B>
+bool skipped(const B& backend) {
+    if constexpr (requires { backend.skip_reason(); }) {
+        if (const char* why = backend.skip_reason()) {
+            MESSAGE(why);
+            return true;
+        }
+    }
+    return false;
+}
 
 /// 2026-01-01T00:00:00Z, a minute boundary.
 inline const lt::ports::UsageTime kT0 = lt::ports::UsageTime(std::chrono::seconds(1767225600));
@@ -101,3 +143,6 @@ inline std::size_t must_store(lt::ports::UsageStore& store, const std::vector<lt
 
 TYPE_TO_STRING_AS("sqlite-file", lt::test::SqliteFileUsageBackend);
 TYPE_TO_STRING_AS("sqlite-memory", lt::test::SqliteMemoryUsageBackend);
+#if LT_WITH_POSTGRES
+TYPE_TO_STRING_AS("postgres", lt::test::PostgresUsageBackend);
+#endif

@@ -76,6 +76,7 @@ PurchaseEvent purchase(std::int64_t n, std::string event, std::string saga, std:
 
 TEST_CASE_TEMPLATE_DEFINE("a usage event delivered again is stored and counted once", B, usage_idempotent_case) {
     B backend;
+    if (skipped(backend)) return;
     auto& store = backend.store();
     const auto e = usage(1, "u1", "openai", 10, true, at_ms(1500));
     CHECK(must_store(store, {e}) == 1);
@@ -95,6 +96,7 @@ TEST_CASE_TEMPLATE_APPLY(usage_idempotent_case, UsageContractBackends);
 TEST_CASE_TEMPLATE_DEFINE("two usage events of the same provider in the same millisecond are both kept", B,
                           same_millisecond_case) {
     B backend;
+    if (skipped(backend)) return;
     auto& store = backend.store();
     const auto when = at_ms(61'234);
     CHECK(must_store(store, {usage(1, "u1", "qwen", 3, true, when)}) == 1);
@@ -109,6 +111,7 @@ TEST_CASE_TEMPLATE_APPLY(same_millisecond_case, UsageContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("recent usage is newest first, scoped, limited, and keeps every field", B, recent_case) {
     B backend;
+    if (skipped(backend)) return;
     auto& store = backend.store();
     auto a = usage(1, "u1", "openai", 5, true, at_ms(1000));
     a.org_id = "00000000-0000-4000-8000-00000000aaaa";
@@ -149,6 +152,7 @@ TEST_CASE_TEMPLATE_APPLY(recent_case, UsageContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("window totals are exact at millisecond and minute boundaries", B, boundaries_case) {
     B backend;
+    if (skipped(backend)) return;
     auto& store = backend.store();
     // One event on a minute boundary, one just before it, one in the middle of a minute.
     const auto on = usage(1, "u1", "openai", 100, true, at_ms(120'000));
@@ -185,6 +189,7 @@ TEST_CASE_TEMPLATE_APPLY(boundaries_case, UsageContractBackends);
 TEST_CASE_TEMPLATE_DEFINE("rollups give exactly the sums of the raw events for any window and scope", B,
                           rollups_exact_case) {
     B backend;
+    if (skipped(backend)) return;
     auto& store = backend.store();
     std::mt19937_64 rng(20260101);
     const std::vector<std::string> users{"u1", "u2", "u3", "u4"};
@@ -260,6 +265,7 @@ TEST_CASE_TEMPLATE_APPLY(rollups_exact_case, UsageContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("concurrent stores of overlapping batches count every event once", B, concurrent_case) {
     B backend;
+    if (skipped(backend)) return;
     auto& store = backend.store();
     std::vector<UsageEvent> events;
     for (int i = 0; i < 400; ++i) events.push_back(usage(i + 1, "u1", "openai", 1 + i % 3, true, at_ms(i * 1000)));
@@ -288,6 +294,7 @@ TEST_CASE_TEMPLATE_APPLY(concurrent_case, UsageContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("purchase figures count each saga once and only completed tokens", B, purchases_case) {
     B backend;
+    if (skipped(backend)) return;
     auto& store = backend.store();
     const std::vector<PurchaseEvent> events{
         purchase(1, "TOKEN_PURCHASE_STARTED", "s1", "u1", 100, at_ms(1000)),
@@ -325,6 +332,7 @@ TEST_CASE_TEMPLATE_APPLY(purchases_case, UsageContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("purge removes old raw events and ended rollup minutes in bounded chunks", B, purge_case) {
     B backend;
+    if (skipped(backend)) return;
     auto& store = backend.store();
     std::vector<UsageEvent> events;
     for (int i = 0; i < 10; ++i) events.push_back(usage(i + 1, "u1", "openai", 1, true, at_ms(i * 60'000 + 30'000)));
@@ -358,6 +366,7 @@ TEST_CASE_TEMPLATE_APPLY(purge_case, UsageContractBackends);
 
 TEST_CASE_TEMPLATE_DEFINE("migrate can run again and keeps the data", B, migrate_again_case) {
     B backend;
+    if (skipped(backend)) return;
     auto& store = backend.store();
     must_store(store, {usage(1, "u1", "openai", 4, true, at_ms(0))});
     REQUIRE(store.migrate());

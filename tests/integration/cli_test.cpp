@@ -89,7 +89,8 @@ TEST_CASE("docs/configuration.md documents every configuration key and the shipp
 
 TEST_CASE("user create makes an ADMIN that can log in once the server starts on the same data") {
     lt::test::TempDir dir;
-    auto set = " --set storage.data-dir=" + dir.path().string() + " --set log.level=warn";
+    auto set = " --set storage.data-dir=" + dir.path().string() + " --set log.level=warn" +
+               lt::test::extra_set_args(dir.path());
     auto r = run("user create --username chief --password chief-password-1 --admin" + set);
     CHECK_MESSAGE(r.code == 0, r.output);
     CHECK(r.output.find('-') != std::string::npos);  // prints the user id

@@ -7,9 +7,28 @@ lt_add_test(NAME integration_test
     integration/auth_gateway_test.cpp
     integration/token_test.cpp
     integration/analytics_test.cpp
+    integration/edge_test.cpp
     integration/purchase_test.cpp
     integration/restart_test.cpp
     integration/auth_cost_bench.cpp
     integration/registry_config_test.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)
+
+# The same scenarios once more on PostgreSQL: scripts/run-with-env.sh gives the run a fresh database of
+# the test server (LT_TEST_POSTGRES_URL or build/test-servers.env) and selects it through
+# LT_TEST_EXTRA_SET; every TestApp then works in a schema of its own. Skipped (77) without a server.
+if(LT_WITH_POSTGRES)
+  target_compile_definitions(integration_test PRIVATE LT_WITH_POSTGRES=1)
+  add_test(NAME integration_test_postgres
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh $<TARGET_FILE:integration_test>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(integration_test_postgres PROPERTIES TIMEOUT 1800 SKIP_RETURN_CODE 77)
+endif()
+# The app on a Redis key-value store (a throwaway redis-server the test starts and kills).
+if(TARGET lt::adapter_redis)
+  lt_add_test(NAME integration_redis_test
+    SOURCES integration/redis_kv_test.cpp
+    LIBS lt_app PkgConfig::HIREDIS)
+  target_include_directories(integration_redis_test PRIVATE ${PROJECT_SOURCE_DIR}/src/adapters/redis)
+endif()

@@ -23,7 +23,7 @@ void check_security_headers(const lt::test::HttpResult& r) {
 }  // namespace
 
 TEST_CASE("one keep-alive connection serves 1000 requests in a row") {
-    TestApp app(lt::test::open_gateway());
+    TestApp app(lt::test::open_gateway({"gateway.rate-limit.enabled=false"}));
     TestConnection c(app.port());
     int ok = 0;
     for (int i = 0; i < 1000; ++i) {
@@ -50,7 +50,10 @@ TEST_CASE("a body over the limit is answered 413") {
     std::string big = R"({"prompt":")" + std::string(2000, 'x') + "\"}";
     auto r = c.request("POST", "/api/v1/openai/chat", big);
     CHECK(r.status == 413);
-    CHECK(boost::json::parse(r.body).as_object().at("status") == 413);
+    auto body = boost::json::parse(r.body).as_object();
+    CHECK(body.at("status") == 413);
+    CHECK(body.at("path").as_string() == "/api/v1/openai/chat");  // CONTRACT 1: the full error body
+    CHECK(body.at("message").as_string() == "request body too large");
     check_security_headers(r);
     // Just under the limit still works on a new connection.
     auto small = lt::test::http_call(app.port(), "POST", "/api/v1/openai/chat", R"({"prompt":"x"})");

@@ -82,6 +82,8 @@ TEST_CASE("consume validates in the original order and checks ownership after va
     CHECK(msg(post(R"({"userId":")" + u.id + R"(","provider":"openai"})", u)) == "tokens must be positive");
     CHECK(msg(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":-3})", u)) == "tokens must be positive");
     CHECK(msg(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":3000000000})", u)) == "tokens too large");
+    CHECK(msg(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":100000000000000000000000})", u)) ==
+          "tokens too large");
     CHECK(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":"5"})", u).status == 400);
     CHECK(post(R"({"userId":")" + u.id + R"(","provider":"openai","tokens":1.5})", u).status == 400);
     CHECK(msg(post(R"({"userId":"nope","provider":"openai","tokens":5})", u)) == "invalid userId");
@@ -111,8 +113,9 @@ TEST_CASE("a funded consume answers the original body with rate-limit headers an
     CHECK(r.header("x-ratelimit-remaining") == "950");
     CHECK(r.header("x-ratelimit-used") == "50");
     CHECK(r.header("x-ratelimit-reset") == "0");
-    CHECK(r.header("ratelimit-policy") == "\"bucket\";q=1000;w=100");
-    CHECK(r.header("ratelimit") == "\"bucket\";r=950;t=0");
+    // The bucket's policy first, then the edge limiter's (CONTRACT 17, 27), as one structured list.
+    CHECK(r.header("ratelimit-policy") == "\"bucket\";q=1000;w=100, \"edge\";q=200;w=60");
+    CHECK(r.header("ratelimit").rfind("\"bucket\";r=950;t=0, \"edge\";r=", 0) == 0);
     auto q = http_call(app.port(), "GET", "/api/v1/tokens/quota?userId=" + u.id + "&provider=OpenAI", "", u.auth());
     REQUIRE(q.status == 200);
     auto qo = boost::json::parse(q.body).as_object();
@@ -231,7 +234,9 @@ TEST_CASE("organizations: admin creates, members use the org pool, outsiders get
 }
 
 TEST_CASE("32 concurrent clients never get more than the quota, and the remaining quota is exact") {
-    TestApp app(with_admin({"token.bucket.leak-rate-per-second=0.0001", "token.bucket.capacity=100000"}));
+    // The edge limit (200 per minute and user on token-service) would cap the hammer first.
+    TestApp app(with_admin({"token.bucket.leak-rate-per-second=0.0001", "token.bucket.capacity=100000",
+                            "gateway.rate-limit.enabled=false"}));
     auto root = admin(app.port());
     auto u = signup(app.port(), "hammer");
     allocate(app.port(), root, "userId", u.id, 300);
@@ -241,7 +246,8 @@ TEST_CASE("32 concurrent clients never get more than the quota, and the remainin
 }
 
 TEST_CASE("32 concurrent clients never get more than the bucket, and the quota is debited by exactly what was admitted") {
-    TestApp app(with_admin({"token.bucket.leak-rate-per-second=0.0001", "token.bucket.capacity=200"}));
+    TestApp app(with_admin({"token.bucket.leak-rate-per-second=0.0001", "token.bucket.capacity=200",
+                            "gateway.rate-limit.enabled=false"}));
     auto root = admin(app.port());
     auto u = signup(app.port(), "bucket");
     allocate(app.port(), root, "userId", u.id, 10000);
@@ -251,7 +257,9 @@ TEST_CASE("32 concurrent clients never get more than the bucket, and the quota i
 }
 
 TEST_CASE("an org pool shared by several users is never overdrawn under concurrency") {
-    TestApp app(with_admin({"token.bucket.leak-rate-per-second=0.0001", "token.bucket.capacity=100000"}));
+    // The edge limit (200 per minute and user on token-service) would cap the hammer first.
+    TestApp app(with_admin({"token.bucket.leak-rate-per-second=0.0001", "token.bucket.capacity=100000",
+                            "gateway.rate-limit.enabled=false"}));
     auto root = admin(app.port());
     std::string org_id = "7a1c2d3e-4b5a-4c6d-8e7f-112233445566";
     REQUIRE(http_call(app.port(), "POST", "/api/v1/tokens/orgs", R"({"name":"Shared","orgId":")" + org_id + "\"}",

@@ -1,64 +1,89 @@
-// Split mode's pure kernel pieces: the registry table parser (Eureka's JSON, object-or-array), command
-// ownership by prefix, and the wire form of a bus message crossing processes.
 #include <doctest/doctest.h>
 
-#include <boost/json.hpp>
+#include <map>
+#include <string>
 
-#include "lt/cluster/forwarder.hpp"
-#include "lt/cluster/registry_client.hpp"
-#include "lt/cluster/remote_bus.hpp"
+#include "lt/core/cluster.hpp"
+#include "lt/core/crypto.hpp"
 
-namespace json = boost::json;
+namespace {
 
-TEST_CASE("the registry table keeps UP instances with their home page URL and the module in lower case") {
-    auto v = json::parse(R"({"applications":{"versions__delta":"1","application":[
-        {"name":"TOKEN","instance":[
-            {"instanceId":"127.0.0.1:8082:token","app":"TOKEN","status":"UP","homePageUrl":"http://127.0.0.1:8082/"},
-            {"instanceId":"127.0.0.1:8092:token","app":"TOKEN","status":"DOWN","homePageUrl":"http://127.0.0.1:8092/"}]},
-        {"name":"AUTH","instance":
-            {"instanceId":"h:1:auth","app":"AUTH","status":"UP","hostName":"10.0.0.7","port":{"$":8081,"@enabled":"true"}}}
-    ]}})");
-    auto table = lt::cluster::parse_eureka_apps(v);
-    REQUIRE(table);
-    REQUIRE(table->size() == 2);
-    CHECK((*table)[0].module == "token");
-    CHECK((*table)[0].instance_id == "127.0.0.1:8082:token");
-    CHECK((*table)[0].url == "http://127.0.0.1:8082");
-    CHECK((*table)[1].module == "auth");
-    CHECK((*table)[1].url == "http://10.0.0.7:8081");  // no homePageUrl: host and port
+using namespace std::chrono_literals;
+using lt::cluster::sign;
+using lt::cluster::verify;
+
+/// Case-insensitive header map standing in for a request's headers.
+struct Headers {
+    std::map<std::string, std::string> values;
+    static std::string lower(std::string_view s) {
+        std::string out(s);
+        for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return out;
+    }
+    void add(const std::vector<std::pair<std::string, std::string>>& hs) {
+        for (const auto& [k, v] : hs) values[lower(k)] = v;
+    }
+    auto fn() const {
+        return [this](std::string_view name) -> std::string_view {
+            auto it = values.find(lower(name));
+            return it == values.end() ? std::string_view{} : std::string_view(it->second);
+        };
+    }
+};
+
+const auto kNow = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+
+lt::bus::Principal alice() {
+    lt::bus::Principal p;
+    p.user_id = "0b7e8f0e-1111-4222-8333-444455556666";
+    p.roles = {"USER"};
+    p.method = "api_key";
+    return p;
 }
 
-TEST_CASE("a registry answer without applications is an error and an empty registry an empty table") {
-    CHECK_FALSE(lt::cluster::parse_eureka_apps(json::parse(R"({"nope":1})")));
-    CHECK_FALSE(lt::cluster::parse_eureka_apps(json::parse("[]")));
-    auto empty = lt::cluster::parse_eureka_apps(json::parse(R"({"applications":{"application":[]}})"));
-    REQUIRE(empty);
-    CHECK(empty->empty());
+}  // namespace
+
+TEST_CASE("a signed call verifies and carries its principal") {
+    Headers h;
+    h.values["x-request-id"] = "req-1";
+    const std::string body = R"({"tokens":5})";
+    h.add(sign("s3cret", "POST", "/api/v1/tokens/consume?x=1", alice(), "req-1", lt::crypto::sha256_hex(body), kNow));
+    auto v = verify("s3cret", "POST", "/api/v1/tokens/consume?x=1", h.fn(), body, kNow + 5s);
+    REQUIRE(v);
+    REQUIRE(v->principal);
+    CHECK(v->principal->user_id == alice().user_id);
+    CHECK(v->principal->roles == std::vector<std::string>{"USER"});
 }
 
-TEST_CASE("a command's owner module comes from its prefix") {
-    using lt::cluster::owner_of_command;
-    CHECK(owner_of_command("auth.verify_key.v1") == "auth");
-    CHECK(owner_of_command("provider.chat.v1") == "providers");
-    CHECK(owner_of_command("token.usage.v1") == "token");
-    CHECK(owner_of_command("registry.x.v1") == "registry");
-    CHECK(owner_of_command("config.changed.v1") == "config");
-    CHECK(owner_of_command("analytics.x.v1") == "analytics");
-    CHECK(owner_of_command("nobody.x.v1").empty());
+TEST_CASE("a call signed with another secret or for another target is refused") {
+    Headers h;
+    h.add(sign("s3cret", "GET", "/internal/x", std::nullopt, "", std::nullopt, kNow));
+    CHECK(verify("other", "GET", "/internal/x", h.fn(), "", kNow).error().code == lt::Errc::unauthenticated);
+    CHECK(verify("s3cret", "GET", "/internal/y", h.fn(), "", kNow).error().code == lt::Errc::unauthenticated);
+    CHECK(verify("s3cret", "POST", "/internal/x", h.fn(), "", kNow).error().code == lt::Errc::unauthenticated);
+    CHECK(verify("s3cret", "GET", "/internal/x", h.fn(), "", kNow));
 }
 
-TEST_CASE("a bus message crossing processes carries body, ids and deadline but never the principal") {
-    lt::bus::Context ctx;
-    ctx.request_id = "r-1";
-    ctx.correlation_id = "c-1";
-    ctx = ctx.with_timeout(std::chrono::milliseconds(1500));
-    ctx.principal = lt::bus::Principal{"u", {"ADMIN"}, "jwt"};
-    auto wire = json::parse(lt::cluster::encode_bus_message(json::object{{"apiKey", "k"}}, ctx)).as_object();
-    CHECK(wire.at("body").at("apiKey") == "k");
-    const auto& c = wire.at("ctx").as_object();
-    CHECK(c.at("requestId") == "r-1");
-    CHECK(c.at("correlationId") == "c-1");
-    CHECK(c.at("timeoutMs").as_int64() > 1000);
-    CHECK(c.at("timeoutMs").as_int64() <= 1500);
-    CHECK_FALSE(c.contains("principal"));  // identity crosses only in the signed X-Lt-Principal header
+TEST_CASE("a forged principal, a changed body or a stale signature is refused") {
+    Headers h;
+    h.add(sign("s3cret", "POST", "/p", alice(), "", lt::crypto::sha256_hex("a"), kNow));
+    SUBCASE("principal swapped") {
+        auto admin = alice();
+        admin.roles = {"ADMIN"};
+        Headers other;
+        other.add(sign("s3cret", "POST", "/p", admin, "", lt::crypto::sha256_hex("a"), kNow));
+        h.values["x-lt-principal"] = other.values["x-lt-principal"];
+        CHECK_FALSE(verify("s3cret", "POST", "/p", h.fn(), "a", kNow));
+    }
+    SUBCASE("body changed") { CHECK_FALSE(verify("s3cret", "POST", "/p", h.fn(), "b", kNow)); }
+    SUBCASE("too old or too far ahead") {
+        CHECK_FALSE(verify("s3cret", "POST", "/p", h.fn(), "a", kNow + 61s));
+        CHECK_FALSE(verify("s3cret", "POST", "/p", h.fn(), "a", kNow - 61s));
+        CHECK(verify("s3cret", "POST", "/p", h.fn(), "a", kNow + 59s));
+    }
+    SUBCASE("no signature or no secret") {
+        Headers empty;
+        CHECK_FALSE(verify("s3cret", "POST", "/p", empty.fn(), "a", kNow));
+        CHECK_FALSE(verify("", "POST", "/p", h.fn(), "a", kNow));
+    }
 }

@@ -24,6 +24,9 @@ struct ActuatorInfo {
     std::string profile;                ///< active profile ("" = embedded defaults)
     /// Current module states; must be thread-safe.
     std::function<std::vector<ModuleStatus>()> statuses;
+    /// Current states of the stores this process uses ("db", "redis", "kafka": "UP" or "DOWN");
+    /// may be empty; must be thread-safe. A DOWN store makes health and readiness answer 503.
+    std::function<std::vector<ModuleStatus>()> stores;
 };
 
 /// Adds the /actuator routes (owner "kernel") to `router`.

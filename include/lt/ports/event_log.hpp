@@ -53,6 +53,10 @@ public:
     /// True when appended records survive a restart of this process (Kafka). False for the in-memory
     /// log: producers with their own durable copy (the outbox) then publish it again after a restart.
     virtual bool durable() const { return true; }
+
+    /// False while the backend cannot be reached (Kafka: no broker answers); readiness then reports
+    /// the component `kafka` down. Any thread; never blocks.
+    virtual bool available() const { return true; }
 };
 
 }  // namespace lt::ports

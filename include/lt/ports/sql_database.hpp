@@ -63,6 +63,9 @@ public:
 
     /// Runs `fn` in one transaction on the blocking pool: commit when it returns success, roll back
     /// when it returns an error. Callable from any coroutine; the caller resumes on its executor.
+    /// `fn` must be re-runnable: a network adapter runs it again (in a new transaction) after a
+    /// serialization failure, a deadlock or a connection lost before COMMIT, so it may only change
+    /// state outside the database in ways a rerun overwrites.
     virtual boost::asio::awaitable<Result<void>> transact(std::function<Result<void>(SqlSession&)> fn) = 0;
 
     /// The same, blocking the calling thread (start-up, CLI, tests; never on an I/O thread).
@@ -71,6 +74,11 @@ public:
     /// Runs a script of several statements without parameters inside `session`'s transaction
     /// (used by migrations).
     virtual Result<void> execute_script(SqlSession& session, std::string_view script) = 0;
+
+    /// False while the database is known unreachable (a network adapter lost its connections and has
+    /// not reconnected yet); embedded databases are always available. Cheap, never blocks: readiness
+    /// probes (component `db`) call it from any thread.
+    virtual bool available() const { return true; }
 };
 
 /// Applies the `migrations` of `module` not yet recorded in table `lt_schema_migrations`, each in its

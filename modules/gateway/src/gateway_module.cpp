@@ -2,9 +2,12 @@
 #include <exception>
 
 #include "authenticator.hpp"
+#include "edge_limiter.hpp"
 #include "gateway_config.hpp"
 #include "lt/bus/bus.hpp"
 #include "lt/core/config.hpp"
+#include "lt/core/clock.hpp"
+#include "lt/core/metrics.hpp"
 #include "lt/gateway/gateway.hpp"
 #include "lt/cluster/kernel_dispatcher.hpp"
 #include "lt/http/errors.hpp"
@@ -32,7 +35,13 @@ bool is_identity_header(std::string_view name) {
 class GatewayModule final : public Module {
 public:
     GatewayModule(ModuleContext ctx, GatewayConfig config)
-        : ctx_(std::move(ctx)), config_(config), auth_(*ctx_.bus, *ctx_.clock, config, ctx_.log, ctx_.metrics) {}
+        : ctx_(std::move(ctx)),
+          config_(config),
+          auth_(*ctx_.bus, *ctx_.clock, config, ctx_.log, ctx_.metrics),
+          edge_(*ctx_.kv, parse_edge_config(*ctx_.config),
+                ctx_.metrics ? &ctx_.metrics->counter("gateway_rate_limit_total",
+                                                      "Edge rate limiter decisions per route", {"route", "result"})
+                             : nullptr) {}
 
     std::string_view name() const override { return "gateway"; }
 
@@ -89,6 +98,33 @@ public:
             }
         }
 
+        // Edge limit after authentication: unauthenticated requests to protected routes never count.
+        EdgeDecision edge;
+        if (owner != "kernel") {
+            const auto* prefix = find_prefix(route);
+            std::optional<std::string> user;
+            if (req.ctx.principal) user = req.ctx.principal->user_id;
+            auto op = edge_.check(std::string(prefix ? prefix->route_id : std::string_view(owner)), path,
+                                  edge_.client_key(req, user), ctx_.clock->now());
+            auto decided = co_await std::move(op);
+            if (!decided) {
+                auto res = http::error_response(decided.error(), path);
+                res.route = route;
+                co_return res;
+            }
+            edge = *decided;
+            if (edge.blocked_path) {
+                auto res = http::error_response(403, "path is blocked", path);
+                res.route = route;
+                co_return res;
+            }
+            if (!edge.allowed) {
+                auto res = EdgeLimiter::rejection(edge, path);
+                res.route = route;
+                co_return res;
+            }
+        }
+
         req.route = route;
         req.path_params = std::move(m.params);
         http::Response res;
@@ -108,6 +144,8 @@ public:
         } else {
             res = http::error_response(404, "not found", path);
         }
+        // Consume sets its own X-RateLimit-* (the bucket); the edge adds its IETF items (CONTRACT 27).
+        EdgeLimiter::apply_headers(res, edge, route == "/api/v1/tokens/consume");
         // A catch-all's 404 is an unknown path, counted as such (not under the catch-all's template).
         res.route = res.status == 404 && is_catch_all(route) ? std::string("NOT_FOUND") : std::move(route);
         co_return res;
@@ -117,13 +155,15 @@ private:
     ModuleContext ctx_;
     GatewayConfig config_;
     Authenticator auth_;
+    EdgeLimiter edge_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Module>> make_module(ModuleContext ctx) {
-    if (!ctx.kernel || !ctx.routes || !ctx.bus || !ctx.clock) {
-        return fail(Errc::internal, "gateway needs the kernel dispatcher, the route table, the bus and a clock");
+    if (!ctx.kernel || !ctx.routes || !ctx.bus || !ctx.clock || !ctx.kv) {
+        return fail(Errc::internal,
+                    "gateway needs the kernel dispatcher, the route table, the bus, a clock and a key-value store");
     }
     auto cfg = parse_config(*ctx.config);
     return std::unique_ptr<Module>(std::make_unique<GatewayModule>(std::move(ctx), cfg));

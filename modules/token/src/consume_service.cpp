@@ -71,7 +71,8 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
 
     const auto params = out.params = scale(config_.bucket, tier);
     const std::string bucket_key = "token-bucket:" + in.user_id + ":" + in.provider;
-    auto decision = limiter_.acquire(bucket_key, params, in.tokens, now);
+    auto acquire = limiter_.acquire(bucket_key, params, in.tokens, now);
+    auto decision = co_await std::move(acquire);
     if (!decision) {
         if (reservation) quota_.release(std::move(*reservation));
         count(in.provider, "error");
@@ -92,7 +93,8 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
     auto call = providers_.call(in.provider, in.chat_body, ctx);
     auto reply = co_await std::move(call);
     if (!reply) {
-        (void)limiter_.refund(bucket_key, params, in.tokens, clock_.now(), now);
+        auto refund = limiter_.refund(bucket_key, params, in.tokens, clock_.now(), now);
+        (void)co_await std::move(refund);
         if (reservation) quota_.release(std::move(*reservation));
         count(in.provider, "provider_failure");
         out.outcome = Outcome::provider_failure;
@@ -113,7 +115,8 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
     }
     if (!settled) {
         // Nothing was debited (the transaction failed): give the bucket back too.
-        (void)limiter_.refund(bucket_key, params, in.tokens, clock_.now(), now);
+        auto refund = limiter_.refund(bucket_key, params, in.tokens, clock_.now(), now);
+        (void)co_await std::move(refund);
         count(in.provider, "error");
         out.message = "could not record the usage";
         co_return out;

@@ -41,6 +41,10 @@ Result<std::int64_t> parse_tokens(const boost::json::object& o) {
     }
     if (v->is_uint64()) return fail(Errc::invalid_argument, "tokens too large");
     if (v->is_double() && v->as_double() <= 0) return fail(Errc::invalid_argument, "tokens must be positive");
+    // An integer literal beyond 64 bits arrives as a double: it is too large, not a fraction.
+    if (v->is_double() && v->as_double() > 2147483647.0 && std::floor(v->as_double()) == v->as_double()) {
+        return fail(Errc::invalid_argument, "tokens too large");
+    }
     return fail(Errc::invalid_argument, "tokens must be an integer");
 }
 
@@ -52,7 +56,8 @@ void add_rate_headers(http::Response& res, const BucketDecision& d, const Bucket
     std::int64_t window = p.strategy == Strategy::fixed_window
                               ? p.window_seconds
                               : static_cast<std::int64_t>(std::ceil(static_cast<double>(d.capacity) / p.rate_per_second));
-    std::string policy = p.strategy == Strategy::fixed_window ? "\"edge\"" : "\"bucket\"";
+    // CONTRACT 17: the consume path's bucket is "bucket" whatever its strategy ("edge" is the gateway's).
+    const std::string policy = "\"bucket\"";
     res.set_header("RateLimit-Policy", policy + ";q=" + std::to_string(d.capacity) + ";w=" + std::to_string(window));
     res.set_header("RateLimit", policy + ";r=" + std::to_string(d.remaining) + ";t=" + std::to_string(d.wait_seconds));
 }

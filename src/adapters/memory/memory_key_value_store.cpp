@@ -66,10 +66,10 @@ MemoryKeyValueStore::Shard& MemoryKeyValueStore::shard_for(std::string_view key)
     return shards_[h % shard_count_];
 }
 
-Result<std::vector<std::int64_t>> MemoryKeyValueStore::atomic_update(std::string_view key,
-                                                                     const ports::AtomicScript& script,
-                                                                     std::span<const std::int64_t> args,
-                                                                     std::chrono::milliseconds ttl) {
+Result<std::vector<std::int64_t>> MemoryKeyValueStore::update_now(std::string_view key,
+                                                                  const ports::AtomicScript& script,
+                                                                  std::span<const std::int64_t> args,
+                                                                  std::chrono::milliseconds ttl) {
     if (ttl.count() <= 0) {
         return fail(Errc::invalid_argument, "atomic_update needs a positive ttl");
     }
@@ -111,7 +111,7 @@ Result<std::vector<std::int64_t>> MemoryKeyValueStore::atomic_update(std::string
     }
 }
 
-Result<std::optional<std::string>> MemoryKeyValueStore::get(std::string_view key) {
+Result<std::optional<std::string>> MemoryKeyValueStore::get_now(std::string_view key) {
     Shard& shard = shard_for(key);
     try {
         std::lock_guard lock(shard.mutex);
@@ -133,7 +133,7 @@ Result<std::optional<std::string>> MemoryKeyValueStore::get(std::string_view key
     }
 }
 
-Result<void> MemoryKeyValueStore::set(std::string_view key, std::string value, std::chrono::milliseconds ttl) {
+Result<void> MemoryKeyValueStore::set_now(std::string_view key, std::string value, std::chrono::milliseconds ttl) {
     if (ttl.count() < 0) {
         return fail(Errc::invalid_argument, "set needs a ttl >= 0");
     }
@@ -154,7 +154,7 @@ Result<void> MemoryKeyValueStore::set(std::string_view key, std::string value, s
     }
 }
 
-Result<bool> MemoryKeyValueStore::erase(std::string_view key) {
+Result<bool> MemoryKeyValueStore::erase_now(std::string_view key) {
     Shard& shard = shard_for(key);
     std::lock_guard lock(shard.mutex);
     auto it = shard.map.find(key);
@@ -166,8 +166,8 @@ Result<bool> MemoryKeyValueStore::erase(std::string_view key) {
     return live;
 }
 
-Result<std::int64_t> MemoryKeyValueStore::increment(std::string_view key, std::int64_t delta,
-                                                    std::chrono::milliseconds ttl) {
+Result<std::int64_t> MemoryKeyValueStore::increment_now(std::string_view key, std::int64_t delta,
+                                                        std::chrono::milliseconds ttl) {
     if (ttl.count() < 0) {
         return fail(Errc::invalid_argument, "increment needs a ttl >= 0");
     }
@@ -209,6 +209,30 @@ Result<std::int64_t> MemoryKeyValueStore::increment(std::string_view key, std::i
     } catch (const std::exception& e) {
         return fail(Errc::internal, std::string("increment failed: ") + e.what());
     }
+}
+
+// The awaitable calls: each body runs synchronously on the first resumption and co_returns.
+
+boost::asio::awaitable<Result<std::vector<std::int64_t>>> MemoryKeyValueStore::atomic_update(
+    std::string_view key, const ports::AtomicScript& script, std::span<const std::int64_t> args,
+    std::chrono::milliseconds ttl) {
+    co_return update_now(key, script, args, ttl);
+}
+
+boost::asio::awaitable<Result<std::optional<std::string>>> MemoryKeyValueStore::get(std::string_view key) {
+    co_return get_now(key);
+}
+
+boost::asio::awaitable<Result<void>> MemoryKeyValueStore::set(std::string_view key, std::string value,
+                                                              std::chrono::milliseconds ttl) {
+    co_return set_now(key, std::move(value), ttl);
+}
+
+boost::asio::awaitable<Result<bool>> MemoryKeyValueStore::erase(std::string_view key) { co_return erase_now(key); }
+
+boost::asio::awaitable<Result<std::int64_t>> MemoryKeyValueStore::increment(std::string_view key, std::int64_t delta,
+                                                                            std::chrono::milliseconds ttl) {
+    co_return increment_now(key, delta, ttl);
 }
 
 std::size_t MemoryKeyValueStore::purge_expired() {

@@ -82,10 +82,28 @@ void describe_kernel(Schema& schema) {
                    "SQLite file of the analytics usage store, relative to storage.data-dir (empty: the main database)"));
     schema.add(secret(key("storage.sql.url", Type::string,
                           "PostgreSQL connection URL (`postgresql://user:pass@host:5432/db`)")));
+    schema.add(key("storage.sql.pool-size", Type::integer,
+                   "PostgreSQL connections (each with its own thread) of the main database", 1, 512));
+    schema.add(secret(key("storage.usage.url", Type::string,
+                          "PostgreSQL URL of the analytics usage store (postgres driver; unset: the main database)")));
     schema.add(choice("storage.kv.driver", {"memory", "redis"}, "Key-value store adapter (rate limits, caches)"));
-    schema.add(secret(key("storage.kv.url", Type::string, "Redis URL (`redis://host:6379/0`)")));
+    schema.add(secret(key("storage.kv.url", Type::string,
+                          "Redis URL (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS)")));
+    schema.add(key("storage.kv.pool-size", Type::integer, "Redis connections (each pipelines its calls)", 1, 64));
+    schema.add(key("storage.kv.timeout", Type::duration,
+                   "Deadline of one Redis call or connect attempt; on expiry the call answers 503 and the connection "
+                   "is re-made",
+                   kMillisecond));
     schema.add(choice("storage.events.driver", {"memory", "kafka"}, "Event log adapter"));
     schema.add(key("storage.events.brokers", Type::string, "Kafka bootstrap servers, comma-separated `host:port`"));
+    schema.add(key("storage.events.timeout", Type::duration,
+                   "Kafka: longest wait for a delivery report, commit or metadata answer (then unavailable)",
+                   kMillisecond));
+    schema.add(key("storage.events.partitions", Type::integer, "Kafka: partitions of a topic created when missing", 1,
+                   10000));
+    schema.add(key("storage.events.session-timeout", Type::duration,
+                   "Kafka: a consumer silent this long leaves its group and its partitions go to the others",
+                   kMillisecond));
 
     // log.*
     schema.add(choice("log.level", {"trace", "debug", "info", "warn", "error", "off"}, "Lowest level logged"));

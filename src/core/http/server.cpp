@@ -249,7 +249,9 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
                               : status == 431 ? "request header fields too large"
                                               : "malformed HTTP request";
             std::string err_path;
-            if (parser.is_header_done()) {
+            // The request line is parsed before the fields: a too-large body (refused while the header
+            // completes) still has its target.
+            if (!parser.get().target().empty()) {
                 std::string_view t{parser.get().target().data(), parser.get().target().size()};
                 err_path = decode_component(t.substr(0, t.find('?')), false);
             }

@@ -38,8 +38,22 @@ constexpr std::string_view kCreateTable =
     "module TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL, "
     "PRIMARY KEY (module, version))";
 
+/// Key of the PostgreSQL advisory lock that migration runners take in turn ("lt-migr" in ASCII).
+constexpr std::int64_t kMigrationLockKey = 0x6c742d6d69677221;
+
+/// On PostgreSQL, runners in every process take turns (a transaction-scoped advisory lock), so
+/// processes starting at once never collide in the catalog; the record's primary key still decides
+/// which runner applies a version. A no-op on SQLite (BEGIN IMMEDIATE serializes already).
+Result<void> take_turn(SqlDatabase& db, SqlSession& s) {
+    if (db.dialect() != "postgres") return ok();
+    auto r = s.execute("SELECT pg_advisory_xact_lock($1)", {SqlValue(kMigrationLockKey)});
+    if (!r) return fail(r.error());
+    return ok();
+}
+
 Result<void> ensure_table(SqlDatabase& db) {
-    auto create = [](SqlSession& s) -> Result<void> {
+    auto create = [&db](SqlSession& s) -> Result<void> {
+        if (auto turn = take_turn(db, s); !turn) return turn;
         auto r = s.execute(kCreateTable);
         if (!r) return fail(r.error());
         return ok();
@@ -54,6 +68,7 @@ Result<void> ensure_table(SqlDatabase& db) {
 Result<std::set<std::int64_t>> applied_versions(SqlDatabase& db, std::string_view module) {
     std::set<std::int64_t> versions;
     auto r = db.transact_sync([&](SqlSession& s) -> Result<void> {
+        versions.clear();
         auto rows = s.execute("SELECT version FROM lt_schema_migrations WHERE module = $1",
                               {SqlValue(std::string(module))});
         if (!rows) return fail(rows.error());
@@ -72,6 +87,8 @@ enum class Applied { now, already };
 Result<Applied> apply_one(SqlDatabase& db, std::string_view module, const Migration& m) {
     bool already = false;
     auto r = db.transact_sync([&](SqlSession& s) -> Result<void> {
+        already = false;  // the body may run again (PostgreSQL retries)
+        if (auto turn = take_turn(db, s); !turn) return turn;
         // The record goes in first: a concurrent runner holding the same version makes this insert
         // conflict (or wait for it, then conflict), so the script runs exactly once.
         auto rec = s.execute(

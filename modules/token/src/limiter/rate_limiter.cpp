@@ -95,15 +95,17 @@ milliseconds RateLimiter::ttl_for(const BucketParams& p) const {
     return std::max(entry_ttl_, milliseconds(needed));
 }
 
-Result<BucketDecision> RateLimiter::acquire(std::string_view key, const BucketParams& p, std::int64_t tokens,
-                                            std::chrono::system_clock::time_point now) {
-    if (auto valid = validate(p, tokens); !valid) return fail(std::move(valid.error()));
+boost::asio::awaitable<Result<BucketDecision>> RateLimiter::acquire(std::string_view key, const BucketParams& p,
+                                                                    std::int64_t tokens,
+                                                                    std::chrono::system_clock::time_point now) {
+    if (auto valid = validate(p, tokens); !valid) co_return fail(std::move(valid.error()));
     const std::array<std::int64_t, 4> args = {epoch_ms(now), p.capacity, third_arg(p), tokens};
-    auto reply = kv_.atomic_update(key, script(p.strategy), args, ttl_for(p));
-    if (!reply) return fail(std::move(reply.error()));
+    auto op = kv_.atomic_update(key, script(p.strategy), args, ttl_for(p));
+    auto reply = co_await std::move(op);
+    if (!reply) co_return fail(std::move(reply.error()));
     const auto& r = *reply;
     if (r.size() != 4) {
-        return fail(Errc::internal, "rate limiter script returned " + std::to_string(r.size()) + " values");
+        co_return fail(Errc::internal, "rate limiter script returned " + std::to_string(r.size()) + " values");
     }
     BucketDecision decision;
     decision.allowed = r[0] == 1;
@@ -111,21 +113,22 @@ Result<BucketDecision> RateLimiter::acquire(std::string_view key, const BucketPa
     decision.used = r[1];
     decision.remaining = r[2];
     decision.wait_seconds = r[3] < 0 ? kWaitForever : r[3];
-    return decision;
+    co_return decision;
 }
 
-Result<void> RateLimiter::refund(std::string_view key, const BucketParams& p, std::int64_t tokens,
-                                 std::chrono::system_clock::time_point now,
-                                 std::optional<std::chrono::system_clock::time_point> acquired_at) {
-    if (auto valid = validate(p, tokens); !valid) return valid;
+boost::asio::awaitable<Result<void>> RateLimiter::refund(
+    std::string_view key, const BucketParams& p, std::int64_t tokens, std::chrono::system_clock::time_point now,
+    std::optional<std::chrono::system_clock::time_point> acquired_at) {
+    if (auto valid = validate(p, tokens); !valid) co_return valid;
     const std::int64_t now_ms = epoch_ms(now);
     const std::array<std::int64_t, 5> args = {now_ms, p.capacity, third_arg(p), tokens,
                                               acquired_at ? epoch_ms(*acquired_at) : now_ms};
     // The buckets take four arguments; the fixed window also the acquire time.
     const std::size_t count = p.strategy == Strategy::fixed_window ? 5 : 4;
-    auto reply = kv_.atomic_update(key, refund_script(p.strategy), std::span(args.data(), count), ttl_for(p));
-    if (!reply) return fail(std::move(reply.error()));
-    return ok();
+    auto op = kv_.atomic_update(key, refund_script(p.strategy), std::span(args.data(), count), ttl_for(p));
+    auto reply = co_await std::move(op);
+    if (!reply) co_return fail(std::move(reply.error()));
+    co_return ok();
 }
 
 }  // namespace lt::token

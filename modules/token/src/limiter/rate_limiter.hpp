@@ -34,6 +34,8 @@
 #include <optional>
 #include <string_view>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "lt/core/result.hpp"
 #include "lt/ports/key_value_store.hpp"
 
@@ -83,8 +85,9 @@ struct BucketDecision {
     std::int64_t wait_seconds = 0;
 };
 
-/// Rate limiter over a KeyValueStore. Thread-safe (holds no mutable state); calls are short with the
-/// memory store and may run on I/O threads; with a network store they block on it.
+/// Rate limiter over a KeyValueStore. Thread-safe (holds no mutable state). acquire() and refund() are
+/// awaitable from any coroutine, I/O threads included: they never block the thread (the memory store
+/// completes at once, a network store suspends the caller) and the caller resumes on its own executor.
 class RateLimiter {
 public:
     /// Default idle lifetime of a key (config token.bucket.entry-ttl).
@@ -96,18 +99,21 @@ public:
     /// Atomic check-and-update of the bucket at `key` (used verbatim: the caller namespaces it) for
     /// `tokens` (0..kMaxTokens; 0 only reads) at wall time `now`. A key last written by another
     /// strategy starts afresh. invalid_argument for out-of-range capacity/tokens or a NaN rate; store
-    /// errors are passed through.
-    Result<BucketDecision> acquire(std::string_view key, const BucketParams& p, std::int64_t tokens,
-                                   std::chrono::system_clock::time_point now);
+    /// errors are passed through (Errc::unavailable when a network store cannot be reached). `key`
+    /// and `p` must stay valid until the call completes.
+    boost::asio::awaitable<Result<BucketDecision>> acquire(std::string_view key, const BucketParams& p,
+                                                           std::int64_t tokens,
+                                                           std::chrono::system_clock::time_point now);
 
     /// Gives back `tokens` admitted earlier (the provider failed). Leaky: level -= tokens (not below
     /// 0); token bucket: available += tokens (not above C); fixed window: count -= tokens (not below
     /// 0) only while the window that admitted them is still the current one — it is identified by
     /// `acquired_at` (the `now` given to acquire; defaults to `now`). Leaking/refilling up to `now`
-    /// happens first. A missing key is left missing. Atomic.
-    Result<void> refund(std::string_view key, const BucketParams& p, std::int64_t tokens,
-                        std::chrono::system_clock::time_point now,
-                        std::optional<std::chrono::system_clock::time_point> acquired_at = std::nullopt);
+    /// happens first. A missing key is left missing. Atomic. `key` and `p` must stay valid until the
+    /// call completes.
+    boost::asio::awaitable<Result<void>> refund(
+        std::string_view key, const BucketParams& p, std::int64_t tokens, std::chrono::system_clock::time_point now,
+        std::optional<std::chrono::system_clock::time_point> acquired_at = std::nullopt);
 
     /// The acquire script of `s` (for tests and the Redis adapter). ARGV: now_ms, capacity, rate
     /// (micro-tokens/ms; window ms for fixed window), tokens, [ttl ms appended by the store]. Reply:

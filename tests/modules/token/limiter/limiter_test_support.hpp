@@ -1,5 +1,6 @@
 #pragma once
-/// Shared helpers of the rate limiter tests: a limiter over a MemoryKeyValueStore on a FakeClock.
+/// Shared helpers of the rate limiter tests: a limiter over a MemoryKeyValueStore on a FakeClock. The
+/// limiter is awaitable; plain threads await it with run_sync.
 
 #include <doctest/doctest.h>
 
@@ -11,8 +12,11 @@
 #include "limiter/rate_limiter.hpp"
 #include "lt/adapters/memory_key_value_store.hpp"
 #include "lt/core/clock.hpp"
+#include "support/run_sync.hpp"
 
 namespace lt::token::testing {
+
+using lt::test::run_sync;
 
 /// Bucket parameters with the seed's defaults (C = 1000, r = 10/s, W = 60 s).
 inline BucketParams params(Strategy strategy, std::int64_t capacity = 1000, double rate = 10.0,
@@ -28,13 +32,13 @@ struct LimiterFixture {
 
     /// acquire() at the clock's time; fails the case on an error.
     BucketDecision take(std::string_view key, const BucketParams& p, std::int64_t tokens) {
-        auto decision = limiter.acquire(key, p, tokens, clock.now());
+        auto decision = run_sync(limiter.acquire(key, p, tokens, clock.now()));
         REQUIRE_MESSAGE(decision.has_value(), (decision ? std::string() : decision.error().message));
         return *decision;
     }
     /// refund() at the clock's time; fails the case on an error.
     void give_back(std::string_view key, const BucketParams& p, std::int64_t tokens) {
-        auto done = limiter.refund(key, p, tokens, clock.now());
+        auto done = run_sync(limiter.refund(key, p, tokens, clock.now()));
         REQUIRE_MESSAGE(done.has_value(), (done ? std::string() : done.error().message));
     }
     void advance(std::chrono::milliseconds d) { clock.advance(d); }

@@ -22,6 +22,7 @@ using lt::token::RateLimiter;
 using lt::token::Strategy;
 using lt::token::testing::LimiterFixture;
 using lt::token::testing::params;
+using lt::token::testing::run_sync;
 
 constexpr int kThreads = 32;
 constexpr int kAttempts = 2000;
@@ -70,7 +71,7 @@ void hammer(LimiterFixture& f, const BucketParams& p, bool refunds, Totals& tota
         const auto peek = peek_script();
         const std::int64_t no_args[] = {0};
         while (!done.load()) {
-            auto raw = f.store.atomic_update(key, peek, no_args, std::chrono::hours(1));
+            auto raw = run_sync(f.store.atomic_update(key, peek, no_args, std::chrono::hours(1)));
             if (!raw) {
                 ++totals.errors;
             } else if ((*raw)[3] != 0 && taken_units(p.strategy, (*raw)[0]) > kCapacity * kScale) {
@@ -88,7 +89,7 @@ void hammer(LimiterFixture& f, const BucketParams& p, bool refunds, Totals& tota
             for (int i = 0; i < kAttempts; ++i) {
                 const bool tail = i >= kAttempts - kOneTokenTail;
                 const std::int64_t n = tail ? 1 : size(rng);
-                auto d = f.limiter.acquire(key, p, n, now);
+                auto d = run_sync(f.limiter.acquire(key, p, n, now));
                 if (!d) {
                     ++totals.errors;
                     continue;
@@ -103,7 +104,7 @@ void hammer(LimiterFixture& f, const BucketParams& p, bool refunds, Totals& tota
                 if (refunds && !tail && rng() % 4 == 0) {
                     const std::int64_t back = mine.back();
                     mine.pop_back();
-                    if (f.limiter.refund(key, p, back, now)) {
+                    if (run_sync(f.limiter.refund(key, p, back, now))) {
                         totals.refunded += back;
                     } else {
                         ++totals.errors;
@@ -142,6 +143,19 @@ void check_exact_capacity(Strategy strategy, bool refunds) {
     CHECK(full.remaining == 0);
 }
 
+/// `calls` acquires over `keys` (time advancing 1 ms per 1000 calls); returns how many failed.
+boost::asio::awaitable<int> acquire_loop(RateLimiter* limiter, const std::vector<std::string>* keys,
+                                         std::chrono::system_clock::time_point now, int calls) {
+    const auto p = params(Strategy::leaky_bucket);
+    int failures = 0;
+    for (int i = 0; i < calls; ++i) {
+        if (i % 1000 == 0) now += std::chrono::milliseconds(1);
+        auto op = limiter->acquire((*keys)[static_cast<std::size_t>(i) % keys->size()], p, 1 + i % 5, now);
+        if (!co_await std::move(op)) ++failures;
+    }
+    co_return failures;
+}
+
 }  // namespace
 
 TEST_CASE("32 threads on one leaky bucket with a frozen clock admit exactly its capacity") {
@@ -172,6 +186,7 @@ TEST_CASE("rate limiter throughput on distinct keys" * doctest::skip()) {
     constexpr int kKeys = 10000;
     constexpr int kCalls = 2'000'000;
     LimiterFixture f;
+    // The calls are awaited from one coroutine per thread, as the consume path does.
     auto run = [&](int thread, int calls) {
         std::vector<std::string> keys;
         for (int k = 0; k < kKeys; ++k) {
@@ -182,13 +197,8 @@ TEST_CASE("rate limiter throughput on distinct keys" * doctest::skip()) {
             key += ":openai";
             keys.push_back(std::move(key));
         }
-        const auto p = params(Strategy::leaky_bucket);
-        auto now = f.clock.now();
-        for (int i = 0; i < calls; ++i) {
-            if (i % 1000 == 0) now += std::chrono::milliseconds(1);
-            auto d = f.limiter.acquire(keys[static_cast<std::size_t>(i % kKeys)], p, 1 + i % 5, now);
-            if (!d) FAIL("acquire failed");
-        }
+        const int failures = run_sync(acquire_loop(&f.limiter, &keys, f.clock.now(), calls));
+        if (failures != 0) FAIL("acquire failed");
     };
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();

@@ -21,6 +21,7 @@ using lt::token::parse_strategy;
 using lt::token::Strategy;
 using lt::token::testing::LimiterFixture;
 using lt::token::testing::params;
+using lt::token::testing::run_sync;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -227,7 +228,7 @@ TEST_CASE("a fixed window refund never reaches into a later window") {
     f.take("k", w, 5);
     f.advance(seconds(60));
     f.take("k", w, 1);  // a new window
-    REQUIRE(f.limiter.refund("k", w, 5, f.clock.now(), first).has_value());
+    REQUIRE(run_sync(f.limiter.refund("k", w, 5, f.clock.now(), first)).has_value());
     check(f.take("k", w, 0), true, 1, 4, 0);
     // Without an acquire time the refund belongs to the current window.
     f.give_back("k", w, 1);
@@ -273,25 +274,25 @@ TEST_CASE("a capacity lowered by a tier change never reports more than the capac
 TEST_CASE("a clock going backwards never adds tokens") {
     LimiterFixture f;
     const auto t0 = f.clock.now();
-    REQUIRE(f.limiter.acquire("k", params(kLeaky), 1000, t0).has_value());
+    REQUIRE(run_sync(f.limiter.acquire("k", params(kLeaky), 1000, t0)).has_value());
     // A small step back: no leak, the later timestamp is kept.
-    check(*f.limiter.acquire("k", params(kLeaky), 0, t0 - seconds(1)), true, 1000, 0, 0);
-    check(*f.limiter.acquire("k", params(kLeaky), 0, t0 + milliseconds(500)), true, 995, 5, 0);
+    check(*run_sync(f.limiter.acquire("k", params(kLeaky), 0, t0 - seconds(1))), true, 1000, 0, 0);
+    check(*run_sync(f.limiter.acquire("k", params(kLeaky), 0, t0 + milliseconds(500))), true, 995, 5, 0);
     // A large step back (a reset wall clock): rebased without leaking, then leaks from there.
     const auto reset = t0 - hours(2);
-    check(*f.limiter.acquire("k", params(kLeaky), 0, reset), true, 995, 5, 0);
-    check(*f.limiter.acquire("k", params(kLeaky), 0, reset + seconds(1)), true, 985, 15, 0);
+    check(*run_sync(f.limiter.acquire("k", params(kLeaky), 0, reset)), true, 995, 5, 0);
+    check(*run_sync(f.limiter.acquire("k", params(kLeaky), 0, reset + seconds(1))), true, 985, 15, 0);
 
-    REQUIRE(f.limiter.acquire("t", params(kToken), 1000, t0).has_value());
-    check(*f.limiter.acquire("t", params(kToken), 0, t0 - seconds(30)), true, 1000, 0, 0);
-    check(*f.limiter.acquire("t", params(kToken), 0, t0 + milliseconds(500)), true, 995, 5, 0);
+    REQUIRE(run_sync(f.limiter.acquire("t", params(kToken), 1000, t0)).has_value());
+    check(*run_sync(f.limiter.acquire("t", params(kToken), 0, t0 - seconds(30))), true, 1000, 0, 0);
+    check(*run_sync(f.limiter.acquire("t", params(kToken), 0, t0 + milliseconds(500))), true, 995, 5, 0);
 
     const auto w = params(kWindow, 5);
-    REQUIRE(f.limiter.acquire("w", w, 5, t0).has_value());
-    check(*f.limiter.acquire("w", w, 1, t0 - seconds(10)), false, 5, 0, 70);
+    REQUIRE(run_sync(f.limiter.acquire("w", w, 5, t0)).has_value());
+    check(*run_sync(f.limiter.acquire("w", w, 1, t0 - seconds(10))), false, 5, 0, 70);
     // After a reset the window ends at most one window length from the new now.
-    check(*f.limiter.acquire("w", w, 1, reset), false, 5, 0, 60);
-    check(*f.limiter.acquire("w", w, 1, reset + seconds(60)), true, 1, 4, 0);
+    check(*run_sync(f.limiter.acquire("w", w, 1, reset)), false, 5, 0, 60);
+    check(*run_sync(f.limiter.acquire("w", w, 1, reset + seconds(60))), true, 1, 4, 0);
 }
 
 TEST_CASE("a key outlives the entry ttl while its bucket still holds tokens") {
@@ -320,13 +321,13 @@ TEST_CASE("a key last written by another strategy starts afresh") {
 TEST_CASE("out of range arguments are refused and the bounds themselves work") {
     LimiterFixture f;
     const auto now = f.clock.now();
-    CHECK(f.limiter.acquire("k", params(kLeaky, 0), 1, now).error().code == lt::Errc::invalid_argument);
-    CHECK(f.limiter.acquire("k", params(kLeaky, kMaxTokens + 1), 1, now).error().code == lt::Errc::invalid_argument);
-    CHECK(f.limiter.acquire("k", params(kLeaky), -1, now).error().code == lt::Errc::invalid_argument);
-    CHECK(f.limiter.acquire("k", params(kLeaky), kMaxTokens + 1, now).error().code == lt::Errc::invalid_argument);
-    CHECK(f.limiter.acquire("k", params(kLeaky, 10, std::nan("")), 1, now).error().code ==
+    CHECK(run_sync(f.limiter.acquire("k", params(kLeaky, 0), 1, now)).error().code == lt::Errc::invalid_argument);
+    CHECK(run_sync(f.limiter.acquire("k", params(kLeaky, kMaxTokens + 1), 1, now)).error().code == lt::Errc::invalid_argument);
+    CHECK(run_sync(f.limiter.acquire("k", params(kLeaky), -1, now)).error().code == lt::Errc::invalid_argument);
+    CHECK(run_sync(f.limiter.acquire("k", params(kLeaky), kMaxTokens + 1, now)).error().code == lt::Errc::invalid_argument);
+    CHECK(run_sync(f.limiter.acquire("k", params(kLeaky, 10, std::nan("")), 1, now)).error().code ==
           lt::Errc::invalid_argument);
-    CHECK(f.limiter.refund("k", params(kLeaky), -1, now).error().code == lt::Errc::invalid_argument);
+    CHECK(run_sync(f.limiter.refund("k", params(kLeaky), -1, now)).error().code == lt::Errc::invalid_argument);
     CHECK(f.store.size() == 0);
 
     const auto huge = params(kLeaky, kMaxTokens, 0.001);  // 1 micro-token per ms

@@ -306,7 +306,7 @@ TEST_CASE("settle persists the balance and its outbox rows in one transaction") 
     }
 }
 
-TEST_CASE("a reservation settles once; settling it again is refused") {
+TEST_CASE("a reservation settles once and settling it again is refused") {
     TempDir dir;
     QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();

@@ -151,7 +151,7 @@ TEST_CASE("a purchase runs every step as its own committed transaction and credi
     CHECK(h.purchased(org) == 70);
 }
 
-TEST_CASE("the same key and payload replays the saga; another payload is a conflict; keys are per user") {
+TEST_CASE("the same key and payload replays the saga, another payload is a conflict, and keys are per user") {
     TempDir dir;
     SagaHarness h(dir.path() / "t.db");
     auto key = user_key();

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs a command (a test executable) against a fresh PostgreSQL database of the test server, then
+# drops that database. The server comes from LT_TEST_POSTGRES_URL, or from build/test-servers.env
+# (scripts/test-servers.sh start). The command gets
+#   LT_TEST_EXTRA_SET=storage.sql.driver=postgres;storage.sql.url=<fresh database>[;<previous value>]
+# which tests/support/test_app.hpp applies to every TestApp. Exits 77 (ctest SKIP_RETURN_CODE) with
+# a message when no server is configured.
+#
+#   scripts/run-with-env.sh build/tests/integration_test [doctest args...]
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+env_file="${LT_TEST_SERVERS_ENV:-$repo/build/test-servers.env}"
+if [[ -z "${LT_TEST_POSTGRES_URL:-}" && -f "$env_file" ]]; then
+    set -a
+    # shellcheck disable=SC1090
+    . "$env_file"
+    set +a
+fi
+if [[ -z "${LT_TEST_POSTGRES_URL:-}" ]]; then
+    echo "SKIPPED: LT_TEST_POSTGRES_URL is not set and $env_file does not exist (scripts/test-servers.sh start)"
+    exit 77
+fi
+
+url="$LT_TEST_POSTGRES_URL"
+query=""
+if [[ "$url" == *\?* ]]; then
+    query="?${url#*\?}"
+    url="${url%%\?*}"
+fi
+db="lt_test_$(date +%s)_$$_${RANDOM}"
+fresh="${url%/*}/$db$query"
+
+psql "$LT_TEST_POSTGRES_URL" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
+cleanup() {
+    psql "$LT_TEST_POSTGRES_URL" -X -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+extra="storage.sql.driver=postgres;storage.sql.url=$fresh"
+if [[ -n "${LT_TEST_EXTRA_SET:-}" ]]; then extra="$extra;$LT_TEST_EXTRA_SET"; fi
+set +e
+LT_TEST_EXTRA_SET="$extra" "$@"
+rc=$?
+set -e
+exit $rc

@@ -1,0 +1,477 @@
+#include "postgres_connection.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include <libpq-fe.h>
+
+namespace lt::adapters {
+
+using lt::ports::SqlResult;
+using lt::ports::SqlValue;
+
+namespace {
+
+// Type OIDs (pg_type.dat): the ones converted to numbers; every other type comes back as text.
+constexpr Oid kBoolOid = 16;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kInt2Oid = 21;
+constexpr Oid kInt4Oid = 23;
+constexpr Oid kFloat4Oid = 700;
+constexpr Oid kFloat8Oid = 701;
+constexpr Oid kNumericOid = 1700;
+constexpr Oid kTextOid = 25;
+
+/// Prepared statements kept per connection; past it the cache is emptied (DEALLOCATE ALL).
+constexpr std::size_t kMaxCachedStatements = 1024;
+
+bool is_ident_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           static_cast<unsigned char>(c) >= 0x80;
+}
+
+std::string param_text(const SqlValue& v) {
+    if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+    if (const auto* d = std::get_if<double>(&v)) {
+        if (std::isnan(*d)) return "NaN";
+        if (std::isinf(*d)) return *d > 0 ? "Infinity" : "-Infinity";
+        char buf[64];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *d);
+        return ec == std::errc() ? std::string(buf, end) : std::to_string(*d);
+    }
+    if (const auto* s = std::get_if<std::string>(&v)) return *s;
+    return {};
+}
+
+Oid param_type(const SqlValue& v) {
+    if (std::holds_alternative<std::int64_t>(v)) return kInt8Oid;
+    if (std::holds_alternative<double>(v)) return kFloat8Oid;
+    if (std::holds_alternative<std::string>(v)) return kTextOid;
+    return 0;  // NULL: the server infers the type from the statement
+}
+
+char signature_char(const SqlValue& v) {
+    if (std::holds_alternative<std::int64_t>(v)) return 'i';
+    if (std::holds_alternative<double>(v)) return 'd';
+    if (std::holds_alternative<std::string>(v)) return 't';
+    return 'n';
+}
+
+SqlValue column_value(const char* text, int len, Oid type) {
+    std::string_view s(text, static_cast<std::size_t>(len));
+    switch (type) {
+        case kInt8Oid:
+        case kInt4Oid:
+        case kInt2Oid: {
+            std::int64_t v = 0;
+            auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+            if (ec == std::errc() && end == s.data() + s.size()) return v;
+            return std::string(s);
+        }
+        case kBoolOid: return std::int64_t{s == "t" ? 1 : 0};
+        case kFloat4Oid:
+        case kFloat8Oid:
+        case kNumericOid: {
+            // strtod reads NaN/Infinity too; the text is NUL-terminated by libpq.
+            char* end = nullptr;
+            double v = std::strtod(text, &end);
+            if (end == text + len) return v;
+            return std::string(s);
+        }
+        default: return std::string(s);
+    }
+}
+
+bool starts_with_any(std::string_view s, std::initializer_list<std::string_view> prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(), [s](std::string_view p) { return s.starts_with(p); });
+}
+
+}  // namespace
+
+std::size_t count_placeholders(std::string_view sql) {
+    std::size_t highest = 0;
+    std::size_t i = 0;
+    const std::size_t n = sql.size();
+    while (i < n) {
+        const char c = sql[i];
+        if (c == '\'' || c == '"') {  // literal or quoted identifier; a doubled quote escapes it
+            ++i;
+            while (i < n) {
+                if (sql[i] == c) {
+                    if (i + 1 < n && sql[i + 1] == c) {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                ++i;
+            }
+            ++i;
+        } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+            while (i < n && sql[i] != '\n') ++i;
+        } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+            const auto close = sql.find("*/", i + 2);
+            i = close == std::string_view::npos ? n : close + 2;
+        } else if (c == '$') {
+            std::size_t j = i + 1;
+            if (j < n && sql[j] >= '0' && sql[j] <= '9') {
+                std::size_t v = 0;
+                while (j < n && sql[j] >= '0' && sql[j] <= '9') v = v * 10 + static_cast<std::size_t>(sql[j++] - '0');
+                highest = std::max(highest, v);
+                i = j;
+                continue;
+            }
+            while (j < n && is_ident_char(sql[j])) ++j;
+            if (j < n && sql[j] == '$' && (i == 0 || !is_ident_char(sql[i - 1]))) {  // $tag$ ... $tag$
+                const std::string_view tag = sql.substr(i, j - i + 1);
+                const auto close = sql.find(tag, j + 1);
+                i = close == std::string_view::npos ? n : close + tag.size();
+            } else {
+                i = j;
+            }
+        } else {
+            ++i;
+        }
+    }
+    return highest;
+}
+
+void PostgresConnection::ResultDeleter::operator()(pg_result* r) const { PQclear(r); }
+
+lt::Result<std::unique_ptr<PostgresConnection>> PostgresConnection::connect(const std::string& url,
+                                                                            const PostgresOptions& opts) {
+    char* parse_error = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &parse_error);
+    if (!parsed) {
+        std::string why = parse_error ? parse_error : "out of memory";
+        PQfreemem(parse_error);
+        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+        return fail(Errc::invalid_argument, "invalid PostgreSQL URL: " + why);
+    }
+    std::vector<std::pair<std::string, std::string>> settings;
+    for (PQconninfoOption* o = parsed; o->keyword; ++o) {
+        if (o->val) settings.emplace_back(o->keyword, o->val);
+    }
+    PQconninfoFree(parsed);
+    auto set_default = [&settings](std::string key, std::string value) {
+        auto it = std::find_if(settings.begin(), settings.end(), [&key](const auto& kv) { return kv.first == key; });
+        if (it == settings.end()) settings.emplace_back(std::move(key), std::move(value));
+    };
+    set_default("connect_timeout", std::to_string(std::max<long long>(1, opts.connect_timeout.count())));
+    set_default("tcp_user_timeout", std::to_string(opts.tcp_user_timeout.count()));
+    set_default("keepalives", "1");
+    set_default("keepalives_idle", "10");
+    set_default("keepalives_interval", "5");
+    set_default("keepalives_count", "3");
+    set_default("application_name", "leaky-tokens");
+    set_default("client_encoding", "UTF8");
+
+    std::vector<const char*> keys;
+    std::vector<const char*> values;
+    for (const auto& [k, v] : settings) {
+        keys.push_back(k.c_str());
+        values.push_back(v.c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 0);
+    if (!conn) return fail(Errc::unavailable, "cannot connect to PostgreSQL: out of memory");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        std::string why = PQerrorMessage(conn);
+        PQfinish(conn);
+        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+        return fail(Errc::unavailable, "cannot connect to PostgreSQL: " + why);
+    }
+    // Notices (e.g. "relation already exists, skipping") are not errors; libpq would print them to
+    // stderr, unstructured and possibly with data in them.
+    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+    if (PQsetnonblocking(conn, 1) != 0) {
+        PQfinish(conn);
+        return fail(Errc::internal, "cannot put the PostgreSQL connection in non-blocking mode");
+    }
+    const auto io_timeout = opts.statement_timeout.count() > 0 ? opts.statement_timeout + std::chrono::seconds(5)
+                                                                : std::chrono::milliseconds(60000);
+    std::unique_ptr<PostgresConnection> out(new PostgresConnection(conn, io_timeout));
+    lt::Error error;
+    const std::string set = "SET statement_timeout = " + std::to_string(opts.statement_timeout.count());
+    if (!out->command(set, error)) return fail(error);
+    return out;
+}
+
+PostgresConnection::PostgresConnection(pg_conn* conn, std::chrono::milliseconds io_timeout)
+    : conn_(conn), io_timeout_(io_timeout) {}
+
+PostgresConnection::~PostgresConnection() { PQfinish(conn_); }
+
+bool PostgresConnection::broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
+
+bool PostgresConnection::idle_broken() {
+    if (broken()) return true;
+    pollfd p{PQsocket(conn_), POLLIN, 0};
+    if (::poll(&p, 1, 0) > 0) {
+        if (!PQconsumeInput(conn_)) {
+            broken_ = true;
+            return true;
+        }
+        while (PGnotify* n = PQnotifies(conn_)) PQfreemem(n);
+    }
+    return broken();
+}
+
+bool PostgresConnection::in_transaction() const { return PQtransactionStatus(conn_) == PQTRANS_INTRANS; }
+
+bool PostgresConnection::wait_socket(bool for_write, std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{PQsocket(conn_), static_cast<short>(POLLIN | (for_write ? POLLOUT : 0)), 0};
+        const int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 60000)));
+        if (rc > 0) return true;
+        if (rc < 0 && errno != EINTR) return false;
+    }
+}
+
+lt::Error PostgresConnection::lost(std::string_view what) {
+    broken_ = true;
+    std::string why = PQerrorMessage(conn_);
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    if (why.empty()) why = "connection lost";
+    return lt::Error{Errc::unavailable, "database unavailable (" + std::string(what) + "): " + why};
+}
+
+PostgresConnection::ResultPtr PostgresConnection::round_trip(const std::function<int(pg_conn*)>& send,
+                                                             lt::Error& error) {
+    if (broken()) {
+        error = lost("connection broken");
+        return nullptr;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + io_timeout_;
+    if (send(conn_) != 1) {
+        error = lost("send failed");
+        return nullptr;
+    }
+    for (;;) {
+        const int f = PQflush(conn_);
+        if (f == 0) break;
+        if (f < 0 || !wait_socket(true, deadline)) {
+            error = lost(f < 0 ? "send failed" : "no answer in time");
+            return nullptr;
+        }
+        if (!PQconsumeInput(conn_)) {
+            error = lost("receive failed");
+            return nullptr;
+        }
+    }
+    ResultPtr chosen;
+    for (;;) {
+        while (PQisBusy(conn_)) {
+            if (!wait_socket(false, deadline)) {
+                error = lost("no answer in time");
+                return nullptr;
+            }
+            if (!PQconsumeInput(conn_)) {
+                error = lost("receive failed");
+                return nullptr;
+            }
+        }
+        PGresult* r = PQgetResult(conn_);
+        if (!r) break;
+        // A script stops at its first failing statement: keep that error, else the last result.
+        const bool chosen_failed = chosen && PQresultStatus(chosen.get()) == PGRES_FATAL_ERROR;
+        if (!chosen_failed) {
+            chosen.reset(r);
+        } else {
+            PQclear(r);
+        }
+    }
+    if (!chosen) {
+        error = lost("no result");
+        return nullptr;
+    }
+    const auto st = PQresultStatus(chosen.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+        error = error_of(chosen.get(), "statement failed");
+    }
+    return chosen;
+}
+
+lt::Error PostgresConnection::error_of(const pg_result* res, std::string_view what) {
+    if (broken()) return lost(what);
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const std::string sqlstate = state ? state : "";
+    const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    std::string msg = primary ? primary : PQresultErrorMessage(res);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    msg = std::string(what) + ": " + msg + (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")");
+    if (sqlstate == "40001" || sqlstate == "40P01") {
+        retryable_ = true;
+        return lt::Error{Errc::unavailable, std::move(msg)};
+    }
+    if (sqlstate.starts_with("23")) return lt::Error{Errc::conflict, std::move(msg)};
+    if (starts_with_any(sqlstate, {"08", "53", "57P", "57014"})) return lt::Error{Errc::unavailable, std::move(msg)};
+    return lt::Error{Errc::internal, std::move(msg)};
+}
+
+PostgresConnection::ResultPtr PostgresConnection::command(std::string_view sql, lt::Error& error) {
+    const std::string text(sql);
+    error = lt::Error{};
+    auto r = round_trip([&text](PGconn* c) { return PQsendQuery(c, text.c_str()); }, error);
+    if (!error.message.empty()) return nullptr;
+    return r;
+}
+
+lt::Result<SqlResult> PostgresConnection::execute(std::string_view sql, std::span<const SqlValue> params) {
+    const std::size_t expected = count_placeholders(sql);
+    if (params.size() != expected) {
+        return fail(Errc::invalid_argument, "statement takes " + std::to_string(expected) + " parameters, " +
+                                                std::to_string(params.size()) + " given");
+    }
+    std::string key(sql);
+    key += '\x01';
+    for (const auto& p : params) key += signature_char(p);
+
+    lt::Error error;
+    auto found = cache_.find(key);
+    if (found == cache_.end()) {
+        if (cache_.size() >= kMaxCachedStatements) {
+            if (!command("DEALLOCATE ALL", error)) return fail(error);
+            cache_.clear();
+        }
+        std::string name = "lt" + std::to_string(++next_name_);
+        std::vector<Oid> types;
+        types.reserve(params.size());
+        for (const auto& p : params) types.push_back(param_type(p));
+        const std::string text(sql);
+        auto r = round_trip(
+            [&](PGconn* c) {
+                return PQsendPrepare(c, name.c_str(), text.c_str(), static_cast<int>(types.size()), types.data());
+            },
+            error);
+        if (!error.message.empty()) return fail(error);
+        found = cache_.emplace(std::move(key), std::move(name)).first;
+    }
+
+    std::vector<std::string> texts;
+    std::vector<const char*> values;
+    texts.reserve(params.size());
+    values.reserve(params.size());
+    for (const auto& p : params) texts.push_back(param_text(p));
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        values.push_back(std::holds_alternative<std::nullptr_t>(params[i]) ? nullptr : texts[i].c_str());
+    }
+    const std::string& name = found->second;
+    auto res = round_trip(
+        [&](PGconn* c) {
+            return PQsendQueryPrepared(c, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                                       nullptr, 0);
+        },
+        error);
+    if (!error.message.empty()) return fail(error);
+
+    SqlResult out;
+    PGresult* r = res.get();
+    const int cols = PQnfields(r);
+    const int rows = PQntuples(r);
+    out.columns.reserve(static_cast<std::size_t>(cols));
+    std::vector<Oid> types(static_cast<std::size_t>(cols));
+    for (int c = 0; c < cols; ++c) {
+        out.columns.emplace_back(PQfname(r, c));
+        types[static_cast<std::size_t>(c)] = PQftype(r, c);
+    }
+    out.rows.reserve(static_cast<std::size_t>(rows));
+    for (int row = 0; row < rows; ++row) {
+        lt::ports::SqlRow values_row;
+        values_row.reserve(static_cast<std::size_t>(cols));
+        for (int c = 0; c < cols; ++c) {
+            if (PQgetisnull(r, row, c)) {
+                values_row.emplace_back(nullptr);
+            } else {
+                values_row.push_back(column_value(PQgetvalue(r, row, c), PQgetlength(r, row, c),
+                                                  types[static_cast<std::size_t>(c)]));
+            }
+        }
+        out.rows.push_back(std::move(values_row));
+    }
+    const std::string_view status = PQcmdStatus(r);
+    if (starts_with_any(status, {"INSERT", "UPDATE", "DELETE", "MERGE"})) {
+        out.affected = std::strtoll(PQcmdTuples(r), nullptr, 10);
+    }
+    return out;
+}
+
+lt::Result<void> PostgresConnection::execute_script(std::string_view script) {
+    lt::Error error;
+    if (!command(script, error)) return fail(error);
+    return ok();
+}
+
+void PostgresConnection::rollback() noexcept {
+    if (broken() || PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
+    lt::Error ignored;
+    (void)command("ROLLBACK", ignored);
+}
+
+TxOutcome PostgresConnection::run_transaction(std::function<lt::Result<void>(lt::ports::SqlSession&)>& fn,
+                                              const PostgresDatabase* owner, lt::Error& error) {
+    retryable_ = false;
+    if (!command("BEGIN", error)) return broken() ? TxOutcome::lost_before_commit : TxOutcome::failed;
+
+    lt::Result<void> result = ok();
+    try {
+        PostgresSession session(*this, owner);
+        result = fn(session);
+    } catch (const std::exception& e) {
+        result = fail(Errc::internal, std::string("transaction body threw: ") + e.what());
+    } catch (...) {
+        result = fail(Errc::internal, "transaction body threw");
+    }
+    if (broken()) {
+        error = result ? lost("transaction") : result.error();
+        return TxOutcome::lost_before_commit;
+    }
+    if (!result) {
+        error = result.error();
+        rollback();
+        return retryable_ ? TxOutcome::retry : TxOutcome::failed;
+    }
+    if (PQtransactionStatus(conn_) == PQTRANS_INERROR) {  // the body went on after a failed statement
+        rollback();
+        error = lt::Error{retryable_ ? Errc::unavailable : Errc::internal,
+                          "a statement of the transaction failed; the transaction was rolled back"};
+        return retryable_ ? TxOutcome::retry : TxOutcome::failed;
+    }
+    if (PQtransactionStatus(conn_) != PQTRANS_INTRANS) {
+        error = lt::Error{Errc::internal, "the transaction body ended the transaction itself"};
+        rollback();
+        return TxOutcome::failed;
+    }
+    auto commit = command("COMMIT", error);
+    if (!commit) {
+        if (broken()) return TxOutcome::lost_in_commit;
+        rollback();
+        return retryable_ ? TxOutcome::retry : TxOutcome::failed;
+    }
+    if (std::string_view(PQcmdStatus(commit.get())) == "ROLLBACK") {
+        error = lt::Error{Errc::internal, "the transaction was rolled back by the server"};
+        return TxOutcome::failed;
+    }
+    return TxOutcome::committed;
+}
+
+lt::Result<SqlResult> PostgresSession::execute(std::string_view sql, std::span<const SqlValue> params) {
+    try {
+        return conn_.execute(sql, params);
+    } catch (const std::exception& e) {
+        return fail(Errc::internal, std::string("postgres statement failed: ") + e.what());
+    }
+}
+
+}  // namespace lt::adapters
