@@ -11,6 +11,7 @@ lt_add_test(NAME integration_test
     integration/purchase_test.cpp
     integration/restart_test.cpp
     integration/auth_cost_bench.cpp
+    integration/registry_config_test.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)
 

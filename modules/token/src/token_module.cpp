@@ -8,7 +8,6 @@
 
 #include "lt/bus/bus.hpp"
 #include "lt/core/blocking_pool.hpp"
-#include "lt/http/bus_binding.hpp"
 #include "lt/ports/key_value_store.hpp"
 #include "lt/ports/sql_database.hpp"
 #include "lt/token/token.hpp"
@@ -26,7 +25,6 @@ TokenModule::TokenModule(ModuleContext ctx, TokenConfig config) : ctx_(std::move
 
 TokenModule::~TokenModule() = default;
 
-void TokenModule::register_handlers(bus::Bus& bus) { http::serve_routes_over_bus(bus, *ctx_.routes, "token"); }
 
 namespace {
 asio::awaitable<void> purge_loop(asio::steady_timer* timer, ports::KeyValueStore* kv, std::chrono::milliseconds every) {

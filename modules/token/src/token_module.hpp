@@ -30,7 +30,6 @@ public:
 
     std::string_view name() const override { return "token"; }
     void register_routes(http::Router& router) override;
-    void register_handlers(bus::Bus& bus) override;
     boost::asio::awaitable<Result<void>> start() override;
     boost::asio::awaitable<void> stop() override;
 

@@ -162,7 +162,7 @@ TEST_CASE("a kill -9 of one of three serve processes mid-load loses nothing that
         std::vector<std::thread> threads;
         for (int t = 0; t < kClients; ++t) threads.emplace_back(client, t, ports, std::cref(u), 1'000'000, &tally, &stop);
         std::this_thread::sleep_for(700ms);
-        procs[2]->kill9();  // mid-load: requests in flight on it get no answer
+        procs[2]->kill_hard();  // mid-load: requests in flight on it get no answer
         std::this_thread::sleep_for(700ms);
         stop = true;
         for (auto& th : threads) th.join();
