@@ -19,10 +19,13 @@
 #include "lt/bus/in_process_bus.hpp"
 #include "lt/core/actuator.hpp"
 #include "lt/core/blocking_pool.hpp"
+#include "lt/core/broadcast_bridge.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/io_pool.hpp"
 #include "lt/core/metrics.hpp"
 #include "lt/core/module.hpp"
+#include "lt/core/time.hpp"
+#include "lt/auth/auth.hpp"
 #include "lt/cluster/forwarder.hpp"
 #include "lt/cluster/forwarding_event_log.hpp"
 #include "lt/cluster/kernel_dispatcher.hpp"
@@ -110,6 +113,8 @@ struct App::Impl {
     std::unique_ptr<cluster::Forwarder> forwarder;
     std::unique_ptr<cluster::RemoteBus> remote_bus;
     std::unique_ptr<cluster::ForwardingEventLog> forwarding_events;
+    /// Auth events to every process sharing a durable event log (null with the memory log).
+    std::unique_ptr<BroadcastBridge> broadcast;
     std::unique_ptr<cluster::KernelDispatcher> kernel;
     /// Modules hosted elsewhere, built (never started) only to put their routes in the table, so the
     /// gateway knows which module owns a path it proxies. Their metrics go to a registry of their own.
@@ -142,6 +147,9 @@ struct App::Impl {
             set_status(m->name(), "UP");
             log->info("module started name={}", m->name());
         }
+        if (broadcast) {
+            if (auto r = broadcast->start(); !r) co_return fail(r.error().code, "broadcast bridge: " + r.error().message);
+        }
         try {
             auto* k = kernel.get();
             server.start([k](http::Request r) { return k->handle(std::move(r)); });
@@ -171,6 +179,7 @@ struct App::Impl {
             co_await timer.async_wait(asio::use_awaitable);
         }
         server.close_all();
+        if (broadcast) broadcast->stop();
         for (auto it = modules.rbegin(); it != modules.rend(); ++it) {
             set_status((*it)->name(), "STOPPING");
             co_await (*it)->stop();
@@ -312,6 +321,16 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
         return fail(Errc::internal, e.what());
     }
     for (auto& m : s.modules) m->register_handlers(*bus);
+    if (s.adapters.events && s.adapters.events->durable()) {
+        // Processes sharing Kafka see each other's auth events within one poll (CONTRACT 13, 30):
+        // a key revoked through one gateway is refused by every other.
+        s.broadcast = std::make_unique<BroadcastBridge>(
+            s.bus, *s.adapters.events, s.blocking, s.io.get_executor(),
+            std::vector<std::string>{std::string(auth::kApiKeyRevokedEvent), std::string(auth::kTokenRevokedEvent),
+                                     std::string(auth::kKeysRotatedEvent), std::string(auth::kUserRolesChangedEvent)},
+            new_uuid(), make_logger("broadcast", s.cfg.get_string("log.level", "info")));
+        s.broadcast->register_handlers();
+    }
     if (!s.registry) {
         // One process: every command a hosted module calls must have its handler here (CONTRACT 33).
         std::vector<std::string> missing;

@@ -8,7 +8,7 @@ void describe_config(config::Schema& s) {
     using config::Type;
     s.add({"analytics.token-usage.enabled", Type::boolean, "Consume usage and purchase events (both topics)."});
     s.add({"analytics.token-usage.topic", Type::string, "Topic of the usage events."});
-    s.add({"analytics.token-usage.group", Type::string, "Consumer group of the analytics consumers."});
+    s.add({"analytics.token-usage.group", Type::string, "Consumer group of the analytics usage consumers (purchase events: this name + `-purchases`)."});
     s.add({"analytics.token-usage.max-batch", Type::integer, "Events stored per transaction at most.", 1, 10000});
     s.add({"analytics.purchase-events.topic", Type::string, "Topic of the purchase saga events."});
     s.add({"analytics.report.default-window-minutes", Type::integer, "Window of report, anomalies and the other queries when none is given.", 1});

@@ -77,10 +77,14 @@ asio::awaitable<Result<void>> AnalyticsModule::start() {
     service_ = std::make_unique<AnalyticsService>(*ctx_.usage, *ctx_.clock, config_.limits);
     ingestor_ = std::make_unique<EventIngestor>(*ctx_.usage, ctx_.log, ctx_.metrics);
     if (config_.consume) {
-        for (const auto& topic : {config_.usage_topic, config_.purchase_topic}) {
+        // One consumer group per topic (`<group>` for usage, `<group>-purchases` for purchases): a
+        // Kafka group then never re-subscribes to a second topic while it is joining.
+        const std::pair<std::string, std::string> feeds[] = {{config_.usage_topic, config_.group},
+                                                              {config_.purchase_topic, config_.group + "-purchases"}};
+        for (const auto& [topic, group] : feeds) {
             EventConsumerOptions options;
             options.topic = topic;
-            options.group = config_.group;
+            options.group = group;
             options.max_batch = config_.max_batch;
             auto* ingestor = ingestor_.get();
             consumers_.push_back(std::make_unique<EventConsumer>(

@@ -234,7 +234,8 @@ Result<void> KafkaEventLog::create_topic(std::string_view topic, int partitions)
     try {
         const std::string name(topic);
         auto created = options_.topic_creator ? options_.topic_creator(name, partitions)
-                                              : create_with_admin(name, partitions);
+                       : options_.create_topics ? create_with_admin(name, partitions)
+                                                : auto_create(name);
         if (!created) return created;
         std::lock_guard lock(topics_mutex_);
         if (auto known = remember_topic(name); !known) return fail(known.error());
@@ -250,7 +251,9 @@ Result<void> KafkaEventLog::ensure_topic(std::string_view topic) {
     const std::string name(topic);
     auto exists = topic_exists(name);
     if (!exists) return fail(exists.error());
-    if (!*exists) {
+    if (!*exists && !options_.topic_creator && !options_.create_topics) {
+        if (auto automatic = auto_create(name); !automatic) return automatic;
+    } else if (!*exists) {
         auto created = options_.topic_creator ? options_.topic_creator(name, options_.default_partitions)
                                               : create_with_admin(name, options_.default_partitions);
         if (!created) {

@@ -104,7 +104,10 @@ void BroadcastBridge::register_handlers() {
 
 Result<void> BroadcastBridge::start() {
     state_->started_at = std::chrono::system_clock::now();
-    if (auto r = state_->log.create_topic(kTopic, 1); !r) return r;
+    // A cluster without the Admin API refuses this; the first poll then has the brokers create it.
+    if (auto r = state_->log.create_topic(kTopic, 1); !r) {
+        state_->logger->warn("broadcast topic not created topic={} error={}", kTopic, r.error().message);
+    }
     EventConsumerOptions options;
     options.topic = kTopic;
     options.group = "broadcast-" + state_->process_id;

@@ -67,6 +67,9 @@ struct KafkaOptions {
     /// lack that API: librdkafka's mock cluster has none, its fixture creates topics directly.
     /// Called from the thread that calls create_topic / append / poll.
     std::function<Result<void>(std::string_view topic, int partitions)> topic_creator;
+    /// False: missing topics are created by the brokers on first use (a metadata request for the
+    /// topic), never through CreateTopics (storage.events.create-topics).
+    bool create_topics = true;
     /// Where the adapter and librdkafka log (null: nowhere).
     Logger logger;
 };
