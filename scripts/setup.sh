@@ -9,6 +9,8 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev            # Asio, Beast, JSON (an unversioned libboost-*-dev conflicts)
   libspdlog-dev libfmt-dev libyaml-cpp-dev libexpected-dev doctest-dev
   libsqlite3-dev libssl-dev libcrypt-dev libjemalloc-dev
+  libpq-dev                                         # PostgreSQL adapter (libpq)
+  postgresql-15 postgresql-client-15 redis-server   # throwaway test servers (scripts/test-servers.sh)
   prometheus                                        # promtool, used by the metrics tests
   lua5.4                                            # runs the rate limiters' Redis Lua against the C++ twins
   curl wrk nginx-light python3                      # smoke and benchmark scripts

@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Throwaway PostgreSQL and Redis on free loopback ports (data in a temp dir), stopped at the end; the
+# tests find them through LT_TEST_POSTGRES_URL / LT_TEST_REDIS_URL.
+scripts/test-servers.sh start
+trap 'scripts/test-servers.sh stop' EXIT
+set -a
+. build/test-servers.env
+set +a
 cd build
 ctest --output-on-failure -j2 --timeout 300
 cd ..

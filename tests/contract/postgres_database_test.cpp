@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,7 +49,79 @@ std::int64_t backends_of(lt::ports::SqlDatabase& admin, const std::string& app) 
     return scalar(admin, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1", {SqlValue(app)});
 }
 
+/// A private PostgreSQL + Redis pair (scripts/test-servers.sh with its own env file), for cases that
+/// stop the server: the shared test server keeps running for the other tests.
+class PrivateServers {
+public:
+    PrivateServers() {
+        env_ = (dir_.path() / "servers.env").string();
+        started_ = script("start");
+        std::ifstream in(env_);
+        for (std::string line; std::getline(in, line);) {
+            if (line.starts_with("LT_TEST_POSTGRES_URL=")) url_ = line.substr(21);
+        }
+    }
+    ~PrivateServers() { (void)script("stop"); }
+    PrivateServers(const PrivateServers&) = delete;
+    PrivateServers& operator=(const PrivateServers&) = delete;
+
+    /// Runs `scripts/test-servers.sh <command>` on this pair; true when it exits 0.
+    bool script(const std::string& command) {
+        const std::string cmd = "LT_TEST_SERVERS_ENV='" + env_ + "' '" + std::string(LT_SOURCE_DIR) +
+                                "/scripts/test-servers.sh' " + command + " >/dev/null";
+        return std::system(cmd.c_str()) == 0;
+    }
+    bool started() const { return started_ && !url_.empty(); }
+    const std::string& url() const { return url_; }
+
+private:
+    TempDir dir_{"pg-outage"};
+    std::string env_;
+    std::string url_;
+    bool started_ = false;
+};
+
 }  // namespace
+
+TEST_CASE("a stopped PostgreSQL server gives fast unavailable answers and service resumes by itself") {
+    if (!postgres_test_url()) {
+        MESSAGE(kNoPostgres);
+        return;
+    }
+    PrivateServers servers;
+    REQUIRE(servers.started());
+    PostgresOptions opts;
+    opts.reconnect_max = std::chrono::milliseconds(500);
+    auto db = must_open_pg(servers.url(), 2, opts);
+    must_sql(*db, "CREATE TABLE outage (id BIGINT PRIMARY KEY)");
+    must_sql(*db, "INSERT INTO outage (id) VALUES (1)");
+    REQUIRE(servers.script("pg-stop"));
+
+    // Every answer during the outage is a quick 503-style error, never a hang.
+    for (int i = 0; i < 5; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        auto r = run_sql(*db, "SELECT COUNT(*) FROM outage");
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().code == Errc::unavailable);
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+    }
+    bool down = false;
+    for (int i = 0; i < 100 && !down; ++i) {
+        down = !db->available();
+        if (!down) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CHECK(down);
+
+    REQUIRE(servers.script("pg-start"));
+    bool back = false;
+    for (int i = 0; i < 100 && !back; ++i) {
+        back = run_sql(*db, "INSERT INTO outage (id) VALUES (2)").has_value();
+        if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(back);
+    CHECK(db->available());
+    CHECK(scalar(*db, "SELECT COUNT(*) FROM outage") == 2);  // committed data survived the restart
+}
 
 TEST_CASE("a PostgreSQL connection killed with pg_terminate_backend is replaced and the next transaction succeeds") {
     PostgresSchema schema;
