@@ -85,7 +85,7 @@ private:
 
 TEST_CASE("a stopped PostgreSQL server gives fast unavailable answers and service resumes by itself") {
     if (!postgres_test_url()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     PrivateServers servers;
@@ -126,7 +126,7 @@ TEST_CASE("a stopped PostgreSQL server gives fast unavailable answers and servic
 TEST_CASE("a PostgreSQL connection killed with pg_terminate_backend is replaced and the next transaction succeeds") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     const std::string app = "lt_kill_" + schema.name();
@@ -163,7 +163,7 @@ TEST_CASE("a PostgreSQL connection killed with pg_terminate_backend is replaced 
 TEST_CASE("a PostgreSQL serialization failure runs the transaction body again") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     auto db = must_open_pg(schema.url(), 2);
@@ -225,7 +225,7 @@ TEST_CASE("a PostgreSQL serialization failure runs the transaction body again") 
 TEST_CASE("sixteen threads on eight PostgreSQL connections incrementing one row with SELECT FOR UPDATE lose no update") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     auto db = must_open_pg(schema.url(), 8);
@@ -262,7 +262,7 @@ TEST_CASE("two PostgresDatabase objects migrating every module at once apply eac
         CAPTURE(loop);
         PostgresSchema schema;
         if (!schema.enabled()) {
-            MESSAGE(kNoPostgres);
+            skip_notice();
             return;
         }
         auto first = must_open_pg(schema.url(), 2);
@@ -294,7 +294,7 @@ TEST_CASE("two PostgresDatabase objects migrating every module at once apply eac
 TEST_CASE("PostgreSQL columns convert by type and placeholders are only counted outside quotes and comments") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     auto db = must_open_pg(schema.url(), 1);
@@ -323,7 +323,7 @@ TEST_CASE("PostgreSQL columns convert by type and placeholders are only counted 
 TEST_CASE("a PostgreSQL statement past statement_timeout is unavailable and the connection stays usable") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     PostgresOptions opts;
@@ -354,7 +354,7 @@ TEST_CASE("an unreachable PostgreSQL server fails open fast as unavailable and a
 TEST_CASE("transact_sync inside a PostgreSQL transaction body of the same database is refused") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     auto db = must_open_pg(schema.url(), 1);

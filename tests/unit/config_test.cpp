@@ -129,7 +129,8 @@ TEST_CASE("the embedded default config gives the kernel keys their values") {
 TEST_CASE("every kernel key has a value or is deliberately unset in the embedded config") {
     const auto config = lt::config::load(kernel_schema(), no_env());
     REQUIRE_MESSAGE(config.has_value(), config.error().message);
-    const std::set<std::string> unset = {"storage.sql.url", "storage.kv.url", "storage.events.brokers"};
+    const std::set<std::string> unset = {"storage.sql.url", "storage.usage.url", "storage.kv.url",
+                                         "storage.events.brokers"};
     const auto schema = kernel_schema();
     for (const auto& spec : schema.keys()) {
         CHECK_MESSAGE((config->has(spec.pattern) || unset.count(spec.pattern) == 1), spec.pattern);
