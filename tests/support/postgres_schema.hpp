@@ -25,7 +25,7 @@ inline std::optional<std::string> postgres_test_url() {
 
 /// The message shown when a PostgreSQL case is skipped.
 inline constexpr const char* kNoPostgres =
-    "skipped: LT_TEST_POSTGRES_URL is not set (scripts/test-servers.sh start, then source build/test-servers.env)";
+    "LT_TEST_POSTGRES_URL is not set (scripts/test-servers.sh start, then source build/test-servers.env)";
 
 /// Reports a skipped case: a doctest MESSAGE and a line on stdout (MESSAGE alone shows only when
 /// something fails or with -s).
