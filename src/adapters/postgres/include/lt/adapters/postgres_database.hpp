@@ -125,7 +125,8 @@ private:
     const PostgresOptions opts_;
     std::vector<std::unique_ptr<Slot>> slots_;
     std::mutex mutex_;  ///< guards queue_, stopping_, connected_ and the slots' `conn` pointers' changes
-    std::condition_variable wake_;
+    std::condition_variable work_;       ///< idle threads holding a connection (one woken per job)
+    std::condition_variable reconnect_;  ///< threads without a connection (all woken when none is left)
     std::deque<Job> queue_;
     bool stopping_ = false;
     std::size_t connected_ = 0;  ///< slots holding a connection
