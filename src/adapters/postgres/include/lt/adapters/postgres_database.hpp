@@ -28,7 +28,8 @@ namespace lt::adapters {
 struct PostgresOptions {
     /// Connect deadline, used when the URL has no `connect_timeout` (libpq counts whole seconds).
     std::chrono::seconds connect_timeout{3};
-    /// Server-side limit of one statement (`SET statement_timeout`); 0 = none.
+    /// Server-side limit of one statement (`SET statement_timeout`; 0 = none), unless the URL sets it
+    /// (`options=-c%20statement_timeout%3D5000`). The client gives up 5 s later (connection dropped).
     std::chrono::milliseconds statement_timeout{10000};
     /// How long a sent request may stay unacknowledged before the connection counts as dead, used
     /// when the URL has no `tcp_user_timeout`.
