@@ -367,3 +367,43 @@ TEST_CASE("transact_sync inside a PostgreSQL transaction body of the same databa
     REQUIRE_FALSE(inner.has_value());
     CHECK(inner.error().code == Errc::internal);
 }
+
+// A measurement, not a test: run with
+//   build/tests/contract_sql_test -tc="PostgreSQL transaction throughput*" --no-skip
+TEST_CASE("PostgreSQL transaction throughput with independent rows" * doctest::skip()) {
+    PostgresSchema schema;
+    if (!schema.enabled()) {
+        skip_notice();
+        return;
+    }
+    for (std::size_t pool : {2u, 4u, 8u}) {
+        auto db = must_open_pg(schema.url(), pool);
+        must_sql(*db, "DROP TABLE IF EXISTS tput");
+        must_sql(*db, "CREATE TABLE tput (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)");
+        constexpr int kThreads = 16;
+        constexpr int kPerThread = 200;
+        std::atomic<int> failures{0};
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < kPerThread; ++i) {
+                    const std::int64_t id = std::int64_t{t} * kPerThread + i;
+                    auto r = db->transact_sync([id](SqlSession& s) -> lt::Result<void> {
+                        auto a = s.execute("INSERT INTO tput (id, n) VALUES ($1, 0)", {SqlValue(id)});
+                        if (!a) return lt::fail(a.error());
+                        auto b = s.execute("UPDATE tput SET n = n + 1 WHERE id = $1", {SqlValue(id)});
+                        if (!b) return lt::fail(b.error());
+                        return lt::ok();
+                    });
+                    if (!r) ++failures;
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        CHECK(failures.load() == 0);
+        std::printf("pool %zu: %d transactions (INSERT + UPDATE) in %.2f s = %.0f/s\n", pool, kThreads * kPerThread,
+                    secs, kThreads * kPerThread / secs);
+    }
+}
