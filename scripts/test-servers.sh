@@ -4,6 +4,7 @@
 #   scripts/test-servers.sh start   # starts both (idempotent), writes build/test-servers.env, prints URLs
 #   scripts/test-servers.sh stop    # stops both and removes the temp dir (idempotent)
 #   scripts/test-servers.sh status  # prints the URLs when both answer, exits 1 otherwise
+#   scripts/test-servers.sh pg-stop|pg-start|redis-stop|redis-start   # outage drills, same port and data
 #
 # build/test-servers.env is a shell file (`set -a; . build/test-servers.env; set +a`) holding
 #   LT_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:PORT/lt_test
@@ -92,6 +93,14 @@ wait_for() {  # description command...
     return 1
 }
 
+start_pg() {  # dir port
+    # Loopback only, unix socket in the temp dir; fsync/synchronous_commit keep their durable defaults.
+    as_pg "$pg_bin/pg_ctl" -D "$1/pg" -l "$1/postgres.log" -w -t 30 \
+        -o "-p $2 -k $1 -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null \
+        || { cat "$1/postgres.log" >&2; exit 1; }
+    wait_for "PostgreSQL" pg_answers "$2"
+}
+
 do_start() {
     if running; then
         print_urls
@@ -113,11 +122,7 @@ do_start() {
     pg_port="$(free_port)"
     as_pg "$pg_bin/initdb" -D "$dir/pg" -U "$pg_user" --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync \
         > "$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
-    # Loopback only, unix socket in the temp dir; fsync/synchronous_commit keep their durable defaults.
-    as_pg "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/postgres.log" -w -t 30 \
-        -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null \
-        || { cat "$dir/postgres.log" >&2; exit 1; }
-    wait_for "PostgreSQL" pg_answers "$pg_port"
+    start_pg "$dir" "$pg_port"
     "$pg_bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -v ON_ERROR_STOP=1 \
         -c "CREATE DATABASE $pg_db" >/dev/null
 
@@ -138,9 +143,25 @@ EOF
     print_urls
 }
 
+need_env() {
+    load_env || { echo "test-servers: not started ($env_file missing)" >&2; exit 1; }
+}
+
 case "${1:-}" in
     start) do_start ;;
     stop) do_stop ;;
     status) if running; then print_urls; else exit 1; fi ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    # Failure drills (store outage tests): stop one server and start it again on the same port/data.
+    pg-stop) need_env; as_pg "$pg_bin/pg_ctl" -D "$LT_TEST_SERVERS_DIR/pg" -m fast -w -t 20 stop >/dev/null ;;
+    pg-start) need_env; start_pg "$LT_TEST_SERVERS_DIR" "$LT_TEST_POSTGRES_PORT" ;;
+    redis-stop) need_env; redis-cli -h 127.0.0.1 -p "$LT_TEST_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true ;;
+    redis-start)
+        need_env
+        redis-server --port "$LT_TEST_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+            --dir "$LT_TEST_SERVERS_DIR/redis" --pidfile "$LT_TEST_SERVERS_DIR/redis/redis.pid" \
+            --logfile "$LT_TEST_SERVERS_DIR/redis/redis.log" >/dev/null
+        wait_for "Redis" redis_answers "$LT_TEST_REDIS_PORT"
+        sed -i "s/^LT_TEST_REDIS_PID=.*/LT_TEST_REDIS_PID=$(cat "$LT_TEST_SERVERS_DIR/redis/redis.pid")/" "$env_file"
+        ;;
+    *) echo "usage: $0 start|stop|status|pg-stop|pg-start|redis-stop|redis-start" >&2; exit 2 ;;
 esac

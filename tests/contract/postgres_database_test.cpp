@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,12 +49,84 @@ std::int64_t backends_of(lt::ports::SqlDatabase& admin, const std::string& app) 
     return scalar(admin, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1", {SqlValue(app)});
 }
 
+/// A private PostgreSQL + Redis pair (scripts/test-servers.sh with its own env file), for cases that
+/// stop the server: the shared test server keeps running for the other tests.
+class PrivateServers {
+public:
+    PrivateServers() {
+        env_ = (dir_.path() / "servers.env").string();
+        started_ = script("start");
+        std::ifstream in(env_);
+        for (std::string line; std::getline(in, line);) {
+            if (line.starts_with("LT_TEST_POSTGRES_URL=")) url_ = line.substr(21);
+        }
+    }
+    ~PrivateServers() { (void)script("stop"); }
+    PrivateServers(const PrivateServers&) = delete;
+    PrivateServers& operator=(const PrivateServers&) = delete;
+
+    /// Runs `scripts/test-servers.sh <command>` on this pair; true when it exits 0.
+    bool script(const std::string& command) {
+        const std::string cmd = "LT_TEST_SERVERS_ENV='" + env_ + "' '" + std::string(LT_SOURCE_DIR) +
+                                "/scripts/test-servers.sh' " + command + " >/dev/null";
+        return std::system(cmd.c_str()) == 0;
+    }
+    bool started() const { return started_ && !url_.empty(); }
+    const std::string& url() const { return url_; }
+
+private:
+    TempDir dir_{"pg-outage"};
+    std::string env_;
+    std::string url_;
+    bool started_ = false;
+};
+
 }  // namespace
+
+TEST_CASE("a stopped PostgreSQL server gives fast unavailable answers and service resumes by itself") {
+    if (!postgres_test_url()) {
+        skip_notice();
+        return;
+    }
+    PrivateServers servers;
+    REQUIRE(servers.started());
+    PostgresOptions opts;
+    opts.reconnect_max = std::chrono::milliseconds(500);
+    auto db = must_open_pg(servers.url(), 2, opts);
+    must_sql(*db, "CREATE TABLE outage (id BIGINT PRIMARY KEY)");
+    must_sql(*db, "INSERT INTO outage (id) VALUES (1)");
+    REQUIRE(servers.script("pg-stop"));
+
+    // Every answer during the outage is a quick 503-style error, never a hang.
+    for (int i = 0; i < 5; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        auto r = run_sql(*db, "SELECT COUNT(*) FROM outage");
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().code == Errc::unavailable);
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+    }
+    bool down = false;
+    for (int i = 0; i < 100 && !down; ++i) {
+        down = !db->available();
+        if (!down) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CHECK(down);
+
+    REQUIRE(servers.script("pg-start"));
+    bool back = false;
+    for (int i = 0; i < 100 && !back; ++i) {
+        back = run_sql(*db, "INSERT INTO outage (id) VALUES (2)").has_value();
+        if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(back);
+    CHECK(db->available());
+    CHECK(scalar(*db, "SELECT COUNT(*) FROM outage") == 2);  // committed data survived the restart
+}
 
 TEST_CASE("a PostgreSQL connection killed with pg_terminate_backend is replaced and the next transaction succeeds") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     const std::string app = "lt_kill_" + schema.name();
@@ -89,7 +163,7 @@ TEST_CASE("a PostgreSQL connection killed with pg_terminate_backend is replaced 
 TEST_CASE("a PostgreSQL serialization failure runs the transaction body again") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     auto db = must_open_pg(schema.url(), 2);
@@ -151,7 +225,7 @@ TEST_CASE("a PostgreSQL serialization failure runs the transaction body again") 
 TEST_CASE("sixteen threads on eight PostgreSQL connections incrementing one row with SELECT FOR UPDATE lose no update") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     auto db = must_open_pg(schema.url(), 8);
@@ -188,7 +262,7 @@ TEST_CASE("two PostgresDatabase objects migrating every module at once apply eac
         CAPTURE(loop);
         PostgresSchema schema;
         if (!schema.enabled()) {
-            MESSAGE(kNoPostgres);
+            skip_notice();
             return;
         }
         auto first = must_open_pg(schema.url(), 2);
@@ -220,7 +294,7 @@ TEST_CASE("two PostgresDatabase objects migrating every module at once apply eac
 TEST_CASE("PostgreSQL columns convert by type and placeholders are only counted outside quotes and comments") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     auto db = must_open_pg(schema.url(), 1);
@@ -249,7 +323,7 @@ TEST_CASE("PostgreSQL columns convert by type and placeholders are only counted 
 TEST_CASE("a PostgreSQL statement past statement_timeout is unavailable and the connection stays usable") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     PostgresOptions opts;
@@ -280,7 +354,7 @@ TEST_CASE("an unreachable PostgreSQL server fails open fast as unavailable and a
 TEST_CASE("transact_sync inside a PostgreSQL transaction body of the same database is refused") {
     PostgresSchema schema;
     if (!schema.enabled()) {
-        MESSAGE(kNoPostgres);
+        skip_notice();
         return;
     }
     auto db = must_open_pg(schema.url(), 1);
@@ -292,4 +366,44 @@ TEST_CASE("transact_sync inside a PostgreSQL transaction body of the same databa
     CHECK(r.has_value());
     REQUIRE_FALSE(inner.has_value());
     CHECK(inner.error().code == Errc::internal);
+}
+
+// A measurement, not a test: run with
+//   build/tests/contract_sql_test -tc="PostgreSQL transaction throughput*" --no-skip
+TEST_CASE("PostgreSQL transaction throughput with independent rows" * doctest::skip()) {
+    PostgresSchema schema;
+    if (!schema.enabled()) {
+        skip_notice();
+        return;
+    }
+    for (std::size_t pool : {2u, 4u, 8u}) {
+        auto db = must_open_pg(schema.url(), pool);
+        must_sql(*db, "DROP TABLE IF EXISTS tput");
+        must_sql(*db, "CREATE TABLE tput (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)");
+        constexpr int kThreads = 16;
+        constexpr int kPerThread = 200;
+        std::atomic<int> failures{0};
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t) {
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < kPerThread; ++i) {
+                    const std::int64_t id = std::int64_t{t} * kPerThread + i;
+                    auto r = db->transact_sync([id](SqlSession& s) -> lt::Result<void> {
+                        auto a = s.execute("INSERT INTO tput (id, n) VALUES ($1, 0)", {SqlValue(id)});
+                        if (!a) return lt::fail(a.error());
+                        auto b = s.execute("UPDATE tput SET n = n + 1 WHERE id = $1", {SqlValue(id)});
+                        if (!b) return lt::fail(b.error());
+                        return lt::ok();
+                    });
+                    if (!r) ++failures;
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        CHECK(failures.load() == 0);
+        std::printf("pool %zu: %d transactions (INSERT + UPDATE) in %.2f s = %.0f/s\n", pool, kThreads * kPerThread,
+                    secs, kThreads * kPerThread / secs);
+    }
 }

@@ -7,6 +7,7 @@
 #include "support/temp_dir.hpp"
 #include <atomic>
 #include <concepts>
+#include <cstdio>
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
@@ -107,6 +108,8 @@ bool skipped(const B& backend) {
     if constexpr (requires { backend.skip_reason(); }) {
         if (const char* why = backend.skip_reason()) {
             MESSAGE(why);
+            std::printf("SKIPPED: %s\n", why);
+            std::fflush(stdout);
             return true;
         }
     }

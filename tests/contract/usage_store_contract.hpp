@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <cstdio>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -105,6 +106,8 @@ bool skipped(const B& backend) {
     if constexpr (requires { backend.skip_reason(); }) {
         if (const char* why = backend.skip_reason()) {
             MESSAGE(why);
+            std::printf("SKIPPED: %s\n", why);
+            std::fflush(stdout);
             return true;
         }
     }

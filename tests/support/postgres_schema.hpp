@@ -3,6 +3,7 @@
 /// scripts/test-servers.sh), dropped with the object. url() reaches it: a connection whose
 /// search_path is that schema, so every table a test creates (and lt_schema_migrations) lands there.
 
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <random>
@@ -24,7 +25,15 @@ inline std::optional<std::string> postgres_test_url() {
 
 /// The message shown when a PostgreSQL case is skipped.
 inline constexpr const char* kNoPostgres =
-    "skipped: LT_TEST_POSTGRES_URL is not set (scripts/test-servers.sh start, then source build/test-servers.env)";
+    "LT_TEST_POSTGRES_URL is not set (scripts/test-servers.sh start, then source build/test-servers.env)";
+
+/// Reports a skipped case: a doctest MESSAGE and a line on stdout (MESSAGE alone shows only when
+/// something fails or with -s).
+inline void skip_notice(const char* why = kNoPostgres) {
+    MESSAGE(why);
+    std::printf("SKIPPED: %s\n", why);
+    std::fflush(stdout);
+}
 
 /// `base` with extra libpq URI parameters (`k=v` already percent-encoded) appended.
 inline std::string with_uri_params(const std::string& base, const std::string& params) {

@@ -200,9 +200,13 @@ lt::Result<std::unique_ptr<PostgresConnection>> PostgresConnection::connect(cons
     const auto io_timeout = opts.statement_timeout.count() > 0 ? opts.statement_timeout + std::chrono::seconds(5)
                                                                 : std::chrono::milliseconds(60000);
     std::unique_ptr<PostgresConnection> out(new PostgresConnection(conn, io_timeout));
-    lt::Error error;
-    const std::string set = "SET statement_timeout = " + std::to_string(opts.statement_timeout.count());
-    if (!out->command(set, error)) return fail(error);
+    // The URL's own `options=-c statement_timeout=...` wins over PostgresOptions.
+    auto url_options = std::find_if(settings.begin(), settings.end(), [](const auto& kv) { return kv.first == "options"; });
+    if (url_options == settings.end() || url_options->second.find("statement_timeout") == std::string::npos) {
+        lt::Error error;
+        const std::string set = "SET statement_timeout = " + std::to_string(opts.statement_timeout.count());
+        if (!out->command(set, error)) return fail(error);
+    }
     return out;
 }
 

@@ -61,7 +61,8 @@ PostgresDatabase::~PostgresDatabase() {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
-    wake_.notify_all();
+    work_.notify_all();
+    reconnect_.notify_all();
     for (auto& slot : slots_) {
         if (slot->thread.joinable()) slot->thread.join();
     }
@@ -76,8 +77,15 @@ void PostgresDatabase::enqueue(Job job) {
         std::unique_lock lock(mutex_);
         if (!stopping_) {
             queue_.push_back(std::move(job));
+            const bool none_connected = connected_ == 0;
             lock.unlock();
-            wake_.notify_all();
+            // One idle connection thread runs it; with no connection left, the threads without one
+            // answer it (fast Errc::unavailable, or after reconnecting).
+            if (none_connected) {
+                reconnect_.notify_all();
+            } else {
+                work_.notify_one();
+            }
             return;
         }
     }
@@ -154,7 +162,7 @@ void PostgresDatabase::drop(Slot& slot, std::string why) {
         if (connected_ > 0) --connected_;
         available_ = false;
     }
-    wake_.notify_all();  // idle threads without a connection may now have to answer queued work
+    reconnect_.notify_all();  // threads without a connection may now have to answer queued work
 }
 
 void PostgresDatabase::worker(Slot& slot) {
@@ -181,12 +189,12 @@ void PostgresDatabase::worker(Slot& slot) {
                     break;
                 }
                 if (slot.conn) {
-                    if (wake_.wait_for(lock, kIdleCheck) == std::cv_status::timeout) {
+                    if (work_.wait_for(lock, kIdleCheck) == std::cv_status::timeout) {
                         check_idle = true;
                         break;
                     }
                 } else {
-                    wake_.wait_until(lock, slot.next_attempt);
+                    reconnect_.wait_until(lock, slot.next_attempt);
                 }
             }
         }

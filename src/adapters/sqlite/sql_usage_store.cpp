@@ -183,6 +183,16 @@ constexpr std::string_view kUpsertUserRollup =
     "allowed_tokens = analytics_rollup_user.allowed_tokens + excluded.allowed_tokens, "
     "denied_tokens = analytics_rollup_user.denied_tokens + excluded.denied_tokens";
 
+/// Read queries run several statements (rollups, then the raw edges): on PostgreSQL they share one
+/// snapshot (REPEATABLE READ; read-only, so never a serialization failure), as they do under SQLite's
+/// transaction lock, so a batch committed in between is counted entirely or not at all.
+Result<void> one_snapshot(const lt::ports::SqlDatabase& db, SqlSession& s) {
+    if (db.dialect() != "postgres") return ok();
+    auto r = s.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    if (!r) return fail(r.error());
+    return ok();
+}
+
 Result<std::size_t> delete_some(SqlSession& s, std::string_view sql, std::int64_t before, std::size_t max_rows) {
     auto r = s.execute(sql, {SqlValue(before), SqlValue(static_cast<std::int64_t>(max_rows))});
     if (!r) return fail(r.error());
@@ -297,6 +307,7 @@ lt::Result<std::vector<UsageTotals>> SqlUsageStore::series(const UsageScope& sco
     std::vector<UsageTotals> out;
     if (edges.size() < 2) return out;
     auto r = db_.transact_sync([&](SqlSession& s) -> Result<void> {
+        if (auto snap = one_snapshot(db_, s); !snap) return snap;
         out.assign(edges.size() - 1, UsageTotals{});
         for (std::size_t i = 0; i + 1 < edges.size(); ++i) {
             std::map<std::string, UsageTotals> one;
@@ -313,6 +324,7 @@ lt::Result<std::vector<GroupTotals>> SqlUsageStore::breakdown(const UsageScope& 
                                                               UsageDimension by) {
     std::map<std::string, UsageTotals> groups;
     auto r = db_.transact_sync([&](SqlSession& s) -> Result<void> {
+        if (auto snap = one_snapshot(db_, s); !snap) return snap;
         groups.clear();
         return accumulate(s, scope, to_ms(range.from), to_ms(range.to),
                           by == UsageDimension::provider ? "provider" : "user_id", groups);
@@ -330,6 +342,7 @@ lt::Result<PurchaseTotals> SqlUsageStore::purchases(const UsageScope& scope, Tim
     const std::int64_t to = to_ms(range.to);
     if (from >= to) return out;
     auto r = db_.transact_sync([&](SqlSession& s) -> Result<void> {
+        if (auto snap = one_snapshot(db_, s); !snap) return snap;
         Where w;
         w.scope(scope);
         w.at_least("occurred_at", from);

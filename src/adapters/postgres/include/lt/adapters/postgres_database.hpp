@@ -28,7 +28,8 @@ namespace lt::adapters {
 struct PostgresOptions {
     /// Connect deadline, used when the URL has no `connect_timeout` (libpq counts whole seconds).
     std::chrono::seconds connect_timeout{3};
-    /// Server-side limit of one statement (`SET statement_timeout`); 0 = none.
+    /// Server-side limit of one statement (`SET statement_timeout`; 0 = none), unless the URL sets it
+    /// (`options=-c%20statement_timeout%3D5000`). The client gives up 5 s later (connection dropped).
     std::chrono::milliseconds statement_timeout{10000};
     /// How long a sent request may stay unacknowledged before the connection counts as dead, used
     /// when the URL has no `tcp_user_timeout`.
@@ -125,7 +126,8 @@ private:
     const PostgresOptions opts_;
     std::vector<std::unique_ptr<Slot>> slots_;
     std::mutex mutex_;  ///< guards queue_, stopping_, connected_ and the slots' `conn` pointers' changes
-    std::condition_variable wake_;
+    std::condition_variable work_;       ///< idle threads holding a connection (one woken per job)
+    std::condition_variable reconnect_;  ///< threads without a connection (all woken when none is left)
     std::deque<Job> queue_;
     bool stopping_ = false;
     std::size_t connected_ = 0;  ///< slots holding a connection
