@@ -61,8 +61,34 @@ public:
 
     asio::awaitable<void> stop() override { co_return; }
 
-    /// Route matching (404/405), then authentication (401), then the owner over the bus.
+    /// dispatch_routed(), with errors of the OpenAI-compatible API (paths under /v1/) in OpenAI's shape
+    /// (CONTRACT 38), the gateway's own 401/404/429 included.
     asio::awaitable<http::Response> dispatch(http::Request req) {
+        bool openai = req.path.starts_with("/v1/");
+        auto op = dispatch_routed(std::move(req));
+        auto res = co_await std::move(op);
+        if (openai) http::to_openai_error(res);
+        co_return res;
+    }
+
+    /// The owner's answer: over the bus, except for the OpenAI-compatible API, whose handler runs
+    /// in-process when this process hosts it so that a streamed Response (SSE) reaches the server.
+    asio::awaitable<http::Response> call_owner(const http::Route& route, http::Request req) {
+        std::string path = req.path;
+        if (route.path.starts_with("/v1/") && route.handler) {
+            auto op = route.handler(std::move(req));
+            co_return co_await std::move(op);
+        }
+        auto ctx = req.ctx;
+        auto op = ctx_.bus->call(http::http_command(route.owner), http::to_json(req), std::move(ctx));
+        auto reply = co_await std::move(op);
+        if (!reply) co_return http::error_response(reply.error(), path);
+        if (auto decoded = http::response_from_json(*reply)) co_return std::move(*decoded);
+        co_return http::error_response(502, "bad reply from module " + route.owner, path);
+    }
+
+    /// Route matching (404/405), then authentication (401), then the owner over the bus.
+    asio::awaitable<http::Response> dispatch_routed(http::Request req) {
         auto m = ctx_.routes->match(req.method, req.path);
         if (m.kind == http::MatchKind::not_found) {
             auto res = http::error_response(404, "not found", req.path);
@@ -130,17 +156,8 @@ public:
 
         req.route = route;
         req.path_params = std::move(m.params);
-        auto ctx = req.ctx;
-        auto op = ctx_.bus->call(http::http_command(owner), http::to_json(req), std::move(ctx));
-        auto reply = co_await std::move(op);
-        http::Response res;
-        if (!reply) {
-            res = http::error_response(reply.error(), path);
-        } else if (auto decoded = http::response_from_json(*reply)) {
-            res = std::move(*decoded);
-        } else {
-            res = http::error_response(502, "bad reply from module " + owner, path);
-        }
+        auto op = call_owner(*m.route, std::move(req));
+        http::Response res = co_await std::move(op);
         // Consume sets its own X-RateLimit-* (the bucket); the edge adds its IETF items (CONTRACT 27).
         EdgeLimiter::apply_headers(res, edge, route == "/api/v1/tokens/consume");
         res.route = std::move(route);

@@ -14,6 +14,12 @@ void describe_config(config::Schema& schema) {
     schema.add({"providers.*.failure-rate", Type::number, "Stub: share of calls (0..1) answered with 503.", 0, 1});
     schema.add({"providers.*.hang-rate", Type::number, "Stub: share of calls (0..1) that hang for hang-duration.", 0, 1});
     schema.add({"providers.*.hang-duration", Type::duration, "Stub: how long a hanging call waits before giving up.", 0});
+    schema.add({"providers.*.models", Type::string_list,
+                "Model names this provider serves: a bare `model` of /v1/chat/completions routes here."});
+    schema.add({"providers.*.stream.chunks", Type::integer, "Stub: chunks of a streamed chat completion.", 1, 10000});
+    schema.add({"providers.*.stream.delay", Type::duration, "Stub: pause before each streamed chunk.", 0});
+    schema.add({"providers.*.stream.failure-rate", Type::number,
+                "Stub: share of streamed completions (0..1) that break off mid-stream.", 0, 1});
     schema.add({"providers.*.timeout", Type::duration, "Upstream HTTP deadline per call when base-url is set.", 1});
 }
 
@@ -42,6 +48,10 @@ Result<ProvidersConfig> parse_config(const config::Config& cfg) {
         s.hang_rate = cfg.get_double(p + "hang-rate", s.hang_rate);
         s.hang_duration = cfg.get_duration(p + "hang-duration", s.hang_duration);
         s.timeout = cfg.get_duration(p + "timeout", s.timeout);
+        if (cfg.has(p + "models")) s.models = cfg.get_list(p + "models");
+        s.stream_chunks = cfg.get_int(p + "stream.chunks", s.stream_chunks);
+        s.stream_delay = cfg.get_duration(p + "stream.delay", s.stream_delay);
+        s.stream_failure_rate = cfg.get_double(p + "stream.failure-rate", s.stream_failure_rate);
         out.providers.emplace(std::string(name), s);
     }
     return out;

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lt/core/config.hpp"
 #include "lt/core/result.hpp"
@@ -19,6 +20,10 @@ struct ProviderSettings {
     double hang_rate = 0.0;                    ///< stub: share of calls that never answer (until hang-duration)
     std::chrono::milliseconds hang_duration{30000};
     std::chrono::milliseconds timeout{2000};   ///< upstream HTTP deadline per call (base-url only)
+    std::vector<std::string> models;           ///< model names served (bare names route here)
+    long long stream_chunks = 4;               ///< stub: chunks of a streamed completion (≥ 1)
+    std::chrono::milliseconds stream_delay{0}; ///< stub: pause before each streamed chunk
+    double stream_failure_rate = 0.0;          ///< stub: share of streams that break off mid-stream
 };
 
 struct ProvidersConfig {

@@ -8,6 +8,7 @@
 
 #include "lt/core/json.hpp"
 #include "lt/core/time.hpp"
+#include "stub_completion.hpp"
 
 namespace asio = boost::asio;
 
@@ -81,8 +82,7 @@ asio::awaitable<Result<ChatReply>> ProviderService::chat(ChatRequest req, bus::C
     co_return co_await std::move(op);
 }
 
-asio::awaitable<Result<ChatReply>> ProviderService::call_stub(const ProviderSettings& s, ChatRequest req,
-                                                             bus::Context ctx) {
+asio::awaitable<Result<void>> ProviderService::simulate(const ProviderSettings& s, const bus::Context& ctx) {
     auto delay = s.latency;
     if (s.jitter.count() > 0) {
         delay += std::chrono::milliseconds(static_cast<long long>(uniform01() * static_cast<double>(s.jitter.count())));
@@ -102,7 +102,38 @@ asio::awaitable<Result<ChatReply>> ProviderService::call_stub(const ProviderSett
     if (s.failure_rate > 0 && uniform01() < s.failure_rate) {
         co_return fail(Errc::unavailable, "simulated provider failure");
     }
+    co_return ok();
+}
+
+asio::awaitable<Result<ChatReply>> ProviderService::call_stub(const ProviderSettings& s, ChatRequest req,
+                                                             bus::Context ctx) {
+    auto op = simulate(s, ctx);
+    if (auto r = co_await std::move(op); !r) co_return fail(r.error());
     co_return stub_reply(req.provider, req.body, new_uuid(), clock_.now());
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderService::complete(boost::json::object request, bus::Context ctx) {
+    std::string provider;
+    if (auto* p = request.if_contains("provider"); p && p->is_string()) provider = to_lower(p->as_string());
+    auto it = config_.providers.find(provider);
+    if (it == config_.providers.end()) co_return fail(Errc::invalid_argument, "unknown provider");
+    if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "provider call deadline passed");
+    if (it->second.base_url) {
+        co_return fail(Errc::unavailable, "provider " + provider + " has no OpenAI-compatible upstream");
+    }
+    auto op = simulate(it->second, ctx);
+    if (auto r = co_await std::move(op); !r) co_return fail(r.error());
+    co_return stub_completion(it->second, provider, request, clock_.now(), uniform01());
+}
+
+boost::json::object ProviderService::models() const {
+    boost::json::object out;
+    for (const auto& [name, s] : config_.providers) {
+        boost::json::array list;
+        for (const auto& m : s.models) list.push_back(boost::json::string(m));
+        out[name] = std::move(list);
+    }
+    return out;
 }
 
 asio::awaitable<Result<ChatReply>> ProviderService::call_upstream(const ProviderSettings& s, ChatRequest req,

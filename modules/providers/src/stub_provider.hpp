@@ -35,7 +35,17 @@ public:
     /// One chat call honouring the context deadline.
     boost::asio::awaitable<Result<ChatReply>> chat(ChatRequest req, bus::Context ctx);
 
+    /// One OpenAI-style completion (kCompletionCommand) honouring the context deadline; the stub's
+    /// latency, jitter, failure and hang settings apply as to chat(). A provider with a base-url has
+    /// no OpenAI-compatible upstream yet: Errc::unavailable.
+    boost::asio::awaitable<Result<boost::json::object>> complete(boost::json::object request, bus::Context ctx);
+
+    /// {"<provider>": ["model", ...]} for every provider (kModelsCommand's `providers`).
+    boost::json::object models() const;
+
 private:
+    /// The stub's simulated latency, hangs and failures before it answers.
+    boost::asio::awaitable<Result<void>> simulate(const ProviderSettings& s, const bus::Context& ctx);
     boost::asio::awaitable<Result<ChatReply>> call_upstream(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
     boost::asio::awaitable<Result<ChatReply>> call_stub(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
 

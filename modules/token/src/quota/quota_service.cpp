@@ -1,5 +1,7 @@
 #include "quota/quota_service.hpp"
 
+#include <algorithm>
+
 #include <functional>
 #include <limits>
 #include <span>
@@ -283,7 +285,28 @@ boost::asio::awaitable<Result<std::optional<PoolView>>> QuotaService::get(PoolKe
 boost::asio::awaitable<Result<Reservation>> QuotaService::reserve(PoolKey key, std::int64_t tokens,
                                                                    std::optional<std::int64_t> tier_cap,
                                                                    Clock::time_point now) {
-    if (tokens <= 0) co_return fail(Errc::invalid_argument, "tokens must be positive");
+    auto op = reserve_up_to(std::move(key), tokens, tokens, tier_cap, now);
+    co_return co_await std::move(op);
+}
+
+void QuotaService::shrink(Reservation& reservation, std::int64_t tokens) {
+    if (!reservation.entry_) return;
+    tokens = std::clamp<std::int64_t>(tokens, 0, reservation.tokens_);
+    if (tokens == 0) {
+        reservation.release_now();
+        return;
+    }
+    std::lock_guard lock(reservation.entry_->mutex);
+    reservation.entry_->pending -= reservation.tokens_ - tokens;
+    reservation.tokens_ = tokens;
+}
+
+boost::asio::awaitable<Result<Reservation>> QuotaService::reserve_up_to(PoolKey key, std::int64_t min_tokens,
+                                                                         std::int64_t max_tokens,
+                                                                         std::optional<std::int64_t> tier_cap,
+                                                                         Clock::time_point now) {
+    if (min_tokens <= 0 || max_tokens < min_tokens) co_return fail(Errc::invalid_argument, "tokens must be positive");
+    std::int64_t tokens = max_tokens;
     key = normalized(std::move(key));
     auto op = loaded_entry(key);
     auto loaded = co_await std::move(op);
@@ -298,7 +321,8 @@ boost::asio::awaitable<Result<Reservation>> QuotaService::reserve(PoolKey key, s
         const auto& b = entry->balance;
         // a + p ≤ A + P fits in 64 bits and pending ≥ 0: no overflow (saturating for safety).
         const std::int64_t available = saturating_add(b.allowance_remaining, b.purchased_remaining) - entry->pending;
-        if (available < tokens) co_return fail(insufficient());
+        if (available < min_tokens) co_return fail(insufficient());
+        tokens = std::min(max_tokens, available);
         entry->pending += tokens;
         r.entry_ = std::move(entry);
     }

@@ -63,6 +63,8 @@ public:
 
     /// True until settled or released.
     bool active() const { return entry_ != nullptr; }
+    /// Tokens held (0 once settled or released).
+    std::int64_t tokens() const { return entry_ ? tokens_ : 0; }
 
 private:
     friend class QuotaService;
@@ -98,6 +100,15 @@ public:
                                                         std::optional<std::int64_t> tier_cap,
                                                         std::chrono::system_clock::time_point now);
 
+    /// Like reserve(), for as much as the pool can give between `min_tokens` (> 0) and `max_tokens`
+    /// (≥ min_tokens): Errc::payment_required when not even `min_tokens` fit.
+    boost::asio::awaitable<Result<Reservation>> reserve_up_to(PoolKey key, std::int64_t min_tokens,
+                                                              std::int64_t max_tokens,
+                                                              std::optional<std::int64_t> tier_cap,
+                                                              std::chrono::system_clock::time_point now);
+    /// Lowers a held reservation to `tokens` (clamped to [0, held]; 0 releases it), giving the rest
+    /// back to the pool at once. Memory only.
+    static void shrink(Reservation& reservation, std::int64_t tokens);
     /// Refunds a reservation (pending −= tokens). Memory only: nothing reaches the database.
     void release(Reservation reservation);
 
