@@ -158,8 +158,9 @@ public:
         req.path_params = std::move(m.params);
         auto op = call_owner(*m.route, std::move(req));
         http::Response res = co_await std::move(op);
-        // Consume sets its own X-RateLimit-* (the bucket); the edge adds its IETF items (CONTRACT 27).
-        EdgeLimiter::apply_headers(res, edge, route == "/api/v1/tokens/consume");
+        // Consume and chat completions set their own X-RateLimit-* (the bucket); the edge adds its IETF
+        // items (CONTRACT 27, 39).
+        EdgeLimiter::apply_headers(res, edge, route == "/api/v1/tokens/consume" || route == "/v1/chat/completions");
         res.route = std::move(route);
         co_return res;
     }
