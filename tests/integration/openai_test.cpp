@@ -370,3 +370,30 @@ TEST_CASE("32 concurrent streams on one small pool never spend past it") {
         CHECK(pool - left == reported.load());
     }
 }
+
+TEST_CASE("an HTTP/1.0 client gets a streamed completion close-delimited, without chunk framing") {
+    Fixture f;
+    lt::test::allocate(f.app.port(), f.root, "userId", f.user.id, 1000);
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), f.app.port()});
+    auto body = chat_body("gpt-4o-mini", true);
+    std::string req = std::string("POST ") + kChat + " HTTP/1.0\r\nContent-Type: application/json\r\nAuthorization: Bearer ";
+    req += f.user.token;
+    req += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    boost::asio::write(s, boost::asio::buffer(req));
+    std::string all;
+    boost::system::error_code ec;
+    boost::asio::read(s, boost::asio::dynamic_buffer(all), ec);  // until the server closes
+    CHECK(ec == boost::asio::error::eof);
+    auto head_end = all.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    auto head = all.substr(0, head_end);
+    CHECK(head.find("HTTP/1.0 200") == 0);
+    CHECK(head.find("Transfer-Encoding") == std::string::npos);
+    auto payload = all.substr(head_end + 4);
+    CHECK(payload.rfind("data: {", 0) == 0);  // no chunk-size line
+    auto data = sse_data(payload);
+    REQUIRE_FALSE(data.empty());
+    CHECK(data.back() == "[DONE]");
+}
