@@ -67,6 +67,37 @@ assert.equal(finish, 'stop');
 assert.ok(usage, 'usage chunk');
 assert.equal(before - (await remaining()), usage.prompt_tokens + usage.completion_tokens);
 
+// A client that goes away mid-stream (AbortController) is charged the prompt plus what was produced:
+// the pool drops by exactly the tokens of the usage event analytics records for it.
+async function usageCount(atLeast) {
+  for (let i = 0; i < 100; i++) {
+    const u = await call('GET', '/api/v1/analytics/usage?provider=openai&limit=200', null, user.token);
+    if (u.body.count >= atLeast) return u.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`fewer than ${atLeast} usage events reached analytics`);
+}
+await usageCount(2); // the plain and the streamed call, relayed through the outbox
+before = await remaining();
+const controller = new AbortController();
+const aborted = await client.chat.completions.create(
+  { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'A long answer please' }], stream: true, max_tokens: 1000 },
+  { signal: controller.signal },
+);
+let seen = 0;
+try {
+  for await (const chunk of aborted) {
+    if (chunk.choices[0]?.delta?.content) seen += 1;
+    if (seen === 2) controller.abort();
+  }
+} catch (err) {
+  assert.ok(err instanceof OpenAI.APIUserAbortError || err.name === 'AbortError', String(err));
+}
+const event = (await usageCount(3)).items[0];
+const charged = before - (await remaining());
+assert.ok(charged > 0, 'the aborted stream was charged');
+assert.equal(event.tokens, charged);
+
 await assert.rejects(
   client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }),
   (err) => err instanceof OpenAI.NotFoundError && err.code === 'model_not_found',
@@ -74,4 +105,4 @@ await assert.rejects(
 const bad = new OpenAI({ apiKey: 'sk-invalid', baseURL: `${base}/v1`, maxRetries: 0 });
 await assert.rejects(bad.models.list(), (err) => err instanceof OpenAI.AuthenticationError);
 
-console.log('openai npm client: models.list, plain, streamed (usage exact), 404 and 401 OK');
+console.log('openai npm client: models.list, plain, streamed (usage exact), aborted mid-stream (charged exactly), 404 and 401 OK');

@@ -15,6 +15,7 @@ DIR="$(mktemp -d)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$BIN" serve --set server.port="$PORT" --set server.address=127.0.0.1 --set storage.data-dir="$DIR" \
   --set auth.bootstrap-admin.username=root --set auth.bootstrap-admin.password=root-password-1 \
+  --set providers.openai.stream.chunks=10 --set providers.openai.stream.delay=50ms \
   --set log.access=false >"$DIR/serve.log" 2>&1 &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; rm -rf "$DIR"; }
