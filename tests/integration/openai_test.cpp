@@ -332,7 +332,7 @@ TEST_CASE("an upstream failure mid-stream ends the stream with an error event an
 TEST_CASE("32 concurrent streams on one small pool never spend past it") {
     Fixture f({"providers.openai.stream.chunks=4", "providers.openai.stream.delay=20ms"});
     auto port = f.app.port();
-    for (int loop = 0; loop < 3; ++loop) {
+    for (int loop = 0; loop < 4; ++loop) {
         const std::int64_t pool = 300;
         lt::test::allocate(port, f.root, "userId", f.user.id, pool);
         std::atomic<std::int64_t> reported{0};
@@ -342,7 +342,10 @@ TEST_CASE("32 concurrent streams on one small pool never spend past it") {
             threads.emplace_back([&, i] {
                 std::string text = std::to_string(i);
                 text.insert(0, "question ");
-                auto r = http_call(port, "POST", kChat, chat_body("gpt-4o-mini", true, 20, text), f.user.auth());
+                // Even loops ask for 20 tokens each; odd loops for the default (4096), so that every
+                // admitted stream has its completion limit lowered to what is left.
+                auto limit = loop % 2 == 0 ? std::optional<int>(20) : std::nullopt;
+                auto r = http_call(port, "POST", kChat, chat_body("gpt-4o-mini", true, limit, text), f.user.auth());
                 if (r.status == 402) {
                     ++refused;
                     return;
