@@ -1,7 +1,8 @@
 #pragma once
 /// Carries HTTP requests to a module over the bus: the gateway sends the Request (as JSON) to the
 /// command "<owner>.http.v1"; the owning module's binding runs the matching route and replies with the
-/// Response. The same messages cross processes in split mode.
+/// Response. The same messages cross processes in split mode. A streamed Response (Response::stream)
+/// is run to its end on the owner's side and crosses buffered, as one body.
 
 #include <string>
 #include <string_view>

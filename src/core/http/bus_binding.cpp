@@ -11,6 +11,20 @@ namespace lt::http {
 std::string http_command(std::string_view owner) { return std::string(owner) + ".http.v1"; }
 
 namespace {
+/// Collects a streamed body: a streamed Response crossing the bus arrives buffered (whole) instead.
+class BufferWriter final : public BodyWriter {
+public:
+    explicit BufferWriter(std::string& out) : out_(out) {}
+    asio::awaitable<bool> write(std::string_view chunk) override {
+        out_.append(chunk);
+        co_return true;
+    }
+    bool disconnected() const override { return false; }
+
+private:
+    std::string& out_;
+};
+
 asio::awaitable<Result<json::value>> run_route(const Router* router, std::string owner, bus::Message msg) {
     auto req = request_from_json(msg.body);
     if (!req) co_return fail(req.error());
@@ -27,6 +41,19 @@ asio::awaitable<Result<json::value>> run_route(const Router* router, std::string
         res = co_await std::move(op);
     } catch (const std::exception& e) {
         res = error_response(500, "internal error", path);
+    }
+    if (res.stream) {
+        std::string body;
+        BufferWriter writer(body);
+        auto producer = std::move(res.stream);
+        res.stream = nullptr;
+        try {
+            auto op = producer(writer);
+            co_await std::move(op);
+            res.body = std::move(body);
+        } catch (const std::exception& e) {
+            res = error_response(500, "internal error", path);
+        }
     }
     co_return to_json(res);
 }
