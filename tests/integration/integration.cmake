@@ -12,6 +12,7 @@ lt_add_test(NAME integration_test
     integration/restart_test.cpp
     integration/auth_cost_bench.cpp
     integration/openai_test.cpp
+    integration/openai_upstream_test.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)
 

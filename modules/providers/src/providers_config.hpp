@@ -12,7 +12,13 @@
 
 namespace lt::providers {
 
+/// Who answers a provider's chat completions.
+enum class ProviderType { stub, openai_compatible };
+
 struct ProviderSettings {
+    ProviderType type = ProviderType::stub;    ///< openai-compatible: POST <base-url>/chat/completions
+    std::optional<std::string> api_key;        ///< sent as Authorization: Bearer (never logged)
+    std::optional<std::string> ca_file;        ///< PEM trust anchors for https (unset: system store)
     std::optional<std::string> base_url;       ///< set: call <base-url>/api/v1/<name>/chat over HTTP
     std::chrono::milliseconds latency{0};      ///< stub: fixed delay before answering
     std::chrono::milliseconds jitter{0};       ///< stub: extra uniform random delay in [0, jitter]

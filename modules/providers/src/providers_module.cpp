@@ -20,7 +20,7 @@ void ProvidersModule::register_handlers(bus::Bus& bus) {
     http::serve_routes_over_bus(bus, *ctx_.routes, "providers");
 }
 
-asio::awaitable<Result<void>> ProvidersModule::start() { co_return ok(); }
+asio::awaitable<Result<void>> ProvidersModule::start() { co_return service_.init(); }
 
 asio::awaitable<void> ProvidersModule::stop() { co_return; }
 
