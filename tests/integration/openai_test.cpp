@@ -227,6 +227,11 @@ TEST_CASE("a chat completion the bucket cannot admit is a 429 in OpenAI's shape 
     CHECK(r.header("retry-after") == r.header("x-ratelimit-reset"));
     CHECK(r.header("ratelimit-policy").find("\"bucket\";q=60") == 0);
     CHECK(r.header("ratelimit").find("\"bucket\";r=") == 0);
+    auto events = usage_events(f.app, 2);
+    REQUIRE(events.size() == 2);
+    CHECK(events[1].at("outcome") == "rate_limited");
+    CHECK(events[1].at("allowed") == false);
+    CHECK(events[1].at("model") == "gpt-4o-mini");
 }
 
 TEST_CASE("the gateway's own edge 429 under /v1/ is in OpenAI's shape") {

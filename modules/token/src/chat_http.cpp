@@ -267,7 +267,7 @@ asio::awaitable<http::Response> TokenModule::chat_completions_inner(http::Reques
     }
     ConsumeInput who{user_id, org, provider, 0, {}};
     const std::int64_t bound = prompt_token_bound(messages->as_array());
-    auto admit = chat_->admit(std::move(who), tier, bound, limit);
+    auto admit = chat_->admit(std::move(who), tier, model, bound, limit);
     auto admitted = co_await std::move(admit);
     if (!admitted) {
         const auto& r = admitted.error();

@@ -53,6 +53,7 @@ ChatMetering::ChatMetering(const TokenConfig& config, QuotaService& quota, RateL
     : config_(config), quota_(quota), limiter_(limiter), clock_(clock), log_(std::move(log)) {}
 
 asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> ChatMetering::admit(ConsumeInput who, Tier tier,
+                                                                               std::string model,
                                                                                std::int64_t prompt_bound,
                                                                                std::int64_t max_completion) {
     ChatAdmission a;
@@ -100,6 +101,10 @@ asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> ChatMetering::admit(Co
             refusal.status = 429;
             refusal.message = "rate limit exceeded";
             refusal.decision = *decision;
+            who.tokens = want;
+            boost::json::object extra{{"model", model}, {"promptTokens", 0}, {"completionTokens", 0}};
+            auto op = quota_.record({usage_event(who, false, "rate_limited", now, &extra)});
+            co_await std::move(op);
         }
         co_return tl::make_unexpected(std::move(refusal));
     }

@@ -70,8 +70,10 @@ public:
     ChatMetering(const TokenConfig& config, QuotaService& quota, RateLimiter& limiter, Clock& clock, Logger log);
 
     /// Admits a call of at most `prompt_bound` + `max_completion` tokens, or as many as fit when at
-    /// least `prompt_bound` + 1 do; else a refusal (402 pool, 429 bucket, 503 store). Any executor.
+    /// least `prompt_bound` + 1 do; else a refusal (402 pool, 429 bucket, 503 store). A 429 records a
+    /// `rate_limited` usage event for `model` (as consume does); a 402 records none. Any executor.
     boost::asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> admit(ConsumeInput who, Tier tier,
+                                                                            std::string model,
                                                                             std::int64_t prompt_bound,
                                                                             std::int64_t max_completion);
 
