@@ -6,8 +6,18 @@
 # which tests/support/test_app.hpp applies to every TestApp. Exits 77 (ctest SKIP_RETURN_CODE) with
 # a message when no server is configured.
 #
-#   scripts/run-with-env.sh build/tests/integration_test [doctest args...]
+# With --production the command runs on the whole production profile: also Redis (database 3 of the
+# test server, flushed by every TestApp) and Kafka (a librdkafka mock cluster, build/lt-kafka-mock,
+# started here and stopped at the end).
+#
+#   scripts/run-with-env.sh [--production] build/tests/integration_test [doctest args...]
 set -euo pipefail
+
+production=0
+if [[ "${1:-}" == "--production" ]]; then
+    production=1
+    shift
+fi
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 env_file="${LT_TEST_SERVERS_ENV:-$repo/build/test-servers.env}"
@@ -38,6 +48,31 @@ cleanup() {
 trap cleanup EXIT
 
 extra="storage.sql.driver=postgres;storage.sql.url=$fresh"
+if [[ $production == 1 ]]; then
+    if [[ -z "${LT_TEST_REDIS_URL:-}" ]]; then
+        echo "SKIPPED: LT_TEST_REDIS_URL is not set (scripts/test-servers.sh start)"
+        exit 77
+    fi
+    mock_out="$(mktemp)"
+    "$repo/build/lt-kafka-mock" --brokers 1 >"$mock_out" 2>&1 &
+    mock_pid=$!
+    cleanup_production() {
+        kill "$mock_pid" 2>/dev/null || true
+        wait "$mock_pid" 2>/dev/null || true
+        rm -f "$mock_out"
+        cleanup
+    }
+    trap cleanup_production EXIT
+    brokers=""
+    for _ in $(seq 100); do
+        brokers="$(sed -n 's/^BOOTSTRAP=//p' "$mock_out")"
+        [[ -n "$brokers" ]] && break
+        sleep 0.05
+    done
+    [[ -n "$brokers" ]] || { echo "lt-kafka-mock did not start"; cat "$mock_out"; exit 1; }
+    redis="${LT_TEST_REDIS_URL%/*}/3"
+    extra="$extra;storage.kv.driver=redis;storage.kv.url=$redis;storage.events.driver=kafka;storage.events.brokers=$brokers"
+fi
 if [[ -n "${LT_TEST_EXTRA_SET:-}" ]]; then extra="$extra;$LT_TEST_EXTRA_SET"; fi
 set +e
 LT_TEST_EXTRA_SET="$extra" "$@"

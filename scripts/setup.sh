@@ -9,9 +9,12 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev            # Asio, Beast, JSON (an unversioned libboost-*-dev conflicts)
   libspdlog-dev libfmt-dev libyaml-cpp-dev libexpected-dev doctest-dev
   libsqlite3-dev libssl-dev libcrypt-dev libjemalloc-dev
+  libpq-dev libhiredis-dev librdkafka-dev           # the PostgreSQL, Redis and Kafka adapters
+  postgresql redis-server                           # throwaway servers for the tests (scripts/test-servers.sh)
   prometheus                                        # promtool, used by the metrics tests
   lua5.4                                            # runs the rate limiters' Redis Lua against the C++ twins
   curl wrk nginx-light python3                      # smoke and benchmark scripts
+  buildah debootstrap                               # scripts/container-test.sh: builds and runs the image without Docker
 )
 
 missing=()

@@ -18,7 +18,9 @@ scripts/bench/chat.sh --smoke > build/bench-chat-smoke.txt 2>&1 || { cat build/b
 echo "bench smoke: chat ok"
 scripts/bench/consume.sh --smoke > build/bench-consume-smoke.txt 2>&1 || { cat build/bench-consume-smoke.txt; exit 1; }
 echo "bench smoke: consume ok"
-if [ "${LT_SKIP_CONTAINER:-0}" != "1" ]; then
-  scripts/container-test.sh > build/container-test.txt 2>&1 || { tail -50 build/container-test.txt; exit 1; }
-  echo "container: built and served"
+# The production image: built with buildah from the Dockerfile, started, health-checked (no Docker
+# engine needed; about 20 min cold on 2 cores, under a minute when its caches are warm).
+# LT_SKIP_CONTAINER_TEST=1 skips it.
+if [ "${LT_SKIP_CONTAINER_TEST:-0}" != 1 ]; then
+  scripts/container-test.sh
 fi

@@ -1,6 +1,9 @@
 #include "app.hpp"
 
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
+#include <map>
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
@@ -20,7 +23,11 @@
 #include "lt/core/io_pool.hpp"
 #include "lt/core/metrics.hpp"
 #include "lt/core/module.hpp"
-#include "lt/http/bus_binding.hpp"
+#include "lt/cluster/forwarder.hpp"
+#include "lt/cluster/forwarding_event_log.hpp"
+#include "lt/cluster/kernel_dispatcher.hpp"
+#include "lt/cluster/registry_client.hpp"
+#include "lt/cluster/remote_bus.hpp"
 #include "lt/http/client.hpp"
 #include "lt/http/router.hpp"
 #include "lt/http/server.hpp"
@@ -58,6 +65,14 @@ std::size_t thread_count(const config::Config& c) {
     auto hw = std::thread::hardware_concurrency();
     return hw == 0 ? 2 : hw;
 }
+
+std::string cluster_secret(const config::Config& c) {
+    auto s = c.get_string("cluster.secret", "");
+    if (s.empty()) {
+        if (const char* env = std::getenv("LEAKY_CLUSTER_SECRET")) s = env;
+    }
+    return s;
+}
 }  // namespace
 
 struct App::Impl {
@@ -88,6 +103,18 @@ struct App::Impl {
     asio::signal_set signals;
     Adapters adapters;
     std::vector<std::unique_ptr<Module>> modules;
+    std::vector<std::string> hosted;
+    // Split mode (registry.url set); null in one process.
+    std::string secret;
+    std::unique_ptr<cluster::RegistryClient> registry;
+    std::unique_ptr<cluster::Forwarder> forwarder;
+    std::unique_ptr<cluster::RemoteBus> remote_bus;
+    std::unique_ptr<cluster::ForwardingEventLog> forwarding_events;
+    std::unique_ptr<cluster::KernelDispatcher> kernel;
+    /// Modules hosted elsewhere, built (never started) only to put their routes in the table, so the
+    /// gateway knows which module owns a path it proxies. Their metrics go to a registry of their own.
+    MetricsRegistry shadow_metrics;
+    std::vector<std::unique_ptr<Module>> shadows;
     bool running = false;
     std::mutex status_mutex;  ///< guards status
     std::vector<ModuleStatus> status;
@@ -102,6 +129,10 @@ struct App::Impl {
     }
 
     asio::awaitable<Result<void>> start_modules() {
+        if (registry) {
+            auto op = registry->fetch_once();
+            co_await std::move(op);
+        }
         for (auto& m : modules) {
             auto r = co_await m->start();
             if (!r) {
@@ -111,11 +142,27 @@ struct App::Impl {
             set_status(m->name(), "UP");
             log->info("module started name={}", m->name());
         }
+        try {
+            auto* k = kernel.get();
+            server.start([k](http::Request r) { return k->handle(std::move(r)); });
+        } catch (const std::exception& e) {
+            co_return fail(Errc::unavailable, std::string("cannot listen: ") + e.what());
+        }
+        log->info("listening port={}", server.port());
+        if (registry) {
+            auto advertise = cfg.get_string("server.advertise-url", "");
+            if (advertise.empty()) advertise = "http://127.0.0.1:" + std::to_string(server.port());
+            registry->start(advertise);
+        }
         co_return ok();
     }
 
     asio::awaitable<void> drain_and_stop() {
         auto deadline = std::chrono::steady_clock::now() + cfg.get_duration("server.shutdown-timeout", std::chrono::seconds(10));
+        if (registry) {
+            auto op = registry->stop();  // deregister first: the others stop sending here
+            co_await std::move(op);
+        }
         log->info("shutting down in_flight={}", server.in_flight());
         server.begin_drain();
         asio::steady_timer timer(io);
@@ -152,51 +199,139 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
     if (!adapters) return fail(adapters.error());
     s.adapters = std::move(*adapters);
 
-    std::vector<std::string> hosted;
-    for (const auto& spec : module_list()) {
-        if (!options.modules.empty() &&
-            std::find(options.modules.begin(), options.modules.end(), spec.name) == options.modules.end()) {
-            continue;
+    for (const auto& name : options.modules) {
+        const auto& list = module_list();
+        if (std::none_of(list.begin(), list.end(), [&](const ModuleSpec& m) { return m.name == name; })) {
+            return fail(Errc::invalid_argument, "unknown module '" + name + "'");
         }
+    }
+    auto& hosted = s.hosted;
+    for (const auto& spec : module_list()) {
+        if (options.modules.empty() ||
+            std::find(options.modules.begin(), options.modules.end(), spec.name) != options.modules.end()) {
+            hosted.emplace_back(spec.name);
+        }
+    }
+
+    // Split mode: the registry client (the Directory), signed calls, the remote bus and, over the
+    // in-memory event log, the forwarding of appends to consumers hosted elsewhere.
+    s.secret = cluster_secret(s.cfg);
+    const auto registry_url = s.cfg.get_string("registry.url", "");
+    bus::Bus* bus = &s.bus;
+    ports::EventLog* events = s.adapters.events.get();
+    if (!registry_url.empty()) {
+        if (s.secret.empty()) {
+            return fail(Errc::invalid_argument,
+                        "cluster.secret (or LEAKY_CLUSTER_SECRET) is required when registry.url is set");
+        }
+        auto cluster_log = make_logger("cluster", s.cfg.get_string("log.level", "info"));
+        cluster::RegistryOptions ro;
+        const bool self_registry = std::find(hosted.begin(), hosted.end(), "registry") != hosted.end();
+        ro.registry_url = self_registry ? std::string() : registry_url;  // empty: itself, once listening
+        ro.modules = hosted;
+        ro.secret = s.secret;
+        ro.heartbeat = s.cfg.get_duration("registry.heartbeat-interval", ro.heartbeat);
+        ro.fetch = s.cfg.get_duration("registry.fetch-interval", ro.fetch);
+        s.registry = std::make_unique<cluster::RegistryClient>(s.io.get_executor(), s.client, ro, cluster_log);
+        s.forwarder = std::make_unique<cluster::Forwarder>(*s.registry, s.client, s.secret, cluster_log);
+        auto* reg = s.registry.get();
+        s.remote_bus = std::make_unique<cluster::RemoteBus>(s.bus, *s.registry, *s.forwarder,
+                                                            [reg] { return reg->advertise_url(); },
+                                                            s.io.get_executor(), cluster_log);
+        bus = s.remote_bus.get();
+        if (events && s.cfg.get_string("storage.events.driver", "memory") == "memory") {
+            std::map<std::string, std::vector<std::string>> consumers;
+            consumers[s.cfg.get_string("token.usage.topic", "token-usage")] = {"analytics"};
+            consumers[s.cfg.get_string("token.purchase.topic", "token-purchase-events")] = {"analytics", "token"};
+            s.forwarding_events = std::make_unique<cluster::ForwardingEventLog>(*events, *s.forwarder, s.io,
+                                                                                std::move(consumers), hosted, cluster_log);
+            events = s.forwarding_events.get();
+        }
+    }
+    s.kernel = std::make_unique<cluster::KernelDispatcher>(s.router, s.bus, s.adapters.events.get(), hosted, s.secret,
+                                                           &s.metrics, make_logger("cluster", s.cfg.get_string("log.level", "info")));
+
+    for (const auto& spec : module_list()) {
+        const bool host = std::find(hosted.begin(), hosted.end(), spec.name) != hosted.end();
+        if (!host && !s.registry) continue;
         ModuleContext ctx;
         ctx.io = &s.io;
         ctx.blocking = &s.blocking;
-        ctx.bus = &s.bus;
+        ctx.bus = bus;
         ctx.config = &s.cfg;
         ctx.clock = &s.clock;
-        ctx.metrics = &s.metrics;
+        ctx.metrics = host ? &s.metrics : &s.shadow_metrics;
         ctx.log = make_logger(std::string(spec.name), s.cfg.get_string("log.level", "info"));
         ctx.http_client = &s.client;
         ctx.sql = s.adapters.sql.get();
         ctx.kv = s.adapters.kv.get();
-        ctx.events = s.adapters.events.get();
+        ctx.events = events;
         ctx.usage = s.adapters.usage.get();
         ctx.routes = &s.router;
         ctx.server = &s.server;
+        ctx.kernel = s.kernel.get();
+        ctx.directory = s.registry.get();
+        ctx.forwarder = s.forwarder.get();
+        ctx.hosted = hosted;
         auto m = spec.make(std::move(ctx));
         if (!m) return fail(m.error().code, "module " + std::string(spec.name) + ": " + m.error().message);
-        s.modules.push_back(std::move(*m));
-        hosted.emplace_back(spec.name);
-        s.status.push_back({std::string(spec.name), "STARTING"});
-    }
-    for (const auto& name : options.modules) {
-        if (std::find(hosted.begin(), hosted.end(), name) == hosted.end()) {
-            return fail(Errc::invalid_argument, "unknown module '" + name + "'");
+        if (host) {
+            s.modules.push_back(std::move(*m));
+            s.status.push_back({std::string(spec.name), "STARTING"});
+        } else {
+            s.shadows.push_back(std::move(*m));
         }
     }
     try {
         for (auto& m : s.modules) m->register_routes(s.router);
+        for (auto& m : s.shadows) m->register_routes(s.router);
         Impl* raw = &s;
-        register_actuator_routes(s.router, s.metrics,
-                                 ActuatorInfo{LT_VERSION, hosted, compiled_adapters(), options.profile, [raw] {
-                                                  std::lock_guard lock(raw->status_mutex);
-                                                  return raw->status;
-                                              }});
+        ActuatorInfo info{LT_VERSION, hosted, compiled_adapters(), options.profile, [raw] {
+                              std::lock_guard lock(raw->status_mutex);
+                              return raw->status;
+                          }};
+        // Network stores name themselves in health and readiness (CONTRACT 31).
+        // The embedded stores are in-process and always UP; only the network ones are listed.
+        const bool postgres = s.cfg.get_string("storage.sql.driver", "sqlite") == "postgres";
+        const bool redis_kv = s.cfg.get_string("storage.kv.driver", "memory") == "redis";
+        const bool kafka = s.cfg.get_string("storage.events.driver", "memory") == "kafka";
+        info.stores = [raw, postgres, redis_kv, kafka] {
+            auto state = [](bool up) { return up ? "UP" : "DOWN"; };
+            std::vector<ModuleStatus> out;
+            const auto& a = raw->adapters;
+            if (postgres) {
+                const bool up = a.sql->available() && (!a.usage_sql || a.usage_sql->available());
+                out.push_back({"db", state(up)});
+            }
+            if (redis_kv) out.push_back({"redis", state(a.kv->available())});
+            if (kafka) out.push_back({"kafka", state(a.events->available())});
+            return out;
+        };
+        register_actuator_routes(s.router, s.metrics, std::move(info));
     } catch (const std::exception& e) {
         return fail(Errc::internal, e.what());
     }
-    for (auto& m : s.modules) m->register_handlers(s.bus);
-    http::serve_routes_over_bus(s.bus, s.router, "kernel");
+    for (auto& m : s.modules) m->register_handlers(*bus);
+    if (!s.registry) {
+        // One process: every command a hosted module calls must have its handler here (CONTRACT 33).
+        std::vector<std::string> missing;
+        std::string detail;
+        for (const auto& spec : module_list()) {
+            if (std::find(hosted.begin(), hosted.end(), spec.name) == hosted.end()) continue;
+            for (auto cmd : spec.calls) {
+                if (s.bus.has_handler(std::string(cmd))) continue;
+                auto owner = cluster::owner_of_command(cmd);
+                if (std::find(missing.begin(), missing.end(), owner) == missing.end()) missing.push_back(owner);
+                detail += (detail.empty() ? "" : ", ") + std::string(spec.name) + " calls " + std::string(cmd);
+            }
+        }
+        if (!missing.empty()) {
+            std::string names;
+            for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+            return fail(Errc::invalid_argument, "missing modules: " + names + " (" + detail +
+                                                    "); host them too, or set registry.url and cluster.secret for split mode");
+        }
+    }
     if (options.handle_signals) {
         s.signals.add(SIGINT);
         s.signals.add(SIGTERM);

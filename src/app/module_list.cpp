@@ -2,21 +2,26 @@
 
 #include "lt/analytics/analytics.hpp"
 #include "lt/auth/auth.hpp"
+#include "lt/config_server/config_server.hpp"
 #include "lt/gateway/gateway.hpp"
 #include "lt/providers/providers.hpp"
+#include "lt/registry/registry.hpp"
 #include "lt/token/token.hpp"
 
 namespace lt::app {
 
 const std::vector<ModuleSpec>& module_list() {
     static const std::vector<ModuleSpec> kModules{
+        // Registry and config first: other processes find and configure themselves through them.
+        {"registry", &registry::describe_config, &registry::make_module},
+        {"config", &config_server::describe_config, &config_server::make_module},
         {"providers", &providers::describe_config, &providers::make_module},
         {"auth", &auth::describe_config, &auth::make_module},
         // Analytics before token: modules stop in reverse order, so the token module's outbox relay
         // flushes to the event log while the analytics consumers still run.
         {"analytics", &analytics::describe_config, &analytics::make_module},
-        {"token", &token::describe_config, &token::make_module},
-        {"gateway", &gateway::describe_config, &gateway::make_module},
+        {"token", &token::describe_config, &token::make_module, {providers::kChatCommand, auth::kGetUserCommand}},
+        {"gateway", &gateway::describe_config, &gateway::make_module, {auth::kVerifyKeyCommand, auth::kJwksCommand}},
     };
     return kModules;
 }

@@ -16,6 +16,8 @@ struct ModuleSpec {
     std::string_view name;
     void (*describe)(config::Schema&);
     Result<std::unique_ptr<Module>> (*make)(ModuleContext);
+    /// Bus commands the module calls (a process without a registry must host their handlers).
+    std::vector<std::string_view> calls{};
 };
 
 /// Every module of this build, in start order.

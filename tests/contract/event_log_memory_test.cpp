@@ -188,7 +188,7 @@ TEST_CASE("event consumer puts back the records it polled but did not handle whe
 
 }  // namespace
 
-TEST_CASE("with trim_consumed, records every group committed are dropped; a late group starts at the oldest kept") {
+TEST_CASE("with trim_consumed, records every group committed are dropped and a late group starts at the oldest kept") {
     lt::FakeClock clock;
     lt::adapters::MemoryEventLog log(clock, 1, true);
     for (int i = 0; i < 1000; ++i) REQUIRE(log.append("t", "k", std::to_string(i)));

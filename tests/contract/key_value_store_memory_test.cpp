@@ -2,6 +2,10 @@
 
 #include <stdexcept>
 
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+
 #include "lt/adapters/memory_key_value_store.hpp"
 #include "lt/core/clock.hpp"
 
@@ -30,6 +34,44 @@ LT_KEY_VALUE_STORE_CONTRACT(MemoryKeyValueStoreHarness);
 namespace {
 
 using lt::adapters::MemoryKeyValueStore;
+
+/// Awaits one call of each kind after posting a marker handler; a store that completed through the
+/// executor (a thread hop or a post) would let the marker run first.
+boost::asio::awaitable<void> await_inline(MemoryKeyValueStore* store, bool* marker_ran, int* checked) {
+    auto ex = co_await boost::asio::this_coro::executor;
+    boost::asio::post(ex, [marker_ran] { *marker_ran = true; });
+    const auto script = capped_counter_script();
+    const std::int64_t args[] = {1, 10};
+    auto update = store->atomic_update("inline", script, args, milliseconds(1000));
+    const auto updated = co_await std::move(update);
+    auto set = store->set("text", "v", milliseconds(0));
+    const auto stored = co_await std::move(set);
+    auto get = store->get("text");
+    const auto read = co_await std::move(get);
+    auto increment = store->increment("n", 1, milliseconds(0));
+    const auto counted = co_await std::move(increment);
+    auto erase = store->erase("n");
+    const auto erased = co_await std::move(erase);
+    CHECK(updated.has_value());
+    CHECK(stored.has_value());
+    CHECK(read.value() == std::optional<std::string>("v"));
+    CHECK(counted.value() == 1);
+    CHECK(erased.value() == true);
+    CHECK_FALSE(*marker_ran);
+    ++*checked;
+}
+
+TEST_CASE("memory key value store completes its awaitable calls inline without a thread hop") {
+    lt::FakeClock clock;
+    MemoryKeyValueStore store(clock);
+    boost::asio::io_context io(1);
+    bool marker_ran = false;
+    int checked = 0;
+    boost::asio::co_spawn(io, await_inline(&store, &marker_ran, &checked), boost::asio::detached);
+    io.run();
+    CHECK(checked == 1);
+    CHECK(marker_ran);
+}
 
 TEST_CASE("memory key value store purges exactly the expired keys") {
     lt::FakeClock clock;

@@ -10,9 +10,6 @@
 #include <vector>
 
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
@@ -20,92 +17,22 @@
 #include "lt/adapters/sqlite_database.hpp"
 #include "lt/core/blocking_pool.hpp"
 #include "support/accounts.hpp"
+#include "support/server_process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_http.hpp"
-
-extern char** environ;
 
 namespace {
 
 using namespace std::chrono_literals;
 using lt::test::http_call;
 
-/// A free TCP port on loopback (bound once and released, then handed to the server).
-std::uint16_t free_port() {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    return a.local_endpoint().port();
-}
+using lt::test::free_port;
 
-/// `leaky-tokens serve` in a child process.
-class Server {
+/// `leaky-tokens serve` (all modules) in a child process.
+class Server : public lt::test::ServerProcess {
 public:
-    Server(const std::filesystem::path& data_dir, std::uint16_t port, std::vector<std::string> sets) : port_(port) {
-        std::vector<std::string> args{std::string(LT_BINARY_DIR) + "/leaky-tokens", "serve"};
-        sets.push_back("server.port=" + std::to_string(port));
-        sets.push_back("server.address=127.0.0.1");
-        sets.push_back("storage.data-dir=" + data_dir.string());
-        sets.push_back("log.level=warn");
-        sets.push_back("log.access=false");
-        for (auto& s : sets) {
-            args.push_back("--set");
-            args.push_back(s);
-        }
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        const std::string log = (data_dir / "server.log").string();
-        posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-        posix_spawn_file_actions_destroy(&actions);
-        wait_ready();
-    }
-    ~Server() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-        }
-    }
-    Server(const Server&) = delete;
-    Server& operator=(const Server&) = delete;
-
-    std::uint16_t port() const { return port_; }
-
-    /// Waits for the process to end; returns the signal that killed it (0 when it exited).
-    int wait_killed() {
-        int status = 0;
-        REQUIRE(::waitpid(pid_, &status, 0) == pid_);
-        pid_ = -1;
-        return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    }
-
-    /// SIGTERM and wait for a clean exit.
-    void stop() {
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        REQUIRE(::waitpid(pid_, &status, 0) == pid_);
-        pid_ = -1;
-        CHECK(WIFEXITED(status));
-    }
-
-private:
-    void wait_ready() {
-        for (int i = 0; i < 300; ++i) {
-            try {
-                if (http_call(port_, "GET", "/actuator/health").status == 200) return;
-            } catch (const std::exception&) {
-            }
-            std::this_thread::sleep_for(50ms);
-        }
-        FAIL("the server did not become ready");
-    }
-
-    pid_t pid_ = -1;
-    std::uint16_t port_;
+    Server(const std::filesystem::path& data_dir, std::uint16_t port, std::vector<std::string> sets)
+        : ServerProcess(data_dir, port, lt::test::ServerSpec{std::move(sets), "", {}, "warn"}) {}
 };
 
 struct Outcome {

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <cstdlib>
+
 #include <sys/wait.h>
 
 #include "lt/core/config.hpp"
@@ -98,4 +100,25 @@ TEST_CASE("user create makes an ADMIN that can log in once the server starts on 
                                      R"({"username":"chief","password":"chief-password-1"})");
     REQUIRE_MESSAGE(login.status == 200, login.body);
     CHECK(login.body.find("\"ADMIN\"") != std::string::npos);
+}
+
+TEST_CASE("serve without a registry refuses to start when a hosted module calls one it does not host") {
+    lt::test::TempDir dir;
+    const auto common = " --set server.port=0 --set log.level=warn --set storage.data-dir=" + dir.path().string();
+    auto token = run("serve --modules token" + common);
+    CHECK(token.code == 1);
+    CHECK_MESSAGE(token.output.find("missing modules: providers, auth") != std::string::npos, token.output);
+    CHECK(token.output.find("provider.chat.v1") != std::string::npos);
+    auto gateway = run("serve --modules gateway,token,providers" + common);
+    CHECK(gateway.code == 1);
+    CHECK_MESSAGE(gateway.output.find("missing modules: auth") != std::string::npos, gateway.output);
+}
+
+TEST_CASE("serve with registry.url and no cluster secret refuses to start") {
+    lt::test::TempDir dir;
+    ::unsetenv("LEAKY_CLUSTER_SECRET");  // the child inherits the environment
+    auto direct = run("serve --modules auth --set server.port=0 --set registry.url=http://127.0.0.1:9 --set storage.data-dir=" +
+                      dir.path().string());
+    CHECK(direct.code == 1);
+    CHECK_MESSAGE(direct.output.find("cluster.secret") != std::string::npos, direct.output);
 }

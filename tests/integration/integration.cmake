@@ -13,6 +13,7 @@ lt_add_test(NAME integration_test
     integration/auth_cost_bench.cpp
     integration/openai_test.cpp
     integration/openai_upstream_test.cpp
+    integration/registry_config_test.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)
 
@@ -25,6 +26,14 @@ if(LT_WITH_POSTGRES)
     COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh $<TARGET_FILE:integration_test>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(integration_test_postgres PROPERTIES TIMEOUT 1800 SKIP_RETURN_CODE 77)
+  # And on the whole production profile: PostgreSQL + Redis + Kafka (librdkafka's mock cluster).
+  if(LT_WITH_REDIS AND LT_WITH_KAFKA)
+    add_test(NAME integration_test_production
+      COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh --production $<TARGET_FILE:integration_test>
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(integration_test_production PROPERTIES TIMEOUT 2400 SKIP_RETURN_CODE 77)
+    add_dependencies(integration_test lt-kafka-mock)
+  endif()
 endif()
 # The app on a Redis key-value store (a throwaway redis-server the test starts and kills).
 if(TARGET lt::adapter_redis)

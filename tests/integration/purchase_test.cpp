@@ -135,7 +135,7 @@ TEST_CASE("a purchase answers 202 with a terminal saga whose record, quota and c
     CHECK(metric(app.port(), "token_purchase_saga_failed_total") == 0);
 }
 
-TEST_CASE("idempotency keys replay per user; another payload is 409; a blank key is ignored") {
+TEST_CASE("idempotency keys replay per user, another payload is 409, and a blank key is ignored") {
     TestApp app(with_admin());
     auto u = signup(app.port(), "idem");
     auto v = signup(app.port(), "idem2");
@@ -208,7 +208,7 @@ TEST_CASE("saga lookups: 400 for a bad id, 404 unknown, 403 for another user, 20
     CHECK(http_call(app.port(), "GET", path).status == 401);
 }
 
-TEST_CASE("org purchases need membership; an ADMIN gets 404 for a missing org") {
+TEST_CASE("org purchases need membership and an ADMIN gets 404 for a missing org") {
     TestApp app(with_admin());
     auto root = admin(app.port());
     auto member = signup(app.port(), "member");
@@ -229,7 +229,7 @@ TEST_CASE("org purchases need membership; an ADMIN gets 404 for a missing org") 
     CHECK(message_of(missing) == "org not found");
 }
 
-TEST_CASE("the saga flag off answers 503; simulate-failure answers 202 FAILED without credit") {
+TEST_CASE("the saga flag off answers 503 and simulate-failure answers 202 FAILED without credit") {
     {
         TestApp app(with_admin({"feature.flags.token-service.saga-purchases=false"}));
         auto u = signup(app.port(), "flag");

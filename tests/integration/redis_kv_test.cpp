@@ -1,6 +1,6 @@
 // The whole app with storage.kv.driver=redis on a throwaway redis-server: consume keeps its bucket in
-// Redis, answers 503 without debiting anything while Redis is down, and serves again by itself when a
-// Redis is back on the same port.
+// Redis, answers 503 without debiting anything while Redis is down (readiness names `redis` DOWN), and
+// serves again by itself when a Redis is back on the same port.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -54,6 +54,10 @@ TEST_CASE("consume on a redis key value store answers 503 while redis is down an
     CHECK(std::stoll(second.header("x-ratelimit-used")) >= 79);  // the bucket lives in Redis
     CHECK(remaining(app.port(), u) == 5000 - 80);
 
+    auto ready = http_call(app.port(), "GET", "/actuator/health/readiness");
+    CHECK(ready.status == 200);
+    CHECK(boost::json::parse(ready.body).at("components").at("redis").at("status") == "UP");
+
     server->kill();
     for (int i = 0; i < 5; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -61,7 +65,10 @@ TEST_CASE("consume on a redis key value store answers 503 while redis is down an
         CHECK(down.status == 503);
         CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1000));
     }
-    CHECK(remaining(app.port(), u) == 5000 - 80);  // nothing debited without an admission
+
+    auto not_ready = http_call(app.port(), "GET", "/actuator/health/readiness");
+    CHECK(not_ready.status == 503);
+    CHECK(boost::json::parse(not_ready.body).at("components").at("redis").at("status") == "DOWN");
 
     REQUIRE(server->restart());
     int status = 0;
@@ -72,5 +79,8 @@ TEST_CASE("consume on a redis key value store answers 503 while redis is down an
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     CHECK(status == 200);
+    // The 503s debited nothing: only the three admitted consumes count. (While Redis is down the
+    // quota endpoint answers 503 too: the gateway's edge limiter lives in the same store.)
     CHECK(remaining(app.port(), u) == 5000 - 90);
+    CHECK(http_call(app.port(), "GET", "/actuator/health/readiness").status == 200);
 }

@@ -110,38 +110,3 @@ TEST_CASE("deliver completes only after every group handled the event") {
     CHECK(seen_at_completion == 2);
 }
 
-#include "lt/http/bus_binding.hpp"
-
-namespace {
-asio::awaitable<lt::http::Response> streamed_handler(lt::http::Request) {
-    lt::http::Response res;
-    res.set_header("Content-Type", "text/event-stream");
-    res.stream = [](lt::http::BodyWriter& w) -> asio::awaitable<void> {
-        static const std::string a = "data: 1\n\n", b = "data: [DONE]\n\n";
-        co_await w.write(a);
-        co_await w.write(b);
-    };
-    co_return res;
-}
-}  // namespace
-
-TEST_CASE("a streamed response crossing the bus arrives buffered, whole") {
-    asio::io_context io;
-    lt::bus::InProcessBus bus(io.get_executor(), lt::make_logger("test"), nullptr);
-    lt::http::Router router;
-    router.add("mod", "GET", "/s", streamed_handler);
-    lt::http::serve_routes_over_bus(bus, router, "mod");
-    lt::http::Request req;
-    req.method = "GET";
-    req.path = req.target = req.route = "/s";
-    auto fut = asio::co_spawn(io, bus.call(lt::http::http_command("mod"), lt::http::to_json(req), lt::bus::Context{}),
-                              asio::use_future);
-    io.run();
-    auto r = fut.get();
-    REQUIRE(r);
-    auto res = lt::http::response_from_json(*r);
-    REQUIRE(res);
-    CHECK(res->status == 200);
-    CHECK(res->body == "data: 1\n\ndata: [DONE]\n\n");
-    CHECK(res->header("Content-Type") == "text/event-stream");
-}

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -81,6 +82,19 @@ lt::config::LoadOptions no_env() {
     return options;
 }
 
+/// LoadOptions whose `${VAR}` lookups read `vars` instead of the process environment.
+lt::config::LoadOptions with_vars(std::map<std::string, std::string> vars) {
+    auto options = no_env();
+    options.environment = [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+        const auto it = vars.find(std::string(name));
+        if (it == vars.end() || it->second.empty()) return std::nullopt;
+        return it->second;
+    };
+    return options;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 std::string read_text(const fs::path& path) {
     std::ifstream in(path);
     std::ostringstream out;
@@ -129,7 +143,9 @@ TEST_CASE("the embedded default config gives the kernel keys their values") {
 TEST_CASE("every kernel key has a value or is deliberately unset in the embedded config") {
     const auto config = lt::config::load(kernel_schema(), no_env());
     REQUIRE_MESSAGE(config.has_value(), config.error().message);
-    const std::set<std::string> unset = {"storage.sql.url", "storage.kv.url", "storage.events.brokers"};
+    const std::set<std::string> unset = {"storage.sql.url",      "storage.usage.url", "storage.kv.url",
+                                         "storage.events.brokers", "server.advertise-url", "cluster.secret",
+                                         "registry.url"};
     const auto schema = kernel_schema();
     for (const auto& spec : schema.keys()) {
         CHECK_MESSAGE((config->has(spec.pattern) || unset.count(spec.pattern) == 1), spec.pattern);
@@ -439,5 +455,144 @@ TEST_CASE("docs/configuration.md documents every kernel key") {
         for (const char* section : {"server.", "cors.", "storage.", "log."}) {
             if (key.rfind(section, 0) == 0) CHECK_MESSAGE(kernel.count(key) == 1, "documented but unknown: " << key);
         }
+    }
+}
+
+TEST_CASE("config values expand environment variables with and without defaults") {
+    TempDir dir;
+    const auto file = dir.write("vars.yaml",
+                                "server:\n"
+                                "  port: ${LT_PORT:9000}\n"
+                                "  address: ${LT_HOST}\n"
+                                "storage:\n"
+                                "  sql:\n"
+                                "    url: postgresql://${LT_USER:app}:${LT_PASS}@${LT_DB_HOST:db}:5432/x\n"
+                                "  kv:\n"
+                                "    url: redis://${LT_EMPTY_DEFAULT:}r:1\n"
+                                "  events:\n"
+                                "    brokers: ${LT_BROKERS:kafka:9092}\n"
+                                "cors:\n"
+                                "  allowed-origins: [\"${LT_ORIGIN:https://a.example}\", https://b.example]\n"
+                                "  allowed-methods: ${LT_METHODS:GET,POST}\n"
+                                "  allowed-headers: [\"$${literal}\", cost$5, \"$$x\"]\n");
+    auto options = with_vars({{"LT_HOST", "10.0.0.1"}, {"LT_PASS", "s3cret"}, {"LT_DB_HOST", ""}});
+    options.file = file;
+    const auto config = lt::config::load(kernel_schema(), options);
+    REQUIRE_MESSAGE(config.has_value(), config.error().message);
+    CHECK(config->get_int("server.port") == 9000);
+    CHECK(config->get_string("server.address") == "10.0.0.1");
+    // A variable set to the empty string counts as unset: LT_DB_HOST takes its default.
+    CHECK(config->get_string("storage.sql.url") == "postgresql://app:s3cret@db:5432/x");
+    CHECK(config->get_string("storage.kv.url") == "redis://r:1");
+    // The default runs to the first '}' and may contain ':'.
+    CHECK(config->get_string("storage.events.brokers") == "kafka:9092");
+    CHECK(config->get_list("cors.allowed-origins") == std::vector<std::string>{"https://a.example", "https://b.example"});
+    // A scalar given to a list key is expanded before it is split at commas.
+    CHECK(config->get_list("cors.allowed-methods") == std::vector<std::string>{"GET", "POST"});
+    // "$${" is a literal "${"; any other '$' is literal.
+    CHECK(config->get_list("cors.allowed-headers") == std::vector<std::string>{"${literal}", "cost$5", "$$x"});
+}
+
+TEST_CASE("an expanded config value is validated like a written one") {
+    auto options = with_vars({{"LT_PORT", "eighty"}});
+    options.overrides = {"server.port=${LT_PORT}", "server.threads=${LT_THREADS:lots}"};
+    const auto config = lt::config::load(kernel_schema(), options);
+    REQUIRE_FALSE(config.has_value());
+    CHECK(contains(config.error().message, "key 'server.port': 'eighty' is not an integer"));
+    CHECK(contains(config.error().message, "key 'server.threads': 'lots' is not an integer"));
+}
+
+TEST_CASE("an unset config variable without default is reported with the key and every other error") {
+    TempDir dir;
+    const auto file = dir.write("vars.yaml",
+                                "server:\n  port: nope\nstorage:\n  sql:\n    url: ${LT_SQL_URL}\n"
+                                "  events:\n    brokers: ${LT_A}:1,${LT_B}:2\n");
+    auto options = with_vars({});
+    options.file = file;
+    const auto config = lt::config::load(kernel_schema(), options);
+    REQUIRE_FALSE(config.has_value());
+    const std::string& message = config.error().message;
+    CHECK(contains(message, "key 'server.port': 'nope' is not an integer"));
+    CHECK(contains(message, "key 'storage.sql.url': environment variable LT_SQL_URL is not set and has no default"));
+    CHECK(contains(message, "vars.yaml:5"));
+    CHECK(contains(message, "key 'storage.events.brokers': environment variable LT_A is not set"));
+
+    SUBCASE("a later layer that sets the key makes the variable unnecessary") {
+        options.file = dir.write("unset.yaml", "storage:\n  sql:\n    url: ${LT_SQL_URL}\n"
+                                               "  events:\n    brokers: ${LT_A}:1\n");
+        options.overrides = {"storage.sql.url=postgresql://h/db", "storage.events.brokers=~"};
+        const auto fixed = lt::config::load(kernel_schema(), options);
+        REQUIRE_MESSAGE(fixed.has_value(), fixed.error().message);
+        CHECK(fixed->get_string("storage.sql.url") == "postgresql://h/db");
+        CHECK_FALSE(fixed->has("storage.events.brokers"));
+    }
+    SUBCASE("config check accepts the value and leaves it unchecked") {
+        const auto checked = lt::config::check_file(kernel_schema(), dir.write("ok.yaml", "storage:\n  sql:\n"
+                                                                                          "    url: ${LT_SQL_URL}\n"));
+        REQUIRE_MESSAGE(checked.has_value(), checked.error().message);
+    }
+}
+
+TEST_CASE("a malformed config variable reference is an error naming the key") {
+    auto options = with_vars({{"LT_X", "1"}});
+    options.overrides = {"server.address=${LT_X", "storage.kv.url=${1X}", "storage.events.brokers=${}"};
+    const auto config = lt::config::load(kernel_schema(), options);
+    REQUIRE_FALSE(config.has_value());
+    const std::string& message = config.error().message;
+    CHECK(contains(message, "key 'server.address': '${' without a closing '}'"));
+    CHECK(contains(message, "key 'storage.kv.url': '${1X}' is not a variable reference"));
+    CHECK(contains(message, "key 'storage.events.brokers': '${}' is not a variable reference"));
+}
+
+TEST_CASE("config variables are read from the process environment in every layer") {
+    TempDir dir;
+    const auto file = dir.write("main.yaml", "server:\n  address: ${LT_CFG_TEST_ADDRESS}\n");
+    dir.write("profiles/p.yaml", "server:\n  threads: ${LT_CFG_TEST_THREADS}\n");
+    const EnvGuard address("LT_CFG_TEST_ADDRESS", "127.0.0.2");
+    const EnvGuard threads("LT_CFG_TEST_THREADS", "3");
+    const EnvGuard blocking("LT_CFG_TEST_BLOCKING", "7");
+    const EnvGuard set_env("LEAKY_SET", "server.blocking-threads=${LT_CFG_TEST_BLOCKING}");
+    lt::config::LoadOptions options;
+    options.file = file;
+    options.profile = "p";
+    options.overrides = {"server.port=${LT_CFG_TEST_PORT:6061}"};
+    const auto config = lt::config::load(kernel_schema(), options);
+    REQUIRE_MESSAGE(config.has_value(), config.error().message);
+    CHECK(config->get_string("server.address") == "127.0.0.2");
+    CHECK(config->get_int("server.threads") == 3);
+    CHECK(config->get_int("server.blocking-threads") == 7);
+    CHECK(config->get_int("server.port") == 6061);
+}
+
+TEST_CASE("the built-in production profile takes its stores from the environment") {
+    auto options = with_vars({{"LEAKY_SQL_URL", "postgresql://lt:pw@pg:5432/lt"}});
+    options.profile = "production";
+    const auto config = lt::config::load(kernel_schema(), options);
+    REQUIRE_MESSAGE(config.has_value(), config.error().message);
+    CHECK(config->get_string("storage.sql.driver") == "postgres");
+    CHECK(config->get_string("storage.sql.url") == "postgresql://lt:pw@pg:5432/lt");
+    CHECK(config->get_string("storage.kv.driver") == "redis");
+    CHECK(config->get_string("storage.kv.url") == "redis://redis:6379/0");
+    CHECK(config->get_string("storage.events.driver") == "kafka");
+    CHECK(config->get_string("storage.events.brokers") == "kafka:9092");
+    CHECK(config->get_string("server.address") == "0.0.0.0");
+    CHECK(config->get_int("server.port") == 8080);
+    CHECK(config->get_string("storage.data-dir") == "/var/lib/leaky-tokens");
+
+    SUBCASE("without LEAKY_SQL_URL serve is refused, naming the variable and the key") {
+        auto bare = with_vars({});
+        bare.profile = "production";
+        const auto refused = lt::config::load(kernel_schema(), bare);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(contains(refused.error().message,
+                       "key 'storage.sql.url': environment variable LEAKY_SQL_URL is not set"));
+    }
+    SUBCASE("an unknown profile lists the known ones") {
+        auto unknown = with_vars({});
+        unknown.profile = "prodution";
+        const auto refused = lt::config::load(kernel_schema(), unknown);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(contains(refused.error().message, "unknown profile 'prodution' (known profiles: "));
+        CHECK(contains(refused.error().message, "production"));
     }
 }

@@ -42,3 +42,29 @@ TEST_CASE("router rejects duplicate and malformed templates at registration") {
     CHECK_THROWS(r.add("a", "GET", "x", nop));
     CHECK_THROWS(r.add("a", "GET", "/x/{id", nop));
 }
+
+TEST_CASE("router prefers literal segments over parameters whatever the registration order") {
+    lt::http::Router r;
+    r.add("config", "GET", "/{application}/{profile}", nop);
+    r.add("config", "GET", "/{document}", nop);
+    r.add("auth", "POST", "/oauth2/token", nop);
+    r.add("auth", "GET", "/oauth2/jwks", nop);
+    r.add("token", "GET", "/api/{x}", nop);
+    r.add("kernel", "GET", "/actuator", nop);
+    auto jwks = r.match("GET", "/oauth2/jwks");
+    REQUIRE(jwks.kind == lt::http::MatchKind::found);
+    CHECK(jwks.route->owner == "auth");
+    auto wrong_method = r.match("GET", "/oauth2/token");
+    CHECK(wrong_method.kind == lt::http::MatchKind::method_not_allowed);
+    CHECK(wrong_method.allow == "POST, OPTIONS");
+    CHECK(r.match("GET", "/actuator").route->owner == "kernel");
+    CHECK(r.match("GET", "/api/v1").route->owner == "token");
+    auto other = r.match("GET", "/leaky-tokens/default");
+    REQUIRE(other.kind == lt::http::MatchKind::found);
+    CHECK(other.route->path == "/{application}/{profile}");
+    CHECK(other.params == std::vector<std::pair<std::string, std::string>>{{"application", "leaky-tokens"}, {"profile", "default"}});
+    CHECK(r.match("GET", "/leaky-tokens-default.yml").route->path == "/{document}");
+    CHECK(r.match("POST", "/leaky-tokens/default").kind == lt::http::MatchKind::not_found);
+    CHECK(r.match("DELETE", "/anything").kind == lt::http::MatchKind::not_found);
+    CHECK(r.match("GET", "/a/b/c/d").kind == lt::http::MatchKind::not_found);
+}

@@ -1,11 +1,13 @@
 #pragma once
 /// Configuration: one YAML tree (embedded defaults ← file ← profile ← LEAKY_SET ← --set), validated
-/// against a schema that every module contributes to. Unknown keys and bad values are errors, all
+/// against a schema that every module contributes to. Any value of any layer may reference the
+/// environment as `${VAR}` or `${VAR:default}` (`$${` is a literal `${`). Unknown keys and bad values are errors, all
 /// reported at once. Modules parse their typed struct from the validated Config at start-up.
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -73,6 +75,12 @@ struct LoadOptions {
     std::optional<std::string> profile;          ///< --profile NAME → profiles/NAME.yaml
     std::vector<std::string> overrides;          ///< --set key=value, applied last
     bool read_env = true;                        ///< honour LEAKY_CONFIG and LEAKY_SET
+    /// Resolves `${VAR}` / `${VAR:default}` in any value of any layer: the variable's value, or nullopt
+    /// when unset (an empty value counts as unset). Empty function: the process environment.
+    std::function<std::optional<std::string>(std::string_view)> environment;
+    /// true: a variable unset and without default is an error naming it and the key (unless a later
+    /// layer sets the key). false (config check): such a value is kept unchecked.
+    bool require_variables = true;
 };
 
 /// Loads and validates. On failure the error message lists every problem, one per line, each naming

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -26,6 +27,11 @@ class Router;
 class Server;
 class Client;
 }  // namespace http
+namespace cluster {
+class Directory;
+class Forwarder;
+class KernelDispatcher;
+}  // namespace cluster
 namespace ports {
 class SqlDatabase;
 class KeyValueStore;
@@ -49,7 +55,15 @@ struct ModuleContext {
     ports::EventLog* events = nullptr;
     ports::UsageStore* usage = nullptr;        ///< analytics' event store
     http::Router* routes = nullptr;            ///< the route table (read-only after registration)
-    http::Server* server = nullptr;            ///< the public listener; only the gateway uses it
+    http::Server* server = nullptr;            ///< the public listener (the kernel starts it)
+    /// The kernel's root handler: the gateway installs its dispatch as the public handler, and asks
+    /// whether a route's owner is hosted here.
+    cluster::KernelDispatcher* kernel = nullptr;
+    /// Split mode (registry.url set): where the other processes' modules are. Null in one process.
+    cluster::Directory* directory = nullptr;
+    /// Split mode: signed calls to instances of modules hosted elsewhere. Null in one process.
+    cluster::Forwarder* forwarder = nullptr;
+    std::vector<std::string> hosted;           ///< names of the modules this process hosts
 };
 
 /// One capability. No I/O in the constructor.

@@ -70,8 +70,8 @@ struct Response {
     std::vector<Header> headers;
     std::string body;
     /// When set, the body is streamed by this producer (chunked transfer encoding on HTTP/1.1,
-    /// close-delimited on HTTP/1.0) and `body` is ignored. to_json drops it: over the bus
-    /// (serve_routes_over_bus) the producer is run to its end first and the body crosses buffered.
+    /// close-delimited on HTTP/1.0) and `body` is ignored. to_json drops it; a streamed response
+    /// of another process reaches the client through the gateway's proxy (split mode) buffered.
     BodyProducer stream;
     std::string route;  ///< matched route template, for metrics and the access log (not sent)
 

@@ -32,7 +32,10 @@ public:
     /// Adds a route. Throws std::invalid_argument on a malformed or duplicate template (start-up only).
     void add(std::string owner, std::string method, std::string path, Handler handler);
 
-    /// Finds the route for a decoded path. HEAD matches GET routes.
+    /// Finds the route for a decoded path. HEAD matches GET routes. When several templates fit, the
+    /// most specific owns the path (a literal segment beats a parameter at the first difference), so
+    /// a module's catch-all (/{application}/{profile}) never shadows another's literal route; 405
+    /// comes from the owning template only, and never from an all-parameter template (404 instead).
     Match match(std::string_view method, std::string_view path) const;
 
     /// The route with exactly this method and template, or nullptr.
@@ -43,6 +46,7 @@ public:
 private:
     struct Compiled {
         std::vector<std::string> segments;  ///< literal, or "{name}"
+        std::vector<bool> is_param;         ///< per segment: true for "{name}"
     };
     std::vector<Route> routes_;
     std::vector<Compiled> compiled_;

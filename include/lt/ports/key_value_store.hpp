@@ -48,7 +48,7 @@ public:
 
     /// Runs `script` atomically on `key`. `args` are passed as is; `ttl` (> 0) is how long the key
     /// lives after this write (the memory store applies it itself; it is also appended to the Lua
-    /// ARGV). `script` and the memory `args` point to must stay valid until the call completes.
+    /// ARGV). `key`, `script` and the integers behind `args` must stay valid until the call completes.
     /// Reply: the script's integers. invalid_argument when ttl <= 0 or the script lacks the part the
     /// adapter runs, conflict when the key holds a string, internal when the script fails.
     virtual boost::asio::awaitable<Result<std::vector<std::int64_t>>> atomic_update(

@@ -7,7 +7,6 @@
 
 #include "lt/analytics/analytics.hpp"
 #include "lt/core/blocking_pool.hpp"
-#include "lt/http/bus_binding.hpp"
 #include "lt/ports/event_log.hpp"
 #include "lt/ports/usage_store.hpp"
 
@@ -68,7 +67,6 @@ AnalyticsModule::~AnalyticsModule() {
     for (auto& c : consumers_) c->stop();
 }
 
-void AnalyticsModule::register_handlers(bus::Bus& bus) { http::serve_routes_over_bus(bus, *ctx_.routes, "analytics"); }
 
 asio::awaitable<Result<void>> AnalyticsModule::start() {
     auto* store = ctx_.usage;

@@ -25,7 +25,6 @@ public:
 
     std::string_view name() const override { return "analytics"; }
     void register_routes(http::Router& router) override;
-    void register_handlers(bus::Bus& bus) override;
     /// Migrates the store, starts the consumers (when enabled) and the purge timer.
     boost::asio::awaitable<Result<void>> start() override;
     /// Stops the purge timer and the consumers (joined on the blocking pool).

@@ -8,7 +8,6 @@
 #include "auth_store.hpp"
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/time.hpp"
-#include "lt/http/bus_binding.hpp"
 #include "lt/ports/sql_database.hpp"
 
 namespace asio = boost::asio;
@@ -40,7 +39,6 @@ void AuthModule::register_handlers(bus::Bus& bus) {
     bus.handle(std::string(kVerifyKeyCommand), [this](bus::Message m) { return bus_verify_key(std::move(m)); });
     bus.handle(std::string(kJwksCommand), [this](bus::Message m) { return bus_jwks(std::move(m)); });
     bus.handle(std::string(kGetUserCommand), [this](bus::Message m) { return bus_get_user(std::move(m)); });
-    http::serve_routes_over_bus(bus, *ctx_.routes, "auth");
 }
 
 Result<void> AuthModule::start_blocking() {

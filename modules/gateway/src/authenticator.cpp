@@ -70,15 +70,18 @@ std::shared_ptr<const jwt::KeySet> Authenticator::keys() {
 }
 
 asio::awaitable<void> Authenticator::refresh_keys(bus::Context ctx) {
-    {
-        std::lock_guard lock(mutex_);
-        last_refresh_ = std::chrono::steady_clock::now();
-    }
+    const auto started = std::chrono::steady_clock::now();
     auto op = bus_.call(std::string(auth::kJwksCommand), boost::json::object{}, ctx.with_timeout(config_.auth_timeout));
     auto reply = co_await std::move(op);
     if (!reply || !reply->is_object()) {
+        // Not counted as a refresh: in split mode the auth process may not be known yet at start, and
+        // the next JWT with an unknown kid must try again instead of waiting out the rate limit.
         log_->warn("jwks fetch failed error={}", reply ? "malformed reply" : reply.error().message);
         co_return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        last_refresh_ = started;
     }
     auto& o = reply->as_object();
     auto set = jwt::from_jwks(boost::json::object{{"keys", o.contains("keys") ? o.at("keys") : boost::json::array{}}});

@@ -9,10 +9,11 @@
 #include "lt/core/clock.hpp"
 #include "lt/core/metrics.hpp"
 #include "lt/gateway/gateway.hpp"
-#include "lt/http/bus_binding.hpp"
+#include "lt/cluster/kernel_dispatcher.hpp"
 #include "lt/http/errors.hpp"
 #include "lt/http/router.hpp"
 #include "lt/http/server.hpp"
+#include "proxy.hpp"
 #include "route_map.hpp"
 
 namespace asio = boost::asio;
@@ -50,12 +51,8 @@ public:
         if (auto v = verify_routes(*ctx_.routes); !v) co_return v;
         auto op = auth_.refresh_keys(bus::Context{});
         co_await std::move(op);
-        try {
-            ctx_.server->start([this](http::Request r) { return dispatch(std::move(r)); });
-        } catch (const std::exception& e) {
-            co_return fail(Errc::unavailable, std::string("cannot listen: ") + e.what());
-        }
-        ctx_.log->info("listening port={}", ctx_.server->port());
+        // The kernel owns the listener; unsigned requests come here.
+        ctx_.kernel->set_public_handler([this](http::Request r) { return dispatch(std::move(r)); });
         co_return ok();
     }
 
@@ -69,22 +66,6 @@ public:
         auto res = co_await std::move(op);
         if (openai) http::to_openai_error(res);
         co_return res;
-    }
-
-    /// The owner's answer: over the bus, except for the OpenAI-compatible API, whose handler runs
-    /// in-process when this process hosts it so that a streamed Response (SSE) reaches the server.
-    asio::awaitable<http::Response> call_owner(const http::Route& route, http::Request req) {
-        std::string path = req.path;
-        if (route.path.starts_with("/v1/") && route.handler) {
-            auto op = route.handler(std::move(req));
-            co_return co_await std::move(op);
-        }
-        auto ctx = req.ctx;
-        auto op = ctx_.bus->call(http::http_command(route.owner), http::to_json(req), std::move(ctx));
-        auto reply = co_await std::move(op);
-        if (!reply) co_return http::error_response(reply.error(), path);
-        if (auto decoded = http::response_from_json(*reply)) co_return std::move(*decoded);
-        co_return http::error_response(502, "bad reply from module " + route.owner, path);
     }
 
     /// Route matching (404/405), then authentication (401), then the owner over the bus.
@@ -156,12 +137,28 @@ public:
 
         req.route = route;
         req.path_params = std::move(m.params);
-        auto op = call_owner(*m.route, std::move(req));
-        http::Response res = co_await std::move(op);
+        http::Response res;
+        if (ctx_.kernel->hosts(owner)) {
+            // A local route: its handler directly.
+            try {
+                auto op = m.route->handler(std::move(req));
+                res = co_await std::move(op);
+            } catch (const std::exception& e) {
+                ctx_.log->error("handler threw route={} error={}", route, e.what());
+                res = http::error_response(500, "internal error", path);
+            }
+        } else if (ctx_.forwarder) {
+            // Hosted in another process: proxied to an instance of its owner.
+            auto op = proxy(*ctx_.forwarder, owner, std::move(req));
+            res = co_await std::move(op);
+        } else {
+            res = http::error_response(404, "not found", path);
+        }
         // Consume and chat completions set their own X-RateLimit-* (the bucket); the edge adds its IETF
         // items (CONTRACT 27, 39).
         EdgeLimiter::apply_headers(res, edge, route == "/api/v1/tokens/consume" || route == "/v1/chat/completions");
-        res.route = std::move(route);
+        // A catch-all's 404 is an unknown path, counted as such (not under the catch-all's template).
+        res.route = res.status == 404 && is_catch_all(route) ? std::string("NOT_FOUND") : std::move(route);
         co_return res;
     }
 
@@ -175,8 +172,9 @@ private:
 }  // namespace
 
 Result<std::unique_ptr<Module>> make_module(ModuleContext ctx) {
-    if (!ctx.server || !ctx.routes || !ctx.bus || !ctx.clock || !ctx.kv) {
-        return fail(Errc::internal, "gateway needs the server, the route table, the bus, a clock and a key-value store");
+    if (!ctx.kernel || !ctx.routes || !ctx.bus || !ctx.clock || !ctx.kv) {
+        return fail(Errc::internal,
+                    "gateway needs the kernel dispatcher, the route table, the bus, a clock and a key-value store");
     }
     auto cfg = parse_config(*ctx.config);
     return std::unique_ptr<Module>(std::make_unique<GatewayModule>(std::move(ctx), cfg));

@@ -5,7 +5,7 @@
 namespace lt::gateway {
 
 namespace {
-constexpr std::array<PrefixRoute, 10> kPrefixes{{
+constexpr std::array<PrefixRoute, 14> kPrefixes{{
     {"/api/v1/tokens/", "token", "token-service"},
     {"/v1/", "token", "token-service"},  // the OpenAI-compatible API (CONTRACT 37)
     {"/api/v1/auth/", "auth", "auth-server"},
@@ -16,6 +16,12 @@ constexpr std::array<PrefixRoute, 10> kPrefixes{{
     {"/api/v1/openai/", "providers", "openai-stub"},
     {"/actuator/", "kernel", "actuator"},
     {"/actuator", "kernel", "actuator"},
+    {"/eureka/", "registry", "registry"},
+    {"/encrypt", "config", "config-server"},
+    {"/decrypt", "config", "config-server"},
+    // The config module's catch-all templates (/{application}/{profile}, /{document}): the router
+    // prefers every literal route over them, so they only answer paths no other module owns.
+    {"/{", "config", "config-server"},
 }};
 }  // namespace
 
@@ -33,7 +39,26 @@ bool is_public_path(std::string_view path) {
     for (auto p : kExact) {
         if (path == p) return true;
     }
+    // The config module's catch-all templates: it answers 404 for an unknown application before it
+    // asks for credentials (an unknown path is 404 with or without them), then needs ADMIN or a
+    // cluster signature itself, which lets other processes fetch their configuration through here.
+    if (is_catch_all(path)) return true;
     return path == "/actuator" || path.substr(0, 10) == "/actuator/";
+}
+
+bool is_catch_all(std::string_view route) {
+    if (route.empty() || route == "/") return false;
+    std::size_t i = 0;
+    while (i < route.size()) {
+        if (route[i] == '/') {
+            ++i;
+            continue;
+        }
+        if (route[i] != '{') return false;
+        i = route.find('/', i);
+        if (i == std::string_view::npos) break;
+    }
+    return true;
 }
 
 Result<void> verify_routes(const http::Router& router) {

@@ -20,6 +20,10 @@ const PrefixRoute* find_prefix(std::string_view path);
 /// True for the paths any client may call without credentials (CONTRACT.md item 5).
 bool is_public_path(std::string_view path);
 
+/// True for a route template made only of parameters ("/{application}/{profile}"): a catch-all that
+/// answers paths no other module owns.
+bool is_catch_all(std::string_view route);
+
 /// Checks that every registered route lies under a prefix owned by its module (start-up).
 Result<void> verify_routes(const http::Router& router);
 

@@ -18,6 +18,16 @@ TEST_CASE("public path prefixes map to their owning modules and original route i
     CHECK(lt::gateway::find_prefix("/api/v1/gemini/chat")->owner == "providers");
     CHECK(lt::gateway::find_prefix("/actuator/health")->owner == "kernel");
     CHECK(lt::gateway::find_prefix("/api/v1/other") == nullptr);
+    CHECK(lt::gateway::find_prefix("/eureka/apps/TOKEN")->owner == "registry");
+    CHECK(lt::gateway::find_prefix("/encrypt")->owner == "config");
+    CHECK(lt::gateway::find_prefix("/{application}/{profile}")->owner == "config");
+    CHECK_FALSE(lt::gateway::is_public_path("/eureka/apps"));
+    CHECK(lt::gateway::is_public_path("/{application}/{profile}"));
+    CHECK(lt::gateway::is_public_path("/{document}"));
+    CHECK_FALSE(lt::gateway::is_public_path("/encrypt"));
+    CHECK(lt::gateway::is_catch_all("/{application}/{profile}/{label}"));
+    CHECK_FALSE(lt::gateway::is_catch_all("/eureka/apps/{app}"));
+    CHECK_FALSE(lt::gateway::is_catch_all("/"));
 }
 
 TEST_CASE("a module registering a route outside its prefixes is refused at start-up") {

@@ -3,7 +3,6 @@
 #include "lt/bus/bus.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/json.hpp"
-#include "lt/http/bus_binding.hpp"
 #include "lt/http/errors.hpp"
 
 namespace asio = boost::asio;
@@ -17,7 +16,6 @@ void ProvidersModule::register_handlers(bus::Bus& bus) {
     bus.handle(std::string(kChatCommand), [this](bus::Message m) { return bus_chat(std::move(m)); });
     bus.handle(std::string(kCompletionCommand), [this](bus::Message m) { return bus_complete(std::move(m)); });
     bus.handle(std::string(kModelsCommand), [this](bus::Message m) { return bus_models(std::move(m)); });
-    http::serve_routes_over_bus(bus, *ctx_.routes, "providers");
 }
 
 asio::awaitable<Result<void>> ProvidersModule::start() { co_return service_.init(); }

@@ -48,7 +48,7 @@ std::string_view to_string(Completeness c) {
     return "complete";
 }
 
-ChatMetering::ChatMetering(const TokenConfig& config, QuotaService& quota, RateLimiter& limiter, Clock& clock,
+ChatMetering::ChatMetering(const TokenConfig& config, QuotaLedger& quota, RateLimiter& limiter, Clock& clock,
                            Logger log)
     : config_(config), quota_(quota), limiter_(limiter), clock_(clock), log_(std::move(log)) {}
 
@@ -108,7 +108,6 @@ asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> ChatMetering::admit(Co
         }
         co_return tl::make_unexpected(std::move(refusal));
     }
-    if (a.reservation) QuotaService::shrink(*a.reservation, want);
     a.decision = *decision;
     a.acquired_at = now;
     a.held = want;
@@ -138,8 +137,7 @@ asio::awaitable<Result<std::int64_t>> ChatMetering::settle(ChatAdmission a, Chat
     }
     Result<void> settled = ok();
     if (a.reservation && charge > 0) {
-        QuotaService::shrink(*a.reservation, charge);
-        auto op = quota_.settle(std::move(*a.reservation), std::move(rows), now);
+        auto op = quota_.settle_partial(std::move(*a.reservation), charge, std::move(rows), now);
         settled = co_await std::move(op);
     } else {
         if (a.reservation) quota_.release(std::move(*a.reservation));

@@ -18,7 +18,7 @@
 #include "limiter/rate_limiter.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/log.hpp"
-#include "quota/quota_service.hpp"
+#include "quota/quota_ledger.hpp"
 #include "tiers.hpp"
 #include "token_config.hpp"
 
@@ -41,7 +41,7 @@ struct ChatAdmission {
     BucketParams params;
     BucketDecision decision;                 ///< of the admitting acquire
     std::chrono::system_clock::time_point acquired_at;
-    std::int64_t held = 0;                   ///< tokens held in the pool and the bucket
+    std::int64_t held = 0;                   ///< tokens held in the bucket (≤ the reservation's)
     std::int64_t prompt_bound = 0;           ///< prompt_token_bound of the request
     /// The completion limit to send upstream: held − prompt_bound (≥ 1).
     std::int64_t completion_limit() const { return held - prompt_bound; }
@@ -67,7 +67,7 @@ struct ChatOutcome {
 /// Thread-safe (holds no mutable state of its own).
 class ChatMetering {
 public:
-    ChatMetering(const TokenConfig& config, QuotaService& quota, RateLimiter& limiter, Clock& clock, Logger log);
+    ChatMetering(const TokenConfig& config, QuotaLedger& quota, RateLimiter& limiter, Clock& clock, Logger log);
 
     /// Admits a call of at most `prompt_bound` + `max_completion` tokens, or as many as fit when at
     /// least `prompt_bound` + 1 do; else a refusal (402 pool, 429 bucket, 503 store). A 429 records a
@@ -84,7 +84,7 @@ public:
 
 private:
     const TokenConfig& config_;
-    QuotaService& quota_;
+    QuotaLedger& quota_;
     RateLimiter& limiter_;
     Clock& clock_;
     Logger log_;

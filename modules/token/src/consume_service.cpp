@@ -40,7 +40,7 @@ PoolKey pool_for(const ConsumeInput& in) {
     return PoolKey{OwnerType::user, in.user_id, in.provider};
 }
 
-ConsumeService::ConsumeService(const TokenConfig& config, QuotaService& quota, RateLimiter& limiter,
+ConsumeService::ConsumeService(const TokenConfig& config, QuotaLedger& quota, RateLimiter& limiter,
                                ProviderCaller& providers, Clock& clock, MetricsRegistry* metrics)
     : config_(config), quota_(quota), limiter_(limiter), providers_(providers), clock_(clock) {
     if (metrics) {

@@ -15,7 +15,7 @@
 #include "lt/core/clock.hpp"
 #include "lt/core/metrics.hpp"
 #include "provider_caller.hpp"
-#include "quota/quota_service.hpp"
+#include "quota/quota_ledger.hpp"
 #include "tiers.hpp"
 #include "token_config.hpp"
 
@@ -51,7 +51,7 @@ PoolKey pool_for(const ConsumeInput& in);
 /// Thread-safe.
 class ConsumeService {
 public:
-    ConsumeService(const TokenConfig& config, QuotaService& quota, RateLimiter& limiter, ProviderCaller& providers,
+    ConsumeService(const TokenConfig& config, QuotaLedger& quota, RateLimiter& limiter, ProviderCaller& providers,
                    Clock& clock, MetricsRegistry* metrics);
 
     boost::asio::awaitable<ConsumeResult> consume(ConsumeInput in, Tier tier, bus::Context ctx);
@@ -61,7 +61,7 @@ public:
 
 private:
     const TokenConfig& config_;
-    QuotaService& quota_;
+    QuotaLedger& quota_;
     RateLimiter& limiter_;
     ProviderCaller& providers_;
     Clock& clock_;

@@ -18,6 +18,13 @@ void describe_config(config::Schema& s) {
     s.add({"token.quota.window", Type::duration, "Length of a quota window (the allowance refills lazily after it).", 0});
     s.add({"token.quota.default-allowance.*", Type::integer,
            "Allowance per window given to a user's new pool for this provider (0: no pool until allocated or purchased).", 0});
+    s.add({"token.quota.reservation", Type::enumeration,
+           "Where quota reservations are decided: process (this process's memory, one process only), shared (the SQL "
+           "store, any number of processes), auto (shared when storage.sql.driver is postgres).", {}, {},
+           {"auto", "process", "shared"}});
+    s.add({"token.quota.reservation-timeout", Type::duration,
+           "Shared mode: a reservation neither settled nor released within this time is refunded (its process died).",
+           1000});
     s.add({"token.commit.max-batch", Type::integer, "Quota debits and outbox rows committed per SQL transaction at most.", 1});
     s.add({"token.tiers.default-tier", Type::string, "Tier of principals whose roles match no level."});
     s.add({"token.tiers.levels.*.priority", Type::integer, "Higher wins when several roles match.", 0});
@@ -38,6 +45,8 @@ void describe_config(config::Schema& s) {
     s.add({"token.saga.recovery.enabled", Type::boolean, "Run the job that finishes or compensates stale sagas."});
     s.add({"token.saga.recovery.stale-minutes", Type::integer, "Age in minutes after which an unfinished saga is recovered.", 0});
     s.add({"token.saga.recovery.fixed-delay-ms", Type::integer, "Pause between two recovery passes in milliseconds.", 10});
+    s.add({"token.saga.recovery.lease", Type::duration,
+           "How long the process that claimed an interrupted saga owns its recovery (others skip it).", 1000});
     s.add({"token.saga.payment.failure-rate", Type::number, "Probability that the simulated payment provider declines.", 0, 1});
     s.add({"token.saga.payment.latency", Type::duration, "Added latency of each simulated payment call.", 0, 60000});
     s.add({"token.saga.compensation.group", Type::string, "Consumer group that applies PAYMENT_RELEASE_REQUESTED events."});
@@ -60,6 +69,10 @@ Result<TokenConfig> parse_config(const config::Config& c) {
     for (const auto& p : c.children("token.quota.default-allowance")) {
         t.default_allowance[to_lower(p)] = c.get_int("token.quota.default-allowance." + p, 0);
     }
+    const auto reservation = to_lower(c.get_string("token.quota.reservation", "auto"));
+    t.quota_shared = reservation == "shared" ||
+                     (reservation == "auto" && to_lower(c.get_string("storage.sql.driver", "sqlite")) == "postgres");
+    t.reservation_timeout = c.get_duration("token.quota.reservation-timeout", t.reservation_timeout);
     t.quota_enforcement = c.get_bool("feature.flags.token-service.quota-enforcement", true);
     t.commit_max_batch = static_cast<std::size_t>(c.get_int("token.commit.max-batch", 256));
     t.tiers.default_tier = to_upper(c.get_string("token.tiers.default-tier", "USER"));
@@ -85,6 +98,7 @@ Result<TokenConfig> parse_config(const config::Config& c) {
     t.saga_enabled = c.get_bool("feature.flags.token-service.saga-purchases", true);
     t.saga.simulate_failure = c.get_bool("token.saga.simulate-failure", false);
     t.saga.stale_after = std::chrono::minutes(c.get_int("token.saga.recovery.stale-minutes", 10));
+    t.saga.recovery_lease = c.get_duration("token.saga.recovery.lease", t.saga.recovery_lease);
     t.saga_recovery_enabled = c.get_bool("token.saga.recovery.enabled", true);
     t.saga_recovery_delay = std::chrono::milliseconds(c.get_int("token.saga.recovery.fixed-delay-ms", 60000));
     t.payment.failure_rate = c.get_double("token.saga.payment.failure-rate", 0.0);

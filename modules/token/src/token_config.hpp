@@ -48,6 +48,10 @@ struct TokenConfig {
     std::chrono::milliseconds quota_window{24 * 3600 * 1000};
     std::map<std::string, std::int64_t> default_allowance;  ///< provider → tokens (0/absent: no pool)
     bool quota_enforcement = true;
+    /// token.quota.reservation resolved: true = SharedQuotaLedger (one balance in SQL for every
+    /// process), false = QuotaService (this process's memory).
+    bool quota_shared = false;
+    std::chrono::milliseconds reservation_timeout{60000};  ///< token.quota.reservation-timeout
     std::size_t commit_max_batch = 256;
     TiersConfig tiers;
     ResilienceConfig provider;

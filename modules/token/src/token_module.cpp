@@ -8,7 +8,6 @@
 
 #include "lt/bus/bus.hpp"
 #include "lt/core/blocking_pool.hpp"
-#include "lt/http/bus_binding.hpp"
 #include "lt/ports/key_value_store.hpp"
 #include "lt/ports/sql_database.hpp"
 #include "lt/token/token.hpp"
@@ -26,7 +25,6 @@ TokenModule::TokenModule(ModuleContext ctx, TokenConfig config) : ctx_(std::move
 
 TokenModule::~TokenModule() = default;
 
-void TokenModule::register_handlers(bus::Bus& bus) { http::serve_routes_over_bus(bus, *ctx_.routes, "token"); }
 
 namespace {
 asio::awaitable<void> purge_loop(asio::steady_timer* timer, ports::KeyValueStore* kv, std::chrono::milliseconds every) {
@@ -45,6 +43,19 @@ asio::awaitable<void> recovery_loop(asio::steady_timer* timer, PurchaseSaga* sag
         auto op = saga->recover_once();
         auto r = co_await std::move(op);
         if (!r && log) log->warn("saga recovery pass failed: {}", r.error().message);
+        timer->expires_after(every);
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+    }
+}
+asio::awaitable<void> sweep_loop(asio::steady_timer* timer, SharedQuotaLedger* ledger, Clock* clock,
+                                 std::chrono::milliseconds every, Logger log) {
+    for (;;) {
+        auto op = ledger->sweep_expired(clock->now());
+        auto r = co_await std::move(op);
+        if (!r && log) log->warn("quota reservation sweep failed: {}", r.error().message);
+        if (r && *r > 0 && log) log->info("refunded {} expired quota reservations", *r);
         timer->expires_after(every);
         boost::system::error_code ec;
         co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -72,7 +83,17 @@ asio::awaitable<Result<void>> TokenModule::start() {
     committer_ = std::make_unique<GroupCommitter>(db, config_.commit_max_batch, wake_relay);
     QuotaOptions qopts;
     qopts.window = config_.quota_window_enabled ? config_.quota_window : std::chrono::milliseconds(0);
-    quota_ = std::make_unique<QuotaService>(db, *ctx_.blocking, *committer_, qopts);
+    if (config_.quota_shared) {
+        SharedLedgerOptions sopts;
+        sopts.quota = qopts;
+        sopts.reservation_timeout = config_.reservation_timeout;
+        auto shared = std::make_unique<SharedQuotaLedger>(db, *ctx_.blocking, *committer_, sopts);
+        shared_quota_ = shared.get();
+        quota_ = std::move(shared);
+    } else {
+        quota_ = std::make_unique<QuotaService>(db, *ctx_.blocking, *committer_, qopts);
+    }
+    if (ctx_.log) ctx_.log->info("token quota reservations: {} mode", quota_->mode());
     orgs_ = std::make_unique<OrgService>(db, *ctx_.blocking);
     limiter_ = std::make_unique<RateLimiter>(*ctx_.kv, config_.bucket_entry_ttl);
     providers_ = std::make_unique<ProviderCaller>(*ctx_.bus, config_.provider, ctx_.log, ctx_.metrics);
@@ -102,6 +123,14 @@ asio::awaitable<Result<void>> TokenModule::start() {
         asio::co_spawn(*ctx_.io, recovery_loop(recovery_timer_.get(), saga_.get(), config_.saga_recovery_delay, ctx_.log),
                        asio::detached);
     }
+    if (shared_quota_) {
+        // Reservations of processes that died between reserve and settle are refunded by any process.
+        sweep_timer_ = std::make_unique<asio::steady_timer>(*ctx_.io);
+        asio::co_spawn(*ctx_.io,
+                       sweep_loop(sweep_timer_.get(), shared_quota_, ctx_.clock,
+                                  std::max(config_.reservation_timeout / 4, std::chrono::milliseconds(250)), ctx_.log),
+                       asio::detached);
+    }
     if (relay_) relay_->start();
     cleanup_timer_ = std::make_unique<asio::steady_timer>(*ctx_.io);
     asio::co_spawn(*ctx_.io, purge_loop(cleanup_timer_.get(), ctx_.kv, config_.bucket_cleanup_interval), asio::detached);
@@ -111,6 +140,7 @@ asio::awaitable<Result<void>> TokenModule::start() {
 asio::awaitable<void> TokenModule::stop() {
     if (cleanup_timer_) cleanup_timer_->cancel();  // stop() runs on ctx_.io, the timer's own context
     if (recovery_timer_) recovery_timer_->cancel();
+    if (sweep_timer_) sweep_timer_->cancel();
     if (compensation_) {
         // Joins the consumer thread (up to a poll wait plus a payment call): off the I/O thread.
         auto* consumer = compensation_.get();

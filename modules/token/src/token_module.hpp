@@ -17,6 +17,7 @@
 #include "quota/group_committer.hpp"
 #include "quota/org_service.hpp"
 #include "quota/quota_service.hpp"
+#include "quota/shared_quota_ledger.hpp"
 #include "saga/payment.hpp"
 #include "saga/purchase_saga.hpp"
 #include "token_config.hpp"
@@ -30,7 +31,6 @@ public:
 
     std::string_view name() const override { return "token"; }
     void register_routes(http::Router& router) override;
-    void register_handlers(bus::Bus& bus) override;
     boost::asio::awaitable<Result<void>> start() override;
     boost::asio::awaitable<void> stop() override;
 
@@ -79,7 +79,9 @@ private:
     TokenConfig config_;
     std::unique_ptr<OutboxRelay> relay_;  ///< declared before the committer: destroyed after it
     std::unique_ptr<GroupCommitter> committer_;
-    std::unique_ptr<QuotaService> quota_;
+    std::unique_ptr<QuotaLedger> quota_;
+    SharedQuotaLedger* shared_quota_ = nullptr;  ///< quota_ in the shared mode, else null
+    std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
     std::unique_ptr<OrgService> orgs_;
     std::unique_ptr<RateLimiter> limiter_;
     std::unique_ptr<ProviderCaller> providers_;

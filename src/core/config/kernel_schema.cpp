@@ -53,6 +53,18 @@ void describe_kernel(Schema& schema) {
                    "Time in-flight requests get to finish on SIGTERM before modules stop", kMillisecond));
     schema.add(key("server.blocking-threads", Type::integer,
                    "Threads of the blocking pool (SQLite and other synchronous calls)", 1, 1024));
+    schema.add(key("server.advertise-url", Type::string,
+                   "Base URL other processes use to reach this one (default `http://127.0.0.1:<port>`)"));
+
+    // cluster.* and the registry address (split mode, CONTRACT 33-34)
+    schema.add(secret(key("cluster.secret", Type::string,
+                          "Shared secret authenticating calls between processes (else LEAKY_CLUSTER_SECRET)")));
+    schema.add(key("registry.url", Type::string,
+                   "Registry (`/eureka/apps`) where this process registers its modules; unset: none"));
+
+    // registry.heartbeat-interval belongs to the registry module's schema (its clients read it too).
+    schema.add(key("registry.fetch-interval", Type::duration, "How often the instance table is fetched from the registry",
+                   kMillisecond));
 
     // cors.*
     schema.add(key("cors.enabled", Type::boolean, "Answer CORS preflights and add CORS headers"));

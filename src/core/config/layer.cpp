@@ -1,5 +1,6 @@
 #include "config/layer.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -111,6 +112,54 @@ Layer parse_assignments(const std::vector<std::string>& assignments, std::string
         }
     }
     return layer;
+}
+
+Expansion expand_variables(std::string_view value, const EnvLookup& lookup) {
+    const auto is_start = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+    const auto is_name = [&](char c) { return is_start(c) || (c >= '0' && c <= '9'); };
+    Expansion out;
+    std::size_t i = 0;
+    while (i < value.size()) {
+        const char c = value[i];
+        if (c != '$') {
+            out.text += c;
+            ++i;
+            continue;
+        }
+        if (value.substr(i, 3) == "$${") {  // escaped: a literal "${"
+            out.text += "${";
+            i += 3;
+            continue;
+        }
+        if (i + 1 >= value.size() || value[i + 1] != '{') {
+            out.text += c;
+            ++i;
+            continue;
+        }
+        const std::size_t close = value.find('}', i + 2);
+        if (close == std::string_view::npos) {
+            out.error = "'${' without a closing '}' (write '$${' for a literal '${')";
+            return out;
+        }
+        const std::string_view body = value.substr(i + 2, close - i - 2);
+        const std::size_t colon = body.find(':');
+        const std::string_view name = body.substr(0, colon);
+        if (name.empty() || !is_start(name.front()) ||
+            !std::all_of(name.begin(), name.end(), [&](char n) { return is_name(n); })) {
+            out.error = "'${" + std::string(body) +
+                        "}' is not a variable reference (${NAME} or ${NAME:default}; NAME is letters, digits and '_')";
+            return out;
+        }
+        if (auto found = lookup(name); found && !found->empty()) {
+            out.text += *found;
+        } else if (colon != std::string_view::npos) {
+            out.text += body.substr(colon + 1);
+        } else {
+            out.missing.emplace_back(name);
+        }
+        i = close + 1;
+    }
+    return out;
 }
 
 std::vector<std::string> split_trimmed(std::string_view text, char separator) {

@@ -30,7 +30,22 @@ struct Source {
 struct Value {
     std::vector<std::string> values;
     bool is_list = false;
+    std::string unresolved;  ///< error for a variable that is unset and has no default; "" when resolved
 };
+
+/// How `${VAR}` references are resolved.
+struct Variables {
+    detail::EnvLookup lookup;  ///< the environment (or a test's stand-in)
+    bool required = true;      ///< false: an unset variable without default leaves the value unchecked
+};
+
+detail::EnvLookup process_environment() {
+    return [](std::string_view name) -> std::optional<std::string> {
+        const char* value = std::getenv(std::string(name).c_str());
+        if (value == nullptr || *value == '\0') return std::nullopt;
+        return std::string(value);
+    };
+}
 
 std::string lower(std::string_view text) {
     std::string out(text);
@@ -167,7 +182,7 @@ std::optional<std::string> check_scalar(const KeySpec& spec, std::string& value)
 /// Validates layers against the schema and merges them in order.
 class Merger {
 public:
-    explicit Merger(const Schema& schema) : schema_(schema) {}
+    Merger(const Schema& schema, Variables variables) : schema_(schema), variables_(std::move(variables)) {}
 
     void apply(const Source& source) {
         errors_.insert(errors_.end(), source.layer.errors.begin(), source.layer.errors.end());
@@ -176,6 +191,13 @@ public:
     }
 
     std::vector<std::string>& errors() { return errors_; }
+
+    /// Adds the errors of values that still hold an unresolved variable after every layer.
+    void finish() {
+        for (const auto& [key, value] : merged_) {
+            if (!value.unresolved.empty()) errors_.push_back(value.unresolved);
+        }
+    }
 
     Config build() const {
         Config config;
@@ -202,28 +224,53 @@ private:
             if (strict) report_unknown(entry, reported_maps);
             return;
         }
-        switch (entry.kind) {
-        case EntryKind::null:
+        if (entry.kind == EntryKind::null) {
             merged_.erase(entry.key);
             return;
-        case EntryKind::list:
-            if (spec->type != Type::string_list) {
-                error(entry, "key '" + entry.key + "' expects " + describe_type(*spec) + ", not a list");
+        }
+        if (entry.kind == EntryKind::list && spec->type != Type::string_list) {
+            error(entry, "key '" + entry.key + "' expects " + describe_type(*spec) + ", not a list");
+            return;
+        }
+        std::vector<std::string> values;
+        std::string unresolved;
+        for (const auto& raw : entry.values) {
+            auto expansion = detail::expand_variables(raw, variables_.lookup);
+            if (!expansion.error.empty()) {
+                error(entry, "key '" + entry.key + "': " + expansion.error);
                 return;
             }
-            merged_[entry.key] = Value{entry.values, true};
+            if (!expansion.missing.empty() && unresolved.empty()) {
+                unresolved = "key '" + entry.key + "': environment variable " + expansion.missing.front() +
+                             " is not set and has no default (write ${" + expansion.missing.front() +
+                             ":default}) (in " + entry.origin + ")";
+            }
+            values.push_back(std::move(expansion.text));
+        }
+        if (!unresolved.empty()) {
+            // Reported after the last layer, so that a later layer may still set the key.
+            merged_[entry.key] = Value{variables_.required ? std::vector<std::string>{} : entry.values,
+                                       entry.kind == EntryKind::list,
+                                       variables_.required ? std::move(unresolved) : std::string()};
+            return;
+        }
+        switch (entry.kind) {
+        case EntryKind::null:
+            return;
+        case EntryKind::list:
+            merged_[entry.key] = Value{std::move(values), true, {}};
             return;
         case EntryKind::scalar: {
             if (spec->type == Type::string_list) {
-                merged_[entry.key] = Value{detail::split_trimmed(entry.values.front(), ','), true};
+                merged_[entry.key] = Value{detail::split_trimmed(values.front(), ','), true, {}};
                 return;
             }
-            std::string value = entry.values.front();
+            std::string value = std::move(values.front());
             if (const auto problem = check_scalar(*spec, value)) {
                 error(entry, "key '" + entry.key + "': " + *problem);
                 return;
             }
-            merged_[entry.key] = Value{{std::move(value)}, false};
+            merged_[entry.key] = Value{{std::move(value)}, false, {}};
             return;
         }
         case EntryKind::map:
@@ -250,6 +297,7 @@ private:
     }
 
     const Schema& schema_;
+    Variables variables_;
     std::map<std::string, Value, std::less<>> merged_;
     std::vector<std::string> errors_;
 };
@@ -314,9 +362,24 @@ void add_profile(std::vector<Source>& sources, std::vector<std::string>& errors,
         sources.push_back({detail::parse_yaml(*content, "built-in profiles/" + file_name), false});
         return;
     }
+    std::set<std::string> known;
+    for (const auto& [path, content] : embedded::config_files()) {
+        const std::string_view p = path;
+        if (p.rfind("profiles/", 0) == 0 && p.size() > 14 && p.substr(p.size() - 5) == ".yaml") {
+            known.emplace(p.substr(9, p.size() - 14));
+        }
+    }
     std::string looked;
-    for (const auto& candidate : candidates) looked += candidate.string() + ", ";
-    errors.push_back("unknown profile '" + name + "' (looked in " + looked + "and the built-in profiles)");
+    for (const auto& candidate : candidates) {
+        looked += candidate.string() + ", ";
+        for (const auto& item : std::filesystem::directory_iterator(candidate.parent_path(), ec)) {
+            if (item.path().extension() == ".yaml") known.insert(item.path().stem().string());
+        }
+    }
+    std::string names;
+    for (const auto& known_name : known) names += (names.empty() ? "" : ", ") + known_name;
+    errors.push_back("unknown profile '" + name + "' (known profiles: " + (names.empty() ? "none" : names) +
+                     "; looked in " + looked + "and the built-in profiles)");
 }
 
 std::string join_lines(const std::vector<std::string>& lines) {
@@ -351,9 +414,11 @@ Result<Config> load(const Schema& schema, const LoadOptions& options) {
     }
     if (!options.overrides.empty()) sources.push_back({detail::parse_assignments(options.overrides, "--set"), true});
 
-    Merger merger(schema);
+    Merger merger(schema, Variables{options.environment ? options.environment : process_environment(),
+                                    options.require_variables});
     merger.errors() = std::move(errors);
     for (const auto& source : sources) merger.apply(source);
+    merger.finish();
     if (!merger.errors().empty()) return fail(Errc::invalid_argument, join_lines(merger.errors()));
     return merger.build();
 }
@@ -362,11 +427,14 @@ Result<Config> check_file(const Schema& schema, const std::filesystem::path& fil
     LoadOptions options;
     options.file = file;
     options.read_env = false;
+    options.require_variables = false;
     return load(schema, options);
 }
 
 Result<void> check_embedded(const Schema& schema) {
-    Merger merger(schema);
+    // The shipped files must be valid whatever the environment: defaults are checked, and a value
+    // whose variable has no default is left unchecked.
+    Merger merger(schema, Variables{[](std::string_view) { return std::optional<std::string>(); }, false});
     for (const auto& [path, content] : embedded::config_files()) {
         merger.apply({detail::parse_yaml(content, "built-in " + std::string(path)), true});
     }

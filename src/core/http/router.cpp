@@ -1,5 +1,6 @@
 #include "lt/http/router.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace lt::http {
@@ -27,9 +28,10 @@ bool is_param(const std::string& seg) { return seg.size() > 2 && seg.front() == 
 void Router::add(std::string owner, std::string method, std::string path, Handler handler) {
     if (path.empty() || path.front() != '/') throw std::invalid_argument("route must start with '/': " + path);
     if (find(method, path)) throw std::invalid_argument("duplicate route: " + method + " " + path);
-    Compiled c{split_path(path)};
+    Compiled c{split_path(path), {}};
     for (const auto& s : c.segments) {
         if (s.find('{') != std::string::npos && !is_param(s)) throw std::invalid_argument("bad route segment: " + path);
+        c.is_param.push_back(is_param(s));
     }
     routes_.push_back(Route{std::move(owner), std::move(method), std::move(path), std::move(handler)});
     compiled_.push_back(std::move(c));
@@ -58,22 +60,42 @@ Match Router::match(std::string_view method, std::string_view path) const {
         segs.push_back(path.substr(i, j - i));
         i = j;
     }
+    auto fits = [&](const Compiled& c) {
+        if (c.segments.size() != segs.size()) return false;
+        for (std::size_t s = 0; s < segs.size(); ++s) {
+            if (c.is_param[s] ? segs[s].empty() : c.segments[s] != segs[s]) return false;
+        }
+        return true;
+    };
+    // The most specific template owns the path: at the first segment where two fitting templates
+    // differ, a literal beats a parameter (so /oauth2/token wins over /{application}/{profile}).
+    const Compiled* best = nullptr;
+    for (const auto& c : compiled_) {
+        if (!fits(c)) continue;
+        if (!best) {
+            best = &c;
+            continue;
+        }
+        for (std::size_t s = 0; s < segs.size(); ++s) {
+            if (c.is_param[s] != best->is_param[s]) {
+                if (!c.is_param[s]) best = &c;
+                break;
+            }
+        }
+    }
+    if (!best) return m;
     std::string_view want = method == "HEAD" ? std::string_view("GET") : method;
     for (std::size_t r = 0; r < routes_.size(); ++r) {
-        const auto& tpl = compiled_[r].segments;
-        if (tpl.size() != segs.size()) continue;
-        bool ok = true;
-        for (std::size_t s = 0; s < tpl.size() && ok; ++s) {
-            ok = is_param(tpl[s]) ? !segs[s].empty() : tpl[s] == segs[s];
-        }
-        if (!ok) continue;
+        const auto& c = compiled_[r];
+        if (c.is_param != best->is_param || !fits(c)) continue;
         if (routes_[r].method == want) {
             m.kind = MatchKind::found;
             m.route = &routes_[r];
             m.params.clear();
-            for (std::size_t s = 0; s < tpl.size(); ++s) {
-                if (is_param(tpl[s])) m.params.emplace_back(tpl[s].substr(1, tpl[s].size() - 2), std::string(segs[s]));
+            for (std::size_t s = 0; s < c.segments.size(); ++s) {
+                if (c.is_param[s]) m.params.emplace_back(c.segments[s].substr(1, c.segments[s].size() - 2), std::string(segs[s]));
             }
+            m.allow.clear();
             return m;
         }
         if (m.allow.find(routes_[r].method) == std::string::npos) {
@@ -81,6 +103,14 @@ Match Router::match(std::string_view method, std::string_view path) const {
             m.allow += routes_[r].method;
         }
         m.kind = MatchKind::method_not_allowed;
+    }
+    // A template made only of parameters is a catch-all: a path nobody else owns stays unknown (404)
+    // for the methods it does not serve.
+    bool catch_all = std::find(best->is_param.begin(), best->is_param.end(), false) == best->is_param.end();
+    if (catch_all) {
+        m.kind = MatchKind::not_found;
+        m.allow.clear();
+        return m;
     }
     if (m.kind == MatchKind::method_not_allowed && m.allow.find("OPTIONS") == std::string::npos) m.allow += ", OPTIONS";
     return m;

@@ -18,6 +18,8 @@ void describe_outbox_config(config::Schema& s) {
     s.add({"token.outbox.max-backoff", Type::duration, "Longest pause of the relay after repeated failures.", 1});
     s.add({"token.outbox.retention", Type::duration, "Published outbox rows older than this are deleted.", 0});
     s.add({"token.outbox.purge-interval", Type::duration, "How often published outbox rows are purged.", 1000});
+    s.add({"token.outbox.lease", Type::duration,
+           "How long a relay owns the batch of outbox rows it claimed (another process re-publishes them after).", 1000});
     s.add({"token.usage.topic", Type::string, "Event log topic of usage events."});
     s.add({"token.purchase.topic", Type::string, "Event log topic of purchase saga events."});
 }
@@ -35,6 +37,7 @@ Result<OutboxOptions> parse_outbox_config(const config::Config& c) {
     o.retention = std::max(c.get_duration("token.outbox.retention", o.retention), std::chrono::milliseconds(0));
     o.purge_interval =
         std::max(c.get_duration("token.outbox.purge-interval", o.purge_interval), std::chrono::milliseconds(1));
+    o.lease = std::max(c.get_duration("token.outbox.lease", o.lease), std::chrono::milliseconds(1000));
     o.usage_topic = c.get_string("token.usage.topic", o.usage_topic);
     o.purchase_topic = c.get_string("token.purchase.topic", o.purchase_topic);
     std::string errors;

@@ -20,6 +20,7 @@ struct OutboxOptions {
     std::chrono::milliseconds max_backoff{30000};  ///< token.outbox.max-backoff: pauses double up to this
     std::chrono::milliseconds retention{600000};   ///< token.outbox.retention: published rows older are purged
     std::chrono::milliseconds purge_interval{60000};  ///< token.outbox.purge-interval: how often purge runs
+    std::chrono::milliseconds lease{30000};       ///< token.outbox.lease: a claimed batch is this relay's for this long
     std::chrono::milliseconds stop_flush{2000};    ///< stop() keeps publishing this long at most (0: no flush)
     std::string usage_topic = "token-usage";       ///< token.usage.topic: rows of aggregate type TokenUsage
     std::string purchase_topic = "token-purchase-events";  ///< token.purchase.topic: every other aggregate type

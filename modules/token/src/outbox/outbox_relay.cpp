@@ -27,9 +27,24 @@ constexpr std::int64_t kPurgeChunk = 2000;
 /// time proportional to it); in between the gauge is decremented by what was published.
 constexpr auto kBacklogCountPeriod = std::chrono::seconds(1);
 
+// A pass first claims up to batch-size unpublished rows nobody else holds (no claim, an expired one,
+// or this relay's own from a failed pass), then reads back exactly the rows it claimed. The claim
+// condition is repeated outside the sub-select: on PostgreSQL (READ COMMITTED) a row another relay
+// claimed meanwhile is re-checked after its lock and skipped, so one row is never held by two relays.
+// A row whose aggregate (saga) has an earlier unpublished row held by another relay waits, so one
+// saga's events keep their order (best effort on PostgreSQL when two relays claim at the same instant).
+#define LT_OUTBOX_FREE                                                                                      \
+    "published_at IS NULL AND (claim_until IS NULL OR claim_until < $3 OR claim_owner = $1) "              \
+    "AND (aggregate_id IS NULL OR NOT EXISTS (SELECT 1 FROM token_outbox AS earlier "                      \
+    "WHERE earlier.aggregate_id = token_outbox.aggregate_id AND earlier.seq < token_outbox.seq "            \
+    "AND earlier.published_at IS NULL AND earlier.claim_until >= $3 AND earlier.claim_owner <> $1))"
+constexpr std::string_view kClaimSql =
+    "UPDATE token_outbox SET claim_owner = $1, claim_until = $2 WHERE " LT_OUTBOX_FREE
+    " AND seq IN (SELECT seq FROM token_outbox WHERE " LT_OUTBOX_FREE " ORDER BY seq LIMIT $4)";
+#undef LT_OUTBOX_FREE
 constexpr std::string_view kSelectSql =
     "SELECT seq, id, aggregate_type, aggregate_id, payload FROM token_outbox "
-    "WHERE published_at IS NULL ORDER BY seq LIMIT $1";
+    "WHERE claim_owner = $1 AND claim_until = $2 AND published_at IS NULL ORDER BY seq";
 constexpr std::string_view kCountSql = "SELECT COUNT(*) FROM token_outbox WHERE published_at IS NULL";
 constexpr std::string_view kPurgeSql =
     "DELETE FROM token_outbox WHERE seq IN "
@@ -72,7 +87,12 @@ struct OutboxRelay::Row {
 
 OutboxRelay::OutboxRelay(ports::SqlDatabase& db, ports::EventLog& log, Clock& clock, MetricsRegistry* metrics,
                          Logger logger, OutboxOptions options)
-    : db_(db), log_(log), clock_(clock), logger_(std::move(logger)), options_(usable(std::move(options))) {
+    : db_(db),
+      log_(log),
+      clock_(clock),
+      logger_(std::move(logger)),
+      options_(usable(std::move(options))),
+      owner_(new_uuid()) {
     if (metrics) {
         backlog_gauge_ = &metrics->gauge("token_outbox_backlog", "Outbox rows not yet published").labels({});
         auto& published = metrics->counter("token_outbox_published_total", "Outbox rows published, by topic",
@@ -128,7 +148,10 @@ Result<std::size_t> OutboxRelay::republish_kept() {
     std::lock_guard pass(pass_mutex_);
     std::size_t reset = 0;
     auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        auto u = s.execute("UPDATE token_outbox SET published_at = NULL WHERE published_at IS NOT NULL");
+        // Claims go too: these rows are published by nobody now, and the claims were of a dead relay.
+        auto u = s.execute(
+            "UPDATE token_outbox SET published_at = NULL, claim_owner = NULL, claim_until = NULL "
+            "WHERE published_at IS NOT NULL");
         if (!u) return fail(u.error());
         reset = static_cast<std::size_t>(u->affected);
         return ok();
@@ -235,8 +258,16 @@ Result<std::size_t> OutboxRelay::publish_once() {
 Result<std::size_t> OutboxRelay::publish_pass() {
     std::vector<Row> rows;
     rows.reserve(options_.batch_size);
+    const auto now = clock_.now();
+    const SqlValue owner(owner_);
+    const SqlValue until(format_rfc3339(now + options_.lease));
+    const SqlValue stamp(format_rfc3339(now));
     auto selected = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        auto q = s.execute(kSelectSql, {SqlValue(static_cast<std::int64_t>(options_.batch_size))});
+        rows.clear();
+        auto claimed = s.execute(kClaimSql, {owner, until, stamp, SqlValue(static_cast<std::int64_t>(options_.batch_size))});
+        if (!claimed) return fail(claimed.error());
+        if (claimed->affected == 0) return ok();
+        auto q = s.execute(kSelectSql, {owner, until});
         if (!q) return fail(q.error());
         for (auto& r : q->rows) {
             if (r.size() < 5) return fail(Errc::internal, "outbox select returned too few columns");

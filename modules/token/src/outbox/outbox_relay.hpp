@@ -2,7 +2,14 @@
 /// OutboxRelay: publishes the rows of token_outbox to the event log (the transactional outbox) and
 /// purges published rows after their retention.
 ///
-/// One pass reads up to batch-size unpublished rows in seq order, appends each, in that order, to the
+/// N processes may run a relay over one database: a pass first CLAIMS up to batch-size unpublished rows
+/// (a conditional UPDATE of claim_owner/claim_until, portable to SQLite and PostgreSQL) that no other
+/// relay holds, so each row is published by one relay at a time; rows claimed by a relay that died are
+/// claimed again once its lease (token.outbox.lease) expired, so nothing is lost. Order is kept within a
+/// batch; across relays two batches may interleave (consumers deduplicate by eventId and do not rely on
+/// order across aggregates).
+///
+/// One pass reads the rows it claimed in seq order, appends each, in that order, to the
 /// topic of its aggregate type (TokenUsage → the usage topic, anything else → the purchase topic) with
 /// key = aggregate id (one saga's events stay in order on one partition) or else the row id, and value
 /// = the payload unchanged. It stops at the first append failure, then stamps published_at on the rows
@@ -111,6 +118,7 @@ private:
     Clock& clock_;
     Logger logger_;
     const OutboxOptions options_;
+    const std::string owner_;  ///< this relay's claim id (random per instance)
 
     Gauge* backlog_gauge_ = nullptr;
     Counter* published_usage_ = nullptr;

@@ -128,34 +128,26 @@ std::string map_key(const PoolKey& key) {
 
 }  // namespace
 
-// ---- Reservation ----
+// ---- The process mode's hold: tokens counted in the cached pool's `pending` ----
 
-Reservation::Reservation(Reservation&& other) noexcept
-    : entry_(std::move(other.entry_)), tokens_(other.tokens_), tier_cap_(other.tier_cap_) {
-    other.entry_.reset();
-}
+namespace {
 
-Reservation& Reservation::operator=(Reservation&& other) noexcept {
-    if (this != &other) {
-        release_now();
-        entry_ = std::move(other.entry_);
-        other.entry_.reset();
-        tokens_ = other.tokens_;
-        tier_cap_ = other.tier_cap_;
-    }
-    return *this;
-}
-
-Reservation::~Reservation() { release_now(); }
-
-void Reservation::release_now() noexcept {
-    if (!entry_) return;
-    {
+class ProcessHold final : public ReservationHold {
+public:
+    ProcessHold(std::shared_ptr<PoolEntry> entry, std::int64_t tokens) : entry_(std::move(entry)), tokens_(tokens) {}
+    void release() noexcept override {
         std::lock_guard lock(entry_->mutex);
         entry_->pending -= tokens_;
     }
-    entry_.reset();
-}
+    /// The pool, for settle (which then owns the pending tokens).
+    const std::shared_ptr<PoolEntry>& entry() const { return entry_; }
+
+private:
+    std::shared_ptr<PoolEntry> entry_;
+    std::int64_t tokens_;
+};
+
+}  // namespace
 
 // ---- QuotaService ----
 
@@ -289,18 +281,6 @@ boost::asio::awaitable<Result<Reservation>> QuotaService::reserve(PoolKey key, s
     co_return co_await std::move(op);
 }
 
-void QuotaService::shrink(Reservation& reservation, std::int64_t tokens) {
-    if (!reservation.entry_) return;
-    tokens = std::clamp<std::int64_t>(tokens, 0, reservation.tokens_);
-    if (tokens == 0) {
-        reservation.release_now();
-        return;
-    }
-    std::lock_guard lock(reservation.entry_->mutex);
-    reservation.entry_->pending -= reservation.tokens_ - tokens;
-    reservation.tokens_ = tokens;
-}
-
 boost::asio::awaitable<Result<Reservation>> QuotaService::reserve_up_to(PoolKey key, std::int64_t min_tokens,
                                                                          std::int64_t max_tokens,
                                                                          std::optional<std::int64_t> tier_cap,
@@ -324,10 +304,8 @@ boost::asio::awaitable<Result<Reservation>> QuotaService::reserve_up_to(PoolKey 
         if (available < min_tokens) co_return fail(insufficient());
         tokens = std::min(max_tokens, available);
         entry->pending += tokens;
-        r.entry_ = std::move(entry);
+        r = Reservation(std::make_unique<ProcessHold>(std::move(entry), tokens), tokens, tier_cap);
     }
-    r.tokens_ = tokens;
-    r.tier_cap_ = tier_cap;
     co_return r;
 }
 
@@ -335,15 +313,26 @@ void QuotaService::release(Reservation reservation) { reservation.release_now();
 
 boost::asio::awaitable<Result<void>> QuotaService::settle(Reservation reservation, std::vector<OutboxRow> rows,
                                                           Clock::time_point now) {
-    return await_commit([this, reservation = std::move(reservation), rows = std::move(rows),
+    const std::int64_t spend = reservation.tokens();
+    return await_commit([this, reservation = std::move(reservation), rows = std::move(rows), spend,
                          now](std::unique_ptr<CommitWaiter> waiter) mutable {
-        settle_now(reservation, rows, now, std::move(waiter));
+        settle_now(reservation, spend, rows, now, std::move(waiter));
     });
 }
 
-void QuotaService::settle_now(Reservation& reservation, std::vector<OutboxRow>& rows, Clock::time_point now,
-                              std::unique_ptr<CommitWaiter> waiter) {
-    if (!reservation.active()) {
+boost::asio::awaitable<Result<void>> QuotaService::settle_partial(Reservation reservation, std::int64_t spend,
+                                                                  std::vector<OutboxRow> rows, Clock::time_point now) {
+    spend = std::clamp<std::int64_t>(spend, 0, reservation.tokens());
+    return await_commit([this, reservation = std::move(reservation), rows = std::move(rows), spend,
+                         now](std::unique_ptr<CommitWaiter> waiter) mutable {
+        settle_now(reservation, spend, rows, now, std::move(waiter));
+    });
+}
+
+void QuotaService::settle_now(Reservation& reservation, std::int64_t spend, std::vector<OutboxRow>& rows,
+                              Clock::time_point now, std::unique_ptr<CommitWaiter> waiter) {
+    auto* hold = dynamic_cast<ProcessHold*>(reservation.hold());
+    if (!hold) {
         waiter->complete(fail(Errc::invalid_argument, "reservation already settled or released"));
         return;
     }
@@ -353,14 +342,14 @@ void QuotaService::settle_now(Reservation& reservation, std::vector<OutboxRow>& 
     statements.emplace_back();
     for (const auto& row : rows) statements.push_back(bind_outbox_insert(row));
 
-    std::shared_ptr<PoolEntry> entry = std::move(reservation.entry_);
-    reservation.entry_.reset();  // consumed here: its destructor must not refund
+    std::shared_ptr<PoolEntry> entry = hold->entry();
+    (void)reservation.take_hold();  // consumed here: its destructor must not refund
     AfterUnlock after;
     std::lock_guard lock(entry->mutex);
-    entry->pending -= reservation.tokens_;
+    entry->pending -= reservation.tokens();
     PoolBalance next = entry->balance;
-    apply_window_reset(next, entry->key.type, reservation.tier_cap_, now, options_.window);
-    const Debit d = debit(next, reservation.tokens_);
+    apply_window_reset(next, entry->key.type, reservation.tier_cap(), now, options_.window);
+    const Debit d = debit(next, spend);
     statements.front() = bind_balance_write(entry->key, next, d.from_purchased, now);
     auto left = enqueue_locked(*entry, entry, statements_work(std::move(statements)), std::move(waiter), 0, now);
     if (!left) {

@@ -16,10 +16,11 @@
 /// Failure: when a pool write fails, the pool is marked stale and reloaded from SQL once no write of
 /// it is in flight; until then the in-memory balance (never above the stored one) keeps serving.
 ///
-/// Scope: ONE process. The reservation step lives in this process's memory, so several replicas
-/// sharing one database would each admit against their own copy: a multi-replica deployment needs the
-/// reservation step in a shared store (a later issue). Org membership and tier checks are the
-/// caller's job; pools of unknown owners are cached as absent like any other.
+/// Scope: ONE process (token.quota.reservation=process). The reservation step lives in this
+/// process's memory, so several processes sharing one database would each admit against their own
+/// copy: they need the shared mode (SharedQuotaLedger, token.quota.reservation=shared). Org
+/// membership and tier checks are the caller's job; pools of unknown owners are cached as absent like
+/// any other.
 
 #include <array>
 #include <chrono>
@@ -38,6 +39,7 @@
 #include "lt/core/result.hpp"
 #include "lt/ports/sql_database.hpp"
 #include "quota/group_committer.hpp"
+#include "quota/quota_ledger.hpp"
 #include "quota/quota_types.hpp"
 
 namespace lt::token {
@@ -46,39 +48,9 @@ namespace detail {
 struct PoolEntry;
 }
 
-class QuotaService;
-
-/// Tokens reserved in one pool by one request. Move-only; settle() or release() consumes it, and a
-/// reservation destroyed while still held is released (a cancelled request refunds its tokens).
-/// Its owner uses it from one thread at a time.
-class Reservation {
-public:
-    Reservation() = default;
-    Reservation(Reservation&& other) noexcept;
-    Reservation& operator=(Reservation&& other) noexcept;
-    Reservation(const Reservation&) = delete;
-    Reservation& operator=(const Reservation&) = delete;
-    /// Releases the tokens when still held.
-    ~Reservation();
-
-    /// True until settled or released.
-    bool active() const { return entry_ != nullptr; }
-    /// Tokens held (0 once settled or released).
-    std::int64_t tokens() const { return entry_ ? tokens_ : 0; }
-
-private:
-    friend class QuotaService;
-    /// Gives the reserved tokens back to the pool (pending −= tokens); no-op when not held.
-    void release_now() noexcept;
-
-    std::shared_ptr<detail::PoolEntry> entry_;
-    std::int64_t tokens_ = 0;
-    std::optional<std::int64_t> tier_cap_;  ///< applied if the window resets before settle
-};
-
 /// Thread-safe: any thread or coroutine may call every member; awaiting callers resume on their own
 /// executor. SQL runs on the blocking pool (reads) and on the group-commit thread (writes).
-class QuotaService {
+class QuotaService final : public QuotaLedger {
 public:
     /// `db`, `blocking` and `committer` must outlive the service and every Reservation it issued
     /// may outlive the service.
@@ -91,36 +63,40 @@ public:
     /// nullopt when it has none. `tier_cap` is the owner's `quotaMaxTokens` (user pools only; absent
     /// or ≤ 0 = none) applied if the window resets now.
     boost::asio::awaitable<Result<std::optional<PoolView>>> get(PoolKey key, std::optional<std::int64_t> tier_cap,
-                                                                std::chrono::system_clock::time_point now);
+                                                                std::chrono::system_clock::time_point now) override;
+
+    /// "process".
+    std::string_view mode() const override { return "process"; }
 
     /// Reserves `tokens` (> 0, else Errc::invalid_argument) after the lazy reset. Errc::payment_required
     /// `insufficient token quota` when the pool does not exist or a + p − pending < tokens. Nothing is
     /// written for the reservation itself.
     boost::asio::awaitable<Result<Reservation>> reserve(PoolKey key, std::int64_t tokens,
                                                         std::optional<std::int64_t> tier_cap,
-                                                        std::chrono::system_clock::time_point now);
+                                                        std::chrono::system_clock::time_point now) override;
 
     /// Like reserve(), for as much as the pool can give between `min_tokens` (> 0) and `max_tokens`
     /// (≥ min_tokens): Errc::payment_required when not even `min_tokens` fit.
     boost::asio::awaitable<Result<Reservation>> reserve_up_to(PoolKey key, std::int64_t min_tokens,
                                                               std::int64_t max_tokens,
                                                               std::optional<std::int64_t> tier_cap,
-                                                              std::chrono::system_clock::time_point now);
-    /// Lowers a held reservation to `tokens` (clamped to [0, held]; 0 releases it), giving the rest
-    /// back to the pool at once. Memory only.
-    static void shrink(Reservation& reservation, std::int64_t tokens);
+                                                              std::chrono::system_clock::time_point now) override;
+    /// settle() spending only `spend` of the reservation; the rest is simply no longer pending.
+    boost::asio::awaitable<Result<void>> settle_partial(Reservation reservation, std::int64_t spend,
+                                                        std::vector<OutboxRow> rows,
+                                                        std::chrono::system_clock::time_point now) override;
     /// Refunds a reservation (pending −= tokens). Memory only: nothing reaches the database.
-    void release(Reservation reservation);
+    void release(Reservation reservation) override;
 
     /// Spends a reservation: the allowance first, then purchased tokens, and group-commits the pool's
     /// new balance together with `rows` in one transaction; resumes after that commit. On error
     /// nothing of this settle is committed (the pool is reloaded later, see the file comment). An
     /// inactive reservation → Errc::invalid_argument. Build the awaitable in its own statement.
     boost::asio::awaitable<Result<void>> settle(Reservation reservation, std::vector<OutboxRow> rows,
-                                                std::chrono::system_clock::time_point now);
+                                                std::chrono::system_clock::time_point now) override;
 
     /// Group-commits outbox rows alone (events of rate-limited or failed calls); resumes after commit.
-    boost::asio::awaitable<Result<void>> record(std::vector<OutboxRow> rows);
+    boost::asio::awaitable<Result<void>> record(std::vector<OutboxRow> rows) override;
 
     /// Allocation (CONTRACT 20): creates the pool if needed and sets A (capped by `tier_cap` for user
     /// pools) and a = A for a window starting now; purchased tokens are untouched. Resumes after the
@@ -128,7 +104,7 @@ public:
     boost::asio::awaitable<Result<PoolView>> set_allowance(PoolKey key, std::int64_t allowance,
                                                            std::optional<std::int64_t> tier_cap,
                                                            std::chrono::system_clock::time_point now,
-                                                           bool only_if_absent = false);
+                                                           bool only_if_absent = false) override;
 
     /// Credits purchased tokens (P += tokens, p += tokens), creating the pool (A = a = 0) if needed, in
     /// one group-committed unit that also runs `extra` (e.g. the saga step's own writes and outbox
@@ -136,7 +112,7 @@ public:
     /// A + P → Errc::invalid_argument and nothing is committed.
     boost::asio::awaitable<Result<void>> credit_purchase(PoolKey key, std::int64_t tokens,
                                                          std::chrono::system_clock::time_point now,
-                                                         GroupCommitter::Work extra = {});
+                                                         GroupCommitter::Work extra = {}) override;
 
     /// The same credit inside a transaction the caller runs itself (not through the committer). The
     /// caller MUST call invalidate(key) after that transaction committed: the cached pool is then
@@ -146,7 +122,7 @@ public:
                                            std::chrono::system_clock::time_point now);
 
     /// Marks the cached pool of `key` for reload from SQL (see credit_purchase_in). Any thread.
-    void invalidate(const PoolKey& key);
+    void invalidate(const PoolKey& key) override;
 
     /// The key as the service stores it (provider lower-case).
     static PoolKey normalized(PoolKey key);
@@ -170,7 +146,8 @@ private:
     std::unique_ptr<CommitWaiter> enqueue_locked(detail::PoolEntry& entry, const std::shared_ptr<detail::PoolEntry>& owner,
                                                  GroupCommitter::Work work, std::unique_ptr<CommitWaiter> waiter,
                                                  std::int64_t credit, std::chrono::system_clock::time_point now);
-    void settle_now(Reservation& reservation, std::vector<OutboxRow>& rows, std::chrono::system_clock::time_point now,
+    void settle_now(Reservation& reservation, std::int64_t spend, std::vector<OutboxRow>& rows,
+                    std::chrono::system_clock::time_point now,
                     std::unique_ptr<CommitWaiter> waiter);
 
     ports::SqlDatabase& db_;

@@ -42,7 +42,7 @@ Result<void> insert_event(ports::SqlSession& session, const OutboxRow& row) {
 
 }  // namespace
 
-PurchaseSaga::PurchaseSaga(ports::SqlDatabase& db, BlockingPool& blocking, QuotaService& quota,
+PurchaseSaga::PurchaseSaga(ports::SqlDatabase& db, BlockingPool& blocking, QuotaLedger& quota,
                            PaymentProvider& payments, Clock& clock, MetricsRegistry* metrics, Logger log,
                            SagaOptions options, std::function<void()> outbox_written)
     : db_(db),
@@ -52,7 +52,8 @@ PurchaseSaga::PurchaseSaga(ports::SqlDatabase& db, BlockingPool& blocking, Quota
       clock_(clock),
       log_(std::move(log)),
       options_(options),
-      outbox_written_(std::move(outbox_written)) {
+      outbox_written_(std::move(outbox_written)),
+      owner_(new_uuid()) {
     if (metrics) {
         started_ = &metrics->counter("token_purchase_saga_started_total", "Purchase sagas started");
         completed_ = &metrics->counter("token_purchase_saga_completed_total", "Purchase sagas completed");
@@ -301,6 +302,9 @@ asio::awaitable<Result<std::size_t>> PurchaseSaga::recover_once() {
 
     std::size_t done = 0;
     for (auto& saga : stale) {
+        auto claiming = claim(saga);
+        auto claimed = co_await std::move(claiming);
+        if (!claimed || !*claimed) continue;  // another process recovers it (or it moved on)
         const auto from = saga.status;
         auto op = advance(saga, true);
         auto r = co_await std::move(op);
@@ -313,6 +317,9 @@ asio::awaitable<Result<std::size_t>> PurchaseSaga::recover_once() {
         ++done;
     }
     for (auto& saga : uncompensated) {
+        auto claiming = claim(saga);
+        auto claimed = co_await std::move(claiming);
+        if (!claimed || !*claimed) continue;
         auto op = blocking_.run([this, id = saga.id] { return compensate(id); });
         if (auto r = co_await std::move(op); !r) {
             if (log_) log_->warn("releasing the payment of failed saga {} failed: {}", saga.id, r.error().message);
@@ -321,6 +328,20 @@ asio::awaitable<Result<std::size_t>> PurchaseSaga::recover_once() {
         ++done;
     }
     co_return done;
+}
+
+asio::awaitable<Result<bool>> PurchaseSaga::claim(const Saga& saga) {
+    const auto now = clock_.now();
+    bool claimed = false;
+    auto op = db_.transact([&](ports::SqlSession& s) -> Result<void> {
+        auto r = claim_recovery(s, saga, owner_, now, now + options_.recovery_lease);
+        if (!r) return fail(r.error());
+        claimed = *r;
+        return ok();
+    });
+    auto r = co_await std::move(op);
+    if (!r) co_return fail(r.error());
+    co_return claimed;
 }
 
 Result<void> PurchaseSaga::compensate(const std::string& saga_id) {

@@ -32,7 +32,7 @@
 #include "lt/core/result.hpp"
 #include "lt/ports/event_log.hpp"
 #include "lt/ports/sql_database.hpp"
-#include "quota/quota_service.hpp"
+#include "quota/quota_ledger.hpp"
 #include "saga/payment.hpp"
 #include "saga/saga_store.hpp"
 
@@ -43,6 +43,8 @@ struct SagaOptions {
     bool simulate_failure = false;                       ///< fail every saga after the payment step
     std::chrono::milliseconds stale_after{std::chrono::minutes(10)};  ///< recovery age threshold
     std::size_t recovery_batch = 100;                    ///< sagas handled per recovery pass at most
+    /// A process recovers a saga only after claiming it for this long (token.saga.recovery.lease).
+    std::chrono::milliseconds recovery_lease{std::chrono::minutes(5)};
     /// Test-only fault injection: terminate the process (like `kill -9`) right after the step that
     /// committed this status. nullopt = never.
     std::optional<SagaStatus> crash_after;
@@ -62,7 +64,7 @@ class PurchaseSaga {
 public:
     /// Every reference must outlive the service. `outbox_written` (may be empty) is called after each
     /// commit that wrote outbox rows (wakes the relay). `metrics` may be null.
-    PurchaseSaga(ports::SqlDatabase& db, BlockingPool& blocking, QuotaService& quota, PaymentProvider& payments,
+    PurchaseSaga(ports::SqlDatabase& db, BlockingPool& blocking, QuotaLedger& quota, PaymentProvider& payments,
                  Clock& clock, MetricsRegistry* metrics, Logger log, SagaOptions options,
                  std::function<void()> outbox_written);
 
@@ -76,6 +78,8 @@ public:
     boost::asio::awaitable<Result<std::optional<Saga>>> find(std::string id);
 
     /// One recovery pass (see the file comment); returns how many sagas it finished or compensated.
+    /// Each stale saga is first claimed (claim_recovery, lease options.recovery_lease): with several
+    /// processes on one database exactly one recovers it, the others skip it.
     boost::asio::awaitable<Result<std::size_t>> recover_once();
 
     /// Handles one record of the purchase-events topic: a PAYMENT_RELEASE_REQUESTED releases the
@@ -92,6 +96,8 @@ private:
     boost::asio::awaitable<Result<void>> step(Saga& saga, SagaStatus to, std::string_view event_type,
                                               bool recovering);
     boost::asio::awaitable<Result<void>> reload(Saga& saga);
+    /// Claims `saga` for this instance's recovery; false when another process holds it or it moved.
+    boost::asio::awaitable<Result<bool>> claim(const Saga& saga);
     /// Releases the payment of a FAILED saga and records the compensation (idempotent). Blocking.
     Result<void> compensate(const std::string& saga_id);
     void after_commit(SagaStatus committed);
@@ -99,12 +105,13 @@ private:
 
     ports::SqlDatabase& db_;
     BlockingPool& blocking_;
-    QuotaService& quota_;
+    QuotaLedger& quota_;
     PaymentProvider& payments_;
     Clock& clock_;
     Logger log_;
     SagaOptions options_;
     std::function<void()> outbox_written_;
+    const std::string owner_;  ///< this instance's recovery claim id (random)
     CounterFamily* started_ = nullptr;
     CounterFamily* completed_ = nullptr;
     CounterFamily* failed_ = nullptr;

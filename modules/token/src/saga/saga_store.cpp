@@ -154,6 +154,18 @@ Result<std::vector<Saga>> load_uncompensated(ports::SqlSession& session, std::ch
     return sagas_from(session.execute(sql, {time_value(cutoff), SqlValue(static_cast<std::int64_t>(limit))}));
 }
 
+Result<bool> claim_recovery(ports::SqlSession& session, const Saga& saga, std::string_view owner,
+                            std::chrono::system_clock::time_point now, std::chrono::system_clock::time_point until) {
+    auto r = session.execute(
+        "UPDATE token_purchase_saga SET recovery_owner = $1, recovery_until = $2 "
+        "WHERE id = $3 AND status = $4 AND updated_at = $5 "
+        "AND (recovery_until IS NULL OR recovery_until < $6 OR recovery_owner = $1)",
+        {text(owner), time_value(until), text(saga.id), text(to_string(saga.status)), time_value(saga.updated_at),
+         time_value(now)});
+    if (!r) return fail(r.error());
+    return r->affected == 1;
+}
+
 Result<bool> mark_compensated(ports::SqlSession& session, std::string_view id, std::chrono::system_clock::time_point now) {
     auto r = session.execute(
         "UPDATE token_purchase_saga SET compensated_at = $1 WHERE id = $2 AND compensated_at IS NULL",

@@ -68,6 +68,11 @@ Result<std::vector<Saga>> load_stale_sagas(ports::SqlSession& session, std::chro
 /// oldest first, at most `limit`.
 Result<std::vector<Saga>> load_uncompensated(ports::SqlSession& session, std::chrono::system_clock::time_point cutoff,
                                              std::size_t limit);
+/// Claims the recovery of `saga` for `owner` until `until`: a conditional UPDATE that succeeds only
+/// while the saga still has the status and updated_at it was loaded with and no other process holds an
+/// unexpired claim (its own claim it may take again). True when this call claimed it (then no other process recovers it before `until`).
+Result<bool> claim_recovery(ports::SqlSession& session, const Saga& saga, std::string_view owner,
+                            std::chrono::system_clock::time_point now, std::chrono::system_clock::time_point until);
 /// Records that the payment of FAILED saga `id` was released; false when it already was.
 Result<bool> mark_compensated(ports::SqlSession& session, std::string_view id, std::chrono::system_clock::time_point now);
 

@@ -35,11 +35,21 @@ std::vector<ports::EventRecord> read_all(OutboxHarness& h) {
     return records;
 }
 
-/// Publishes with a fresh relay until nothing is left, then checks that the log holds every row, the
+/// Once the dead relay's claim expired (token.outbox.lease), publishes with a fresh relay (another
+/// process, or this one restarted) until nothing is left, then checks that the log holds every row, the
 /// `resent` rows of the crashed batch twice, and that a consumer deduplicating by eventId counts
 /// every event once, one saga's steps in order.
 void recover_and_check(OutboxHarness& h, const std::vector<std::string>& ids, std::size_t resent) {
     auto fresh = h.relay(test_options(kBatch));
+    // Before the lease expired, the batch the dead relay claimed is nobody else's: the fresh relay
+    // publishes the rows after it, and that batch stays unpublished.
+    for (int i = 0; i < 10; ++i) {
+        auto early = fresh->publish_once();
+        REQUIRE(early);
+        if (*early == 0) break;
+    }
+    CHECK(h.unpublished() > 0);
+    h.clock.advance(test_options().lease + std::chrono::seconds(1));
     for (int i = 0; i < 10; ++i) {
         auto published = fresh->publish_once();
         REQUIRE(published);

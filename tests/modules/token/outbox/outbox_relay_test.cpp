@@ -89,7 +89,7 @@ TEST_CASE("the message key is the aggregate id when set, else the row id, and on
     }
 }
 
-TEST_CASE("a pass publishes at most batch-size rows; the rest waits for the next passes") {
+TEST_CASE("a pass publishes at most batch-size rows and the rest waits for the next passes") {
     OutboxHarness h;
     auto ids = h.insert_usage(120);
     auto relay = h.relay(test_options(50));
@@ -328,7 +328,7 @@ private:
 };
 }  // namespace
 
-TEST_CASE("a relay started over a non-durable event log sends the kept rows again; over a durable one it does not") {
+TEST_CASE("a relay started over a non-durable event log sends the kept rows again, over a durable one it does not") {
     OutboxHarness h;
     auto ids = h.insert_usage(30);
     {

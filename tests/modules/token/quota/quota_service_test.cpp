@@ -306,7 +306,7 @@ TEST_CASE("settle persists the balance and its outbox rows in one transaction") 
     }
 }
 
-TEST_CASE("a reservation settles once; settling it again is refused") {
+TEST_CASE("a reservation settles once and settling it again is refused") {
     TempDir dir;
     QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
@@ -451,7 +451,7 @@ TEST_CASE("event ids are version-7 UUIDs that sort by creation time") {
 
 namespace lt::token::test {
 
-TEST_CASE("reserve_up_to takes as much as the pool has between min and max, and shrink gives the rest back") {
+TEST_CASE("reserve_up_to takes as much as the pool has between min and max, and settle_partial gives the rest back") {
     TempDir dir;
     QuotaHarness h((dir.path() / "token.db"));
     auto key = user_key();
@@ -465,19 +465,19 @@ TEST_CASE("reserve_up_to takes as much as the pool has between min and max, and 
     auto c = run(h.quota->reserve_up_to(key, 1, 5, std::nullopt, h.clock.now()));
     REQUIRE_FALSE(c);
     CHECK(c.error().code == Errc::payment_required);
-    QuotaService::shrink(*a, 25);  // 45 back
-    CHECK(a->tokens() == 25);
+    auto s = run(h.quota->settle_partial(std::move(*a), 25, {usage_row(h.clock.now())}, h.clock.now()));
+    REQUIRE(s);
     auto d = run(h.quota->reserve_up_to(key, 40, 100, std::nullopt, h.clock.now()));
     REQUIRE(d);
-    CHECK(d->tokens() == 45);
-    QuotaService::shrink(*b, 0);  // releases
-    CHECK_FALSE(b->active());
-    auto s = settle(h, std::move(*a), {usage_row(h.clock.now())});
-    REQUIRE(s);
+    CHECK(d->tokens() == 45);  // the 45 unspent came back
+    h.quota->release(std::move(*b));
     h.quota->release(std::move(*d));
     auto v = view(h, key);
     REQUIRE(v);
     CHECK(v->remaining() == 75);  // exactly the 25 settled were spent
+    auto row = h.stored(key);
+    REQUIRE(row);
+    CHECK(row->balance.allowance_remaining == 75);
 }
 
 }  // namespace lt::token::test

@@ -2,6 +2,8 @@
 // payment decline and simulated failure with compensation, recovery of every interrupted state,
 // and exact credits under concurrency.
 #include <atomic>
+#include <deque>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -151,7 +153,7 @@ TEST_CASE("a purchase runs every step as its own committed transaction and credi
     CHECK(h.purchased(org) == 70);
 }
 
-TEST_CASE("the same key and payload replays the saga; another payload is a conflict; keys are per user") {
+TEST_CASE("the same key and payload replays the saga, another payload is a conflict, and keys are per user") {
     TempDir dir;
     SagaHarness h(dir.path() / "t.db");
     auto key = user_key();
@@ -330,6 +332,91 @@ TEST_CASE("many threads buying for one pool: the purchased total is exact, also 
           h.scalar("SELECT COUNT(*) FROM token_purchase_saga WHERE status = 'COMPLETED'"));
     CHECK(completed.load() + h.scalar("SELECT COUNT(*) FROM token_purchase_saga WHERE status = 'FAILED'") <= kRequests);
     CHECK(h.purchased(key) > 0);
+}
+
+}  // namespace lt::token::test
+
+namespace lt::token::test {
+namespace {
+
+/// Runs `aw` on its own io_context on the calling thread (the shared run() helper is for one thread).
+template <class T>
+T run_here(asio::awaitable<T> aw) {
+    static thread_local std::deque<asio::io_context> contexts;  // outlive the pools that post to them
+    auto& ioc = contexts.emplace_back();
+    std::optional<T> out;
+    asio::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e, T value) {
+        if (!e) out.emplace(std::move(value));
+    });
+    ioc.run();
+    REQUIRE(out);
+    return std::move(*out);
+}
+
+}  // namespace
+
+TEST_CASE("an interrupted saga claimed by one process is skipped by another until the claim expires") {
+    TempDir dir;
+    SagaHarness a(dir.path() / "t.db");
+    SagaHarness b(dir.path() / "t.db");
+    auto key = user_key();
+    auto stale = a.plant(SagaStatus::payment_reserved, 11min, key, 70);
+    REQUIRE(a.payments.reserve(stale.id, key.owner_id, 70));
+    // Another process claimed it (and is recovering it, or died doing so).
+    REQUIRE(a.db->transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        auto claimed = claim_recovery(s, stale, "another-process", a.clock.now(), a.clock.now() + 5min);
+        if (!claimed) return fail(claimed.error());
+        REQUIRE(*claimed);
+        return ok();
+    }));
+    auto skipped = run(b.saga.recover_once());
+    REQUIRE(skipped);
+    CHECK(*skipped == 0);
+    CHECK(b.saga_status(stale.id) == "PAYMENT_RESERVED");
+    b.clock.advance(6min);  // the claim expired: its process is presumed dead
+    auto done = run(b.saga.recover_once());
+    REQUIRE(done);
+    CHECK(*done == 1);
+    CHECK(b.saga_status(stale.id) == "COMPLETED");
+    CHECK(b.purchased(key) == 70);
+}
+
+TEST_CASE("two processes recovering at once finish each interrupted saga exactly once") {
+    for (int loop = 0; loop < 5; ++loop) {
+        CAPTURE(loop);
+        TempDir dir;
+        SagaHarness a(dir.path() / "t.db");
+        SagaHarness b(dir.path() / "t.db");
+        auto key = user_key();
+        constexpr int kSagas = 30;
+        std::vector<Saga> planted;
+        for (int i = 0; i < kSagas; ++i) {
+            planted.push_back(a.plant(i % 2 ? SagaStatus::payment_reserved : SagaStatus::tokens_allocated, 11min, key, 1));
+            REQUIRE(a.payments.reserve(planted.back().id, key.owner_id, 1));
+        }
+        std::size_t done_a = 0;
+        std::size_t done_b = 0;
+        std::thread ta([&] {
+            auto r = run_here(a.saga.recover_once());
+            REQUIRE(r);
+            done_a = *r;
+        });
+        std::thread tb([&] {
+            auto r = run_here(b.saga.recover_once());
+            REQUIRE(r);
+            done_b = *r;
+        });
+        ta.join();
+        tb.join();
+        CHECK(done_a + done_b == kSagas);  // each saga recovered by one of them
+        for (const auto& s : planted) CHECK(a.saga_status(s.id) == "COMPLETED");
+        CHECK(a.purchased(key) == kSagas / 2);  // only PAYMENT_RESERVED ones are credited, once
+        // One recovery per saga: its COMPLETED event exists once.
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox WHERE event_type = 'TOKEN_PURCHASE_COMPLETED'") == kSagas);
+        CHECK(counter(a.metrics, "token_purchase_saga_recovered_total") +
+                  counter(b.metrics, "token_purchase_saga_recovered_total") == kSagas);
+        MESSAGE("loop " << loop << ": process a recovered " << done_a << ", process b " << done_b);
+    }
 }
 
 }  // namespace lt::token::test

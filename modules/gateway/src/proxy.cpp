@@ -1,0 +1,67 @@
+#include "proxy.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "lt/http/errors.hpp"
+
+namespace asio = boost::asio;
+
+namespace lt::gateway {
+
+namespace {
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+bool idempotent(std::string_view method) {
+    return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" || method == "OPTIONS";
+}
+}  // namespace
+
+bool is_hop_by_hop(std::string_view name) {
+    static constexpr std::array<std::string_view, 10> kHop{"connection", "keep-alive",        "proxy-authenticate",
+                                                          "proxy-authorization", "te",         "trailer",
+                                                          "transfer-encoding",   "upgrade",    "host",
+                                                          "content-length"};
+    auto n = lower(name);
+    return std::find(kHop.begin(), kHop.end(), n) != kHop.end();
+}
+
+asio::awaitable<http::Response> proxy(cluster::Forwarder& forwarder, std::string owner, http::Request req) {
+    cluster::Call call;
+    // HEAD goes upstream as GET (the client reads whole responses); the server drops the body.
+    call.request.method = req.method == "HEAD" ? std::string("GET") : req.method;
+    call.request.target = req.target;
+    for (auto& h : req.headers) {
+        auto n = lower(h.name);
+        if (is_hop_by_hop(n) || n.rfind("x-user-", 0) == 0 || n.rfind("x-lt-", 0) == 0 || n == "x-request-id" ||
+            n == "x-correlation-id") {
+            continue;
+        }
+        call.request.headers.push_back(std::move(h));
+    }
+    call.request.headers.push_back({"X-Correlation-Id", req.ctx.correlation_id});
+    call.request.body = std::move(req.body);
+    call.principal = req.ctx.principal;
+    call.request_id = req.ctx.request_id;
+    call.deadline = req.ctx.deadline;
+    const bool retry = idempotent(req.method);
+    auto op = forwarder.send(owner, std::move(call), retry);
+    auto res = co_await std::move(op);
+    if (!res) {
+        if (res.error().code == Errc::timeout) co_return http::error_response(504, "gateway timeout", req.path);
+        co_return http::error_response(503, "service unavailable", req.path);
+    }
+    http::Response out;
+    out.status = res->status;
+    out.body = std::move(res->body);
+    for (auto& h : res->headers) {
+        if (!is_hop_by_hop(h.name)) out.headers.push_back(std::move(h));
+    }
+    co_return out;
+}
+
+}  // namespace lt::gateway

@@ -1,0 +1,112 @@
+#pragma once
+/// SharedQuotaLedger: the quota's reservation step in the shared SQL store (token.quota.reservation=
+/// shared), so any number of processes sharing one database admit against ONE balance (CONTRACT 30).
+///
+///   reserve  = one group-committed unit: read the pool under its row lock (FOR UPDATE on PostgreSQL;
+///              SQLite's BEGIN IMMEDIATE holds the database lock), apply the lazy window reset with the
+///              tier cap (pool_math), and if a + p ≥ n debit n (a first, then p) and insert a
+///              token_reservations row with the split, all in the batch's transaction. The unit's own
+///              outcome (debited / insufficient) is reported to its caller without failing the batch.
+///              The caller resumes only after the commit: an admitted reservation is durable.
+///   settle   = one unit: delete the reservation row and insert the outbox rows (the debit is durable
+///              already). If the row is gone (swept as expired) the settle fails and spends nothing.
+///   release  = one unit (queued, not awaited): delete the reservation row and, only if it was there,
+///              credit the split back (p += from_p; a += from_a only within the window it came from).
+///   sweep    = reservations older than their expiry (their process died between reserve and settle)
+///              are refunded by whichever process sweeps first (the delete decides, exactly once).
+///
+/// A crash between reserve and settle therefore costs under-use for at most the reservation timeout
+/// (tokens debited, refunded by the sweep), never over-admission. Views read SQL (no cache); `pending`
+/// is 0 because reserved tokens are already subtracted from a and p.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "lt/core/blocking_pool.hpp"
+#include "lt/core/result.hpp"
+#include "lt/ports/sql_database.hpp"
+#include "quota/group_committer.hpp"
+#include "quota/quota_ledger.hpp"
+#include "quota/quota_types.hpp"
+
+namespace lt::token {
+
+/// Options of the shared ledger.
+struct SharedLedgerOptions {
+    QuotaOptions quota;  ///< the window
+    /// A reservation not settled or released within this time is refunded by the sweep
+    /// (`token.quota.reservation-timeout`); it must exceed the longest consume request.
+    std::chrono::milliseconds reservation_timeout{std::chrono::seconds(60)};
+};
+
+/// Thread-safe: any thread or coroutine may call every member; awaiting callers resume on their own
+/// executor. Writes run on the group-commit thread, reads on the blocking pool.
+class SharedQuotaLedger final : public QuotaLedger {
+public:
+    /// `db`, `blocking` and `committer` must outlive the ledger and every Reservation it issued.
+    SharedQuotaLedger(ports::SqlDatabase& db, BlockingPool& blocking, GroupCommitter& committer,
+                      SharedLedgerOptions options = {});
+    ~SharedQuotaLedger() override;
+    SharedQuotaLedger(const SharedQuotaLedger&) = delete;
+    SharedQuotaLedger& operator=(const SharedQuotaLedger&) = delete;
+
+    /// "shared".
+    std::string_view mode() const override { return "shared"; }
+
+    boost::asio::awaitable<Result<std::optional<PoolView>>> get(PoolKey key, std::optional<std::int64_t> tier_cap,
+                                                                std::chrono::system_clock::time_point now) override;
+    boost::asio::awaitable<Result<Reservation>> reserve(PoolKey key, std::int64_t tokens,
+                                                        std::optional<std::int64_t> tier_cap,
+                                                        std::chrono::system_clock::time_point now) override;
+    void release(Reservation reservation) override;
+    boost::asio::awaitable<Result<Reservation>> reserve_up_to(PoolKey key, std::int64_t min_tokens,
+                                                              std::int64_t max_tokens,
+                                                              std::optional<std::int64_t> tier_cap,
+                                                              std::chrono::system_clock::time_point now) override;
+    /// settle() that credits the unspent part of the split back (purchased tokens first, as a debit
+    /// takes them last) in the same transaction.
+    boost::asio::awaitable<Result<void>> settle_partial(Reservation reservation, std::int64_t spend,
+                                                        std::vector<OutboxRow> rows,
+                                                        std::chrono::system_clock::time_point now) override;
+    boost::asio::awaitable<Result<void>> settle(Reservation reservation, std::vector<OutboxRow> rows,
+                                                std::chrono::system_clock::time_point now) override;
+    boost::asio::awaitable<Result<void>> record(std::vector<OutboxRow> rows) override;
+    boost::asio::awaitable<Result<PoolView>> set_allowance(PoolKey key, std::int64_t allowance,
+                                                           std::optional<std::int64_t> tier_cap,
+                                                           std::chrono::system_clock::time_point now,
+                                                           bool only_if_absent = false) override;
+    boost::asio::awaitable<Result<void>> credit_purchase(PoolKey key, std::int64_t tokens,
+                                                         std::chrono::system_clock::time_point now,
+                                                         GroupCommitter::Work extra = {}) override;
+    /// Nothing is cached but pool existence (pools are never deleted): no-op.
+    void invalidate(const PoolKey& key) override;
+
+    /// Refunds up to `limit` reservations that expired before `now` (one group-committed unit) and
+    /// returns how many this call refunded (others may have been refunded by another process).
+    /// Any coroutine.
+    boost::asio::awaitable<Result<std::size_t>> sweep_expired(std::chrono::system_clock::time_point now,
+                                                              std::size_t limit = 500);
+
+    /// Releases whose refund unit failed to commit (left to the sweep). Any thread.
+    std::uint64_t failed_refunds() const;
+
+    struct Core;  ///< shared with the reservations it issued
+
+private:
+    bool known(const PoolKey& key) const;
+    void remember(const PoolKey& key);
+
+    ports::SqlDatabase& db_;
+    BlockingPool& blocking_;
+    std::shared_ptr<Core> core_;
+    mutable std::mutex known_mutex_;          ///< guards known_
+    std::unordered_set<std::string> known_;  ///< pools seen to exist (they are never deleted)
+};
+
+}  // namespace lt::token
