@@ -109,4 +109,3 @@ TEST_CASE("deliver completes only after every group handled the event") {
     io.run();
     CHECK(seen_at_completion == 2);
 }
-
