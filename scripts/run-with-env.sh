@@ -71,7 +71,7 @@ if [[ $production == 1 ]]; then
     done
     [[ -n "$brokers" ]] || { echo "lt-kafka-mock did not start"; cat "$mock_out"; exit 1; }
     redis="${LT_TEST_REDIS_URL%/*}/3"
-    extra="$extra;storage.kv.driver=redis;storage.kv.url=$redis;storage.events.driver=kafka;storage.events.brokers=$brokers"
+    extra="$extra;storage.kv.driver=redis;storage.kv.url=$redis;storage.events.driver=kafka;storage.events.brokers=$brokers;storage.events.create-topics=false"
 fi
 if [[ -n "${LT_TEST_EXTRA_SET:-}" ]]; then extra="$extra;$LT_TEST_EXTRA_SET"; fi
 set +e

@@ -116,6 +116,10 @@ Result<void> open_kafka(const FactoryContext& f, Adapters& a) {
     options.default_partitions = static_cast<int>(f.cfg.get_int("storage.events.partitions", 4));
     options.session_timeout = f.cfg.get_duration("storage.events.session-timeout", std::chrono::seconds(10));
     options.logger = make_logger("kafka", f.cfg.get_string("log.level", "info"));
+    if (!f.cfg.get_bool("storage.events.create-topics", true)) {
+        // The brokers create a topic on its first use (auto.create.topics.enable).
+        options.topic_creator = [](std::string_view, int) -> Result<void> { return ok(); };
+    }
     auto log = adapters::KafkaEventLog::open(f.cfg.get_string("storage.events.brokers"), std::move(options));
     if (!log) return fail(log.error());
     a.events = std::move(*log);

@@ -101,6 +101,8 @@ void describe_kernel(Schema& schema) {
                    kMillisecond));
     schema.add(key("storage.events.partitions", Type::integer, "Kafka: partitions of a topic created when missing", 1,
                    10000));
+    schema.add(key("storage.events.create-topics", Type::boolean,
+                   "Kafka: create missing topics with the Admin API (false: rely on the brokers' auto-creation)"));
     schema.add(key("storage.events.session-timeout", Type::duration,
                    "Kafka: a consumer silent this long leaves its group and its partitions go to the others",
                    kMillisecond));
