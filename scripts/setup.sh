@@ -31,6 +31,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
+# The official openai npm client for the ctest openai_npm_client_test (pinned by its package-lock.json).
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix tests/openai-client --no-audit --no-fund --loglevel=error
+else
+  echo "setup: npm not found; openai_npm_client_test will be skipped (install Node.js 20)"
+fi
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
 cmake --build build
 echo "setup: built build/leaky-tokens"

@@ -283,3 +283,55 @@ TEST_CASE("a crashed instance is skipped, the last table serves while the regist
         return res.status == 503 && lt::test::message_of(res) == "service unavailable";
     }, 5s));
 }
+
+TEST_CASE("the OpenAI-compatible API works through the gateway proxy, streams included, charged exactly") {
+    Cluster c;
+    const auto gw = c.gateway_port;
+    REQUIRE(eventually(
+        [&] {
+            return http_call(gw, "GET", "/api/v1/tokens/status").status == 200 &&
+                   http_call(gw, "POST", "/api/v1/auth/login", R"({"username":"x","password":"y"})").status == 401;
+        },
+        10s));
+    auto u = lt::test::signup(gw, "splitchat");
+    auto key_res = http_call(gw, "POST", "/api/v1/auth/api-keys",
+                             json::serialize(json::object{{"userId", u.id}, {"name", "sdk"}}), u.auth());
+    REQUIRE_MESSAGE(key_res.status == 201, key_res.body);
+    const std::map<std::string, std::string> bearer{
+        {"Authorization", "Bearer " + std::string(object_of(key_res).at("apiKey").as_string())}};
+    auto root = lt::test::admin(gw);
+    lt::test::allocate(gw, root, "userId", u.id, 1000);
+    auto remaining = [&] {
+        auto q = http_call(gw, "GET", "/api/v1/tokens/quota?userId=" + u.id + "&provider=openai", "", u.auth());
+        return object_of(q).at("remainingTokens").as_int64();
+    };
+
+    auto models = http_call(gw, "GET", "/v1/models", "", bearer);
+    REQUIRE_MESSAGE(models.status == 200, models.body);
+    const std::string msgs = R"("messages":[{"role":"user","content":"Hello through the proxy"}])";
+    auto plain = http_call(gw, "POST", "/v1/chat/completions", R"({"model":"gpt-4o-mini",)" + msgs + "}", bearer);
+    REQUIRE_MESSAGE(plain.status == 200, plain.body);
+    auto used = object_of(plain).at("usage").as_object().at("total_tokens").as_int64();
+    CHECK(remaining() == 1000 - used);
+
+    auto stream = http_call(gw, "POST", "/v1/chat/completions",
+                            R"({"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},)" + msgs + "}",
+                            bearer);
+    REQUIRE_MESSAGE(stream.status == 200, stream.body);
+    CHECK(stream.header("content-type") == "text/event-stream");
+    CHECK(stream.body.find("data: [DONE]") != std::string::npos);
+    auto at = stream.body.find("\"usage\":{");
+    REQUIRE(at != std::string::npos);
+    auto line_end = stream.body.find("\n\n", at);
+    auto line_start = stream.body.rfind("data: ", at) + 6;
+    auto chunk = json::parse(stream.body.substr(line_start, line_end - line_start)).as_object();
+    auto streamed = chunk.at("usage").as_object().at("total_tokens").as_int64();
+    CHECK(remaining() == 1000 - used - streamed);
+
+    auto missing = http_call(gw, "POST", "/v1/chat/completions", R"({"model":"nope",)" + msgs + "}", bearer);
+    CHECK(missing.status == 404);
+    CHECK(missing.body.find("model_not_found") != std::string::npos);
+    auto anonymous = http_call(gw, "GET", "/v1/models");
+    CHECK(anonymous.status == 401);
+    CHECK(anonymous.body.find("\"error\":{") != std::string::npos);
+}

@@ -11,6 +11,8 @@ lt_add_test(NAME integration_test
     integration/purchase_test.cpp
     integration/restart_test.cpp
     integration/auth_cost_bench.cpp
+    integration/openai_test.cpp
+    integration/openai_upstream_test.cpp
     integration/registry_config_test.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)
@@ -40,3 +42,10 @@ if(TARGET lt::adapter_redis)
     LIBS lt_app PkgConfig::HIREDIS)
   target_include_directories(integration_redis_test PRIVATE ${PROJECT_SOURCE_DIR}/src/adapters/redis)
 endif()
+
+# The official openai npm client (tests/openai-client, installed by scripts/setup.sh with npm ci)
+# against a running `leaky-tokens serve`. Skipped (77) with a message when node or the client is missing.
+add_test(NAME openai_npm_client_test
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/openai-client/run.sh $<TARGET_FILE:leaky-tokens>
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(openai_npm_client_test PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)

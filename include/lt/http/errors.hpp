@@ -21,4 +21,13 @@ Response error_response(int status, std::string_view message, std::string_view p
 /// error_response(status_of(e.code), e.message, path).
 Response error_response(const Error& e, std::string_view path);
 
+/// OpenAI's error shape (CONTRACT.md item 38): {"error": {"message", "type", "param", "code"}}.
+/// Empty `param` / `code` are written as null; `type` defaults from the status (see to_openai_error).
+Response openai_error(int status, std::string_view message, std::string_view code = {}, std::string_view type = {},
+                      std::string_view param = {});
+
+/// Rewrites an error Response with the item-1 body into OpenAI's shape, keeping status and headers
+/// (for paths under /v1/). Bodies already in OpenAI's shape and non-errors are left alone.
+void to_openai_error(Response& res);
+
 }  // namespace lt::http

@@ -47,10 +47,32 @@ struct Request {
     std::string_view path_param(std::string_view name) const;
 };
 
+/// Sends the chunks of a streamed response body to the client. Given to a BodyProducer by the server;
+/// used from that producer only, on the connection's executor (an I/O thread).
+class BodyWriter {
+public:
+    virtual ~BodyWriter() = default;
+    /// Sends `chunk` and flushes it to the socket (an empty chunk sends nothing). Resumes when the
+    /// bytes were handed to the kernel, with true; false when the client went away or the write
+    /// deadline (server read-timeout, per chunk) passed: the producer should stop then. `chunk`
+    /// must stay valid until the write completes.
+    virtual boost::asio::awaitable<bool> write(std::string_view chunk) = 0;
+    /// True once a write failed (the client disconnected or stopped reading).
+    virtual bool disconnected() const = 0;
+};
+
+/// Produces a streamed body by awaiting BodyWriter::write for each piece; returns when done. Runs on
+/// the connection's I/O thread after the status line and headers were sent; must not block.
+using BodyProducer = std::function<boost::asio::awaitable<void>(BodyWriter&)>;
+
 struct Response {
     int status = 200;
     std::vector<Header> headers;
     std::string body;
+    /// When set, the body is streamed by this producer (chunked transfer encoding on HTTP/1.1,
+    /// close-delimited on HTTP/1.0) and `body` is ignored. to_json drops it; a streamed response
+    /// of another process reaches the client through the gateway's proxy (split mode) buffered.
+    BodyProducer stream;
     std::string route;  ///< matched route template, for metrics and the access log (not sent)
 
     /// Replaces (or adds) a header.

@@ -1,5 +1,7 @@
 #include "authenticator.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "lt/auth/auth.hpp"
@@ -106,7 +108,14 @@ asio::awaitable<AuthOutcome> Authenticator::authenticate(std::string api_key, st
     }
     std::string_view auth = authorization;
     if (auth.size() > 7 && to_lower(auth.substr(0, 7)) == "bearer ") {
-        auto op = by_jwt(trim(auth.substr(7)), std::move(ctx));
+        std::string credential = trim(auth.substr(7));
+        // The OpenAI SDKs send an API key as a Bearer token: a value that is not a JWT (three
+        // dot-separated parts) is validated as a leaky API key (CONTRACT 37).
+        if (config_.api_key_enabled && std::count(credential.begin(), credential.end(), '.') != 2) {
+            auto op = by_api_key(std::move(credential), std::move(ctx));
+            co_return co_await std::move(op);
+        }
+        auto op = by_jwt(std::move(credential), std::move(ctx));
         co_return co_await std::move(op);
     }
     if (!auth.empty()) co_return rejected(401, "unsupported authorization scheme", "Bearer");

@@ -58,8 +58,18 @@ public:
 
     asio::awaitable<void> stop() override { co_return; }
 
-    /// Route matching (404/405), then authentication (401), then the owner over the bus.
+    /// dispatch_routed(), with errors of the OpenAI-compatible API (paths under /v1/) in OpenAI's shape
+    /// (CONTRACT 38), the gateway's own 401/404/429 included.
     asio::awaitable<http::Response> dispatch(http::Request req) {
+        bool openai = req.path.starts_with("/v1/");
+        auto op = dispatch_routed(std::move(req));
+        auto res = co_await std::move(op);
+        if (openai) http::to_openai_error(res);
+        co_return res;
+    }
+
+    /// Route matching (404/405), then authentication (401), then the owner over the bus.
+    asio::awaitable<http::Response> dispatch_routed(http::Request req) {
         auto m = ctx_.routes->match(req.method, req.path);
         if (m.kind == http::MatchKind::not_found) {
             auto res = http::error_response(404, "not found", req.path);
@@ -144,8 +154,9 @@ public:
         } else {
             res = http::error_response(404, "not found", path);
         }
-        // Consume sets its own X-RateLimit-* (the bucket); the edge adds its IETF items (CONTRACT 27).
-        EdgeLimiter::apply_headers(res, edge, route == "/api/v1/tokens/consume");
+        // Consume and chat completions set their own X-RateLimit-* (the bucket); the edge adds its IETF
+        // items (CONTRACT 27, 39).
+        EdgeLimiter::apply_headers(res, edge, route == "/api/v1/tokens/consume" || route == "/v1/chat/completions");
         // A catch-all's 404 is an unknown path, counted as such (not under the catch-all's template).
         res.route = res.status == 404 && is_catch_all(route) ? std::string("NOT_FOUND") : std::move(route);
         co_return res;

@@ -5,8 +5,9 @@
 namespace lt::gateway {
 
 namespace {
-constexpr std::array<PrefixRoute, 13> kPrefixes{{
+constexpr std::array<PrefixRoute, 14> kPrefixes{{
     {"/api/v1/tokens/", "token", "token-service"},
+    {"/v1/", "token", "token-service"},  // the OpenAI-compatible API (CONTRACT 37)
     {"/api/v1/auth/", "auth", "auth-server"},
     {"/oauth2/", "auth", "auth-server"},
     {"/api/v1/analytics/", "analytics", "analytics-service"},

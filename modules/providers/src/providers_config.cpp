@@ -14,6 +14,24 @@ void describe_config(config::Schema& schema) {
     schema.add({"providers.*.failure-rate", Type::number, "Stub: share of calls (0..1) answered with 503.", 0, 1});
     schema.add({"providers.*.hang-rate", Type::number, "Stub: share of calls (0..1) that hang for hang-duration.", 0, 1});
     schema.add({"providers.*.hang-duration", Type::duration, "Stub: how long a hanging call waits before giving up.", 0});
+    {
+        config::KeySpec type{"providers.*.type", Type::enumeration,
+                             "Who answers chat completions: stub (in-process), or openai-compatible (POST <base-url>/chat/completions over HTTP or HTTPS)."};
+        type.choices = {"stub", "openai-compatible"};
+        schema.add(type);
+        config::KeySpec key{"providers.*.api-key", Type::string,
+                            "openai-compatible: the upstream's API key, sent as Authorization: Bearer; write it ${OPENAI_API_KEY}."};
+        key.secret = true;
+        schema.add(key);
+        schema.add({"providers.*.ca-file", Type::string,
+                    "openai-compatible over https: PEM file of trusted CAs (unset: the system store)."});
+    }
+    schema.add({"providers.*.models", Type::string_list,
+                "Model names this provider serves: a bare `model` of /v1/chat/completions routes here."});
+    schema.add({"providers.*.stream.chunks", Type::integer, "Stub: chunks of a streamed chat completion.", 1, 10000});
+    schema.add({"providers.*.stream.delay", Type::duration, "Stub: pause before each streamed chunk.", 0});
+    schema.add({"providers.*.stream.failure-rate", Type::number,
+                "Stub: share of streamed completions (0..1) that break off mid-stream.", 0, 1});
     schema.add({"providers.*.timeout", Type::duration, "Upstream HTTP deadline per call when base-url is set.", 1});
 }
 
@@ -42,7 +60,22 @@ Result<ProvidersConfig> parse_config(const config::Config& cfg) {
         s.hang_rate = cfg.get_double(p + "hang-rate", s.hang_rate);
         s.hang_duration = cfg.get_duration(p + "hang-duration", s.hang_duration);
         s.timeout = cfg.get_duration(p + "timeout", s.timeout);
+        s.type = to_lower(cfg.get_string(p + "type")) == "openai-compatible" ? ProviderType::openai_compatible
+                                                                             : ProviderType::stub;
+        if (cfg.has(p + "api-key") && !cfg.get_string(p + "api-key").empty()) s.api_key = cfg.get_string(p + "api-key");
+        if (cfg.has(p + "ca-file") && !cfg.get_string(p + "ca-file").empty()) s.ca_file = cfg.get_string(p + "ca-file");
+        if (s.type == ProviderType::openai_compatible && !s.base_url) {
+            errors += "providers." + std::string(name) + ".base-url is required when type is openai-compatible\n";
+        }
+        if (cfg.has(p + "models")) s.models = cfg.get_list(p + "models");
+        s.stream_chunks = cfg.get_int(p + "stream.chunks", s.stream_chunks);
+        s.stream_delay = cfg.get_duration(p + "stream.delay", s.stream_delay);
+        s.stream_failure_rate = cfg.get_double(p + "stream.failure-rate", s.stream_failure_rate);
         out.providers.emplace(std::string(name), s);
+    }
+    if (!errors.empty()) {
+        errors.pop_back();
+        return fail(Errc::invalid_argument, errors);
     }
     return out;
 }

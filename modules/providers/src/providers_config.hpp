@@ -5,13 +5,20 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lt/core/config.hpp"
 #include "lt/core/result.hpp"
 
 namespace lt::providers {
 
+/// Who answers a provider's chat completions.
+enum class ProviderType { stub, openai_compatible };
+
 struct ProviderSettings {
+    ProviderType type = ProviderType::stub;    ///< openai-compatible: POST <base-url>/chat/completions
+    std::optional<std::string> api_key;        ///< sent as Authorization: Bearer (never logged)
+    std::optional<std::string> ca_file;        ///< PEM trust anchors for https (unset: system store)
     std::optional<std::string> base_url;       ///< set: call <base-url>/api/v1/<name>/chat over HTTP
     std::chrono::milliseconds latency{0};      ///< stub: fixed delay before answering
     std::chrono::milliseconds jitter{0};       ///< stub: extra uniform random delay in [0, jitter]
@@ -19,6 +26,10 @@ struct ProviderSettings {
     double hang_rate = 0.0;                    ///< stub: share of calls that never answer (until hang-duration)
     std::chrono::milliseconds hang_duration{30000};
     std::chrono::milliseconds timeout{2000};   ///< upstream HTTP deadline per call (base-url only)
+    std::vector<std::string> models;           ///< model names served (bare names route here)
+    long long stream_chunks = 4;               ///< stub: chunks of a streamed completion (≥ 1)
+    std::chrono::milliseconds stream_delay{0}; ///< stub: pause before each streamed chunk
+    double stream_failure_rate = 0.0;          ///< stub: share of streams that break off mid-stream
 };
 
 struct ProvidersConfig {

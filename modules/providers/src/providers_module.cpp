@@ -14,9 +14,11 @@ ProvidersModule::ProvidersModule(ModuleContext ctx, ProvidersConfig config)
 
 void ProvidersModule::register_handlers(bus::Bus& bus) {
     bus.handle(std::string(kChatCommand), [this](bus::Message m) { return bus_chat(std::move(m)); });
+    bus.handle(std::string(kCompletionCommand), [this](bus::Message m) { return bus_complete(std::move(m)); });
+    bus.handle(std::string(kModelsCommand), [this](bus::Message m) { return bus_models(std::move(m)); });
 }
 
-asio::awaitable<Result<void>> ProvidersModule::start() { co_return ok(); }
+asio::awaitable<Result<void>> ProvidersModule::start() { co_return service_.init(); }
 
 asio::awaitable<void> ProvidersModule::stop() { co_return; }
 
@@ -36,6 +38,19 @@ asio::awaitable<Result<boost::json::value>> ProvidersModule::bus_chat(bus::Messa
     auto reply = co_await std::move(op);
     if (!reply) co_return fail(reply.error());
     co_return to_json(*reply);
+}
+
+asio::awaitable<Result<boost::json::value>> ProvidersModule::bus_complete(bus::Message msg) {
+    if (!msg.body.is_object()) co_return fail(Errc::invalid_argument, "completion request must be an object");
+    auto op = service_.complete(std::move(msg.body.as_object()), std::move(msg.ctx));
+    auto reply = co_await std::move(op);
+    if (!reply) co_return fail(reply.error());
+    co_return boost::json::value(std::move(*reply));
+}
+
+asio::awaitable<Result<boost::json::value>> ProvidersModule::bus_models(bus::Message msg) {
+    (void)msg;
+    co_return boost::json::value(boost::json::object{{"providers", service_.models()}});
 }
 
 Result<std::unique_ptr<Module>> make_module(ModuleContext ctx) {

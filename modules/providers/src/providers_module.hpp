@@ -23,6 +23,9 @@ public:
     boost::asio::awaitable<http::Response> http_chat(std::string provider, http::Request req);
     /// Bus command provider.chat.v1.
     boost::asio::awaitable<Result<boost::json::value>> bus_chat(bus::Message msg);
+    /// provider.completion.v1 and provider.models.v1 (shapes in lt/providers/providers.hpp).
+    boost::asio::awaitable<Result<boost::json::value>> bus_complete(bus::Message msg);
+    boost::asio::awaitable<Result<boost::json::value>> bus_models(bus::Message msg);
 
 private:
     ModuleContext ctx_;

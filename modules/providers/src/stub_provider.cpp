@@ -8,6 +8,7 @@
 
 #include "lt/core/json.hpp"
 #include "lt/core/time.hpp"
+#include "stub_completion.hpp"
 
 namespace asio = boost::asio;
 
@@ -81,8 +82,7 @@ asio::awaitable<Result<ChatReply>> ProviderService::chat(ChatRequest req, bus::C
     co_return co_await std::move(op);
 }
 
-asio::awaitable<Result<ChatReply>> ProviderService::call_stub(const ProviderSettings& s, ChatRequest req,
-                                                             bus::Context ctx) {
+asio::awaitable<Result<void>> ProviderService::simulate(const ProviderSettings& s, const bus::Context& ctx) {
     auto delay = s.latency;
     if (s.jitter.count() > 0) {
         delay += std::chrono::milliseconds(static_cast<long long>(uniform01() * static_cast<double>(s.jitter.count())));
@@ -102,7 +102,119 @@ asio::awaitable<Result<ChatReply>> ProviderService::call_stub(const ProviderSett
     if (s.failure_rate > 0 && uniform01() < s.failure_rate) {
         co_return fail(Errc::unavailable, "simulated provider failure");
     }
+    co_return ok();
+}
+
+asio::awaitable<Result<ChatReply>> ProviderService::call_stub(const ProviderSettings& s, ChatRequest req,
+                                                             bus::Context ctx) {
+    auto op = simulate(s, ctx);
+    if (auto r = co_await std::move(op); !r) co_return fail(r.error());
     co_return stub_reply(req.provider, req.body, new_uuid(), clock_.now());
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderService::complete(boost::json::object request, bus::Context ctx) {
+    std::string provider;
+    if (auto* p = request.if_contains("provider"); p && p->is_string()) provider = to_lower(p->as_string());
+    auto it = config_.providers.find(provider);
+    if (it == config_.providers.end()) co_return fail(Errc::invalid_argument, "unknown provider");
+    if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "provider call deadline passed");
+    if (it->second.type == ProviderType::openai_compatible) {
+        auto op = complete_upstream(it->second, provider, std::move(request), std::move(ctx));
+        co_return co_await std::move(op);
+    }
+    if (it->second.base_url) {
+        co_return fail(Errc::unavailable, "provider " + provider + " has no OpenAI-compatible upstream");
+    }
+    auto op = simulate(it->second, ctx);
+    if (auto r = co_await std::move(op); !r) co_return fail(r.error());
+    co_return stub_completion(it->second, provider, request, clock_.now(), uniform01());
+}
+
+Result<void> ProviderService::init() {
+    for (const auto& [name, s] : config_.providers) {
+        if (s.type != ProviderType::openai_compatible) continue;
+        auto url = parse_upstream_url(s.base_url.value_or(""));
+        if (!url) return fail(Errc::invalid_argument, "providers." + name + ".base-url: " + url.error().message);
+        auto client = UpstreamClient::create(s.ca_file);
+        if (!client) return fail(Errc::invalid_argument, "providers." + name + ": " + client.error().message);
+        upstreams_[name] = std::move(*client);
+    }
+    return ok();
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderService::complete_upstream(const ProviderSettings& s,
+                                                                               const std::string& provider,
+                                                                               boost::json::object request,
+                                                                               bus::Context ctx) {
+    auto client = upstreams_.find(provider);
+    auto url = parse_upstream_url(s.base_url.value_or(""));
+    if (client == upstreams_.end() || !url) co_return fail(Errc::unavailable, "provider " + provider + " is not set up");
+    boost::json::object body{{"model", request["model"]}, {"messages", request["messages"]}, {"stream", false}};
+    if (auto* m = request.if_contains("maxTokens"); m && m->is_int64()) body["max_tokens"] = *m;
+    if (auto* u = request.if_contains("user"); u && u->is_string()) body["user"] = *u;
+    http::ClientRequest out;
+    out.method = "POST";
+    out.target = url->base_path + "/chat/completions";
+    out.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
+    if (s.api_key) out.headers.push_back({"Authorization", "Bearer " + *s.api_key});
+    out.body = boost::json::serialize(body);
+    auto timeout = std::min<long long>(s.timeout.count(), std::max<long long>(1, ctx.remaining_ms()));
+    auto op = client->second->request(*url, std::move(out), std::chrono::milliseconds(timeout));
+    auto res = co_await std::move(op);
+    if (!res) {
+        log_->warn("upstream call failed provider={} error={}", provider, res.error().message);
+        co_return fail(res.error());
+    }
+    if (res->status < 200 || res->status > 299) {
+        co_return fail(Errc::bad_gateway, "provider answered " + std::to_string(res->status));
+    }
+    auto parsed = parse_json(res->body);
+    if (!parsed || !parsed->is_object()) co_return fail(Errc::bad_gateway, "provider answered malformed JSON");
+    const auto& o = parsed->as_object();
+    const auto* choices = o.if_contains("choices");
+    const auto* usage = o.if_contains("usage");
+    if (!choices || !choices->is_array() || choices->as_array().empty() || !usage || !usage->is_object()) {
+        co_return fail(Errc::bad_gateway, "provider answered without choices or usage");
+    }
+    const auto& choice = choices->as_array().front();
+    std::string content;
+    std::string finish = "stop";
+    if (const auto* c = choice.is_object() ? choice.as_object().if_contains("message") : nullptr; c && c->is_object()) {
+        if (auto* t = c->as_object().if_contains("content"); t && t->is_string()) content = std::string(t->as_string());
+    }
+    if (auto* f = choice.as_object().if_contains("finish_reason"); f && f->is_string()) finish = std::string(f->as_string());
+    auto count = [&](std::string_view key) -> long long {
+        auto* v = usage->as_object().if_contains(key);
+        return v && v->is_int64() ? v->as_int64() : 0;
+    };
+    long long completion = count("completion_tokens");
+    boost::json::array chunks;
+    chunks.push_back(boost::json::object{{"content", content}, {"completionTokens", completion}});
+    auto* id = o.if_contains("id");
+    auto* created = o.if_contains("created");
+    co_return boost::json::object{
+        {"id", id && id->is_string() ? *id : boost::json::value("chatcmpl-" + new_uuid())},
+        {"created", created && created->is_int64() ? created->as_int64()
+                                                   : std::chrono::duration_cast<std::chrono::seconds>(
+                                                         clock_.now().time_since_epoch()).count()},
+        {"model", request["model"]},
+        {"provider", provider},
+        {"content", content},
+        {"finishReason", finish},
+        {"usage", boost::json::object{{"promptTokens", count("prompt_tokens")}, {"completionTokens", completion}}},
+        {"chunks", std::move(chunks)},
+        {"chunkDelayMs", 0},
+        {"failAtChunk", -1}};
+}
+
+boost::json::object ProviderService::models() const {
+    boost::json::object out;
+    for (const auto& [name, s] : config_.providers) {
+        boost::json::array list;
+        for (const auto& m : s.models) list.push_back(boost::json::string(m));
+        out[name] = std::move(list);
+    }
+    return out;
 }
 
 asio::awaitable<Result<ChatReply>> ProviderService::call_upstream(const ProviderSettings& s, ChatRequest req,

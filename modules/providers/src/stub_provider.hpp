@@ -3,6 +3,8 @@
 /// hangs) or by calling the configured upstream over HTTP.
 
 #include <chrono>
+#include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
@@ -15,6 +17,7 @@
 #include "lt/http/client.hpp"
 #include "lt/providers/providers.hpp"
 #include "providers_config.hpp"
+#include "upstream_client.hpp"
 
 namespace lt::providers {
 
@@ -35,11 +38,31 @@ public:
     /// One chat call honouring the context deadline.
     boost::asio::awaitable<Result<ChatReply>> chat(ChatRequest req, bus::Context ctx);
 
+    /// One OpenAI-style completion (kCompletionCommand) honouring the context deadline; the stub's
+    /// latency, jitter, failure and hang settings apply as to chat(). A provider with a base-url has
+    /// no OpenAI-compatible upstream yet: Errc::unavailable.
+    boost::asio::awaitable<Result<boost::json::object>> complete(boost::json::object request, bus::Context ctx);
+
+    /// Builds the HTTPS clients of openai-compatible providers (loads CA files). Start-up only.
+    Result<void> init();
+
+    /// {"<provider>": ["model", ...]} for every provider (kModelsCommand's `providers`).
+    boost::json::object models() const;
+
 private:
+    /// The stub's simulated latency, hangs and failures before it answers.
+    boost::asio::awaitable<Result<void>> simulate(const ProviderSettings& s, const bus::Context& ctx);
+    /// kCompletionCommand answered by an openai-compatible upstream (not streamed upstream: the
+    /// answer becomes one chunk).
+    boost::asio::awaitable<Result<boost::json::object>> complete_upstream(const ProviderSettings& s,
+                                                                           const std::string& provider,
+                                                                           boost::json::object request,
+                                                                           bus::Context ctx);
     boost::asio::awaitable<Result<ChatReply>> call_upstream(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
     boost::asio::awaitable<Result<ChatReply>> call_stub(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
 
     ProvidersConfig config_;
+    std::map<std::string, std::unique_ptr<UpstreamClient>> upstreams_;  ///< openai-compatible providers
     http::Client* client_;
     Clock& clock_;
     Logger log_;

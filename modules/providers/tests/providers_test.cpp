@@ -112,3 +112,37 @@ TEST_CASE("configuring an unknown provider name is an error naming the key") {
     REQUIRE_FALSE(m);
     CHECK(m.error().message.find("providers.mistral") != std::string::npos);
 }
+
+#include "stub_completion.hpp"
+
+TEST_CASE("the stub's chat completion splits its tokens into chunks, stops at maxTokens and can break off") {
+    lt::providers::ProviderSettings s;
+    s.stream_chunks = 3;
+    boost::json::array messages{boost::json::object{{"role", "user"}, {"content", "Hello there"}}};
+    boost::json::object req{{"model", "gpt-4o-mini"}, {"messages", messages}, {"maxTokens", 1000}};
+    auto now = std::chrono::system_clock::now();
+    auto full = lt::providers::stub_completion(s, "openai", req, now, 0.5);
+    auto completion = full.at("usage").at("completionTokens").as_int64();
+    CHECK(completion >= 8);
+    CHECK(completion <= 32);
+    CHECK(full.at("finishReason") == "stop");
+    CHECK(full.at("failAtChunk").as_int64() == -1);
+    std::int64_t sum = 0;
+    for (const auto& c : full.at("chunks").as_array()) sum += c.at("completionTokens").as_int64();
+    CHECK(sum == completion);
+    CHECK(full.at("chunks").as_array().size() == 3);
+    // Prompt: ceil((4 + 11) / 4) + 3, plus 3 — never above the gateway's bound (bytes + 4 per message + 3).
+    CHECK(full.at("usage").at("promptTokens").as_int64() == 10);
+    CHECK(lt::providers::stub_prompt_tokens(messages) <= 4 + 11 + 4 + 3);
+
+    req["maxTokens"] = 5;
+    auto cut = lt::providers::stub_completion(s, "openai", req, now, 0.5);
+    CHECK(cut.at("usage").at("completionTokens").as_int64() == 5);
+    CHECK(cut.at("finishReason") == "length");
+
+    s.stream_failure_rate = 1.0;
+    req["maxTokens"] = 1000;
+    auto broken = lt::providers::stub_completion(s, "openai", req, now, 0.5);
+    CHECK(broken.at("failAtChunk").as_int64() >= 1);
+    CHECK(broken.at("failAtChunk").as_int64() < 3);
+}

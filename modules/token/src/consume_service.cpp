@@ -12,7 +12,7 @@ namespace asio = boost::asio;
 namespace lt::token {
 
 OutboxRow usage_event(const ConsumeInput& in, bool allowed, std::string_view outcome,
-                      std::chrono::system_clock::time_point now) {
+                      std::chrono::system_clock::time_point now, const boost::json::object* extra) {
     OutboxRow row;
     row.id = new_event_id();  // time-ordered: outbox inserts stay at the end of the index
     row.aggregate_type = std::string(kUsageAggregateType);
@@ -24,6 +24,9 @@ OutboxRow usage_event(const ConsumeInput& in, bool allowed, std::string_view out
                                 {"tokens", in.tokens},
                                 {"allowed", allowed},
                                 {"outcome", outcome}};
+    if (extra) {
+        for (const auto& [k, v] : *extra) payload[k] = v;
+    }
     boost::json::object envelope{{"eventId", row.id},
                                  {"eventType", kUsageEventType},
                                  {"occurredAt", format_rfc3339(now)},

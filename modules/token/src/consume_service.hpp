@@ -40,9 +40,10 @@ struct ConsumeResult {
 };
 
 /// A usage event row for the outbox: envelope {eventId, eventType, occurredAt, payload{userId, orgId,
-/// provider, tokens, allowed, outcome}}.
+/// provider, tokens, allowed, outcome}}; `extra` fields (the chat completions' model, promptTokens,
+/// completionTokens, completeness) are added to the payload.
 OutboxRow usage_event(const ConsumeInput& in, bool allowed, std::string_view outcome,
-                      std::chrono::system_clock::time_point now);
+                      std::chrono::system_clock::time_point now, const boost::json::object* extra = nullptr);
 
 /// The pool a consume spends from.
 PoolKey pool_for(const ConsumeInput& in);

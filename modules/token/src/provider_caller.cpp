@@ -82,6 +82,34 @@ CircuitBreaker& ProviderCaller::breaker(const std::string& provider) { return ge
 
 asio::awaitable<Result<boost::json::object>> ProviderCaller::call(std::string provider, boost::json::object body,
                                                                   bus::Context ctx) {
+    providers::ChatRequest req{provider, std::move(body)};
+    auto payload = providers::to_json(req);
+    auto decode = [](const boost::json::value& v) -> Result<boost::json::object> {
+        auto decoded = providers::chat_reply_from_json(v);
+        if (!decoded) return fail(decoded.error());
+        return std::move(decoded->response);
+    };
+    auto op = invoke(std::string(providers::kChatCommand), std::move(provider), std::move(payload), decode,
+                     std::move(ctx));
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderCaller::complete(std::string provider,
+                                                                      boost::json::object request, bus::Context ctx) {
+    request["provider"] = provider;
+    auto decode = [](const boost::json::value& v) -> Result<boost::json::object> {
+        if (!v.is_object()) return fail(Errc::bad_gateway, "malformed completion reply");
+        return v.as_object();
+    };
+    boost::json::value payload(std::move(request));
+    auto op = invoke(std::string(providers::kCompletionCommand), std::move(provider), std::move(payload), decode,
+                     std::move(ctx));
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(
+    std::string command, std::string provider, boost::json::value payload,
+    std::function<Result<boost::json::object>(const boost::json::value&)> decode, bus::Context ctx) {
     auto& p = get(provider);
     if (p.in_flight.fetch_add(1) >= config_.max_concurrent_calls) {
         p.in_flight.fetch_sub(1);
@@ -100,14 +128,13 @@ asio::awaitable<Result<boost::json::object>> ProviderCaller::call(std::string pr
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline) co_return fail(Errc::timeout, "provider call timed out");
         if (!p.breaker.allow(now)) co_return fail(Errc::unavailable, "provider circuit open");
-        providers::ChatRequest req{provider, body};
-        auto op = bus_.call(std::string(providers::kChatCommand), providers::to_json(req), ctx);
+        auto op = bus_.call(command, payload, ctx);
         auto reply = co_await std::move(op);
         if (reply) {
-            auto decoded = providers::chat_reply_from_json(*reply);
+            auto decoded = decode(*reply);
             if (decoded) {
                 p.breaker.record(true, std::chrono::steady_clock::now());
-                co_return std::move(decoded->response);
+                co_return std::move(*decoded);
             }
             last = decoded.error();
         } else {

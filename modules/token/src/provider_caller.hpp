@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,11 @@ public:
     /// error; Errc::invalid_argument (unknown provider) is never retried.
     boost::asio::awaitable<Result<boost::json::object>> call(std::string provider, boost::json::object body, bus::Context ctx);
 
+    /// One OpenAI-style completion (`provider.completion.v1`, request/reply shapes in
+    /// lt/providers/providers.hpp) with the same deadline, retries, breaker and bulkhead as call().
+    boost::asio::awaitable<Result<boost::json::object>> complete(std::string provider, boost::json::object request,
+                                                                 bus::Context ctx);
+
     /// The breaker of a provider (created on first use).
     CircuitBreaker& breaker(const std::string& provider);
 
@@ -63,6 +69,11 @@ private:
         std::atomic<int> in_flight{0};
     };
     PerProvider& get(const std::string& provider);
+    /// The resilient attempt loop around one bus command; `decode` turns a reply into the result
+    /// (its error counts as a failed attempt).
+    boost::asio::awaitable<Result<boost::json::object>> invoke(
+        std::string command, std::string provider, boost::json::value payload,
+        std::function<Result<boost::json::object>(const boost::json::value&)> decode, bus::Context ctx);
 
     bus::Bus& bus_;
     ResilienceConfig config_;

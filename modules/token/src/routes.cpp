@@ -16,6 +16,8 @@ void TokenModule::register_routes(http::Router& r) {
     r.add("token", "GET", "/api/v1/tokens/orgs/{orgId}/members", [this](http::Request q) { return list_members(std::move(q)); });
     r.add("token", "PUT", "/api/v1/tokens/orgs/{orgId}/members/{userId}", [this](http::Request q) { return put_member(std::move(q)); });
     r.add("token", "DELETE", "/api/v1/tokens/orgs/{orgId}/members/{userId}", [this](http::Request q) { return delete_member(std::move(q)); });
+    r.add("token", "GET", "/v1/models", [this](http::Request q) { return list_models(std::move(q)); });
+    r.add("token", "POST", "/v1/chat/completions", [this](http::Request q) { return chat_completions(std::move(q)); });
 }
 
 }  // namespace lt::token

@@ -6,6 +6,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "chat_metering.hpp"
 #include "consume_service.hpp"
 #include "limiter/rate_limiter.hpp"
 #include "lt/core/event_consumer.hpp"
@@ -45,6 +46,10 @@ public:
     boost::asio::awaitable<http::Response> list_members(http::Request req);
     boost::asio::awaitable<http::Response> purchase(http::Request req);
     boost::asio::awaitable<http::Response> get_purchase(http::Request req);
+    // The OpenAI-compatible API (chat_http.cpp). chat_completions may return a streamed Response:
+    // the gateway calls it in-process.
+    boost::asio::awaitable<http::Response> list_models(http::Request req);
+    boost::asio::awaitable<http::Response> chat_completions(http::Request req);
 
 private:
     /// The roles of a user the auth module knows; else the response: 404 `user not found`, or 503.
@@ -60,6 +65,12 @@ private:
     boost::asio::awaitable<std::optional<http::Response>> require_org_access(std::string org_id, http::Request req);
     /// Creates the user's pool from token.quota.default-allowance on first use.
     boost::asio::awaitable<void> ensure_default_pool(PoolKey key, std::optional<std::int64_t> cap);
+    /// chat_completions before its errors are put in OpenAI's shape.
+    boost::asio::awaitable<http::Response> chat_completions_inner(http::Request req);
+    /// `model` → (provider, the model name the provider serves): "<provider>/<name>", or a bare name
+    /// listed in providers.<provider>.models; Errc::not_found otherwise.
+    boost::asio::awaitable<Result<std::pair<std::string, std::string>>> resolve_model(std::string model,
+                                                                                     bus::Context ctx);
     void count_lookup(const std::string& provider, std::string_view outcome);
     /// T2/T3: the quota view of a user's or an org's pool.
     boost::asio::awaitable<http::Response> lookup_quota(OwnerType type, http::Request req);
@@ -75,6 +86,7 @@ private:
     std::unique_ptr<RateLimiter> limiter_;
     std::unique_ptr<ProviderCaller> providers_;
     std::unique_ptr<ConsumeService> consume_;
+    std::unique_ptr<ChatMetering> chat_;
     std::unique_ptr<boost::asio::steady_timer> cleanup_timer_;
     std::unique_ptr<PaymentProvider> payments_;
     std::unique_ptr<PurchaseSaga> saga_;

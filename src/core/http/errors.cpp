@@ -39,4 +39,55 @@ Response error_response(const Error& e, std::string_view path) {
     return error_response(status_of(e.code), e.message, path);
 }
 
+namespace {
+std::string_view openai_type(int status) {
+    switch (status) {
+        case 401: return "authentication_error";
+        case 402: return "insufficient_quota";
+        case 403: return "permission_error";
+        case 404: return "invalid_request_error";
+        case 429: return "rate_limit_exceeded";
+        default: return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+std::string_view openai_code(int status) {
+    switch (status) {
+        case 401: return "invalid_api_key";
+        case 402: return "insufficient_quota";
+        case 403: return "forbidden";
+        case 404: return "not_found";
+        case 405: return "method_not_allowed";
+        case 413: return "request_too_large";
+        case 429: return "rate_limit_exceeded";
+        case 503: return "service_unavailable";
+        default: return {};
+    }
+}
+}  // namespace
+
+Response openai_error(int status, std::string_view message, std::string_view code, std::string_view type,
+                      std::string_view param) {
+    boost::json::object err{{"message", message},
+                            {"type", type.empty() ? openai_type(status) : type},
+                            {"param", param.empty() ? boost::json::value(nullptr) : boost::json::value(param)},
+                            {"code", code.empty() ? boost::json::value(nullptr) : boost::json::value(code)}};
+    return Response::json(status, boost::json::object{{"error", std::move(err)}});
+}
+
+void to_openai_error(Response& res) {
+    if (res.status < 400 || res.stream) return;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(res.body, ec);
+    std::string message = reason_phrase(res.status).empty() ? "error" : std::string(reason_phrase(res.status));
+    if (!ec && v.is_object()) {
+        const auto& o = v.as_object();
+        if (auto* e = o.if_contains("error"); e && e->is_object()) return;  // already OpenAI's shape
+        if (auto* m = o.if_contains("message"); m && m->is_string()) message = std::string(m->as_string());
+    }
+    auto converted = openai_error(res.status, message, openai_code(res.status));
+    res.body = std::move(converted.body);
+    res.set_header("Content-Type", "application/json");
+}
+
 }  // namespace lt::http

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <list>
 #include <unordered_map>
 #include <mutex>
@@ -196,6 +197,14 @@ asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& res, u
         out += "\r\n";
     }
     bool bodiless = res.status < 200 || res.status == 204 || res.status == 304;
+    if (res.stream && !bodiless) {
+        // Chunked on HTTP/1.1; an HTTP/1.0 client reads until the connection closes.
+        if (version != 10) out += "Transfer-Encoding: chunked\r\n";
+        if (!keep_alive || version == 10) out += "Connection: close\r\n";
+        out += "\r\n";
+        auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), kTuple);
+        co_return !ec;
+    }
     if (!bodiless) {
         out += "Content-Length: ";
         out += std::to_string(res.body.size());
@@ -209,6 +218,47 @@ asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& res, u
     auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
     co_return !ec;
 }
+
+/// The BodyWriter of one streamed response: each chunk is one write with its own deadline.
+class ChunkWriter final : public BodyWriter {
+public:
+    ChunkWriter(beast::tcp_stream& stream, bool chunked, std::chrono::milliseconds deadline)
+        : stream_(stream), chunked_(chunked), deadline_(deadline) {}
+
+    asio::awaitable<bool> write(std::string_view chunk) override {
+        if (failed_) co_return false;
+        if (chunk.empty()) co_return true;
+        char head[24];
+        std::size_t head_len = 0;
+        if (chunked_) head_len = static_cast<std::size_t>(std::snprintf(head, sizeof head, "%zx\r\n", chunk.size()));
+        std::array<asio::const_buffer, 3> buffers{asio::buffer(head, head_len), asio::buffer(chunk.data(), chunk.size()),
+                                                  asio::buffer("\r\n", chunked_ ? 2 : 0)};
+        stream_.expires_after(deadline_);
+        auto [ec, n] = co_await asio::async_write(stream_, buffers, kTuple);
+        if (ec) failed_ = true;
+        co_return !ec;
+    }
+
+    bool disconnected() const override { return failed_; }
+    /// Marks the stream broken: no further chunk and no terminator is sent.
+    void fail() { failed_ = true; }
+
+    /// The terminating zero-length chunk (chunked only).
+    asio::awaitable<bool> finish() {
+        if (failed_) co_return false;
+        if (!chunked_) co_return true;
+        stream_.expires_after(deadline_);
+        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer("0\r\n\r\n", 5), kTuple);
+        if (ec) failed_ = true;
+        co_return !ec;
+    }
+
+private:
+    beast::tcp_stream& stream_;
+    bool chunked_;
+    std::chrono::milliseconds deadline_;
+    bool failed_ = false;
+};
 
 asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
@@ -307,7 +357,25 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
         // Observed before the write, so a client that saw the response also sees it counted.
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (st->latency) st->observe_latency(metric_method(method), route, status, seconds);
+        bool streamed = res.stream && !head && status >= 200 && status != 204 && status != 304;
+        if (streamed && version == 10) keep_alive = false;  // close-delimited body
         bool written = co_await write_response(*stream, res, version, keep_alive, head);
+        if (streamed) {
+            // The producer always runs, also when the head could not be sent: it must learn that the
+            // client went away (a metered stream settles what it produced).
+            ChunkWriter writer(*stream, version != 10, st->opt.read_timeout);
+            auto producer = std::move(res.stream);
+            if (!written) writer.fail();
+            try {
+                auto op = producer(writer);
+                co_await std::move(op);
+            } catch (const std::exception& e) {
+                st->log->error("body producer threw path={} error={}", json_quote(path), e.what());
+                writer.fail();
+            }
+            bool done = co_await writer.finish();
+            written = written && done;
+        }
         if (st->access_log) {
             // Values are JSON-escaped: a path may hold quotes or newlines once percent-decoded.
             st->log->info("{{\"method\":{},\"path\":{},\"route\":{},\"status\":{},\"durationMs\":{:.3f},"

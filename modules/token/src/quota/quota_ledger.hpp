@@ -98,6 +98,20 @@ public:
                                                                 std::optional<std::int64_t> tier_cap,
                                                                 std::chrono::system_clock::time_point now) = 0;
 
+    /// Like reserve(), for as much as the pool can cover between `min_tokens` (> 0) and `max_tokens`
+    /// (≥ min_tokens): Errc::payment_required when not even `min_tokens` fit. The Reservation's
+    /// tokens() says how many were reserved.
+    virtual boost::asio::awaitable<Result<Reservation>> reserve_up_to(PoolKey key, std::int64_t min_tokens,
+                                                                      std::int64_t max_tokens,
+                                                                      std::optional<std::int64_t> tier_cap,
+                                                                      std::chrono::system_clock::time_point now) = 0;
+
+    /// Like settle(), spending only `spend` (clamped to [0, tokens()]) of the reservation; the rest
+    /// goes back to the pool in the same commit (metered calls whose exact cost is known at the end).
+    virtual boost::asio::awaitable<Result<void>> settle_partial(Reservation reservation, std::int64_t spend,
+                                                                std::vector<OutboxRow> rows,
+                                                                std::chrono::system_clock::time_point now) = 0;
+
     /// Refunds a reservation (never blocks; a shared ledger queues the credit).
     virtual void release(Reservation reservation) = 0;
 

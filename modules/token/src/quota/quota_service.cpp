@@ -1,5 +1,7 @@
 #include "quota/quota_service.hpp"
 
+#include <algorithm>
+
 #include <functional>
 #include <limits>
 #include <span>
@@ -275,7 +277,16 @@ boost::asio::awaitable<Result<std::optional<PoolView>>> QuotaService::get(PoolKe
 boost::asio::awaitable<Result<Reservation>> QuotaService::reserve(PoolKey key, std::int64_t tokens,
                                                                    std::optional<std::int64_t> tier_cap,
                                                                    Clock::time_point now) {
-    if (tokens <= 0) co_return fail(Errc::invalid_argument, "tokens must be positive");
+    auto op = reserve_up_to(std::move(key), tokens, tokens, tier_cap, now);
+    co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<Result<Reservation>> QuotaService::reserve_up_to(PoolKey key, std::int64_t min_tokens,
+                                                                         std::int64_t max_tokens,
+                                                                         std::optional<std::int64_t> tier_cap,
+                                                                         Clock::time_point now) {
+    if (min_tokens <= 0 || max_tokens < min_tokens) co_return fail(Errc::invalid_argument, "tokens must be positive");
+    std::int64_t tokens = max_tokens;
     key = normalized(std::move(key));
     auto op = loaded_entry(key);
     auto loaded = co_await std::move(op);
@@ -290,7 +301,8 @@ boost::asio::awaitable<Result<Reservation>> QuotaService::reserve(PoolKey key, s
         const auto& b = entry->balance;
         // a + p ≤ A + P fits in 64 bits and pending ≥ 0: no overflow (saturating for safety).
         const std::int64_t available = saturating_add(b.allowance_remaining, b.purchased_remaining) - entry->pending;
-        if (available < tokens) co_return fail(insufficient());
+        if (available < min_tokens) co_return fail(insufficient());
+        tokens = std::min(max_tokens, available);
         entry->pending += tokens;
         r = Reservation(std::make_unique<ProcessHold>(std::move(entry), tokens), tokens, tier_cap);
     }
@@ -301,14 +313,24 @@ void QuotaService::release(Reservation reservation) { reservation.release_now();
 
 boost::asio::awaitable<Result<void>> QuotaService::settle(Reservation reservation, std::vector<OutboxRow> rows,
                                                           Clock::time_point now) {
-    return await_commit([this, reservation = std::move(reservation), rows = std::move(rows),
+    const std::int64_t spend = reservation.tokens();
+    return await_commit([this, reservation = std::move(reservation), rows = std::move(rows), spend,
                          now](std::unique_ptr<CommitWaiter> waiter) mutable {
-        settle_now(reservation, rows, now, std::move(waiter));
+        settle_now(reservation, spend, rows, now, std::move(waiter));
     });
 }
 
-void QuotaService::settle_now(Reservation& reservation, std::vector<OutboxRow>& rows, Clock::time_point now,
-                              std::unique_ptr<CommitWaiter> waiter) {
+boost::asio::awaitable<Result<void>> QuotaService::settle_partial(Reservation reservation, std::int64_t spend,
+                                                                  std::vector<OutboxRow> rows, Clock::time_point now) {
+    spend = std::clamp<std::int64_t>(spend, 0, reservation.tokens());
+    return await_commit([this, reservation = std::move(reservation), rows = std::move(rows), spend,
+                         now](std::unique_ptr<CommitWaiter> waiter) mutable {
+        settle_now(reservation, spend, rows, now, std::move(waiter));
+    });
+}
+
+void QuotaService::settle_now(Reservation& reservation, std::int64_t spend, std::vector<OutboxRow>& rows,
+                              Clock::time_point now, std::unique_ptr<CommitWaiter> waiter) {
     auto* hold = dynamic_cast<ProcessHold*>(reservation.hold());
     if (!hold) {
         waiter->complete(fail(Errc::invalid_argument, "reservation already settled or released"));
@@ -327,7 +349,7 @@ void QuotaService::settle_now(Reservation& reservation, std::vector<OutboxRow>& 
     entry->pending -= reservation.tokens();
     PoolBalance next = entry->balance;
     apply_window_reset(next, entry->key.type, reservation.tier_cap(), now, options_.window);
-    const Debit d = debit(next, reservation.tokens());
+    const Debit d = debit(next, spend);
     statements.front() = bind_balance_write(entry->key, next, d.from_purchased, now);
     auto left = enqueue_locked(*entry, entry, statements_work(std::move(statements)), std::move(waiter), 0, now);
     if (!left) {

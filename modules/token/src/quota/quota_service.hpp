@@ -75,6 +75,16 @@ public:
                                                         std::optional<std::int64_t> tier_cap,
                                                         std::chrono::system_clock::time_point now) override;
 
+    /// Like reserve(), for as much as the pool can give between `min_tokens` (> 0) and `max_tokens`
+    /// (≥ min_tokens): Errc::payment_required when not even `min_tokens` fit.
+    boost::asio::awaitable<Result<Reservation>> reserve_up_to(PoolKey key, std::int64_t min_tokens,
+                                                              std::int64_t max_tokens,
+                                                              std::optional<std::int64_t> tier_cap,
+                                                              std::chrono::system_clock::time_point now) override;
+    /// settle() spending only `spend` of the reservation; the rest is simply no longer pending.
+    boost::asio::awaitable<Result<void>> settle_partial(Reservation reservation, std::int64_t spend,
+                                                        std::vector<OutboxRow> rows,
+                                                        std::chrono::system_clock::time_point now) override;
     /// Refunds a reservation (pending −= tokens). Memory only: nothing reaches the database.
     void release(Reservation reservation) override;
 
@@ -136,7 +146,8 @@ private:
     std::unique_ptr<CommitWaiter> enqueue_locked(detail::PoolEntry& entry, const std::shared_ptr<detail::PoolEntry>& owner,
                                                  GroupCommitter::Work work, std::unique_ptr<CommitWaiter> waiter,
                                                  std::int64_t credit, std::chrono::system_clock::time_point now);
-    void settle_now(Reservation& reservation, std::vector<OutboxRow>& rows, std::chrono::system_clock::time_point now,
+    void settle_now(Reservation& reservation, std::int64_t spend, std::vector<OutboxRow>& rows,
+                    std::chrono::system_clock::time_point now,
                     std::unique_ptr<CommitWaiter> waiter);
 
     ports::SqlDatabase& db_;

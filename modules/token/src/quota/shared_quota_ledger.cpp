@@ -1,5 +1,7 @@
 #include "quota/shared_quota_ledger.hpp"
 
+#include <algorithm>
+
 #include <limits>
 #include <span>
 #include <utility>
@@ -152,10 +154,19 @@ boost::asio::awaitable<Result<std::optional<PoolView>>> SharedQuotaLedger::get(P
 boost::asio::awaitable<Result<Reservation>> SharedQuotaLedger::reserve(PoolKey key, std::int64_t tokens,
                                                                        std::optional<std::int64_t> tier_cap,
                                                                        Clock::time_point now) {
-    if (tokens <= 0) co_return fail(Errc::invalid_argument, "tokens must be positive");
+    auto op = reserve_up_to(std::move(key), tokens, tokens, tier_cap, now);
+    co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<Result<Reservation>> SharedQuotaLedger::reserve_up_to(PoolKey key, std::int64_t min_tokens,
+                                                                             std::int64_t max_tokens,
+                                                                             std::optional<std::int64_t> tier_cap,
+                                                                             Clock::time_point now) {
+    if (min_tokens <= 0 || max_tokens < min_tokens) co_return fail(Errc::invalid_argument, "tokens must be positive");
     key = normalized(std::move(key));
     struct Outcome {
         bool reserved = false;
+        std::int64_t tokens = 0;
         StoredReservation r;
     };
     auto out = std::make_shared<Outcome>();
@@ -163,7 +174,7 @@ boost::asio::awaitable<Result<Reservation>> SharedQuotaLedger::reserve(PoolKey k
     out->r.key = key;
     const auto window = core_->options.quota.window;
     const auto expires = now + core_->options.reservation_timeout;
-    GroupCommitter::Work work = [out, tokens, tier_cap, now, window, expires,
+    GroupCommitter::Work work = [out, min_tokens, max_tokens, tier_cap, now, window, expires,
                                  lock = core_->lock](ports::SqlSession& s) -> Result<void> {
         out->reserved = false;  // a unit re-runs alone when its batch rolled back
         auto loaded = load_pool_locked(s, out->r.key, lock);
@@ -171,11 +182,14 @@ boost::asio::awaitable<Result<Reservation>> SharedQuotaLedger::reserve(PoolKey k
         if (!*loaded) return ok();
         PoolBalance b = (*loaded)->balance;
         const bool reset = apply_window_reset(b, out->r.key.type, tier_cap, now, window);
-        if (saturating_add(b.allowance_remaining, b.purchased_remaining) < tokens) {
+        const std::int64_t available = saturating_add(b.allowance_remaining, b.purchased_remaining);
+        if (available < min_tokens) {
             if (!reset) return ok();
             const BoundStatement write = bind_balance_write(out->r.key, b, 0, now);
             return run_statements(s, std::span(&write, 1));
         }
+        const std::int64_t tokens = std::min(max_tokens, available);
+        out->tokens = tokens;
         const Debit d = debit(b, tokens);
         const BoundStatement write = bind_balance_write(out->r.key, b, d.from_purchased, now);
         if (auto w = run_statements(s, std::span(&write, 1)); !w) return w;
@@ -190,14 +204,22 @@ boost::asio::awaitable<Result<Reservation>> SharedQuotaLedger::reserve(PoolKey k
     if (!committed) co_return fail(committed.error());
     if (!out->reserved) co_return fail(insufficient());
     remember(key);
-    co_return Reservation(std::make_unique<SharedHold>(core_, std::move(out->r)), tokens, tier_cap);
+    const std::int64_t reserved = out->tokens;
+    co_return Reservation(std::make_unique<SharedHold>(core_, std::move(out->r)), reserved, tier_cap);
 }
 
 void SharedQuotaLedger::release(Reservation reservation) { reservation.release_now(); }
 
 boost::asio::awaitable<Result<void>> SharedQuotaLedger::settle(Reservation reservation, std::vector<OutboxRow> rows,
                                                                Clock::time_point now) {
-    (void)now;
+    const std::int64_t all = reservation.tokens();
+    auto op = settle_partial(std::move(reservation), all, std::move(rows), now);
+    co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<Result<void>> SharedQuotaLedger::settle_partial(Reservation reservation, std::int64_t spend,
+                                                                       std::vector<OutboxRow> rows,
+                                                                       Clock::time_point now) {
     auto* hold = dynamic_cast<SharedHold*>(reservation.hold());
     if (!hold) co_return fail(Errc::invalid_argument, "reservation already settled or released");
     auto owned = reservation.take_hold();  // from here on this settle owns the reservation
@@ -205,13 +227,21 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::settle(Reservation reser
     statements.reserve(rows.size());
     for (const auto& row : rows) statements.push_back(bind_outbox_insert(row));
     auto settled = std::make_shared<bool>(false);
-    GroupCommitter::Work work = [id = hold->reservation().id, st = std::move(statements),
-                                 settled](ports::SqlSession& s) -> Result<void> {
+    // The unspent part goes back: purchased tokens first (a debit takes them last), then allowance.
+    StoredReservation unspent = hold->reservation();
+    const std::int64_t back = std::max<std::int64_t>(0, reservation.tokens() - std::clamp<std::int64_t>(spend, 0, reservation.tokens()));
+    unspent.split.from_purchased = std::min(back, hold->reservation().split.from_purchased);
+    unspent.split.from_allowance = back - unspent.split.from_purchased;
+    GroupCommitter::Work work = [id = hold->reservation().id, st = std::move(statements), settled, back,
+                                 unspent = std::move(unspent), now, lock = core_->lock](ports::SqlSession& s) -> Result<void> {
         *settled = false;
         auto deleted = delete_reservation(s, id);
         if (!deleted) return fail(deleted.error());
         if (!*deleted) return ok();  // expired and refunded by a sweep: nothing to spend
         if (auto w = write_outbox(s, st); !w) return w;
+        if (back > 0) {
+            if (auto w = refund_split(s, unspent, lock, now); !w) return w;
+        }
         *settled = true;
         return ok();
     };

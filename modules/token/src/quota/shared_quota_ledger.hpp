@@ -65,6 +65,15 @@ public:
                                                         std::optional<std::int64_t> tier_cap,
                                                         std::chrono::system_clock::time_point now) override;
     void release(Reservation reservation) override;
+    boost::asio::awaitable<Result<Reservation>> reserve_up_to(PoolKey key, std::int64_t min_tokens,
+                                                              std::int64_t max_tokens,
+                                                              std::optional<std::int64_t> tier_cap,
+                                                              std::chrono::system_clock::time_point now) override;
+    /// settle() that credits the unspent part of the split back (purchased tokens first, as a debit
+    /// takes them last) in the same transaction.
+    boost::asio::awaitable<Result<void>> settle_partial(Reservation reservation, std::int64_t spend,
+                                                        std::vector<OutboxRow> rows,
+                                                        std::chrono::system_clock::time_point now) override;
     boost::asio::awaitable<Result<void>> settle(Reservation reservation, std::vector<OutboxRow> rows,
                                                 std::chrono::system_clock::time_point now) override;
     boost::asio::awaitable<Result<void>> record(std::vector<OutboxRow> rows) override;

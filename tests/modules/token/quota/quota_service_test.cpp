@@ -448,3 +448,36 @@ TEST_CASE("event ids are version-7 UUIDs that sort by creation time") {
 }
 
 }  // namespace lt::token::test
+
+namespace lt::token::test {
+
+TEST_CASE("reserve_up_to takes as much as the pool has between min and max, and settle_partial gives the rest back") {
+    TempDir dir;
+    QuotaHarness h((dir.path() / "token.db"));
+    auto key = user_key();
+    allocate(h, key, 100);
+    auto a = run(h.quota->reserve_up_to(key, 10, 70, std::nullopt, h.clock.now()));
+    REQUIRE(a);
+    CHECK(a->tokens() == 70);
+    auto b = run(h.quota->reserve_up_to(key, 10, 70, std::nullopt, h.clock.now()));
+    REQUIRE(b);
+    CHECK(b->tokens() == 30);  // lowered to what is left
+    auto c = run(h.quota->reserve_up_to(key, 1, 5, std::nullopt, h.clock.now()));
+    REQUIRE_FALSE(c);
+    CHECK(c.error().code == Errc::payment_required);
+    auto s = run(h.quota->settle_partial(std::move(*a), 25, {usage_row(h.clock.now())}, h.clock.now()));
+    REQUIRE(s);
+    auto d = run(h.quota->reserve_up_to(key, 40, 100, std::nullopt, h.clock.now()));
+    REQUIRE(d);
+    CHECK(d->tokens() == 45);  // the 45 unspent came back
+    h.quota->release(std::move(*b));
+    h.quota->release(std::move(*d));
+    auto v = view(h, key);
+    REQUIRE(v);
+    CHECK(v->remaining() == 75);  // exactly the 25 settled were spent
+    auto row = h.stored(key);
+    REQUIRE(row);
+    CHECK(row->balance.allowance_remaining == 75);
+}
+
+}  // namespace lt::token::test

@@ -466,3 +466,31 @@ TEST_CASE("shared ledger throughput" * doctest::skip()) {
 }
 
 }  // namespace lt::token::test
+
+namespace lt::token::test {
+
+TEST_CASE("shared ledger: reserve_up_to takes what is left and settle_partial credits the unspent part back, purchased first") {
+    for (const auto& backend : backends()) {
+        CAPTURE(backend);
+        SharedDatabase where(backend);
+        LedgerProcess a(where, options());
+        LedgerProcess b(where, options());
+        const auto now = Clock::now();
+        const auto key = user_key();
+        fund(a, key, 10, 5, now);
+        auto r = run(a.ledger->reserve_up_to(key, 2, 100, std::nullopt, now));
+        REQUIRE(r);
+        CHECK(r->tokens() == 15);  // everything: 10 allowance + 5 purchased
+        auto none = run(b.ledger->reserve_up_to(key, 1, 5, std::nullopt, now));
+        REQUIRE_FALSE(none);
+        CHECK(none.error().code == Errc::payment_required);
+        REQUIRE(run(a.ledger->settle_partial(std::move(*r), 7, {usage_row(now)}, now)));
+        auto seen = view(b, key, now);  // 7 spent from the allowance; the 8 back: 5 purchased, 3 allowance
+        CHECK(seen.allowance_remaining == 3);
+        CHECK(seen.purchased_remaining == 5);
+        CHECK(b.scalar("SELECT COUNT(*) FROM token_reservations") == 0);
+        CHECK(b.scalar("SELECT COUNT(*) FROM token_outbox") == 1);
+    }
+}
+
+}  // namespace lt::token::test

@@ -22,6 +22,19 @@ namespace lt::providers {
 /// Errc::unavailable (cannot connect).
 inline constexpr std::string_view kChatCommand = "provider.chat.v1";
 
+/// Bus command: one OpenAI-style chat completion. Request {"provider", "model" (the name the
+/// provider serves), "messages" (OpenAI's array), "maxTokens" (completion limit, ≥ 1), "stream"
+/// (bool), "user"?}. Reply {"id", "created" (Unix seconds), "model", "content", "finishReason"
+/// ("stop" | "length"), "usage": {"promptTokens", "completionTokens"}, "chunks": [{"content",
+/// "completionTokens"}] (the stream, in order; their tokens add up to usage.completionTokens),
+/// "chunkDelayMs" (the pause before each chunk), "failAtChunk" (index of the chunk at which the
+/// upstream breaks off, -1 when it does not)}. Errors as kChatCommand.
+inline constexpr std::string_view kCompletionCommand = "provider.completion.v1";
+
+/// Bus command: the models each provider serves. Request {}; reply {"providers": {"<name>":
+/// ["model", ...]}} (providers.<name>.models).
+inline constexpr std::string_view kModelsCommand = "provider.models.v1";
+
 /// The providers this build knows, lower-case.
 inline constexpr std::array<std::string_view, 3> kKnownProviders{"qwen", "gemini", "openai"};
 
