@@ -265,7 +265,8 @@ TEST_CASE("two token processes behind one gateway on PostgreSQL and Redis answer
             std::int64_t limit;
         };
         for (const Round round : {Round{"quota-bound", 300, 300}, Round{"bucket-bound", 5000, kBucket}}) {
-            CAPTURE(round.name);
+            const std::string round_name = round.name;
+            CAPTURE(round_name);
             auto h = lt::test::signup(gw, std::string("shared-") + round.name);
             lt::test::allocate(gw, root, "userId", h.id, round.quota);
             Tally tally;
@@ -281,7 +282,7 @@ TEST_CASE("two token processes behind one gateway on PostgreSQL and Redis answer
             CHECK(admitted >= round.limit - 3);  // and the binding limit was reached (1..3 tokens a request)
             CHECK(remaining(gw, h) == round.quota - admitted);  // balance = funded - admitted, exactly
             CHECK(wait_analytics(gw, h, admitted) == admitted);
-            MESSAGE("loop " << loop << " " << round.name << ": admitted " << admitted << " of " << round.limit
+            MESSAGE("loop " << loop << " " << round_name << ": admitted " << admitted << " of " << round.limit
                             << ", refused " << tally.refused.load());
         }
         // The gateway spread the load over both token processes.
