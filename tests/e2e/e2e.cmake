@@ -12,3 +12,24 @@ lt_add_test(NAME e2e_split_test
     ${CMAKE_CURRENT_LIST_DIR}/split_mode_test.cpp
   LIBS lt::core)
 add_dependencies(e2e_split_test leaky-tokens)
+
+# Split mode on the production profile (issue 10, 7(c)): gateway+registry+config+auth+analytics and two
+# token+providers processes on one PostgreSQL database, one Redis and one Kafka mock cluster. Skips
+# (with a MESSAGE) unless LT_TEST_EXTRA_SET selects PostgreSQL and Redis: the _production entry runs it
+# under scripts/run-with-env.sh --production.
+lt_add_test(NAME e2e_split_shared_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/split_shared_test.cpp
+  LIBS lt::core)
+add_dependencies(e2e_split_shared_test leaky-tokens)
+if(LT_WITH_POSTGRES)
+  target_link_libraries(e2e_split_shared_test PRIVATE lt::adapter_postgres)
+  target_compile_definitions(e2e_split_shared_test PRIVATE LT_WITH_POSTGRES=1)
+  if(LT_WITH_REDIS AND LT_WITH_KAFKA)
+    add_test(NAME e2e_split_shared_test_production
+      COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh --production $<TARGET_FILE:e2e_split_shared_test>
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(e2e_split_shared_test_production PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
+    add_dependencies(e2e_split_shared_test lt-kafka-mock)
+  endif()
+endif()
