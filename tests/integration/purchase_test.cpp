@@ -249,7 +249,7 @@ TEST_CASE("the saga flag off answers 503 and simulate-failure answers 202 FAILED
         CHECK(metric(app.port(), "token_purchase_saga_failed_total") == 1);
         // The compensation event travels outbox → relay → event log → consumer and releases the payment.
         double released = 0;
-        for (int i = 0; i < 100 && released < 1; ++i) {
+        for (int i = 0; i < 100 * lt::test::event_patience_factor() && released < 1; ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
             released = metric(app.port(), "token_purchase_saga_compensated_total");
         }

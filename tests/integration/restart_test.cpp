@@ -40,7 +40,7 @@ TEST_CASE("usage events survive a restart of the embedded profile and are counte
     }  // shut down right after the last consume: some events may not have reached analytics
     TestApp app(lt::test::with_admin(), {}, dir.path());
     std::int64_t seen = 0;
-    for (int i = 0; i < 100 && seen < kConsumes; ++i) {
+    for (int i = 0; i < 100 * lt::test::event_patience_factor() && seen < kConsumes; ++i) {
         seen = allowed_events(app.port(), user);
         if (seen < kConsumes) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

@@ -94,6 +94,16 @@ inline void isolate_network_stores(std::vector<std::string>& overrides, const st
     }
 }
 
+/// How much longer a test waits for an event to travel outbox → relay → event log → consumer: 1 on
+/// the memory event log, 4 on Kafka (a new consumer group's first join takes about 3 s on the mock
+/// cluster, then records arrive within one poll).
+inline int event_patience_factor() {
+    for (const auto& o : env_extra_overrides()) {
+        if (o == "storage.events.driver=kafka") return 4;
+    }
+    return 1;
+}
+
 /// Everything the environment adds for an app on `data_dir`, isolated as above.
 inline std::vector<std::string> environment_overrides(const std::filesystem::path& data_dir) {
     auto extra = env_extra_overrides();
