@@ -93,10 +93,14 @@ public:
                                                                         std::chrono::system_clock::time_point now) = 0;
 
     /// Reserves `tokens` (> 0, else Errc::invalid_argument) after the lazy reset. Errc::payment_required
-    /// `insufficient token quota` when the pool does not exist or cannot cover them.
-    virtual boost::asio::awaitable<Result<Reservation>> reserve(PoolKey key, std::int64_t tokens,
-                                                                std::optional<std::int64_t> tier_cap,
-                                                                std::chrono::system_clock::time_point now) = 0;
+    /// `insufficient token quota` when the pool does not exist or cannot cover them. (reserve_up_to
+    /// with both bounds equal.)
+    boost::asio::awaitable<Result<Reservation>> reserve(PoolKey key, std::int64_t tokens,
+                                                        std::optional<std::int64_t> tier_cap,
+                                                        std::chrono::system_clock::time_point now) {
+        auto op = reserve_up_to(std::move(key), tokens, tokens, tier_cap, now);
+        co_return co_await std::move(op);
+    }
 
     /// Like reserve(), for as much as the pool can cover between `min_tokens` (> 0) and `max_tokens`
     /// (≥ min_tokens): Errc::payment_required when not even `min_tokens` fit. The Reservation's

@@ -274,13 +274,6 @@ boost::asio::awaitable<Result<std::optional<PoolView>>> QuotaService::get(PoolKe
     co_return std::optional<PoolView>(view_of(*entry));
 }
 
-boost::asio::awaitable<Result<Reservation>> QuotaService::reserve(PoolKey key, std::int64_t tokens,
-                                                                   std::optional<std::int64_t> tier_cap,
-                                                                   Clock::time_point now) {
-    auto op = reserve_up_to(std::move(key), tokens, tokens, tier_cap, now);
-    co_return co_await std::move(op);
-}
-
 boost::asio::awaitable<Result<Reservation>> QuotaService::reserve_up_to(PoolKey key, std::int64_t min_tokens,
                                                                          std::int64_t max_tokens,
                                                                          std::optional<std::int64_t> tier_cap,

@@ -68,14 +68,8 @@ public:
     /// "process".
     std::string_view mode() const override { return "process"; }
 
-    /// Reserves `tokens` (> 0, else Errc::invalid_argument) after the lazy reset. Errc::payment_required
-    /// `insufficient token quota` when the pool does not exist or a + p − pending < tokens. Nothing is
-    /// written for the reservation itself.
-    boost::asio::awaitable<Result<Reservation>> reserve(PoolKey key, std::int64_t tokens,
-                                                        std::optional<std::int64_t> tier_cap,
-                                                        std::chrono::system_clock::time_point now) override;
-
-    /// Like reserve(), for as much as the pool can give between `min_tokens` (> 0) and `max_tokens`
+    /// Like reserve() (admitted when a + p − pending covers it; nothing is written for the
+    /// reservation itself), for as much as the pool can give between `min_tokens` (> 0) and `max_tokens`
     /// (≥ min_tokens): Errc::payment_required when not even `min_tokens` fit.
     boost::asio::awaitable<Result<Reservation>> reserve_up_to(PoolKey key, std::int64_t min_tokens,
                                                               std::int64_t max_tokens,

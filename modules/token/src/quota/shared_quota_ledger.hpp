@@ -61,9 +61,6 @@ public:
 
     boost::asio::awaitable<Result<std::optional<PoolView>>> get(PoolKey key, std::optional<std::int64_t> tier_cap,
                                                                 std::chrono::system_clock::time_point now) override;
-    boost::asio::awaitable<Result<Reservation>> reserve(PoolKey key, std::int64_t tokens,
-                                                        std::optional<std::int64_t> tier_cap,
-                                                        std::chrono::system_clock::time_point now) override;
     void release(Reservation reservation) override;
     boost::asio::awaitable<Result<Reservation>> reserve_up_to(PoolKey key, std::int64_t min_tokens,
                                                               std::int64_t max_tokens,
