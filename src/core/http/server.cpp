@@ -164,21 +164,6 @@ Response Server::State::preflight(std::string_view origin, std::string_view path
 
 namespace {
 
-Request to_request(const bhttp::request<bhttp::string_body>& m, std::string remote_ip) {
-    Request r;
-    r.method = std::string(m.method_string());
-    r.target = std::string(m.target());
-    std::string_view t = m.target();
-    auto q = t.find('?');
-    r.path = decode_component(t.substr(0, q), false);
-    if (q != std::string_view::npos) r.query = std::string(t.substr(q + 1));
-    r.headers.reserve(16);
-    for (const auto& f : m) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-    r.body = m.body();
-    r.remote_ip = std::move(remote_ip);
-    return r;
-}
-
 /// Offset of the CRLFCRLF ending the header in `b`, or npos.
 std::size_t header_end(const beast::flat_buffer& b) {
     std::string_view d{static_cast<const char*>(b.data().data()), b.size()};
@@ -227,6 +212,21 @@ std::pair<int, std::string> framing_error(const bhttp::request<bhttp::string_bod
     if (std::count(codings.begin(), codings.end(), "chunked") > 1) return {400, "chunked applied more than once"};
     if (codings.size() > 1) return {501, "transfer coding not implemented"};  // only chunked is
     return {0, {}};
+}
+
+Request to_request(const bhttp::request<bhttp::string_body>& m, std::string remote_ip) {
+    Request r;
+    r.method = std::string(m.method_string());
+    r.target = std::string(m.target());
+    std::string_view t = m.target();
+    auto q = t.find('?');
+    r.path = decode_component(t.substr(0, q), false);
+    if (q != std::string_view::npos) r.query = std::string(t.substr(q + 1));
+    r.headers.reserve(16);
+    for (const auto& f : m) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    r.body = m.body();
+    r.remote_ip = std::move(remote_ip);
+    return r;
 }
 
 /// Serializes the status line and headers into one buffer (no per-field allocation) and writes it
