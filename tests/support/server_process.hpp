@@ -41,13 +41,16 @@ struct ServerSpec {
     std::vector<std::string> env;      ///< extra environment entries "NAME=value"
     std::string log_level = "warn";
     std::string log_name = "server.log";  ///< file in the data directory taking stdout and stderr
+    std::vector<std::string> launcher;    ///< run through this command prefix (e.g. prlimit ... --)
 };
 
 class ServerProcess {
 public:
     ServerProcess(const std::filesystem::path& data_dir, std::uint16_t port, ServerSpec spec)
         : port_(port), dir_(data_dir), log_name_(spec.log_name) {
-        std::vector<std::string> args{std::string(LT_BINARY_DIR) + "/leaky-tokens", "serve"};
+        std::vector<std::string> args = spec.launcher;
+        args.push_back(std::string(LT_BINARY_DIR) + "/leaky-tokens");
+        args.push_back("serve");
         if (!spec.modules.empty()) {
             args.push_back("--modules");
             args.push_back(spec.modules);
@@ -99,6 +102,8 @@ public:
         : ServerProcess(data_dir, free_port(), ServerSpec{std::move(sets), {}, {}, "warn", std::move(log_name)}) {}
 
     std::uint16_t port() const { return port_; }
+    /// The child's process id (the server itself: a launcher must exec it).
+    pid_t pid() const { return pid_; }
     const std::filesystem::path& dir() const { return dir_; }
 
     /// Waits for the process to end; returns the signal that killed it (0 when it exited).

@@ -7,6 +7,10 @@
 #include <unordered_map>
 #include <mutex>
 
+#include <sys/resource.h>
+
+#include <boost/asio/steady_timer.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -90,6 +94,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     std::mutex conns_mutex;  ///< guards conns
     std::list<std::shared_ptr<Conn>> conns;
     HistogramFamily* latency = nullptr;
+    CounterFamily* accept_errors = nullptr;  ///< http_server_accept_errors_total{reason}
+    asio::steady_timer accept_timer{acceptor.get_executor()};  ///< accept back-off; cancelled by drain
     const std::uint64_t id = next_id();
 
     static std::uint64_t next_id() {
@@ -158,6 +164,56 @@ Response Server::State::preflight(std::string_view origin, std::string_view path
 }
 
 namespace {
+
+/// Offset of the CRLFCRLF ending the header in `b`, or npos.
+std::size_t header_end(const beast::flat_buffer& b) {
+    std::string_view d{static_cast<const char*>(b.data().data()), b.size()};
+    return d.find("\r\n\r\n");
+}
+
+/// True when a header line of the (complete) header in `b` is an obs-fold continuation (RFC 9112 §5.2).
+bool has_obs_fold(const beast::flat_buffer& b) {
+    std::string_view d{static_cast<const char*>(b.data().data()), b.size()};
+    auto end = d.find("\r\n\r\n");
+    if (end == std::string_view::npos) return false;
+    d = d.substr(0, end + 2);
+    return d.find("\n ") != std::string_view::npos || d.find("\n\t") != std::string_view::npos;
+}
+
+std::string lower_trim(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    std::string out(v);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+/// RFC 9112 §6.1/§6.3 and §3.2 checks on a parsed header: {status, message}, status 0 when acceptable.
+/// A request whose framing is ambiguous is refused and its connection closed, so no body byte can be
+/// read as a further request (request smuggling).
+std::pair<int, std::string> framing_error(const bhttp::request<bhttp::string_body>& m, bool folded) {
+    if (folded) return {400, "obsolete line folding in header"};
+    if (m.version() >= 11 && m.count(bhttp::field::host) != 1) return {400, "exactly one Host header required"};
+    if (m.count(bhttp::field::transfer_encoding) == 0) return {0, {}};
+    if (m.count(bhttp::field::content_length) != 0) return {400, "Transfer-Encoding with Content-Length"};
+    std::vector<std::string> codings;
+    for (const auto& f : m) {  // every Transfer-Encoding line, in order (they need not be adjacent)
+        if (f.name() != bhttp::field::transfer_encoding) continue;
+        std::string_view v{f.value().data(), f.value().size()};
+        for (;;) {
+            auto comma = v.find(',');
+            auto item = lower_trim(v.substr(0, comma));
+            if (!item.empty()) codings.push_back(item.substr(0, item.find(';')));
+            if (comma == std::string_view::npos) break;
+            v.remove_prefix(comma + 1);
+        }
+    }
+    for (auto& c : codings) c = lower_trim(c);
+    if (codings.empty() || codings.back() != "chunked") return {400, "final transfer coding is not chunked"};
+    if (std::count(codings.begin(), codings.end(), "chunked") > 1) return {400, "chunked applied more than once"};
+    if (codings.size() > 1) return {501, "transfer coding not implemented"};  // only chunked is
+    return {0, {}};
+}
 
 Request to_request(const bhttp::request<bhttp::string_body>& m, std::string remote_ip) {
     Request r;
@@ -279,23 +335,49 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
         bhttp::request_parser<bhttp::string_body> parser;
         parser.body_limit(st->opt.body_limit);
         parser.header_limit(static_cast<std::uint32_t>(st->opt.header_limit));
-        stream->expires_after(st->opt.idle_timeout);
-        auto [ec, n] = co_await bhttp::async_read_header(*stream, buffer, parser, kTuple);
+        // idle-timeout only until the first byte of a request; then the whole request (header and
+        // body) must arrive within one read-timeout (a client trickling bytes cannot hold a slot).
+        if (buffer.size() == 0) {
+            stream->expires_after(st->opt.idle_timeout);
+            auto first = buffer.prepare(4096);
+            auto [fec, fn] = co_await stream->async_read_some(first, kTuple);
+            if (fec) break;  // closed, idle, cancelled by drain: nothing to answer
+            buffer.commit(fn);
+        }
         auto started = std::chrono::steady_clock::now();
+        stream->expires_after(st->opt.read_timeout);
+        // The raw header is read first, so obs-folded lines can be seen (Beast's parser unfolds them).
+        bool header_read_failed = false;
+        while (header_end(buffer) == std::string_view::npos && buffer.size() <= st->opt.header_limit) {
+            auto more = buffer.prepare(4096);
+            auto [hec, hn] = co_await stream->async_read_some(more, kTuple);
+            if (hec) {
+                header_read_failed = true;  // timeout (the stream closed itself), eof, drain: just close
+                break;
+            }
+            buffer.commit(hn);
+        }
+        if (header_read_failed) break;
+        bool folded = has_obs_fold(buffer);
+        auto [ec, n] = co_await bhttp::async_read_header(*stream, buffer, parser, kTuple);
         conn->busy = true;
-        if (!ec && !parser.is_done()) {
-            stream->expires_after(st->opt.read_timeout);
+        int reject = 0;
+        std::string reject_msg;
+        if (!ec) std::tie(reject, reject_msg) = framing_error(parser.get(), folded);
+        if (!ec && !reject && !parser.is_done()) {
             std::tie(ec, n) = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
         }
-        if (ec) {
+        if (ec || reject) {
             bool transport = ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
                              ec == beast::error::timeout || ec == asio::error::operation_aborted ||
                              ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-            if (transport) break;  // closed, idle, cancelled by drain: nothing to answer
-            int status = ec == bhttp::error::body_limit     ? 413
+            if (ec && transport) break;  // closed, idle, cancelled by drain: nothing to answer
+            int status = reject                             ? reject
+                         : ec == bhttp::error::body_limit   ? 413
                          : ec == bhttp::error::header_limit ? 431
                                                             : 400;
-            std::string msg = status == 413   ? "request body too large"
+            std::string msg = reject          ? reject_msg
+                              : status == 413 ? "request body too large"
                               : status == 431 ? "request header fields too large"
                                               : "malformed HTTP request";
             std::string err_path;
@@ -396,15 +478,49 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
     st->connections.fetch_sub(1);
 }
 
+/// The label of an accept failure (a fixed set, so the metric cannot grow).
+const char* accept_reason(const boost::system::error_code& ec) {
+    if (ec == asio::error::no_descriptors) return "emfile";
+    if (ec.value() == ENFILE && ec.category() == asio::error::get_system_category()) return "enfile";
+    if (ec == asio::error::no_buffer_space || ec == asio::error::no_memory) return "nomem";
+    return "other";
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> st) {
+    using namespace std::chrono_literals;
+    constexpr auto kMinBackoff = 50ms;
+    constexpr auto kMaxBackoff = 1000ms;
+    constexpr auto kLogInterval = 10s;
+    auto backoff = std::chrono::milliseconds(kMinBackoff);
+    std::chrono::steady_clock::time_point last_log{};
+    std::uint64_t unlogged = 0;
     for (;;) {
         auto [ec, socket] = co_await st->acceptor.async_accept(st->pool.next(), kTuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !st->acceptor.is_open()) co_return;
-            st->log->warn("accept failed error={}", ec.message());
+            std::string reason = accept_reason(ec);
+            if (st->accept_errors) st->accept_errors->labels({reason}).inc();
+            ++unlogged;
+            auto now = std::chrono::steady_clock::now();
+            if (now - last_log >= kLogInterval) {  // once per interval, not per failure
+                st->log->warn("accept failed error={} reason={} failures={} (logged at most every {} s)",
+                              ec.message(), reason, unlogged, kLogInterval.count());
+                last_log = now;
+                unlogged = 0;
+            }
+            if (reason == "other") continue;  // a connection aborted before accept: nothing to wait for
+            // Out of descriptors or memory: stop accepting for a while (pending connections wait in
+            // the backlog) instead of failing again at once; connections closing free descriptors.
+            st->accept_timer.expires_after(backoff);
+            auto waited = co_await st->accept_timer.async_wait(kTuple);
+            (void)waited;  // cancelled by drain: the acceptor is closed, checked below
+            if (!st->acceptor.is_open()) co_return;
+            backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
             continue;
         }
+        backoff = kMinBackoff;
         if (st->connections.load() >= st->opt.max_connections) {
+            if (st->accept_errors) st->accept_errors->labels({"max_connections"}).inc();
             boost::system::error_code ignored;
             socket.close(ignored);
             continue;
@@ -424,6 +540,10 @@ Server::Server(IoPool& ioc, ServerOptions options, Logger log, MetricsRegistry* 
     if (metrics) {
         state_->latency = &metrics->histogram("http_server_requests_seconds", "HTTP server request latency",
                                               {"method", "uri", "status"});
+        state_->accept_errors = &metrics->counter("http_server_accept_errors_total",
+                                                  "Connections not accepted, by reason (emfile, enfile, nomem, "
+                                                  "max_connections, other)",
+                                                  {"reason"});
         auto* st = state_.get();
         metrics->gauge_callback("http_server_in_flight_requests", "Requests being handled",
                                 [st] { return static_cast<double>(st->in_flight.load()); });
@@ -436,9 +556,35 @@ Server::~Server() = default;
 
 void Server::set_access_log(bool enabled) { state_->access_log = enabled; }
 
+namespace {
+/// Descriptors kept free for stores, log and data files, the event loop and outgoing connections.
+constexpr std::size_t kFdReserve = 64;
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit; when that still cannot hold `max_connections`
+/// plus the reserve, warns once and returns a lower connection limit. Start-up thread only.
+std::size_t size_connections_to_fd_limit(std::size_t max_connections, const Logger& log) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return max_connections;
+    const rlim_t wanted = static_cast<rlim_t>(max_connections + kFdReserve);
+    if (rl.rlim_cur < wanted && rl.rlim_cur < rl.rlim_max) {
+        rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? wanted : std::min(rl.rlim_max, wanted);
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= wanted) return max_connections;
+    auto limit = static_cast<std::size_t>(rl.rlim_cur);
+    std::size_t effective = limit > 2 * kFdReserve ? limit - kFdReserve : limit / 2;
+    log->warn("server.max-connections={} does not fit RLIMIT_NOFILE={} (with {} descriptors reserved): "
+              "accepting at most {} connections; raise the limit (ulimit -n / LimitNOFILE) to serve more",
+              max_connections, limit, kFdReserve, effective);
+    return effective;
+}
+}  // namespace
+
 void Server::start(RootHandler handler) {
     auto& st = *state_;
     st.handler = std::move(handler);
+    st.opt.max_connections = size_connections_to_fd_limit(st.opt.max_connections, st.log);
     tcp::endpoint ep(asio::ip::make_address(st.opt.address), st.opt.port);
     st.acceptor.open(ep.protocol());
     st.acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -456,6 +602,7 @@ void Server::begin_drain() {
     asio::post(st->acceptor.get_executor(), [st] {
         boost::system::error_code ignored;
         st->acceptor.close(ignored);
+        st->accept_timer.cancel();
     });
     std::lock_guard lock(st->conns_mutex);
     for (auto& c : st->conns) {
