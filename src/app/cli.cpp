@@ -7,6 +7,7 @@
 
 #include "adapter_factory.hpp"
 #include "app.hpp"
+#include "remote_config.hpp"
 #include "lt/auth/auth.hpp"
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/clock.hpp"
@@ -81,6 +82,17 @@ int serve(const std::vector<std::string>& args) {
         }
     }
     auto cfg = config::load(full_schema(), load);
+    if (cfg && !cfg->get_string("config.url").empty()) {
+        // CONTRACT 35: the config module's values go under this process's own --config, LEAKY_SET
+        // and --set, so the configuration is loaded once more with them.
+        auto remote = fetch_remote_config(*cfg, opts.profile);
+        if (!remote) {
+            std::cerr << "error: " << remote.error().message << "\n";
+            return 1;
+        }
+        load.remote = std::move(*remote);
+        cfg = config::load(full_schema(), load);
+    }
     if (!cfg) {
         std::cerr << "configuration errors:\n" << cfg.error().message << "\n";
         return 1;

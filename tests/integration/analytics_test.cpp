@@ -40,13 +40,14 @@ std::string event_id(int n) {
 void inject_usage(TestApp& app, int n, const std::string& user, const std::string& provider, std::int64_t tokens,
                   bool allowed, std::chrono::system_clock::time_point when) {
     auto value = lt::test::usage_envelope(event_id(n), user, provider, tokens, allowed, when);
-    REQUIRE(app.app().event_log().append("token-usage", event_id(n), std::move(value)));
+    REQUIRE(app.app().event_log().append(app.setting("token.usage.topic", "token-usage"), event_id(n), std::move(value)));
 }
 
 void inject_purchase(TestApp& app, int n, const std::string& event, const std::string& saga, const std::string& user,
                      std::int64_t tokens, std::chrono::system_clock::time_point when) {
     auto value = lt::test::purchase_envelope(event_id(n), event, saga, user, tokens, when, "COMPLETED");
-    REQUIRE(app.app().event_log().append("token-purchase-events", event_id(n), std::move(value)));
+    REQUIRE(app.app().event_log().append(app.setting("token.purchase.topic", "token-purchase-events"), event_id(n),
+                                         std::move(value)));
 }
 
 json::object body(const HttpResult& r) {

@@ -88,7 +88,8 @@ std::vector<boost::json::object> usage_events(TestApp& app, std::size_t want) {
     std::string group = "openai-test-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (out.size() < want && std::chrono::steady_clock::now() < until) {
-        auto polled = app.app().event_log().poll("token-usage", group, 1000, std::chrono::milliseconds(200));
+        auto polled = app.app().event_log().poll(app.setting("token.usage.topic", "token-usage"), group, 1000,
+                                                 std::chrono::milliseconds(200));
         if (!polled) continue;
         for (auto& rec : *polled) {
             auto v = boost::json::parse(rec.value).as_object();

@@ -9,6 +9,7 @@
 #include "lt/core/cluster.hpp"
 #include "lt/core/crypto.hpp"
 #include "support/accounts.hpp"
+#include "support/server_process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_app.hpp"
 #include "support/test_http.hpp"
@@ -88,4 +89,35 @@ TEST_CASE("the config server answers through the gateway without shadowing any o
     REQUIRE(vault.status == 200);
     CHECK(boost::json::parse(vault.body).at("propertySources").at(0).at("source").at("db.password") == "s3cret");
     CHECK(http_call(app.port(), "POST", "/decrypt", cipher.body, root.auth()).body == "s3cret");
+}
+
+TEST_CASE("serve with config.url applies the config module's values under its own --set") {
+    lt::test::TempDir dir{"cfgurl"};
+    std::ofstream(dir.path() / "leaky-tokens.yml")
+        << "gateway:\n  rate-limit:\n    capacity: 7\n    window-seconds: 30\n";
+    TestApp server(lt::test::with_admin({"config.server.search-locations=" + dir.path().string(),
+                                         std::string("cluster.secret=") + kSecret}));
+    const auto url = "config.url=http://127.0.0.1:" + std::to_string(server.port());
+    lt::test::TempDir child_dir{"cfgurl-child"};
+    {
+        lt::test::ServerProcess child(child_dir.path(), {url, std::string("cluster.secret=") + kSecret});
+        auto r = http_call(child.port(), "GET", "/oauth2/jwks");
+        CHECK(r.header("x-ratelimit-limit") == "7");          // from the config module
+        CHECK(r.header("ratelimit-policy") == "\"edge\";q=7;w=30");
+    }
+    {
+        // The process's own --set wins over the config module.
+        lt::test::ServerProcess child(child_dir.path(), {url, std::string("cluster.secret=") + kSecret,
+                                                         "gateway.rate-limit.capacity=9"});
+        CHECK(http_call(child.port(), "GET", "/oauth2/jwks").header("x-ratelimit-limit") == "9");
+    }
+    // A wrong secret is refused by the config module, and the process refuses to start (fail fast).
+    auto out = lt::test::TempDir{"cfgurl-bad"};
+    const std::string cmd = std::string(LT_BINARY_DIR) + "/leaky-tokens serve --set " + url +
+                            " --set cluster.secret=wrong --set server.port=0 --set storage.data-dir=" +
+                            out.path().string() + " > " + (out.path() / "log").string() + " 2>&1";
+    CHECK(std::system(cmd.c_str()) != 0);
+    std::ifstream log(out.path() / "log");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    CHECK_MESSAGE(text.find("config.url") != std::string::npos, text);
 }

@@ -67,8 +67,8 @@ inline void isolate_postgres(std::vector<std::string>& overrides, const std::fil
 
 /// With storage.kv.driver=redis among `overrides`: empties that Redis database (TestApps of one run
 /// follow each other, so each starts without the previous one's buckets and edge counters). With
-/// storage.events.driver=kafka: topics of this TestApp's own (suffixed by `data_dir`), so events of an
-/// earlier TestApp never reach this one's consumers.
+/// storage.events.driver=kafka: topics and consumer groups of this TestApp's own (suffixed by
+/// `data_dir`), so events of an earlier TestApp never reach this one's consumers.
 inline void isolate_network_stores(std::vector<std::string>& overrides, const std::filesystem::path& data_dir) {
     auto value_of = [&](std::string_view key) -> std::string {
         std::string found;
@@ -91,6 +91,10 @@ inline void isolate_network_stores(std::vector<std::string>& overrides, const st
                                 "analytics.purchase-events.topic=token-purchase-events"}) {
             overrides.push_back(std::string(key) + suffix);
         }
+        // Groups of their own too: a member an earlier app left behind must not hold this app's
+        // rebalance until its session times out.
+        overrides.push_back(std::string("analytics.token-usage.group=analytics") + suffix);
+        overrides.push_back(std::string("token.saga.compensation.group=token-payments") + suffix);
     }
 }
 

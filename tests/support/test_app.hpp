@@ -48,6 +48,7 @@ public:
         auto cfg = config::load(app::full_schema(), load);
         REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
         options.handle_signals = options.handle_signals && true;
+        config_ = *cfg;
         auto a = app::App::create(std::move(*cfg), options);
         REQUIRE_MESSAGE(a, (a ? "" : a.error().message));
         app_ = std::move(*a);
@@ -62,9 +63,14 @@ public:
     }
     std::uint16_t port() const { return app_->port(); }
     app::App& app() { return *app_; }
+    /// A setting of this app's configuration (e.g. its event topics, which differ per app on Kafka).
+    std::string setting(std::string_view key, std::string fallback = {}) const {
+        return config_.get_string(key, std::move(fallback));
+    }
 
 private:
     TempDir dir_;
+    config::Config config_;
     std::unique_ptr<app::App> app_;
 };
 

@@ -74,6 +74,9 @@ struct LoadOptions {
     std::optional<std::filesystem::path> file;   ///< --config (else LEAKY_CONFIG when read_env)
     std::optional<std::string> profile;          ///< --profile NAME → profiles/NAME.yaml
     std::vector<std::string> overrides;          ///< --set key=value, applied last
+    /// key=value pairs fetched from the config module (config.url, CONTRACT 35): applied over the
+    /// defaults, under --config, the profile, LEAKY_SET and --set (which win).
+    std::vector<std::string> remote;
     bool read_env = true;                        ///< honour LEAKY_CONFIG and LEAKY_SET
     /// Resolves `${VAR}` / `${VAR:default}` in any value of any layer: the variable's value, or nullopt
     /// when unset (an empty value counts as unset). Empty function: the process environment.

@@ -107,6 +107,10 @@ void describe_kernel(Schema& schema) {
                    "Kafka: a consumer silent this long leaves its group and its partitions go to the others",
                    kMillisecond));
 
+    // config.* (the client side of the config module)
+    schema.add(key("config.url", Type::string,
+                   "Config module to fetch this process's configuration from at start (`GET {url}/leaky-tokens/{profile}`)"));
+
     // log.*
     schema.add(choice("log.level", {"trace", "debug", "info", "warn", "error", "off"}, "Lowest level logged"));
     schema.add(key("log.access", Type::boolean, "Write one JSON access-log line per request"));

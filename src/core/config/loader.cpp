@@ -397,6 +397,7 @@ Result<Config> load(const Schema& schema, const LoadOptions& options) {
     std::vector<Source> sources;
     std::vector<std::string> errors;
     sources.push_back({detail::parse_yaml(embedded_defaults(), "built-in leaky-tokens.yaml"), false});
+    if (!options.remote.empty()) sources.push_back({detail::parse_assignments(options.remote, "config.url"), true});
 
     std::optional<std::filesystem::path> file = options.file;
     if (!file && options.read_env) {
