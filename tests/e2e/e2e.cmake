@@ -29,7 +29,8 @@ if(LT_WITH_POSTGRES)
     add_test(NAME e2e_split_shared_test_production
       COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh --production $<TARGET_FILE:e2e_split_shared_test>
       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-    set_tests_properties(e2e_split_shared_test_production PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
+    set_tests_properties(e2e_split_shared_test_production PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
+                         ENVIRONMENT LT_TEST_REDIS_DB=5)
     add_dependencies(e2e_split_shared_test lt-kafka-mock)
   endif()
 endif()

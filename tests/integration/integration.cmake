@@ -35,7 +35,8 @@ if(LT_WITH_POSTGRES)
       COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh --production $<TARGET_FILE:integration_test>
               "--test-case-exclude=*charges exactly its usage*,*the bucket cannot admit*,*is SSE with the usage chunk*,*disconnects mid-stream*,*upstream failure mid-stream*,*within 2 seconds*"
       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-    set_tests_properties(integration_test_production PROPERTIES TIMEOUT 2400 SKIP_RETURN_CODE 77)
+    set_tests_properties(integration_test_production PROPERTIES TIMEOUT 2400 SKIP_RETURN_CODE 77
+                         ENVIRONMENT LT_TEST_REDIS_DB=3)
     add_dependencies(integration_test lt-kafka-mock)
   endif()
 endif()

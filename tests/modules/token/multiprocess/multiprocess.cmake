@@ -14,7 +14,8 @@ if(LT_WITH_POSTGRES)
     add_test(NAME token_multiprocess_test_production
       COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh --production $<TARGET_FILE:token_multiprocess_test>
       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-    set_tests_properties(token_multiprocess_test_production PROPERTIES TIMEOUT 1200 SKIP_RETURN_CODE 77)
+    set_tests_properties(token_multiprocess_test_production PROPERTIES TIMEOUT 1200 SKIP_RETURN_CODE 77
+                         ENVIRONMENT LT_TEST_REDIS_DB=4)
     add_dependencies(token_multiprocess_test lt-kafka-mock)
   endif()
 endif()
