@@ -1,6 +1,7 @@
 #pragma once
 /// The one place where errors become HTTP statuses and JSON error bodies.
 
+#include <optional>
 #include <string_view>
 
 #include <boost/json/object.hpp>
@@ -20,6 +21,12 @@ Response error_response(int status, std::string_view message, std::string_view p
 
 /// error_response(status_of(e.code), e.message, path).
 Response error_response(const Error& e, std::string_view path);
+
+struct Match;
+
+/// The 404 (unknown path) or 405 (known path, other method, with `Allow`) for a route match that
+/// found nothing, with its metrics route ("NOT_FOUND" / "METHOD_NOT_ALLOWED"); nullopt when found.
+std::optional<Response> routing_error(const Match& match, std::string_view path);
 
 /// OpenAI's error shape (CONTRACT.md item 38): {"error": {"message", "type", "param", "code"}}.
 /// Empty `param` / `code` are written as null; `type` defaults from the status (see to_openai_error).

@@ -71,17 +71,7 @@ public:
     /// Route matching (404/405), then authentication (401), then the owner over the bus.
     asio::awaitable<http::Response> dispatch_routed(http::Request req) {
         auto m = ctx_.routes->match(req.method, req.path);
-        if (m.kind == http::MatchKind::not_found) {
-            auto res = http::error_response(404, "not found", req.path);
-            res.route = "NOT_FOUND";
-            co_return res;
-        }
-        if (m.kind == http::MatchKind::method_not_allowed) {
-            auto res = http::error_response(405, "method not allowed", req.path);
-            res.set_header("Allow", m.allow);
-            res.route = "METHOD_NOT_ALLOWED";
-            co_return res;
-        }
+        if (auto refused = http::routing_error(m, req.path)) co_return std::move(*refused);
         std::string route = m.route->path;
         std::string owner = m.route->owner;
         std::string path = req.path;

@@ -96,17 +96,9 @@ asio::awaitable<http::Response> KernelDispatcher::handle(http::Request req) {
 
 asio::awaitable<http::Response> KernelDispatcher::route(http::Request req, bool verified) {
     auto m = router_.match(req.method, req.path);
-    if (m.kind == http::MatchKind::not_found || (m.kind == http::MatchKind::found && !hosts(m.route->owner))) {
-        auto res = http::error_response(404, "not found", req.path);
-        res.route = "NOT_FOUND";
-        co_return res;
-    }
-    if (m.kind == http::MatchKind::method_not_allowed) {
-        auto res = http::error_response(405, "method not allowed", req.path);
-        res.set_header("Allow", m.allow);
-        res.route = "METHOD_NOT_ALLOWED";
-        co_return res;
-    }
+    // A route of a module hosted elsewhere is not found here.
+    if (m.kind == http::MatchKind::found && !hosts(m.route->owner)) m.kind = http::MatchKind::not_found;
+    if (auto refused = http::routing_error(m, req.path)) co_return std::move(*refused);
     if (!verified && m.route->owner != "kernel") co_return rejected(req, "cluster signature required");
     std::string route = m.route->path;
     std::string path = req.path;

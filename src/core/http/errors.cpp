@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "lt/core/time.hpp"
+#include "lt/http/router.hpp"
 
 namespace lt::http {
 
@@ -33,6 +34,21 @@ Response error_response(int status, std::string_view message, std::string_view p
     extra["error"] = reason_phrase(status);
     extra["path"] = path;
     return Response::json(status, extra);
+}
+
+std::optional<Response> routing_error(const Match& match, std::string_view path) {
+    if (match.kind == MatchKind::not_found) {
+        auto res = error_response(404, "not found", path);
+        res.route = "NOT_FOUND";
+        return res;
+    }
+    if (match.kind == MatchKind::method_not_allowed) {
+        auto res = error_response(405, "method not allowed", path);
+        res.set_header("Allow", match.allow);
+        res.route = "METHOD_NOT_ALLOWED";
+        return res;
+    }
+    return std::nullopt;
 }
 
 Response error_response(const Error& e, std::string_view path) {
