@@ -30,6 +30,7 @@
 #include "lt/core/metrics.hpp"
 #include "lt/core/time.hpp"
 #include "lt/http/errors.hpp"
+#include "request_framing.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -164,56 +165,6 @@ Response Server::State::preflight(std::string_view origin, std::string_view path
 }
 
 namespace {
-
-/// Offset of the CRLFCRLF ending the header in `b`, or npos.
-std::size_t header_end(const beast::flat_buffer& b) {
-    std::string_view d{static_cast<const char*>(b.data().data()), b.size()};
-    return d.find("\r\n\r\n");
-}
-
-/// True when a header line of the (complete) header in `b` is an obs-fold continuation (RFC 9112 §5.2).
-bool has_obs_fold(const beast::flat_buffer& b) {
-    std::string_view d{static_cast<const char*>(b.data().data()), b.size()};
-    auto end = d.find("\r\n\r\n");
-    if (end == std::string_view::npos) return false;
-    d = d.substr(0, end + 2);
-    return d.find("\n ") != std::string_view::npos || d.find("\n\t") != std::string_view::npos;
-}
-
-std::string lower_trim(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    std::string out(v);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
-/// RFC 9112 §6.1/§6.3 and §3.2 checks on a parsed header: {status, message}, status 0 when acceptable.
-/// A request whose framing is ambiguous is refused and its connection closed, so no body byte can be
-/// read as a further request (request smuggling).
-std::pair<int, std::string> framing_error(const bhttp::request<bhttp::string_body>& m, bool folded) {
-    if (folded) return {400, "obsolete line folding in header"};
-    if (m.version() >= 11 && m.count(bhttp::field::host) != 1) return {400, "exactly one Host header required"};
-    if (m.count(bhttp::field::transfer_encoding) == 0) return {0, {}};
-    if (m.count(bhttp::field::content_length) != 0) return {400, "Transfer-Encoding with Content-Length"};
-    std::vector<std::string> codings;
-    for (const auto& f : m) {  // every Transfer-Encoding line, in order (they need not be adjacent)
-        if (f.name() != bhttp::field::transfer_encoding) continue;
-        std::string_view v{f.value().data(), f.value().size()};
-        for (;;) {
-            auto comma = v.find(',');
-            auto item = lower_trim(v.substr(0, comma));
-            if (!item.empty()) codings.push_back(item.substr(0, item.find(';')));
-            if (comma == std::string_view::npos) break;
-            v.remove_prefix(comma + 1);
-        }
-    }
-    for (auto& c : codings) c = lower_trim(c);
-    if (codings.empty() || codings.back() != "chunked") return {400, "final transfer coding is not chunked"};
-    if (std::count(codings.begin(), codings.end(), "chunked") > 1) return {400, "chunked applied more than once"};
-    if (codings.size() > 1) return {501, "transfer coding not implemented"};  // only chunked is
-    return {0, {}};
-}
 
 Request to_request(const bhttp::request<bhttp::string_body>& m, std::string remote_ip) {
     Request r;
