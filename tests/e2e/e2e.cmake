@@ -25,12 +25,5 @@ add_dependencies(e2e_split_shared_test leaky-tokens)
 if(LT_WITH_POSTGRES)
   target_link_libraries(e2e_split_shared_test PRIVATE lt::adapter_postgres)
   target_compile_definitions(e2e_split_shared_test PRIVATE LT_WITH_POSTGRES=1)
-  if(LT_WITH_REDIS AND LT_WITH_KAFKA)
-    add_test(NAME e2e_split_shared_test_production
-      COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh --production $<TARGET_FILE:e2e_split_shared_test>
-      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-    set_tests_properties(e2e_split_shared_test_production PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
-                         ENVIRONMENT LT_TEST_REDIS_DB=5)
-    add_dependencies(e2e_split_shared_test lt-kafka-mock)
-  endif()
+  lt_add_production_run(TARGET e2e_split_shared_test TIMEOUT 600 REDIS_DB 5)
 endif()

@@ -26,19 +26,11 @@ if(LT_WITH_POSTGRES)
     COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh $<TARGET_FILE:integration_test>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(integration_test_postgres PROPERTIES TIMEOUT 1800 SKIP_RETURN_CODE 77)
-  # And on the whole production profile: PostgreSQL + Redis + Kafka (librdkafka's mock cluster).
-  if(LT_WITH_REDIS AND LT_WITH_KAFKA)
-    add_test(NAME integration_test_production
-      # Left out: the /v1 metering cases read the embedded event log's "token-usage" topic directly
-      # (on Kafka every TestApp has topics of its own), and "within 2 seconds" is the memory log's
-      # latency (a new Kafka group's first join alone takes ~3 s on the mock cluster).
-      COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh --production $<TARGET_FILE:integration_test>
-              "--test-case-exclude=*charges exactly its usage*,*the bucket cannot admit*,*is SSE with the usage chunk*,*disconnects mid-stream*,*upstream failure mid-stream*,*within 2 seconds*"
-      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-    set_tests_properties(integration_test_production PROPERTIES TIMEOUT 2400 SKIP_RETURN_CODE 77
-                         ENVIRONMENT LT_TEST_REDIS_DB=3)
-    add_dependencies(integration_test lt-kafka-mock)
-  endif()
+  # And on the whole production profile. Left out: the /v1 metering cases read the embedded event
+  # log's "token-usage" topic directly (on Kafka every TestApp has topics of its own), and "within 2
+  # seconds" is the memory log's latency (a new Kafka group's first join alone takes ~3 s on the mock).
+  lt_add_production_run(TARGET integration_test TIMEOUT 2400 REDIS_DB 3
+    ARGS "--test-case-exclude=*charges exactly its usage*,*the bucket cannot admit*,*is SSE with the usage chunk*,*disconnects mid-stream*,*upstream failure mid-stream*,*within 2 seconds*")
 endif()
 # The app on a Redis key-value store (a throwaway redis-server the test starts and kills).
 if(TARGET lt::adapter_redis)

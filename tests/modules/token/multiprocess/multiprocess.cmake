@@ -10,12 +10,5 @@ add_dependencies(token_multiprocess_test leaky-tokens)
 if(LT_WITH_POSTGRES)
   target_link_libraries(token_multiprocess_test PRIVATE lt::adapter_postgres)
   target_compile_definitions(token_multiprocess_test PRIVATE LT_WITH_POSTGRES=1)
-  if(LT_WITH_REDIS AND LT_WITH_KAFKA)
-    add_test(NAME token_multiprocess_test_production
-      COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh --production $<TARGET_FILE:token_multiprocess_test>
-      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-    set_tests_properties(token_multiprocess_test_production PROPERTIES TIMEOUT 1200 SKIP_RETURN_CODE 77
-                         ENVIRONMENT LT_TEST_REDIS_DB=4)
-    add_dependencies(token_multiprocess_test lt-kafka-mock)
-  endif()
+  lt_add_production_run(TARGET token_multiprocess_test TIMEOUT 1200 REDIS_DB 4)
 endif()
