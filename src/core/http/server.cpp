@@ -267,6 +267,20 @@ private:
     bool failed_ = false;
 };
 
+/// Lingering close (what nginx does after an early error): the answer is sent and the send side shut,
+/// then what the client is still sending is read and dropped, at most 8 MiB and for at most `limit`
+/// (capped at 2 s), so the client finishes its write and reads the answer instead of getting a reset.
+asio::awaitable<void> linger_close(beast::tcp_stream& stream, std::chrono::milliseconds limit) {
+    stream.expires_after(std::min<std::chrono::milliseconds>(limit, std::chrono::seconds(2)));
+    std::array<char, 16384> sink;
+    std::size_t dropped = 0;
+    while (dropped < 8u * 1024 * 1024) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+        if (ec) break;
+        dropped += n;
+    }
+}
+
 asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
     auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
     auto conn = std::make_shared<Conn>();
@@ -280,6 +294,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
     auto ep = stream->socket().remote_endpoint(ep_ec);
     std::string remote_ip = ep_ec ? std::string() : ep.address().to_string();
     beast::flat_buffer buffer;
+    bool linger = false;  // an error answered before the request was read whole
 
     for (;;) {
         if (st->draining) break;
@@ -346,6 +361,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
                 st->log->info("{{\"path\":{},\"status\":{},\"error\":{},\"remote\":\"{}\"}}", json_quote(err_path),
                               status, json_quote(msg), remote_ip);
             }
+            linger = true;
             break;
         }
         auto& msg = parser.get();
@@ -421,6 +437,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
     }
     boost::system::error_code ignored;
     stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (linger) co_await linger_close(*stream, st->opt.read_timeout);
     stream->close();
     {
         std::lock_guard lock(st->conns_mutex);
