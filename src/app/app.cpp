@@ -89,7 +89,9 @@ struct App::Impl {
           bus(io.get_executor(), make_logger("bus", cfg.get_string("log.level", "info")), &metrics),
           client(io.get_executor()),
           server(pool, server_options(cfg), make_logger("access", cfg.get_string("log.level", "info")), &metrics),
-          signals(io) {}
+          signals(io) {
+        bus.set_codec_check(cfg.get_bool("bus.codec-check", false));
+    }
 
     config::Config cfg;
     std::size_t threads_n;
@@ -326,8 +328,8 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
         // a key revoked through one gateway is refused by every other.
         s.broadcast = std::make_unique<BroadcastBridge>(
             s.bus, *s.adapters.events, s.blocking, s.io.get_executor(),
-            std::vector<std::string>{std::string(auth::kApiKeyRevokedEvent), std::string(auth::kTokenRevokedEvent),
-                                     std::string(auth::kKeysRotatedEvent), std::string(auth::kUserRolesChangedEvent)},
+            std::vector<std::string>{std::string(auth::kApiKeyRevoked.name), std::string(auth::kTokenRevoked.name),
+                                     std::string(auth::kKeysRotated.name), std::string(auth::kUserRolesChanged.name)},
             new_uuid(), make_logger("broadcast", s.cfg.get_string("log.level", "info")));
         s.broadcast->register_handlers();
     }

@@ -20,8 +20,9 @@ const std::vector<ModuleSpec>& module_list() {
         // Analytics before token: modules stop in reverse order, so the token module's outbox relay
         // flushes to the event log while the analytics consumers still run.
         {"analytics", &analytics::describe_config, &analytics::make_module},
-        {"token", &token::describe_config, &token::make_module, {providers::kChatCommand, auth::kGetUserCommand}},
-        {"gateway", &gateway::describe_config, &gateway::make_module, {auth::kVerifyKeyCommand, auth::kJwksCommand}},
+        {"token", &token::describe_config, &token::make_module,
+         {providers::kChat.name, providers::kCompletion.name, providers::kModels.name, auth::kGetUser.name}},
+        {"gateway", &gateway::describe_config, &gateway::make_module, {auth::kVerifyKey.name, auth::kJwks.name}},
     };
     return kModules;
 }

@@ -40,7 +40,9 @@ public:
         load.read_env = false;
         auto dir = data_dir ? *data_dir : dir_.path();
         load.overrides = {"server.port=0", "server.address=127.0.0.1", "storage.data-dir=" + dir.string(),
-                          "log.level=warn", "log.access=false", "server.threads=2"};
+                          "log.level=warn", "log.access=false", "server.threads=2",
+                          // Every bus message through its codec, as between processes (docs/configuration.md).
+                          "bus.codec-check=true"};
         for (auto& o : overrides) load.overrides.push_back(std::move(o));
         for (auto& o : env_extra_overrides()) load.overrides.push_back(std::move(o));
         isolate_postgres(load.overrides, dir);

@@ -1,5 +1,6 @@
 #pragma once
-/// RemoteBus: the Bus of a process in split mode. It wraps the in-process bus:
+/// RemoteBus: the Bus of a process in split mode. It wraps the in-process bus, and is the one place a
+/// bus payload is encoded to JSON (Payload::json()) for another process:
 /// - call(): the local handler when this process hosts the command, else
 ///   `POST /internal/bus/call/<name>` (JSON {"body","ctx"}; the principal travels only in the signed
 ///   X-Lt-Principal header, the deadline as ctx.timeoutMs) to an UP instance of the owning module
@@ -38,12 +39,12 @@ public:
     RemoteBus(bus::InProcessBus& local, const Directory& directory, Forwarder& forwarder,
               std::function<std::string()> self_url, boost::asio::any_io_executor ex, Logger log);
 
-    void handle(std::string name, bus::CommandHandler handler) override;
+    void handle_named(std::string name, bus::CommandHandler handler) override;
     bool has_handler(const std::string& name) const override;
-    boost::asio::awaitable<Result<bus::json::value>> call(std::string name, bus::json::value body, bus::Context ctx) override;
-    Result<void> publish(std::string topic, bus::json::value event, bus::Context ctx) override;
-    boost::asio::awaitable<Result<void>> deliver(std::string topic, bus::json::value event, bus::Context ctx) override;
-    void subscribe(std::string topic, std::string group, bus::EventHandler handler) override;
+    boost::asio::awaitable<Result<bus::Payload>> call_named(std::string name, bus::Payload body, bus::Context ctx) override;
+    Result<void> publish_named(std::string topic, bus::Payload event, bus::Context ctx) override;
+    boost::asio::awaitable<Result<void>> deliver_named(std::string topic, bus::Payload event, bus::Context ctx) override;
+    void subscribe_named(std::string topic, std::string group, bus::EventHandler handler) override;
 
 private:
     /// One instance per other process (distinct URLs), this process excluded.

@@ -3,8 +3,10 @@
 #include <boost/json.hpp>
 
 #include "lt/analytics/analytics.hpp"
+#include "lt/bus/payload.hpp"
 #include "lt/core/json.hpp"
 #include "lt/core/time.hpp"
+#include "lt/token/token.hpp"
 
 namespace lt::analytics {
 
@@ -13,14 +15,9 @@ namespace {
 /// Longest id or name accepted from an event (longer values are junk, not data).
 constexpr std::size_t kMaxText = 128;
 
-Result<std::string> text(const json::object& o, std::string_view key, bool required = true) {
-    const auto* v = o.if_contains(key);
-    if (!v || v->is_null()) {
-        if (!required) return std::string();
-        return fail(Errc::invalid_argument, std::string(key) + " is missing");
-    }
-    if (!v->is_string()) return fail(Errc::invalid_argument, std::string(key) + " is not a string");
-    auto s = trim(v->as_string());
+/// A decoded text field, trimmed and checked: non-empty when required, not longer than kMaxText.
+Result<std::string> clean(std::string_view key, std::string_view raw, bool required = true) {
+    auto s = trim(raw);
     if (required && s.empty()) return fail(Errc::invalid_argument, std::string(key) + " is empty");
     if (s.size() > kMaxText) return fail(Errc::invalid_argument, std::string(key) + " is too long");
     return s;
@@ -32,60 +29,67 @@ std::string canonical_id(std::string id) {
     return uuid ? *uuid : id;
 }
 
-Result<std::optional<std::string>> optional_id(const json::object& o, std::string_view key) {
-    auto s = text(o, key, false);
+Result<std::optional<std::string>> optional_id(std::string_view key, const std::optional<std::string>& raw) {
+    if (!raw) return std::optional<std::string>();
+    auto s = clean(key, *raw, false);
     if (!s) return fail(s.error());
     if (s->empty()) return std::optional<std::string>();
     return std::optional<std::string>(canonical_id(std::move(*s)));
 }
 
-Result<std::int64_t> tokens_of(const json::object& o) {
-    auto n = get_int(o, "tokens");
-    if (!n) return fail(Errc::invalid_argument, "tokens is not an integer");
-    if (*n < 0) return fail(Errc::invalid_argument, "tokens is negative");
-    return *n;
-}
-
 /// userId, orgId, provider and tokens, shared by usage and purchase payloads.
-template <class Event>
-Result<void> read_owner_fields(const json::object& p, Event& e) {
-    auto user = text(p, "userId");
+template <class Event, class Payload>
+Result<void> read_owner_fields(const Payload& p, Event& e) {
+    auto user = clean("userId", p.user_id);
     if (!user) return fail(user.error());
     e.user_id = canonical_id(std::move(*user));
-    auto org = optional_id(p, "orgId");
+    auto org = optional_id("orgId", p.org_id);
     if (!org) return fail(org.error());
     e.org_id = std::move(*org);
-    auto provider = text(p, "provider");
+    auto provider = clean("provider", p.provider);
     if (!provider) return fail(provider.error());
     e.provider = to_lower(*provider);
-    auto tokens = tokens_of(p);
-    if (!tokens) return fail(tokens.error());
-    e.tokens = *tokens;
+    if (p.tokens < 0) return fail(Errc::invalid_argument, "tokens is negative");
+    e.tokens = p.tokens;
     return ok();
 }
 
-Result<ports::UsageEvent> usage_from(const json::object& p) {
+/// The envelope's eventId and occurredAt, checked.
+template <class Event, class Envelope>
+Result<void> read_envelope(const Envelope& in, Event& e) {
+    auto id = clean("eventId", in.event_id);
+    if (!id) return fail(id.error());
+    auto event_id = normalize_uuid(*id);
+    if (!event_id) return fail(Errc::invalid_argument, "eventId is not a UUID");
+    auto when = parse_rfc3339(trim(in.occurred_at));
+    if (!when) return fail(Errc::invalid_argument, "occurredAt is not an RFC 3339 time");
+    e.event_id = std::move(*event_id);
+    e.occurred_at = *when;
+    return ok();
+}
+
+Result<ports::UsageEvent> usage_from(const token::UsageEvent& in) {
     ports::UsageEvent e;
-    if (auto r = read_owner_fields(p, e); !r) return fail(r.error());
-    const auto* allowed = p.if_contains("allowed");
-    if (!allowed || !allowed->is_bool()) return fail(Errc::invalid_argument, "allowed is not a boolean");
-    e.allowed = allowed->as_bool();
-    auto outcome = text(p, "outcome");
+    if (auto r = read_envelope(in, e); !r) return fail(r.error());
+    if (auto r = read_owner_fields(in.payload, e); !r) return fail(r.error());
+    e.allowed = in.payload.allowed;
+    auto outcome = clean("outcome", in.payload.outcome);
     if (!outcome) return fail(outcome.error());
     e.outcome = std::move(*outcome);
     return e;
 }
 
-Result<ports::PurchaseEvent> purchase_from(const json::object& p) {
+Result<ports::PurchaseEvent> purchase_from(const token::PurchaseEvent& in) {
     ports::PurchaseEvent e;
-    auto event = text(p, "event");
+    if (auto r = read_envelope(in, e); !r) return fail(r.error());
+    auto event = clean("event", in.payload.event);
     if (!event) return fail(event.error());
     e.event = std::move(*event);
-    auto saga = text(p, "sagaId");
+    auto saga = clean("sagaId", in.payload.saga_id);
     if (!saga) return fail(saga.error());
     e.saga_id = canonical_id(std::move(*saga));
-    if (auto r = read_owner_fields(p, e); !r) return fail(r.error());
-    auto status = text(p, "status", false);
+    if (auto r = read_owner_fields(in.payload, e); !r) return fail(r.error());
+    auto status = clean("status", in.payload.status, false);
     if (!status) return fail(status.error());
     e.status = std::move(*status);
     return e;
@@ -98,33 +102,25 @@ Result<DecodedEvent> decode_event(std::string_view value) {
     if (!parsed) return fail(Errc::invalid_argument, "value is not JSON");
     const auto* envelope = parsed->if_object();
     if (!envelope) return fail(Errc::invalid_argument, "value is not a JSON object");
-    auto id = text(*envelope, "eventId");
-    if (!id) return fail(id.error());
-    auto event_id = normalize_uuid(*id);
-    if (!event_id) return fail(Errc::invalid_argument, "eventId is not a UUID");
-    auto type = text(*envelope, "eventType");
-    if (!type) return fail(type.error());
-    auto when_text = text(*envelope, "occurredAt");
-    if (!when_text) return fail(when_text.error());
-    auto when = parse_rfc3339(*when_text);
-    if (!when) return fail(Errc::invalid_argument, "occurredAt is not an RFC 3339 time");
-    const auto* payload = envelope->if_contains("payload");
-    if (!payload || !payload->is_object()) return fail(Errc::invalid_argument, "payload is not an object");
-
-    if (*type == kUsageEventType) {
-        auto e = usage_from(payload->as_object());
+    // The envelope's shape is the token module's contract (lt/token/token.hpp): decoded by its codec.
+    const auto* type = envelope->if_contains("eventType");
+    const std::string_view type_name = type && type->is_string() ? std::string_view(type->as_string()) : "";
+    if (type_name == token::kUsage.name) {
+        auto in = bus::decode<token::UsageEvent>(*parsed);
+        if (!in) return fail(in.error());
+        auto e = usage_from(*in);
         if (!e) return fail(e.error());
-        e->event_id = std::move(*event_id);
-        e->occurred_at = *when;
         return DecodedEvent(std::move(*e));
     }
-    if (*type == kPurchaseEventType) {
-        auto e = purchase_from(payload->as_object());
+    if (type_name == token::kPurchase.name) {
+        auto in = bus::decode<token::PurchaseEvent>(*parsed);
+        if (!in) return fail(in.error());
+        auto e = purchase_from(*in);
         if (!e) return fail(e.error());
-        e->event_id = std::move(*event_id);
-        e->occurred_at = *when;
         return DecodedEvent(std::move(*e));
     }
+    if (type == nullptr || type->is_null()) return fail(Errc::invalid_argument, "eventType is missing");
+    if (!type->is_string()) return fail(Errc::invalid_argument, "eventType is not a string");
     return fail(Errc::invalid_argument, "unknown eventType");
 }
 

@@ -101,8 +101,7 @@ asio::awaitable<http::Response> AuthHttp::delete_api_key(http::Request req) {
     // Delivered before the 204, so that every gateway drops the key before the client can retry it.
     auto owner = *parse_user_id(req.query_param("userId").value_or(""));
     d_.log->info("api key revoked request_id={} user_id={}", req.ctx.request_id, owner);
-    auto event_op =
-        announce(std::string(kApiKeyRevokedEvent), boost::json::object{{"keyHash", *r}, {"userId", owner}}, req.ctx);
+    auto event_op = announce(kApiKeyRevoked, ApiKeyRevoked{*r, owner}, req.ctx);
     co_await std::move(event_op);
     co_return http::Response::empty(204);
 }
@@ -112,7 +111,7 @@ asio::awaitable<http::Response> AuthHttp::validate_api_key(http::Request req) {
     auto op = d_.api_keys->verify(raw);
     auto r = co_await std::move(op);
     if (!r) co_return failure(r.error(), req);
-    co_return http::Response::json(200, to_json(*r));
+    co_return http::Response::json(200, boost::json::value_from(*r));
 }
 
 }  // namespace lt::auth

@@ -67,7 +67,12 @@ public:
     http::Response failure(const Error& e, const http::Request& req) const;
     /// Delivers an event to every subscriber and waits until they handled it, so that its effect
     /// (e.g. a gateway dropping a revoked key) is visible before the answer. Failures are logged.
-    boost::asio::awaitable<void> announce(std::string topic, boost::json::value event, bus::Context ctx) const;
+    template <class T>
+    boost::asio::awaitable<void> announce(bus::Event<T> event, T body, bus::Context ctx) const {
+        return announce_named(std::string(event.name), bus::Payload::of<T>(std::move(body)), std::move(ctx));
+    }
+    /// announce() by topic name.
+    boost::asio::awaitable<void> announce_named(std::string topic, bus::Payload event, bus::Context ctx) const;
 
 private:
     AuthHttpDeps d_;

@@ -36,9 +36,9 @@ AuthModule::AuthModule(ModuleContext ctx, AuthConfig config)
                          &metrics_, ctx_.log}) {}
 
 void AuthModule::register_handlers(bus::Bus& bus) {
-    bus.handle(std::string(kVerifyKeyCommand), [this](bus::Message m) { return bus_verify_key(std::move(m)); });
-    bus.handle(std::string(kJwksCommand), [this](bus::Message m) { return bus_jwks(std::move(m)); });
-    bus.handle(std::string(kGetUserCommand), [this](bus::Message m) { return bus_get_user(std::move(m)); });
+    bus.handle(kVerifyKey, [this](VerifyKeyRequest r, bus::Context) { return bus_verify_key(std::move(r)); });
+    bus.handle(kJwks, [this](bus::Empty, bus::Context) { return bus_jwks(); });
+    bus.handle(kGetUser, [this](GetUserRequest r, bus::Context) { return bus_get_user(std::move(r)); });
 }
 
 Result<void> AuthModule::start_blocking() {
@@ -63,23 +63,17 @@ asio::awaitable<Result<void>> AuthModule::start() {
 
 asio::awaitable<void> AuthModule::stop() { co_return; }
 
-asio::awaitable<Result<boost::json::value>> AuthModule::bus_verify_key(bus::Message msg) {
-    std::string raw;
-    if (msg.body.is_object()) raw = get_string(msg.body.as_object(), "apiKey").value_or("");
-    auto op = api_keys_.verify(std::move(raw));
-    auto r = co_await std::move(op);
-    if (!r) co_return fail(r.error());
-    co_return to_json(*r);
+asio::awaitable<Result<VerifiedKey>> AuthModule::bus_verify_key(VerifyKeyRequest req) {
+    auto op = api_keys_.verify(std::move(req.api_key));
+    co_return co_await std::move(op);
 }
 
-asio::awaitable<Result<boost::json::value>> AuthModule::bus_get_user(bus::Message msg) {
-    std::string raw;
-    if (msg.body.is_object()) raw = get_string(msg.body.as_object(), "userId").value_or("");
-    auto id = normalize_uuid(raw);
+asio::awaitable<Result<UserInfo>> AuthModule::bus_get_user(GetUserRequest req) {
+    auto id = normalize_uuid(req.user_id);
     if (!id) co_return fail(Errc::invalid_argument, "invalid userId");
     auto& db = *ctx_.sql;
-    auto op = ctx_.blocking->run([&db, uid = *id]() -> Result<boost::json::value> {
-        boost::json::value out;
+    auto op = ctx_.blocking->run([&db, uid = *id]() -> Result<UserInfo> {
+        UserInfo out;
         auto r = db.transact_sync([&](ports::SqlSession& s) -> Result<void> {
             AuthStore store(s);
             auto user = store.find_user_by_id(uid);
@@ -87,9 +81,7 @@ asio::awaitable<Result<boost::json::value>> AuthModule::bus_get_user(bus::Messag
             if (!*user) return fail(Errc::not_found, "user not found");
             auto roles = store.roles_of(uid);
             if (!roles) return fail(roles.error());
-            boost::json::array arr;
-            for (const auto& r : *roles) arr.emplace_back(r);
-            out = boost::json::object{{"userId", uid}, {"username", (*user)->username}, {"roles", std::move(arr)}};
+            out = UserInfo{uid, (*user)->username, std::vector<std::string>(roles->begin(), roles->end())};
             return ok();
         });
         if (!r) return fail(r.error());
@@ -98,18 +90,17 @@ asio::awaitable<Result<boost::json::value>> AuthModule::bus_get_user(bus::Messag
     co_return co_await std::move(op);
 }
 
-asio::awaitable<Result<boost::json::value>> AuthModule::bus_jwks(bus::Message msg) {
+asio::awaitable<Result<JwksReply>> AuthModule::bus_jwks() {
     auto op = oauth2_.revoked();
     auto revoked = co_await std::move(op);
     if (!revoked) co_return fail(revoked.error());
-    boost::json::array list;
-    for (const auto& t : *revoked) list.push_back(boost::json::object{{"jti", t.jti}, {"exp", t.exp}});
+    JwksReply out;
+    for (const auto& t : *revoked) out.revoked.push_back(TokenRevoked{t.jti, t.exp});
     auto jwks = keys_.jwks(ctx_.clock->now());
-    boost::json::object out;
-    out["keys"] = boost::json::array{};
-    if (const auto* keys = jwks.is_object() ? jwks.as_object().if_contains("keys") : nullptr) out["keys"] = *keys;
-    out["revoked"] = std::move(list);
-    co_return boost::json::value(std::move(out));
+    if (const auto* keys = jwks.is_object() ? jwks.as_object().if_contains("keys") : nullptr; keys && keys->is_array()) {
+        out.keys = keys->as_array();
+    }
+    co_return out;
 }
 
 Result<std::unique_ptr<Module>> make_module(ModuleContext ctx) {

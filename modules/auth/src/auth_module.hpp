@@ -28,12 +28,12 @@ public:
     boost::asio::awaitable<Result<void>> start() override;
     boost::asio::awaitable<void> stop() override;
 
-    /// Bus command auth.verify_key.v1.
-    boost::asio::awaitable<Result<boost::json::value>> bus_verify_key(bus::Message msg);
-    /// Bus command auth.jwks.v1.
-    boost::asio::awaitable<Result<boost::json::value>> bus_jwks(bus::Message msg);
-    /// auth.get_user.v1: {"userId"} → {"userId","username","roles"}.
-    boost::asio::awaitable<Result<boost::json::value>> bus_get_user(bus::Message msg);
+    /// Bus command kVerifyKey (auth.verify_key.v1).
+    boost::asio::awaitable<Result<VerifiedKey>> bus_verify_key(VerifyKeyRequest req);
+    /// Bus command kJwks (auth.jwks.v1).
+    boost::asio::awaitable<Result<JwksReply>> bus_jwks();
+    /// Bus command kGetUser (auth.get_user.v1).
+    boost::asio::awaitable<Result<UserInfo>> bus_get_user(GetUserRequest req);
 
     /// The HTTP handlers (for tests that call them without the router).
     AuthHttp& http() { return http_; }

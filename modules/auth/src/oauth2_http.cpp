@@ -142,8 +142,7 @@ asio::awaitable<http::Response> AuthHttp::revoke(http::Request req) {
     if (!r) co_return failure(r.error(), req);
     if (*r) {
         d_.log->info("token revoked request_id={} jti={}", req.ctx.request_id, (*r)->jti);
-        auto event_op = announce(std::string(kTokenRevokedEvent),
-                                 boost::json::object{{"jti", (*r)->jti}, {"exp", (*r)->exp}}, req.ctx);
+        auto event_op = announce(kTokenRevoked, TokenRevoked{(*r)->jti, (*r)->exp}, req.ctx);
         co_await std::move(event_op);
     }
     co_return oauth_response(200, boost::json::object{});

@@ -20,9 +20,9 @@ http::Response AuthHttp::failure(const Error& e, const http::Request& req) const
     return http::error_response(e, req.path);
 }
 
-asio::awaitable<void> AuthHttp::announce(std::string topic, boost::json::value event, bus::Context ctx) const {
+asio::awaitable<void> AuthHttp::announce_named(std::string topic, bus::Payload event, bus::Context ctx) const {
     const std::string request_id = ctx.request_id;
-    auto op = d_.bus->deliver(topic, std::move(event), std::move(ctx));
+    auto op = d_.bus->deliver_named(topic, std::move(event), std::move(ctx));
     auto r = co_await std::move(op);
     if (!r) {
         d_.log->error("event delivery failed topic={} request_id={} error={}", topic, request_id, r.error().message);
@@ -70,7 +70,7 @@ asio::awaitable<http::Response> AuthHttp::set_role(http::Request req, bool grant
     const auto id = *normalize_uuid(user_id);
     d_.log->info("user role changed request_id={} user_id={} role={} granted={}", req.ctx.request_id, id,
                  *parse_role(role), grant);
-    auto event_op = announce(std::string(kUserRolesChangedEvent), boost::json::object{{"userId", id}}, req.ctx);
+    auto event_op = announce(kUserRolesChanged, UserRolesChanged{id}, req.ctx);
     co_await std::move(event_op);
     co_return http::Response::empty(204);
 }
@@ -84,7 +84,7 @@ asio::awaitable<http::Response> AuthHttp::rotate_keys(http::Request req) {
     auto kid = co_await std::move(op);
     if (!kid) co_return failure(kid.error(), req);
     d_.log->info("signing key rotated request_id={} kid={}", req.ctx.request_id, *kid);
-    auto event_op = announce(std::string(kKeysRotatedEvent), boost::json::object{}, req.ctx);
+    auto event_op = announce(kKeysRotated, bus::Empty{}, req.ctx);
     co_await std::move(event_op);
     co_return http::Response::json(200, boost::json::object{{"kid", *kid}});
 }

@@ -28,12 +28,6 @@ AuthOutcome authenticated(bus::Principal p) {
     o.principal = std::move(p);
     return o;
 }
-
-std::string str_field(const boost::json::value& v, std::string_view key) {
-    if (!v.is_object()) return {};
-    auto* f = v.as_object().if_contains(key);
-    return f && f->is_string() ? std::string(f->as_string()) : std::string();
-}
 }  // namespace
 
 Authenticator::Authenticator(bus::Bus& bus, Clock& clock, GatewayConfig config, Logger log, MetricsRegistry* metrics)
@@ -58,10 +52,10 @@ Authenticator::Authenticator(bus::Bus& bus, Clock& clock, GatewayConfig config, 
 }
 
 void Authenticator::subscribe(bus::Bus& bus) {
-    bus.subscribe(std::string(auth::kApiKeyRevokedEvent), "gateway", [this](bus::Message m) { return on_api_key_revoked(std::move(m)); });
-    bus.subscribe(std::string(auth::kTokenRevokedEvent), "gateway", [this](bus::Message m) { return on_token_revoked(std::move(m)); });
-    bus.subscribe(std::string(auth::kKeysRotatedEvent), "gateway", [this](bus::Message m) { return on_keys_rotated(std::move(m)); });
-    bus.subscribe(std::string(auth::kUserRolesChangedEvent), "gateway", [this](bus::Message m) { return on_roles_changed(std::move(m)); });
+    bus.subscribe(auth::kApiKeyRevoked, "gateway", [this](auth::ApiKeyRevoked e, bus::Context) { return on_api_key_revoked(std::move(e)); });
+    bus.subscribe(auth::kTokenRevoked, "gateway", [this](auth::TokenRevoked e, bus::Context) { return on_token_revoked(std::move(e)); });
+    bus.subscribe(auth::kKeysRotated, "gateway", [this](bus::Empty, bus::Context c) { return on_keys_rotated(std::move(c)); });
+    bus.subscribe(auth::kUserRolesChanged, "gateway", [this](auth::UserRolesChanged e, bus::Context) { return on_roles_changed(std::move(e)); });
 }
 
 std::shared_ptr<const jwt::KeySet> Authenticator::keys() {
@@ -71,32 +65,27 @@ std::shared_ptr<const jwt::KeySet> Authenticator::keys() {
 
 asio::awaitable<void> Authenticator::refresh_keys(bus::Context ctx) {
     const auto started = std::chrono::steady_clock::now();
-    auto op = bus_.call(std::string(auth::kJwksCommand), boost::json::object{}, ctx.with_timeout(config_.auth_timeout));
+    auto op = bus_.call(auth::kJwks, bus::Empty{}, ctx.with_timeout(config_.auth_timeout));
     auto reply = co_await std::move(op);
-    if (!reply || !reply->is_object()) {
+    if (!reply) {
         // Not counted as a refresh: in split mode the auth process may not be known yet at start, and
         // the next JWT with an unknown kid must try again instead of waiting out the rate limit.
-        log_->warn("jwks fetch failed error={}", reply ? "malformed reply" : reply.error().message);
+        log_->warn("jwks fetch failed error={}", reply.error().message);
         co_return;
     }
     {
         std::lock_guard lock(mutex_);
         last_refresh_ = started;
     }
-    auto& o = reply->as_object();
-    auto set = jwt::from_jwks(boost::json::object{{"keys", o.contains("keys") ? o.at("keys") : boost::json::array{}}});
+    auto set = jwt::from_jwks(boost::json::object{{"keys", std::move(reply->keys)}});
     if (!set) {
         log_->warn("jwks parse failed error={}", set.error().message);
         co_return;
     }
     std::lock_guard lock(mutex_);
     keys_ = std::make_shared<jwt::KeySet>(std::move(*set));
-    if (auto* rv = o.if_contains("revoked"); rv && rv->is_array()) {
-        for (const auto& e : rv->as_array()) {
-            auto jti = str_field(e, "jti");
-            auto* exp = e.is_object() ? e.as_object().if_contains("exp") : nullptr;
-            if (!jti.empty() && exp && exp->is_int64()) revoked_[jti] = exp->as_int64();
-        }
+    for (const auto& e : reply->revoked) {
+        if (!e.jti.empty()) revoked_[e.jti] = e.exp;
     }
 }
 
@@ -131,8 +120,7 @@ asio::awaitable<AuthOutcome> Authenticator::by_api_key(std::string raw, bus::Con
     }
     if (key_cache_miss_) key_cache_miss_->inc();
     const auto epoch = key_epoch_.load();
-    auto op = bus_.call(std::string(auth::kVerifyKeyCommand), boost::json::object{{"apiKey", raw}},
-                        ctx.with_timeout(config_.auth_timeout));
+    auto op = bus_.call(auth::kVerifyKey, auth::VerifyKeyRequest{raw}, ctx.with_timeout(config_.auth_timeout));
     auto reply = co_await std::move(op);
     if (!reply) {
         if (reply.error().code == Errc::unauthenticated) {
@@ -142,8 +130,7 @@ asio::awaitable<AuthOutcome> Authenticator::by_api_key(std::string raw, bus::Con
         log_->warn("api key validation unavailable error={}", reply.error().message);
         co_return rejected(503, "authentication service unavailable", "");
     }
-    auto key = auth::verified_key_from_json(*reply);
-    if (!key) co_return rejected(503, "authentication service unavailable", "");
+    auto& key = reply;
     if (key_valid_) key_valid_->inc();
     bus::Principal p{key->user_id, key->roles, "api_key"};
     auto expires = now + config_.api_key_cache_ttl;
@@ -207,31 +194,30 @@ asio::awaitable<AuthOutcome> Authenticator::by_jwt(std::string token, bus::Conte
     co_return authenticated(std::move(p));
 }
 
-asio::awaitable<Result<void>> Authenticator::on_api_key_revoked(bus::Message msg) {
-    auto hash = str_field(msg.body, "keyHash");
+asio::awaitable<Result<void>> Authenticator::on_api_key_revoked(auth::ApiKeyRevoked event) {
+    const auto& hash = event.key_hash;
     ++key_epoch_;
     if (!hash.empty()) api_keys_.erase(hash);
     co_return ok();
 }
 
-asio::awaitable<Result<void>> Authenticator::on_token_revoked(bus::Message msg) {
-    auto jti = str_field(msg.body, "jti");
-    auto* exp = msg.body.is_object() ? msg.body.as_object().if_contains("exp") : nullptr;
+asio::awaitable<Result<void>> Authenticator::on_token_revoked(auth::TokenRevoked event) {
+    const auto& jti = event.jti;
     if (!jti.empty()) {
         std::lock_guard lock(mutex_);
-        revoked_[jti] = exp && exp->is_int64() ? exp->as_int64() : std::numeric_limits<std::int64_t>::max() / 2;
+        revoked_[jti] = event.exp != 0 ? event.exp : std::numeric_limits<std::int64_t>::max() / 2;
     }
     co_return ok();
 }
 
-asio::awaitable<Result<void>> Authenticator::on_keys_rotated(bus::Message msg) {
-    auto op = refresh_keys(msg.ctx);
+asio::awaitable<Result<void>> Authenticator::on_keys_rotated(bus::Context ctx) {
+    auto op = refresh_keys(std::move(ctx));
     co_await std::move(op);
     co_return ok();
 }
 
-asio::awaitable<Result<void>> Authenticator::on_roles_changed(bus::Message msg) {
-    auto user = str_field(msg.body, "userId");
+asio::awaitable<Result<void>> Authenticator::on_roles_changed(auth::UserRolesChanged event) {
+    const auto& user = event.user_id;
     ++key_epoch_;
     if (!user.empty()) {
         // API keys carry their owner's current roles; JWTs carry the roles they were issued with.

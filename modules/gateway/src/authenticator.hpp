@@ -18,6 +18,7 @@
 
 #include "gateway_config.hpp"
 #include "lru_cache.hpp"
+#include "lt/auth/auth.hpp"
 #include "lt/bus/bus.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/jwt.hpp"
@@ -62,10 +63,10 @@ private:
 
     boost::asio::awaitable<AuthOutcome> by_api_key(std::string raw, bus::Context ctx);
     boost::asio::awaitable<AuthOutcome> by_jwt(std::string token, bus::Context ctx);
-    boost::asio::awaitable<Result<void>> on_api_key_revoked(bus::Message msg);
-    boost::asio::awaitable<Result<void>> on_token_revoked(bus::Message msg);
-    boost::asio::awaitable<Result<void>> on_keys_rotated(bus::Message msg);
-    boost::asio::awaitable<Result<void>> on_roles_changed(bus::Message msg);
+    boost::asio::awaitable<Result<void>> on_api_key_revoked(auth::ApiKeyRevoked event);
+    boost::asio::awaitable<Result<void>> on_token_revoked(auth::TokenRevoked event);
+    boost::asio::awaitable<Result<void>> on_keys_rotated(bus::Context ctx);
+    boost::asio::awaitable<Result<void>> on_roles_changed(auth::UserRolesChanged event);
     bool is_revoked(const std::string& jti, std::int64_t now_s);
     std::shared_ptr<const jwt::KeySet> keys();
 

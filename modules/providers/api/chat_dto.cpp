@@ -1,7 +1,12 @@
+// Codecs of the providers module's bus messages (the one place their wire form is written).
 #include <boost/json.hpp>
 
+#include "lt/bus/codec.hpp"
 #include "lt/core/time.hpp"
 #include "lt/providers/providers.hpp"
+
+namespace json = boost::json;
+namespace codec = lt::bus::codec;
 
 namespace lt::providers {
 
@@ -13,41 +18,116 @@ bool is_known_provider(std::string_view name) {
     return false;
 }
 
-boost::json::value to_json(const ChatRequest& r) {
-    return boost::json::object{{"provider", r.provider}, {"body", r.body}};
+void tag_invoke(json::value_from_tag, json::value& v, const ChatRequest& r) {
+    v = json::object{{"provider", r.provider}, {"body", r.body}};
 }
 
-Result<ChatRequest> chat_request_from_json(const boost::json::value& v) {
-    if (!v.is_object()) return fail(Errc::invalid_argument, "chat request must be an object");
-    const auto& o = v.as_object();
+ChatRequest tag_invoke(json::value_to_tag<ChatRequest>, const json::value& v) {
+    const auto& o = codec::object_of(v, "chat request");
     ChatRequest r;
-    auto* p = o.if_contains("provider");
-    if (!p || !p->is_string()) return fail(Errc::invalid_argument, "provider is required");
-    r.provider = to_lower(p->as_string());
-    if (auto* b = o.if_contains("body"); b && b->is_object()) r.body = b->as_object();
+    r.provider = to_lower(codec::required<std::string>(o, "provider"));
+    r.body = codec::with_default<json::object>(o, "body", {});
     return r;
 }
 
-boost::json::value to_json(const ChatReply& r) {
-    return boost::json::object{{"response", r.response},
-                               {"usage", boost::json::object{{"promptTokens", r.usage.prompt_tokens},
-                                                             {"completionTokens", r.usage.completion_tokens},
-                                                             {"totalTokens", r.usage.total_tokens}}}};
+void tag_invoke(json::value_from_tag, json::value& v, const ChatReply& r) {
+    v = json::object{{"response", r.response},
+                     {"usage", json::object{{"promptTokens", r.usage.prompt_tokens},
+                                            {"completionTokens", r.usage.completion_tokens},
+                                            {"totalTokens", r.usage.total_tokens}}}};
 }
 
-Result<ChatReply> chat_reply_from_json(const boost::json::value& v) {
-    if (!v.is_object()) return fail(Errc::bad_gateway, "chat reply must be an object");
-    const auto& o = v.as_object();
+ChatReply tag_invoke(json::value_to_tag<ChatReply>, const json::value& v) {
+    const auto& o = codec::object_of(v, "chat reply");
     ChatReply r;
-    if (auto* resp = o.if_contains("response"); resp && resp->is_object()) r.response = resp->as_object();
-    if (auto* u = o.if_contains("usage"); u && u->is_object()) {
-        auto num = [&](std::string_view k) -> long long {
-            auto* x = u->as_object().if_contains(k);
-            return x && x->is_int64() ? x->as_int64() : 0;
-        };
-        r.usage = Usage{num("promptTokens"), num("completionTokens"), num("totalTokens")};
+    r.response = codec::with_default<json::object>(o, "response", {});
+    if (const auto* u = codec::field(o, "usage")) {
+        const auto& uo = codec::object_of(*u, "usage");
+        r.usage = Usage{codec::with_default<std::int64_t>(uo, "promptTokens", 0),
+                        codec::with_default<std::int64_t>(uo, "completionTokens", 0),
+                        codec::with_default<std::int64_t>(uo, "totalTokens", 0)};
     }
     return r;
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const CompletionRequest& r) {
+    json::object o{{"provider", r.provider},
+                   {"model", r.model},
+                   {"messages", r.messages},
+                   {"maxTokens", r.max_tokens},
+                   {"stream", r.stream}};
+    if (r.user) o["user"] = *r.user;
+    v = std::move(o);
+}
+
+CompletionRequest tag_invoke(json::value_to_tag<CompletionRequest>, const json::value& v) {
+    const auto& o = codec::object_of(v, "completion request");
+    CompletionRequest r;
+    r.provider = to_lower(codec::required<std::string>(o, "provider"));
+    r.model = codec::with_default<std::string>(o, "model", "");
+    r.messages = codec::with_default<json::array>(o, "messages", {});
+    r.max_tokens = codec::with_default<std::int64_t>(o, "maxTokens", 1);
+    r.stream = codec::with_default<bool>(o, "stream", false);
+    r.user = codec::optional<std::string>(o, "user");
+    return r;
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const CompletionChunk& c) {
+    v = json::object{{"content", c.content}, {"completionTokens", c.completion_tokens}};
+}
+
+CompletionChunk tag_invoke(json::value_to_tag<CompletionChunk>, const json::value& v) {
+    const auto& o = codec::object_of(v, "completion chunk");
+    return CompletionChunk{codec::with_default<std::string>(o, "content", ""),
+                           codec::with_default<std::int64_t>(o, "completionTokens", 0)};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const CompletionReply& r) {
+    json::array chunks;
+    for (const auto& c : r.chunks) chunks.push_back(json::value_from(c));
+    v = json::object{{"id", r.id},
+                     {"created", r.created},
+                     {"model", r.model},
+                     {"provider", r.provider},
+                     {"content", r.content},
+                     {"finishReason", r.finish_reason},
+                     {"usage", json::object{{"promptTokens", r.prompt_tokens}, {"completionTokens", r.completion_tokens}}},
+                     {"chunks", std::move(chunks)},
+                     {"chunkDelayMs", r.chunk_delay_ms},
+                     {"failAtChunk", r.fail_at_chunk}};
+}
+
+CompletionReply tag_invoke(json::value_to_tag<CompletionReply>, const json::value& v) {
+    const auto& o = codec::object_of(v, "completion reply");
+    CompletionReply r;
+    r.id = codec::with_default<std::string>(o, "id", "");
+    r.created = codec::with_default<std::int64_t>(o, "created", 0);
+    r.model = codec::with_default<std::string>(o, "model", "");
+    r.provider = codec::with_default<std::string>(o, "provider", "");
+    r.content = codec::with_default<std::string>(o, "content", "");
+    r.finish_reason = codec::with_default<std::string>(o, "finishReason", "stop");
+    const auto& usage = codec::object_of(codec::required<json::value>(o, "usage"), "usage");
+    r.prompt_tokens = codec::with_default<std::int64_t>(usage, "promptTokens", 0);
+    r.completion_tokens = codec::with_default<std::int64_t>(usage, "completionTokens", 0);
+    r.chunks = codec::with_default<std::vector<CompletionChunk>>(o, "chunks", {});
+    r.chunk_delay_ms = codec::with_default<std::int64_t>(o, "chunkDelayMs", 0);
+    r.fail_at_chunk = codec::with_default<std::int64_t>(o, "failAtChunk", -1);
+    return r;
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const ModelsReply& r) {
+    json::object providers;
+    for (const auto& [name, models] : r.providers) {
+        json::array list;
+        for (const auto& m : models) list.emplace_back(m);
+        providers[name] = std::move(list);
+    }
+    v = json::object{{"providers", std::move(providers)}};
+}
+
+ModelsReply tag_invoke(json::value_to_tag<ModelsReply>, const json::value& v) {
+    const auto& o = codec::object_of(v, "models reply");
+    return ModelsReply{codec::with_default<std::map<std::string, std::vector<std::string>>>(o, "providers", {})};
 }
 
 }  // namespace lt::providers

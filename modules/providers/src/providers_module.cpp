@@ -13,9 +13,9 @@ ProvidersModule::ProvidersModule(ModuleContext ctx, ProvidersConfig config)
     : ctx_(ctx), service_(std::move(config), ctx.http_client, *ctx.clock, ctx.log) {}
 
 void ProvidersModule::register_handlers(bus::Bus& bus) {
-    bus.handle(std::string(kChatCommand), [this](bus::Message m) { return bus_chat(std::move(m)); });
-    bus.handle(std::string(kCompletionCommand), [this](bus::Message m) { return bus_complete(std::move(m)); });
-    bus.handle(std::string(kModelsCommand), [this](bus::Message m) { return bus_models(std::move(m)); });
+    bus.handle(kChat, [this](ChatRequest r, bus::Context c) { return bus_chat(std::move(r), std::move(c)); });
+    bus.handle(kCompletion, [this](CompletionRequest r, bus::Context c) { return bus_complete(std::move(r), std::move(c)); });
+    bus.handle(kModels, [this](bus::Empty, bus::Context) { return bus_models(); });
 }
 
 asio::awaitable<Result<void>> ProvidersModule::start() { co_return service_.init(); }
@@ -31,26 +31,27 @@ asio::awaitable<http::Response> ProvidersModule::http_chat(std::string provider,
     co_return http::Response::json(200, reply->response);
 }
 
-asio::awaitable<Result<boost::json::value>> ProvidersModule::bus_chat(bus::Message msg) {
-    auto req = chat_request_from_json(msg.body);
-    if (!req) co_return fail(req.error());
-    auto op = service_.chat(std::move(*req), std::move(msg.ctx));
-    auto reply = co_await std::move(op);
-    if (!reply) co_return fail(reply.error());
-    co_return to_json(*reply);
+asio::awaitable<Result<ChatReply>> ProvidersModule::bus_chat(ChatRequest req, bus::Context ctx) {
+    auto op = service_.chat(std::move(req), std::move(ctx));
+    co_return co_await std::move(op);
 }
 
-asio::awaitable<Result<boost::json::value>> ProvidersModule::bus_complete(bus::Message msg) {
-    if (!msg.body.is_object()) co_return fail(Errc::invalid_argument, "completion request must be an object");
-    auto op = service_.complete(std::move(msg.body.as_object()), std::move(msg.ctx));
+asio::awaitable<Result<CompletionReply>> ProvidersModule::bus_complete(CompletionRequest req, bus::Context ctx) {
+    // The completion service still works on the JSON shapes (the OpenAI-compatible work owns it): the
+    // glue converts until it takes the DTOs.
+    auto request = boost::json::value_from(req).as_object();
+    auto op = service_.complete(std::move(request), std::move(ctx));
     auto reply = co_await std::move(op);
     if (!reply) co_return fail(reply.error());
-    co_return boost::json::value(std::move(*reply));
+    auto decoded = bus::decode<CompletionReply>(boost::json::value(std::move(*reply)));
+    if (!decoded) co_return fail(Errc::bad_gateway, "malformed completion reply: " + decoded.error().message);
+    co_return std::move(*decoded);
 }
 
-asio::awaitable<Result<boost::json::value>> ProvidersModule::bus_models(bus::Message msg) {
-    (void)msg;
-    co_return boost::json::value(boost::json::object{{"providers", service_.models()}});
+asio::awaitable<Result<ModelsReply>> ProvidersModule::bus_models() {
+    auto decoded = bus::decode<ModelsReply>(boost::json::object{{"providers", service_.models()}});
+    if (!decoded) co_return fail(Errc::internal, decoded.error().message);
+    co_return std::move(*decoded);
 }
 
 Result<std::unique_ptr<Module>> make_module(ModuleContext ctx) {

@@ -21,11 +21,11 @@ public:
 
     /// POST /api/v1/{provider}/chat for one provider.
     boost::asio::awaitable<http::Response> http_chat(std::string provider, http::Request req);
-    /// Bus command provider.chat.v1.
-    boost::asio::awaitable<Result<boost::json::value>> bus_chat(bus::Message msg);
-    /// provider.completion.v1 and provider.models.v1 (shapes in lt/providers/providers.hpp).
-    boost::asio::awaitable<Result<boost::json::value>> bus_complete(bus::Message msg);
-    boost::asio::awaitable<Result<boost::json::value>> bus_models(bus::Message msg);
+    /// Bus command kChat (provider.chat.v1).
+    boost::asio::awaitable<Result<ChatReply>> bus_chat(ChatRequest req, bus::Context ctx);
+    /// Bus commands kCompletion and kModels (DTOs in lt/providers/providers.hpp).
+    boost::asio::awaitable<Result<CompletionReply>> bus_complete(CompletionRequest req, bus::Context ctx);
+    boost::asio::awaitable<Result<ModelsReply>> bus_models();
 
 private:
     ModuleContext ctx_;

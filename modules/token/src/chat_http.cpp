@@ -169,33 +169,28 @@ asio::awaitable<Result<std::pair<std::string, std::string>>> TokenModule::resolv
     if (slash != std::string::npos && providers::is_known_provider(model.substr(0, slash)) && slash + 1 < model.size()) {
         co_return std::pair{to_lower(model.substr(0, slash)), model.substr(slash + 1)};
     }
-    auto op = ctx_.bus->call(std::string(providers::kModelsCommand), json::object{}, std::move(ctx));
+    auto op = ctx_.bus->call(providers::kModels, bus::Empty{}, std::move(ctx));
     auto reply = co_await std::move(op);
     if (!reply) co_return fail(reply.error());
-    const auto* list = reply->is_object() ? reply->as_object().if_contains("providers") : nullptr;
-    if (list && list->is_object()) {
-        for (auto p : providers::kKnownProviders) {
-            const auto* models = list->as_object().if_contains(p);
-            if (!models || !models->is_array()) continue;
-            for (const auto& m : models->as_array()) {
-                if (m.is_string() && m.as_string() == model) co_return std::pair{std::string(p), model};
-            }
+    for (auto p : providers::kKnownProviders) {
+        auto models = reply->providers.find(std::string(p));
+        if (models == reply->providers.end()) continue;
+        for (const auto& m : models->second) {
+            if (m == model) co_return std::pair{std::string(p), model};
         }
     }
     co_return fail(Errc::not_found, "The model `" + model + "` does not exist or you do not have access to it.");
 }
 
 asio::awaitable<http::Response> TokenModule::list_models(http::Request req) {
-    auto op = ctx_.bus->call(std::string(providers::kModelsCommand), json::object{}, req.ctx);
+    auto op = ctx_.bus->call(providers::kModels, bus::Empty{}, req.ctx);
     auto reply = co_await std::move(op);
     if (!reply) co_return http::openai_error(503, "token service unavailable", "service_unavailable");
     json::array data;
-    const auto* list = reply->is_object() ? reply->as_object().if_contains("providers") : nullptr;
     for (auto p : providers::kKnownProviders) {
-        const auto* models = list && list->is_object() ? list->as_object().if_contains(p) : nullptr;
-        if (!models || !models->is_array()) continue;
-        for (const auto& m : models->as_array()) {
-            if (!m.is_string()) continue;
+        auto models = reply->providers.find(std::string(p));
+        if (models == reply->providers.end()) continue;
+        for (const auto& m : models->second) {
             data.push_back(json::object{{"id", m}, {"object", "model"}, {"created", 0}, {"owned_by", p}});
         }
     }

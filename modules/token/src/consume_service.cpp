@@ -16,22 +16,20 @@ OutboxRow usage_event(const ConsumeInput& in, bool allowed, std::string_view out
     OutboxRow row;
     row.id = new_event_id();  // time-ordered: outbox inserts stay at the end of the index
     row.aggregate_type = std::string(kUsageAggregateType);
-    row.event_type = std::string(kUsageEventType);
+    row.event_type = std::string(kUsage.name);
     row.created_at = now;
-    boost::json::object payload{{"userId", in.user_id},
-                                {"orgId", in.org_id ? boost::json::value(*in.org_id) : boost::json::value(nullptr)},
-                                {"provider", in.provider},
-                                {"tokens", in.tokens},
-                                {"allowed", allowed},
-                                {"outcome", outcome}};
+    UsageEvent event{row.id, row.event_type, format_rfc3339(now),
+                     UsagePayload{in.user_id, in.org_id, in.provider, in.tokens, allowed, std::string(outcome)}};
     if (extra) {
-        for (const auto& [k, v] : *extra) payload[k] = v;
+        auto& p = event.payload;
+        if (const auto* v = extra->if_contains("model"); v && v->is_string()) p.model = std::string(v->as_string());
+        if (const auto* v = extra->if_contains("promptTokens"); v && v->is_int64()) p.prompt_tokens = v->as_int64();
+        if (const auto* v = extra->if_contains("completionTokens"); v && v->is_int64()) p.completion_tokens = v->as_int64();
+        if (const auto* v = extra->if_contains("completeness"); v && v->is_string()) {
+            p.completeness = std::string(v->as_string());
+        }
     }
-    boost::json::object envelope{{"eventId", row.id},
-                                 {"eventType", kUsageEventType},
-                                 {"occurredAt", format_rfc3339(now)},
-                                 {"payload", std::move(payload)}};
-    row.payload = boost::json::serialize(envelope);
+    row.payload = boost::json::serialize(boost::json::value_from(event));  // the outbox: where the event leaves
     return row;
 }
 

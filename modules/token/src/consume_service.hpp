@@ -39,9 +39,9 @@ struct ConsumeResult {
     std::string message;                     ///< when not allowed
 };
 
-/// A usage event row for the outbox: envelope {eventId, eventType, occurredAt, payload{userId, orgId,
-/// provider, tokens, allowed, outcome}}; `extra` fields (the chat completions' model, promptTokens,
-/// completionTokens, completeness) are added to the payload.
+/// A usage event row for the outbox: a token::UsageEvent (lt/token/token.hpp) encoded by its codec;
+/// `extra` holds the chat completions' fields of UsagePayload (model, promptTokens, completionTokens,
+/// completeness; other keys are not part of the event).
 OutboxRow usage_event(const ConsumeInput& in, bool allowed, std::string_view outcome,
                       std::chrono::system_clock::time_point now, const boost::json::object* extra = nullptr);
 

@@ -82,34 +82,41 @@ CircuitBreaker& ProviderCaller::breaker(const std::string& provider) { return ge
 
 asio::awaitable<Result<boost::json::object>> ProviderCaller::call(std::string provider, boost::json::object body,
                                                                   bus::Context ctx) {
-    providers::ChatRequest req{provider, std::move(body)};
-    auto payload = providers::to_json(req);
-    auto decode = [](const boost::json::value& v) -> Result<boost::json::object> {
-        auto decoded = providers::chat_reply_from_json(v);
-        if (!decoded) return fail(decoded.error());
-        return std::move(decoded->response);
-    };
-    auto op = invoke(std::string(providers::kChatCommand), std::move(provider), std::move(payload), decode,
-                     std::move(ctx));
+    auto req = std::make_shared<const providers::ChatRequest>(providers::ChatRequest{provider, std::move(body)});
+    Attempt attempt = [this, req](bus::Context c) { return chat_once(*req, std::move(c)); };
+    auto op = invoke(std::move(provider), std::move(attempt), std::move(ctx));
     co_return co_await std::move(op);
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderCaller::chat_once(providers::ChatRequest req, bus::Context ctx) {
+    auto op = bus_.call(providers::kChat, std::move(req), std::move(ctx));
+    auto reply = co_await std::move(op);
+    if (!reply) co_return fail(reply.error());
+    co_return std::move(reply->response);
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderCaller::complete_once(providers::CompletionRequest req,
+                                                                           bus::Context ctx) {
+    auto op = bus_.call(providers::kCompletion, std::move(req), std::move(ctx));
+    auto reply = co_await std::move(op);
+    if (!reply) co_return fail(reply.error());
+    // The chat completions handlers still read the JSON shape (owned by the OpenAI-compatible work).
+    co_return boost::json::value_from(*reply).as_object();
 }
 
 asio::awaitable<Result<boost::json::object>> ProviderCaller::complete(std::string provider,
                                                                       boost::json::object request, bus::Context ctx) {
     request["provider"] = provider;
-    auto decode = [](const boost::json::value& v) -> Result<boost::json::object> {
-        if (!v.is_object()) return fail(Errc::bad_gateway, "malformed completion reply");
-        return v.as_object();
-    };
-    boost::json::value payload(std::move(request));
-    auto op = invoke(std::string(providers::kCompletionCommand), std::move(provider), std::move(payload), decode,
-                     std::move(ctx));
+    auto decoded = bus::decode<providers::CompletionRequest>(boost::json::value(std::move(request)));
+    if (!decoded) co_return fail(decoded.error());
+    auto req = std::make_shared<const providers::CompletionRequest>(std::move(*decoded));
+    Attempt attempt = [this, req](bus::Context c) { return complete_once(*req, std::move(c)); };
+    auto op = invoke(std::move(provider), std::move(attempt), std::move(ctx));
     co_return co_await std::move(op);
 }
 
-asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(
-    std::string command, std::string provider, boost::json::value payload,
-    std::function<Result<boost::json::object>(const boost::json::value&)> decode, bus::Context ctx) {
+asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(std::string provider, Attempt once,
+                                                                    bus::Context ctx) {
     auto& p = get(provider);
     if (p.in_flight.fetch_add(1) >= config_.max_concurrent_calls) {
         p.in_flight.fetch_sub(1);
@@ -128,15 +135,11 @@ asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline) co_return fail(Errc::timeout, "provider call timed out");
         if (!p.breaker.allow(now)) co_return fail(Errc::unavailable, "provider circuit open");
-        auto op = bus_.call(command, payload, ctx);
+        auto op = once(ctx);
         auto reply = co_await std::move(op);
         if (reply) {
-            auto decoded = decode(*reply);
-            if (decoded) {
-                p.breaker.record(true, std::chrono::steady_clock::now());
-                co_return std::move(*decoded);
-            }
-            last = decoded.error();
+            p.breaker.record(true, std::chrono::steady_clock::now());
+            co_return std::move(*reply);
         } else {
             last = reply.error();
         }

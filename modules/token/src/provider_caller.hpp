@@ -16,6 +16,7 @@
 #include <boost/json/object.hpp>
 
 #include "lt/bus/bus.hpp"
+#include "lt/providers/providers.hpp"
 #include "lt/core/log.hpp"
 #include "lt/core/metrics.hpp"
 #include "lt/core/result.hpp"
@@ -69,11 +70,12 @@ private:
         std::atomic<int> in_flight{0};
     };
     PerProvider& get(const std::string& provider);
-    /// The resilient attempt loop around one bus command; `decode` turns a reply into the result
-    /// (its error counts as a failed attempt).
-    boost::asio::awaitable<Result<boost::json::object>> invoke(
-        std::string command, std::string provider, boost::json::value payload,
-        std::function<Result<boost::json::object>(const boost::json::value&)> decode, bus::Context ctx);
+    /// One attempt: a bus call whose error (including a reply that does not decode) counts as failed.
+    using Attempt = std::function<boost::asio::awaitable<Result<boost::json::object>>(bus::Context)>;
+    /// The resilient attempt loop around one bus command.
+    boost::asio::awaitable<Result<boost::json::object>> invoke(std::string provider, Attempt once, bus::Context ctx);
+    boost::asio::awaitable<Result<boost::json::object>> chat_once(providers::ChatRequest req, bus::Context ctx);
+    boost::asio::awaitable<Result<boost::json::object>> complete_once(providers::CompletionRequest req, bus::Context ctx);
 
     bus::Bus& bus_;
     ResilienceConfig config_;

@@ -21,23 +21,14 @@ void TokenModule::count_lookup(const std::string& provider, std::string_view out
 
 asio::awaitable<tl::expected<std::vector<std::string>, http::Response>> TokenModule::user_roles(std::string user_id,
                                                                                                 http::Request req) {
-    auto op = ctx_.bus->call(std::string(auth::kGetUserCommand), boost::json::object{{"userId", user_id}},
-                             req.ctx.with_timeout(std::chrono::seconds(2)));
+    auto op = ctx_.bus->call(auth::kGetUser, auth::GetUserRequest{user_id}, req.ctx.with_timeout(std::chrono::seconds(2)));
     auto r = co_await std::move(op);
     if (!r) {
         const bool unknown = r.error().code == Errc::not_found || r.error().code == Errc::invalid_argument;
         co_return tl::make_unexpected(unknown ? http::error_response(404, "user not found", req.path)
                                               : http::error_response(503, "user directory unavailable", req.path));
     }
-    std::vector<std::string> roles;
-    if (r->is_object()) {
-        if (auto* rs = r->as_object().if_contains("roles"); rs && rs->is_array()) {
-            for (const auto& role : rs->as_array()) {
-                if (role.is_string()) roles.emplace_back(role.as_string());
-            }
-        }
-    }
-    co_return roles;
+    co_return std::move(r->roles);
 }
 
 asio::awaitable<std::optional<http::Response>> TokenModule::require_org(std::string org_id, http::Request req) {

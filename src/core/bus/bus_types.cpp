@@ -1,10 +1,32 @@
 #include <algorithm>
+#include <stdexcept>
 
 #include <boost/json.hpp>
 
 #include "lt/bus/bus.hpp"
 
 namespace lt::bus {
+
+void tag_invoke(json::value_from_tag, json::value& v, const Empty&) { v = json::object{}; }
+
+Empty tag_invoke(json::value_to_tag<Empty>, const json::value& v) {
+    if (!v.is_object() && !v.is_null()) throw std::invalid_argument("body is not an object");
+    return Empty{};
+}
+
+Result<Payload> Payload::round_trip(std::string_view what) const {
+    const std::string text = json::serialize(json());  // what the remote transport sends
+    boost::system::error_code ec;
+    auto wire = json::parse(text, ec);
+    if (ec) return fail(Errc::internal, "codec check: " + std::string(what) + " does not parse back: " + ec.message());
+    if (!typed_) return Payload(std::move(wire));
+    auto decoded = typed_->decode_same(wire);
+    if (!decoded) return fail(Errc::internal, "codec check: " + std::string(what) + " " + decoded.error().message);
+    Payload p;
+    p.typed_ = std::move(*decoded);
+    p.json_ = std::move(wire);
+    return p;
+}
 
 bool Principal::has_role(std::string_view role) const {
     return std::find(roles.begin(), roles.end(), role) != roles.end();

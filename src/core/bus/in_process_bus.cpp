@@ -62,24 +62,48 @@ InProcessBus::InProcessBus(asio::any_io_executor ex, Logger log, MetricsRegistry
 
 InProcessBus::~InProcessBus() = default;
 
-void InProcessBus::handle(std::string name, CommandHandler handler) { handlers_[std::move(name)] = std::move(handler); }
+void InProcessBus::handle_named(std::string name, CommandHandler handler) {
+    handlers_[std::move(name)] = std::move(handler);
+}
+
+Result<Payload> InProcessBus::checked(const std::string& name, Payload p) const {
+    if (!codec_check_) return p;
+    auto r = p.round_trip(name);
+    if (!r) {
+        log_->error("bus codec check failed message={} error={}", name, r.error().message);
+        if (metrics_) {
+            metrics_->counter("lt_bus_codec_check_failures_total", "Messages changed by their codec (bus.codec-check)",
+                              {"message"})
+                .labels({name})
+                .inc();
+        }
+    }
+    return r;
+}
 
 bool InProcessBus::has_handler(const std::string& name) const { return handlers_.count(name) != 0; }
 
-asio::awaitable<Result<json::value>> InProcessBus::call(std::string name, json::value body, Context ctx) {
+asio::awaitable<Result<Payload>> InProcessBus::call_named(std::string name, Payload body, Context ctx) {
     auto it = handlers_.find(name);
     if (it == handlers_.end()) co_return fail(Errc::not_found, "no handler for command " + name);
     if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "deadline passed before " + name);
     try {
-        auto op = it->second(Message{std::move(name), std::move(body), std::move(ctx)});
-        co_return co_await std::move(op);
+        auto request = checked(name, std::move(body));
+        if (!request) co_return fail(request.error());
+        auto op = it->second(Message{name, std::move(*request), std::move(ctx)});
+        auto reply = co_await std::move(op);
+        if (!reply || !codec_check_) co_return reply;
+        co_return checked(name + " reply", std::move(*reply));
     } catch (const std::exception& e) {
         log_->error("command handler threw command={} error={}", it->first, e.what());
         co_return fail(Errc::internal, "internal error");
     }
 }
 
-Result<void> InProcessBus::publish(std::string topic, json::value event, Context ctx) {
+Result<void> InProcessBus::publish_named(std::string topic, Payload event_in, Context ctx) {
+    auto wire = checked(topic, std::move(event_in));
+    if (!wire) return fail(wire.error());
+    auto event = std::move(*wire);
     std::vector<std::shared_ptr<Group>> groups;
     {
         std::lock_guard lock(subs_mutex_);
@@ -117,7 +141,10 @@ Result<void> InProcessBus::publish(std::string topic, json::value event, Context
     return ok();
 }
 
-asio::awaitable<Result<void>> InProcessBus::deliver(std::string topic, json::value event, Context ctx) {
+asio::awaitable<Result<void>> InProcessBus::deliver_named(std::string topic, Payload event_in, Context ctx) {
+    auto wire = checked(topic, std::move(event_in));
+    if (!wire) co_return fail(wire.error());
+    auto event = std::move(*wire);
     std::vector<std::pair<std::shared_ptr<Group>, EventHandler>> targets;
     {
         std::lock_guard lock(subs_mutex_);
@@ -145,7 +172,7 @@ asio::awaitable<Result<void>> InProcessBus::deliver(std::string topic, json::val
     co_return first;
 }
 
-void InProcessBus::subscribe(std::string topic, std::string group, EventHandler handler) {
+void InProcessBus::subscribe_named(std::string topic, std::string group, EventHandler handler) {
     std::lock_guard lock(subs_mutex_);
     auto& groups = topics_[topic];
     for (auto& g : groups) {

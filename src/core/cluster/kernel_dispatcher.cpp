@@ -131,15 +131,15 @@ asio::awaitable<http::Response> KernelDispatcher::internal(http::Request req) {
         if (!bus_.has_handler(msg->name)) {
             co_return error_reply(Error{Errc::not_found, "no handler for command " + msg->name + " in this process"});
         }
-        auto op = bus_.call(msg->name, std::move(msg->body), std::move(msg->ctx));
+        auto op = bus_.call_named(msg->name, std::move(msg->body), std::move(msg->ctx));
         auto r = co_await std::move(op);
-        res = r ? http::Response::json(200, json::object{{"body", std::move(*r)}}) : error_reply(r.error());
+        res = r ? http::Response::json(200, json::object{{"body", r->json()}}) : error_reply(r.error());
         res.route = "/internal/bus/call/{name}";
     } else if (starts_with(path, kEvent)) {
         auto msg = decode(req, path.substr(kEvent.size()));
         if (!msg) co_return error_reply(msg.error());
         msg->ctx.principal = req.ctx.principal;
-        auto op = bus_.deliver(msg->name, std::move(msg->body), std::move(msg->ctx));
+        auto op = bus_.deliver_named(msg->name, std::move(msg->body), std::move(msg->ctx));
         auto r = co_await std::move(op);
         res = r ? http::Response::empty(204) : error_reply(r.error());
         res.route = "/internal/bus/event/{topic}";

@@ -42,15 +42,17 @@ RemoteBus::RemoteBus(bus::InProcessBus& local, const Directory& directory, Forwa
     : local_(local), directory_(directory), forwarder_(forwarder), self_url_(std::move(self_url)), ex_(std::move(ex)),
       log_(std::move(log)) {}
 
-void RemoteBus::handle(std::string name, bus::CommandHandler handler) { local_.handle(std::move(name), std::move(handler)); }
+void RemoteBus::handle_named(std::string name, bus::CommandHandler handler) {
+    local_.handle_named(std::move(name), std::move(handler));
+}
 
 bool RemoteBus::has_handler(const std::string& name) const {
     return local_.has_handler(name) || !owner_of_command(name).empty();
 }
 
-asio::awaitable<Result<json::value>> RemoteBus::call(std::string name, json::value body, bus::Context ctx) {
+asio::awaitable<Result<bus::Payload>> RemoteBus::call_named(std::string name, bus::Payload body, bus::Context ctx) {
     if (local_.has_handler(name)) {
-        auto op = local_.call(std::move(name), std::move(body), std::move(ctx));
+        auto op = local_.call_named(std::move(name), std::move(body), std::move(ctx));
         co_return co_await std::move(op);
     }
     auto module = owner_of_command(name);
@@ -60,7 +62,7 @@ asio::awaitable<Result<json::value>> RemoteBus::call(std::string name, json::val
     c.request.method = "POST";
     c.request.target = "/internal/bus/call/" + name;
     c.request.headers.push_back({"Content-Type", "application/json"});
-    c.request.body = encode_bus_message(body, ctx);
+    c.request.body = encode_bus_message(body.json(), ctx);  // the only place a call is encoded
     c.principal = ctx.principal;
     c.request_id = ctx.request_id;
     c.deadline = ctx.deadline;
@@ -71,7 +73,7 @@ asio::awaitable<Result<json::value>> RemoteBus::call(std::string name, json::val
     auto v = json::parse(res->body, ec);
     if (res->status == 200) {
         if (ec || !v.is_object() || !v.as_object().contains("body")) co_return fail(Errc::bad_gateway, "bad reply to " + name);
-        co_return std::move(v.as_object()["body"]);
+        co_return bus::Payload(std::move(v.as_object()["body"]));
     }
     if (!ec && v.is_object()) {
         auto& o = v.as_object();
@@ -112,18 +114,20 @@ asio::awaitable<void> RemoteBus::send_event(Instance peer, std::string topic, st
     }
 }
 
-Result<void> RemoteBus::publish(std::string topic, json::value event, bus::Context ctx) {
-    auto payload = encode_bus_message(event, ctx);
-    for (auto& peer : peers()) {
+Result<void> RemoteBus::publish_named(std::string topic, bus::Payload event, bus::Context ctx) {
+    auto targets = peers();
+    if (targets.empty()) return local_.publish_named(std::move(topic), std::move(event), std::move(ctx));
+    auto payload = encode_bus_message(event.json(), ctx);
+    for (auto& peer : targets) {
         asio::co_spawn(ex_, send_event(std::move(peer), topic, payload, ctx), asio::detached);
     }
-    return local_.publish(std::move(topic), std::move(event), std::move(ctx));
+    return local_.publish_named(std::move(topic), std::move(event), std::move(ctx));
 }
 
-asio::awaitable<Result<void>> RemoteBus::deliver(std::string topic, json::value event, bus::Context ctx) {
-    auto payload = encode_bus_message(event, ctx);
+asio::awaitable<Result<void>> RemoteBus::deliver_named(std::string topic, bus::Payload event, bus::Context ctx) {
     auto targets = peers();
     if (!targets.empty()) {
+        auto payload = encode_bus_message(event.json(), ctx);
         // Every peer at once, each within its own deadline; failures are logged by send_event.
         using Op = decltype(asio::co_spawn(ex_, send_event(Instance{}, topic, payload, ctx), asio::deferred));
         std::vector<Op> ops;
@@ -133,12 +137,12 @@ asio::awaitable<Result<void>> RemoteBus::deliver(std::string topic, json::value 
         auto all = group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
         co_await std::move(all);
     }
-    auto op = local_.deliver(std::move(topic), std::move(event), std::move(ctx));
+    auto op = local_.deliver_named(std::move(topic), std::move(event), std::move(ctx));
     co_return co_await std::move(op);
 }
 
-void RemoteBus::subscribe(std::string topic, std::string group, bus::EventHandler handler) {
-    local_.subscribe(std::move(topic), std::move(group), std::move(handler));
+void RemoteBus::subscribe_named(std::string topic, std::string group, bus::EventHandler handler) {
+    local_.subscribe_named(std::move(topic), std::move(group), std::move(handler));
 }
 
 }  // namespace lt::cluster

@@ -62,6 +62,9 @@ void describe_kernel(Schema& schema) {
     schema.add(key("registry.url", Type::string,
                    "Registry (`/eureka/apps`) where this process registers its modules; unset: none"));
 
+    schema.add(key("bus.codec-check", Type::boolean,
+                   "Encode and decode every in-process bus message through its codec (as between processes)"));
+
     // registry.heartbeat-interval belongs to the registry module's schema (its clients read it too).
     schema.add(key("registry.fetch-interval", Type::duration, "How often the instance table is fetched from the registry",
                    kMillisecond));

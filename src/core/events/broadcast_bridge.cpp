@@ -35,8 +35,8 @@ constexpr auto kHistorySlack = std::chrono::seconds(5);
 
 /// Out side: appends a locally published event to the shared log (skips events that came from it).
 asio::awaitable<Result<void>> send_out(std::shared_ptr<BroadcastBridge::State> s, bus::Message m) {
-    if (const auto* o = m.body.if_object(); o != nullptr && o->contains("_origin")) co_return ok();
-    json::object record{{"origin", s->process_id}, {"topic", m.name}, {"body", m.body}};
+    if (!m.ctx.origin.empty()) co_return ok();  // came from the log: not sent back
+    json::object record{{"origin", s->process_id}, {"topic", m.name}, {"body", m.body.json()}};
     auto value = json::serialize(record);
     auto append = [s, value = std::move(value)]() mutable -> Result<void> {
         auto a = s->log.append(BroadcastBridge::kTopic, s->process_id, std::move(value));
@@ -49,10 +49,12 @@ asio::awaitable<Result<void>> send_out(std::shared_ptr<BroadcastBridge::State> s
     co_return r;
 }
 
-asio::awaitable<Result<void>> deliver_in(std::shared_ptr<BroadcastBridge::State> s, std::string topic, json::value body) {
+asio::awaitable<Result<void>> deliver_in(std::shared_ptr<BroadcastBridge::State> s, std::string topic, json::value body,
+                                         std::string origin) {
     bus::Context ctx;
     ctx.deadline = std::chrono::steady_clock::now() + kDeliverTimeout;
-    auto op = s->bus.deliver(std::move(topic), std::move(body), std::move(ctx));
+    ctx.origin = std::move(origin);
+    auto op = s->bus.deliver_named(std::move(topic), std::move(body), std::move(ctx));
     co_return co_await std::move(op);
 }
 
@@ -75,9 +77,7 @@ Result<void> receive(const std::shared_ptr<BroadcastBridge::State>& s, const por
     if (origin->as_string() == s->process_id) return ok();
     const std::string name(topic->as_string());
     if (std::find(s->topics.begin(), s->topics.end(), name) == s->topics.end()) return ok();
-    json::value marked = *body;
-    if (auto* mo = marked.if_object()) (*mo)["_origin"] = origin->as_string();
-    auto fut = asio::co_spawn(s->ex, deliver_in(s, name, std::move(marked)), asio::use_future);
+    auto fut = asio::co_spawn(s->ex, deliver_in(s, name, *body, std::string(origin->as_string())), asio::use_future);
     if (fut.wait_for(kDeliverTimeout + std::chrono::seconds(1)) != std::future_status::ready) {
         return fail(Errc::timeout, "broadcast delivery timed out");
     }
@@ -98,7 +98,7 @@ BroadcastBridge::~BroadcastBridge() { stop(); }
 void BroadcastBridge::register_handlers() {
     for (const auto& topic : state_->topics) {
         auto s = state_;
-        state_->bus.subscribe(topic, "broadcast", [s](bus::Message m) { return send_out(s, std::move(m)); });
+        state_->bus.subscribe_named(topic, "broadcast", [s](bus::Message m) { return send_out(s, std::move(m)); });
     }
 }
 

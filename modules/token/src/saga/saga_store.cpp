@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "lt/core/time.hpp"
+#include "lt/token/token.hpp"
 #include "quota/event_id.hpp"
 
 namespace lt::token {
@@ -182,15 +183,13 @@ OutboxRow saga_event(const Saga& saga, std::string_view event_type, std::string_
     row.aggregate_id = saga.id;
     row.event_type = std::string(event_type);
     row.created_at = now;
-    auto payload = saga_object(saga);
-    payload.erase("id");
-    boost::json::object body{{"event", event_type}, {"sagaId", saga.id}};
-    for (auto& kv : payload) body.emplace(kv.key(), std::move(kv.value()));
-    boost::json::object envelope{{"eventId", row.id},
-                                 {"eventType", kPurchaseEventType},
-                                 {"occurredAt", format_rfc3339(now)},
-                                 {"payload", std::move(body)}};
-    row.payload = boost::json::serialize(envelope);
+    PurchaseEvent event{row.id,
+                        std::string(kPurchase.name),
+                        format_rfc3339(now),
+                        PurchasePayload{std::string(event_type), saga.id, saga.user_id, saga.org_id, saga.provider,
+                                        saga.tokens, saga.idempotency_key, std::string(to_string(saga.status)),
+                                        format_rfc3339(saga.created_at), format_rfc3339(saga.updated_at)}};
+    row.payload = boost::json::serialize(boost::json::value_from(event));
     return row;
 }
 

@@ -14,8 +14,6 @@
 
 namespace lt::token {
 
-/// Event type of a purchase event in the outbox envelope (published to topic `token-purchase-events`).
-inline constexpr std::string_view kPurchaseEventType = "token.purchase.v1";
 
 /// STARTED → PAYMENT_RESERVED → TOKENS_ALLOCATED → COMPLETED, or FAILED from any non-terminal state.
 enum class SagaStatus { started, payment_reserved, tokens_allocated, completed, failed };
@@ -76,8 +74,7 @@ Result<bool> claim_recovery(ports::SqlSession& session, const Saga& saga, std::s
 /// Records that the payment of FAILED saga `id` was released; false when it already was.
 Result<bool> mark_compensated(ports::SqlSession& session, std::string_view id, std::chrono::system_clock::time_point now);
 
-/// The outbox row of a saga event: envelope {eventId, eventType: token.purchase.v1, occurredAt,
-/// payload: saga record + "event": event_type}.
+/// The outbox row of a saga event: a token::PurchaseEvent (lt/token/token.hpp) of step `event_type`.
 OutboxRow saga_event(const Saga& saga, std::string_view event_type, std::string_view aggregate_type,
                      std::chrono::system_clock::time_point now);
 

@@ -1,5 +1,6 @@
 #pragma once
-/// Contract of the analytics module: usage and purchase events consumed from the event log (stored
+/// Contract of the analytics module: usage and purchase events (their envelopes are the token module's
+/// contract, lt/token/token.hpp: kUsage, kPurchase) consumed from the event log (stored
 /// idempotently by event id, with per-minute rollups) and the queries over them — usage, report,
 /// anomalies, providers, users, trends. Public HTTP: /api/v1/analytics/**.
 
@@ -11,11 +12,6 @@
 #include "lt/core/result.hpp"
 
 namespace lt::analytics {
-
-/// Envelope `eventType` of a usage event (topic `token-usage` by default).
-inline constexpr std::string_view kUsageEventType = "token.usage.v1";
-/// Envelope `eventType` of a purchase saga event (topic `token-purchase-events` by default).
-inline constexpr std::string_view kPurchaseEventType = "token.purchase.v1";
 
 /// Declares analytics.* configuration keys.
 void describe_config(config::Schema& schema);

@@ -1,39 +1,27 @@
 #pragma once
 /// Contract of the providers module: the stub providers (qwen, gemini, openai) and the upstream
-/// adapter for real OpenAI-compatible APIs, reachable in-process through the bus command
-/// `provider.chat.v1` and publicly at POST /api/v1/{provider}/chat.
+/// adapter for real OpenAI-compatible APIs, reachable through the bus commands below and publicly at
+/// POST /api/v1/{provider}/chat.
 
 #include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "lt/bus/bus.hpp"
 #include "lt/core/config.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/result.hpp"
 
 namespace lt::providers {
-
-/// Bus command: one chat call. Request ChatRequest, reply ChatReply. Errors: Errc::invalid_argument
-/// (unknown provider), Errc::bad_gateway (provider answered 5xx or garbage), Errc::timeout,
-/// Errc::unavailable (cannot connect).
-inline constexpr std::string_view kChatCommand = "provider.chat.v1";
-
-/// Bus command: one OpenAI-style chat completion. Request {"provider", "model" (the name the
-/// provider serves), "messages" (OpenAI's array), "maxTokens" (completion limit, ≥ 1), "stream"
-/// (bool), "user"?}. Reply {"id", "created" (Unix seconds), "model", "content", "finishReason"
-/// ("stop" | "length"), "usage": {"promptTokens", "completionTokens"}, "chunks": [{"content",
-/// "completionTokens"}] (the stream, in order; their tokens add up to usage.completionTokens),
-/// "chunkDelayMs" (the pause before each chunk), "failAtChunk" (index of the chunk at which the
-/// upstream breaks off, -1 when it does not)}. Errors as kChatCommand.
-inline constexpr std::string_view kCompletionCommand = "provider.completion.v1";
-
-/// Bus command: the models each provider serves. Request {}; reply {"providers": {"<name>":
-/// ["model", ...]}} (providers.<name>.models).
-inline constexpr std::string_view kModelsCommand = "provider.models.v1";
 
 /// The providers this build knows, lower-case.
 inline constexpr std::array<std::string_view, 3> kKnownProviders{"qwen", "gemini", "openai"};
@@ -41,26 +29,88 @@ inline constexpr std::array<std::string_view, 3> kKnownProviders{"qwen", "gemini
 /// True for a known provider name (case-insensitive).
 bool is_known_provider(std::string_view name);
 
+/// Request of kChat.
 struct ChatRequest {
     std::string provider;       ///< lower-case
     boost::json::object body;   ///< the chat request, e.g. {"prompt": "Hello"}
+    bool operator==(const ChatRequest&) const = default;
 };
 
 struct Usage {
     long long prompt_tokens = 0;
     long long completion_tokens = 0;
     long long total_tokens = 0;
+    bool operator==(const Usage&) const = default;
 };
 
+/// Reply of kChat.
 struct ChatReply {
     boost::json::object response;  ///< the provider's JSON object ({"id","provider","received","created","message","usage"})
     Usage usage;
+    bool operator==(const ChatReply&) const = default;
 };
 
-boost::json::value to_json(const ChatRequest& r);
-Result<ChatRequest> chat_request_from_json(const boost::json::value& v);
-boost::json::value to_json(const ChatReply& r);
-Result<ChatReply> chat_reply_from_json(const boost::json::value& v);
+/// Request of kCompletion: one OpenAI-style chat completion.
+struct CompletionRequest {
+    std::string provider;              ///< lower-case
+    std::string model;                 ///< the name the provider serves
+    boost::json::array messages;       ///< OpenAI's messages array
+    std::int64_t max_tokens = 1;       ///< completion limit, ≥ 1
+    bool stream = false;
+    std::optional<std::string> user;
+    bool operator==(const CompletionRequest&) const = default;
+};
+
+/// One piece of a completion's stream.
+struct CompletionChunk {
+    std::string content;
+    std::int64_t completion_tokens = 0;
+    bool operator==(const CompletionChunk&) const = default;
+};
+
+/// Reply of kCompletion.
+struct CompletionReply {
+    std::string id;
+    std::int64_t created = 0;  ///< Unix seconds
+    std::string model;
+    std::string provider;
+    std::string content;
+    std::string finish_reason;  ///< "stop" | "length"
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    std::vector<CompletionChunk> chunks;  ///< the stream, in order; tokens add up to completion_tokens
+    std::int64_t chunk_delay_ms = 0;      ///< the pause before each chunk
+    std::int64_t fail_at_chunk = -1;      ///< index of the chunk at which the upstream breaks off; -1: none
+    bool operator==(const CompletionReply&) const = default;
+};
+
+/// Reply of kModels: provider name → the models it serves (providers.<name>.models).
+struct ModelsReply {
+    std::map<std::string, std::vector<std::string>> providers;
+    bool operator==(const ModelsReply&) const = default;
+};
+
+/// Command: one chat call. Errors: Errc::invalid_argument (unknown provider), Errc::bad_gateway
+/// (provider answered 5xx or garbage), Errc::timeout, Errc::unavailable (cannot connect).
+inline constexpr bus::Command<ChatRequest, ChatReply> kChat{"provider.chat.v1"};
+/// Command: one OpenAI-style chat completion. Errors as kChat.
+inline constexpr bus::Command<CompletionRequest, CompletionReply> kCompletion{"provider.completion.v1"};
+/// Command: the models each provider serves.
+inline constexpr bus::Command<bus::Empty, ModelsReply> kModels{"provider.models.v1"};
+
+// Codecs (Boost.JSON; wire names camelCase).
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const ChatRequest& m);
+ChatRequest tag_invoke(boost::json::value_to_tag<ChatRequest>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const ChatReply& m);
+ChatReply tag_invoke(boost::json::value_to_tag<ChatReply>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const CompletionRequest& m);
+CompletionRequest tag_invoke(boost::json::value_to_tag<CompletionRequest>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const CompletionChunk& m);
+CompletionChunk tag_invoke(boost::json::value_to_tag<CompletionChunk>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const CompletionReply& m);
+CompletionReply tag_invoke(boost::json::value_to_tag<CompletionReply>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const ModelsReply& m);
+ModelsReply tag_invoke(boost::json::value_to_tag<ModelsReply>, const boost::json::value& v);
 
 /// Declares providers.* configuration keys.
 void describe_config(config::Schema& schema);
