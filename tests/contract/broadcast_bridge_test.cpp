@@ -30,7 +30,7 @@ struct Process {
     Process(lt::ports::EventLog& log, lt::BlockingPool& blocking, std::string id)
         : bus(io.get_executor(), lt::make_logger("bus-" + id, "warn"), nullptr),
           bridge(bus, log, blocking, io.get_executor(), {kRevoked}, id, lt::make_logger("bridge-" + id, "warn")) {
-        bus.subscribe(kRevoked, "gateway", [this](lt::bus::Message m) { return on_revoked(this, std::move(m)); });
+        bus.subscribe_named(kRevoked, "gateway", [this](lt::bus::Message m) { return on_revoked(this, std::move(m)); });
         bridge.register_handlers();
         thread = std::thread([this] { io.run(); });
         REQUIRE(bridge.start());
@@ -43,7 +43,7 @@ struct Process {
     }
     lt::Result<void> deliver(std::string hash) {
         boost::json::object body{{"keyHash", std::move(hash)}};
-        return asio::co_spawn(io, bus.deliver(kRevoked, body, lt::bus::Context{}), asio::use_future).get();
+        return asio::co_spawn(io, bus.deliver_named(kRevoked, boost::json::value(body), lt::bus::Context{}), asio::use_future).get();
     }
 
     asio::io_context io;
@@ -57,7 +57,7 @@ struct Process {
 };
 
 asio::awaitable<lt::Result<void>> on_revoked(Process* p, lt::bus::Message m) {
-    if (auto* o = m.body.if_object(); o && o->contains("keyHash")) {
+    if (auto* o = m.body.json().if_object(); o && o->contains("keyHash")) {
         std::lock_guard lock(p->mutex);
         p->last_hash = std::string(o->at("keyHash").as_string());
     }

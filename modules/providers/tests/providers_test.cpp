@@ -37,12 +37,15 @@ struct Harness {
         module->register_routes(router);
         module->register_handlers(bus);
     }
-    lt::Result<boost::json::value> call(boost::json::value body) {
-        auto fut = asio::co_spawn(io, bus.call(std::string(lt::providers::kChatCommand), std::move(body), {}),
+    /// provider.chat.v1 with a body as another process would send it (JSON).
+    lt::Result<lt::providers::ChatReply> call(boost::json::value body) {
+        auto fut = asio::co_spawn(io, bus.call_named(std::string(lt::providers::kChat.name), std::move(body), {}),
                                   asio::use_future);
         io.restart();
         io.run();
-        return fut.get();
+        auto r = fut.get();
+        if (!r) return lt::fail(r.error());
+        return std::move(*r).take<lt::providers::ChatReply>("reply");
     }
     asio::io_context io;
     lt::FakeClock clock;
@@ -78,8 +81,7 @@ TEST_CASE("the provider.chat.v1 command answers over the bus with the response a
     Harness h;
     auto r = h.call(boost::json::object{{"provider", "OpenAI"}, {"body", boost::json::object{{"prompt", "abcd"}}}});
     REQUIRE(r);
-    auto reply = lt::providers::chat_reply_from_json(*r);
-    REQUIRE(reply);
+    auto& reply = r;
     CHECK(reply->response.at("provider") == "openai");
     CHECK(reply->usage.prompt_tokens == 1);
     CHECK(reply->usage.total_tokens > 1);

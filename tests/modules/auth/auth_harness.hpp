@@ -90,8 +90,9 @@ public:
         module_ = std::move(*m);
         module_->register_routes(router_);
         module_->register_handlers(bus_);
-        for (auto topic : {kApiKeyRevokedEvent, kTokenRevokedEvent, kKeysRotatedEvent, kUserRolesChangedEvent}) {
-            bus_.subscribe(std::string(topic), "test", [this](bus::Message msg) { return record(this, std::move(msg)); });
+        bus_.set_codec_check(true);
+        for (auto topic : {kApiKeyRevoked.name, kTokenRevoked.name, kKeysRotated.name, kUserRolesChanged.name}) {
+            bus_.subscribe_named(std::string(topic), "test", [this](bus::Message msg) { return record(this, std::move(msg)); });
         }
         auto started = run(module_->start());
         REQUIRE_MESSAGE(started, (started ? "" : started.error().message));
@@ -154,9 +155,11 @@ public:
         return call("POST", std::move(path), json::serialize(body), std::move(p));
     }
 
-    /// Sends a bus command to the module.
+    /// Sends a bus command to the module as another process would (JSON); the reply's wire form.
     Result<json::value> command(std::string_view name, json::value body) {
-        return run(bus_.call(std::string(name), std::move(body), bus::Context{}));
+        auto r = run(bus_.call_named(std::string(name), std::move(body), bus::Context{}));
+        if (!r) return fail(r.error());
+        return r->json();
     }
 
     /// Registers a user over HTTP; returns {userId, token}.
@@ -169,7 +172,7 @@ public:
 
     /// The keys currently published by the module, as a verifier gets them over the bus.
     jwt::KeySet published_keys() {
-        auto r = command(kJwksCommand, json::object{});
+        auto r = command(kJwks.name, json::object{});
         REQUIRE(r);
         auto set = jwt::from_jwks(json::object{{"keys", r->as_object().at("keys")}});
         REQUIRE(set);
@@ -191,7 +194,7 @@ public:
 
 private:
     static asio::awaitable<Result<void>> record(Harness* self, bus::Message msg) {
-        self->events_.push_back(Event{msg.name, msg.body});
+        self->events_.push_back(Event{msg.name, msg.body.json()});  // the wire form
         co_return ok();
     }
 

@@ -194,9 +194,9 @@ TEST_CASE("a created API key has the original format and shape and validates to 
     CHECK(v.body == json::parse(R"({"userId":")" + id +
                                 R"(","name":"laptop","expiresAt":"2030-01-01T00:00:00.000Z","roles":["USER"]})"));
 
-    auto bus = h.command(lt::auth::kVerifyKeyCommand, json::object{{"apiKey", key}});
+    auto bus = h.command(lt::auth::kVerifyKey.name, json::object{{"apiKey", key}});
     REQUIRE(bus);
-    auto verified = lt::auth::verified_key_from_json(*bus);
+    auto verified = lt::bus::decode<lt::auth::VerifiedKey>(*bus);
     REQUIRE(verified);
     CHECK(verified->user_id == id);
     CHECK(verified->roles == std::vector<std::string>{"USER"});
@@ -222,7 +222,7 @@ TEST_CASE("API key validation answers 401 with the original messages") {
         CHECK(r.message() == c.message);
         check_error_shape(r, kValidate);
     }
-    auto bus = h.command(lt::auth::kVerifyKeyCommand, json::object{{"apiKey", "leaky_bogus"}});
+    auto bus = h.command(lt::auth::kVerifyKey.name, json::object{{"apiKey", "leaky_bogus"}});
     REQUIRE_FALSE(bus);
     CHECK(bus.error().code == lt::Errc::unauthenticated);
     CHECK(bus.error().message == "invalid api key");
@@ -286,12 +286,12 @@ TEST_CASE("revoking an API key: 400s, 404 for another user's key, 204 and the ev
     auto foreign = del("?userId=" + other + "&apiKeyId=" + key_id, user(other));
     CHECK(foreign.status == 404);
     CHECK(foreign.message() == "api key not found");
-    CHECK(h.events_of(lt::auth::kApiKeyRevokedEvent).empty());
+    CHECK(h.events_of(lt::auth::kApiKeyRevoked.name).empty());
 
     auto ok = del("?userId=" + id + "&apiKeyId=" + key_id, user(id));
     CHECK(ok.status == 204);
     CHECK(ok.raw.body.empty());
-    auto events = h.events_of(lt::auth::kApiKeyRevokedEvent);
+    auto events = h.events_of(lt::auth::kApiKeyRevoked.name);
     REQUIRE(events.size() == 1);
     CHECK(events[0].body == json::object{{"keyHash", lt::crypto::sha256_hex(raw)}, {"userId", id}});
     auto v = h.call("GET", kValidate, {}, std::nullopt, {{"X-Api-Key", raw}});
@@ -330,7 +330,7 @@ TEST_CASE("only an ADMIN changes roles, and the change shows at the next login a
 
     CHECK(h.call("PUT", path + "ADMIN", {}, admin()).status == 204);
     CHECK(h.call("PUT", path + "admin", {}, admin()).status == 204);  // idempotent, any case
-    auto events = h.events_of(lt::auth::kUserRolesChangedEvent);
+    auto events = h.events_of(lt::auth::kUserRolesChanged.name);
     REQUIRE(events.size() == 2);
     CHECK(events[0].body == json::object{{"userId", id}});
     auto login = h.post(kLogin, json::object{{"username", "mia"}, {"password", "mia-pw"}});
@@ -353,7 +353,7 @@ TEST_CASE("key rotation: the new key signs, old tokens verify until they expire,
     REQUIRE(rot.status == 200);
     const auto new_kid = rot.str("kid");
     CHECK(new_kid != old_kid);
-    CHECK(h.events_of(lt::auth::kKeysRotatedEvent).size() == 1);
+    CHECK(h.events_of(lt::auth::kKeysRotated.name).size() == 1);
 
     auto fresh = h.post(kLogin, json::object{{"username", "noah"}, {"password", "noah-pw"}}).str("token");
     CHECK(lt::jwt::peek_kid(fresh) == new_kid);

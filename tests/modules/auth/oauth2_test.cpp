@@ -104,18 +104,18 @@ TEST_CASE("a user revokes their own token and its jti is announced and listed fo
     auto r = h.call("POST", kRevoke, "token=" + token, user(id), kForm);
     CHECK(r.status == 200);
     CHECK(r.body == json::object{});
-    auto events = h.events_of(lt::auth::kTokenRevokedEvent);
+    auto events = h.events_of(lt::auth::kTokenRevoked.name);
     REQUIRE(events.size() == 1);
     CHECK(events[0].body == json::object{{"jti", claims->jti}, {"exp", claims->exp}});
 
-    auto jwks = h.command(lt::auth::kJwksCommand, json::object{});
+    auto jwks = h.command(lt::auth::kJwks.name, json::object{});
     REQUIRE(jwks);
     CHECK(jwks->at("revoked") == json::array{json::object{{"jti", claims->jti}, {"exp", claims->exp}}});
     CHECK(jwks->at("keys").as_array().size() == 1);
 
     // Once the token is past exp + skew, nobody needs its jti.
     h.clock().advance(std::chrono::seconds(3600 + 61));
-    jwks = h.command(lt::auth::kJwksCommand, json::object{});
+    jwks = h.command(lt::auth::kJwks.name, json::object{});
     REQUIRE(jwks);
     CHECK(jwks->at("revoked") == json::array{});
 }
@@ -131,7 +131,7 @@ TEST_CASE("revoking another user's token is 403 unless ADMIN, and invalid tokens
     auto& c = tampered[tampered.size() / 2];
     c = c == 'A' ? 'B' : 'A';
     CHECK(h.call("POST", kRevoke, "token=" + tampered, user(bob), kForm).status == 200);
-    CHECK(h.events_of(lt::auth::kTokenRevokedEvent).empty());
+    CHECK(h.events_of(lt::auth::kTokenRevoked.name).empty());
 
     auto missing = h.call("POST", kRevoke, "", user(bob), kForm);
     CHECK(missing.status == 400);
@@ -140,6 +140,6 @@ TEST_CASE("revoking another user's token is 403 unless ADMIN, and invalid tokens
     auto as_admin = h.call("POST", kRevoke, json::serialize(json::object{{"token", alice_token}}),
                            user(bob, {"ADMIN", "USER"}), {{"Content-Type", "application/json"}});
     CHECK(as_admin.status == 200);
-    CHECK(h.events_of(lt::auth::kTokenRevokedEvent).size() == 1);
+    CHECK(h.events_of(lt::auth::kTokenRevoked.name).size() == 1);
     CHECK(h.call("POST", kRevoke, "{oops", user(bob), {{"Content-Type", "application/json"}}).status == 400);
 }
