@@ -16,6 +16,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "adapter_factory.hpp"
+#include "config_refresh.hpp"
 #include "lt/bus/in_process_bus.hpp"
 #include "lt/core/actuator.hpp"
 #include "lt/core/blocking_pool.hpp"
@@ -118,6 +119,8 @@ struct App::Impl {
     /// Auth events to every process sharing a durable event log (null with the memory log).
     std::unique_ptr<BroadcastBridge> broadcast;
     std::unique_ptr<cluster::KernelDispatcher> kernel;
+    /// POST /actuator/refresh and config.changed.v1.
+    std::unique_ptr<ConfigRefresher> refresher;
     /// Modules hosted elsewhere, built (never started) only to put their routes in the table, so the
     /// gateway knows which module owns a path it proxies. Their metrics go to a registry of their own.
     MetricsRegistry shadow_metrics;
@@ -319,10 +322,18 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
             return out;
         };
         register_actuator_routes(s.router, s.metrics, std::move(info));
+        ConfigRefresher::Options refresh{s.cfg, options.load, options.profile, {}, hosted, new_uuid()};
+        for (auto& m : s.modules) refresh.modules.push_back(m.get());
+        auto refresh_log = make_logger("refresh", s.cfg.get_string("log.level", "info"));
+        s.refresher = std::make_unique<ConfigRefresher>(
+            std::move(refresh), *bus, s.blocking, http::ClusterGuard("kernel", s.secret, s.clock, &s.metrics, refresh_log),
+            refresh_log);
+        s.refresher->register_route(s.router);
     } catch (const std::exception& e) {
         return fail(Errc::internal, e.what());
     }
     for (auto& m : s.modules) m->register_handlers(*bus);
+    s.refresher->register_handlers(*bus);
     if (s.adapters.events && s.adapters.events->durable()) {
         // Processes sharing Kafka see each other's auth events within one poll (CONTRACT 13, 30):
         // a key revoked through one gateway is refused by every other.

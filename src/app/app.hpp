@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,9 @@ struct AppOptions {
     std::vector<std::string> modules;  ///< names to host; empty = all
     std::string profile;               ///< for /actuator/info
     bool handle_signals = true;        ///< SIGINT/SIGTERM start a graceful shutdown
+    /// How the configuration was loaded (without config.url's values): POST /actuator/refresh loads it
+    /// again the same way. Unset: refresh answers 503.
+    std::optional<config::LoadOptions> load;
 };
 
 class App {

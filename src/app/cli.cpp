@@ -82,6 +82,7 @@ int serve(const std::vector<std::string>& args) {
         }
     }
     auto cfg = config::load(full_schema(), load);
+    opts.load = load;  // POST /actuator/refresh loads it again the same way (and re-fetches config.url)
     if (cfg && !cfg->get_string("config.url").empty()) {
         // CONTRACT 35: the config module's values go under this process's own --config, LEAKY_SET
         // and --set, so the configuration is loaded once more with them.

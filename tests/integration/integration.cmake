@@ -14,6 +14,7 @@ lt_add_test(NAME integration_test
     integration/openai_test.cpp
     integration/openai_upstream_test.cpp
     integration/registry_config_test.cpp
+    integration/refresh_test.cpp
   LIBS lt_app)
 add_dependencies(integration_test leaky-tokens)
 

@@ -38,6 +38,7 @@ public:
                      std::optional<std::filesystem::path> data_dir = std::nullopt) {
         config::LoadOptions load;
         load.read_env = false;
+        if (options.load && options.load->file) load.file = options.load->file;  // a test's --config file
         auto dir = data_dir ? *data_dir : dir_.path();
         load.overrides = {"server.port=0", "server.address=127.0.0.1", "storage.data-dir=" + dir.string(),
                           "log.level=warn", "log.access=false", "server.threads=2",
@@ -48,6 +49,7 @@ public:
         isolate_postgres(load.overrides, dir);
         isolate_network_stores(load.overrides, dir);
         auto cfg = config::load(app::full_schema(), load);
+        options.load = load;  // POST /actuator/refresh reads the same layers again
         REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
         options.handle_signals = options.handle_signals && true;
         config_ = *cfg;

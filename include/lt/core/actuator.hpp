@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,10 @@ struct ActuatorInfo {
     /// may be empty; must be thread-safe. A DOWN store makes health and readiness answer 503.
     std::function<std::vector<ModuleStatus>()> stores;
 };
+
+/// POST /actuator/refresh (registered by the application, src/app/config_refresh.cpp): ADMIN or a
+/// cluster-signed call; the gateway authenticates it although it is a kernel route.
+inline constexpr std::string_view kRefreshPath = "/actuator/refresh";
 
 /// Adds the /actuator routes (owner "kernel") to `router`.
 void register_actuator_routes(http::Router& router, MetricsRegistry& metrics, ActuatorInfo info);

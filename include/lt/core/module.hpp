@@ -80,6 +80,16 @@ public:
     virtual boost::asio::awaitable<Result<void>> start() = 0;
     /// Drains within the shutdown deadline. Called in reverse start order.
     virtual boost::asio::awaitable<void> stop() = 0;
+    /// Applies a refreshed configuration without a restart (POST /actuator/refresh,
+    /// config.changed.v1): `next` is the whole new configuration, `changed` the keys whose values
+    /// differ from the running one. Returns the keys of `changed` it applied (the others are reported
+    /// as "restart required" unless another module applied them). Runs on an I/O thread, after start,
+    /// never concurrently with itself; must not block. Default: applies nothing.
+    virtual std::vector<std::string> refresh(const config::Config& next, const std::vector<std::string>& changed) {
+        (void)next;
+        (void)changed;
+        return {};
+    }
 };
 
 }  // namespace lt

@@ -171,12 +171,13 @@ const ports::AtomicScript& EdgeLimiter::script() {
 }
 
 EdgeLimiter::EdgeLimiter(ports::KeyValueStore& kv, EdgeLimitConfig config, CounterFamily* metrics)
-    : kv_(kv), config_(std::move(config)), metrics_(metrics) {}
+    : kv_(kv), config_(std::make_shared<const EdgeLimitConfig>(std::move(config))), metrics_(metrics) {}
 
 std::string EdgeLimiter::client_key(const http::Request& req, const std::optional<std::string>& principal_user) const {
-    switch (config_.strategy) {
+    const auto cfg = config_.load();
+    switch (cfg->strategy) {
         case KeyStrategy::api_key_header: {
-            auto key = trimmed(req.header(config_.api_key_header));
+            auto key = trimmed(req.header(cfg->api_key_header));
             // Hashed: the raw key never becomes a store key.
             if (!key.empty()) return "apiKey:" + crypto::sha256_hex(key);
             break;
@@ -195,23 +196,24 @@ boost::asio::awaitable<Result<EdgeDecision>> EdgeLimiter::check(std::string rout
                                                                 std::string client,
                                                                 std::chrono::system_clock::time_point now) {
     EdgeDecision d;
-    if (!config_.enabled) co_return d;
-    for (const auto& p : config_.blacklist) {
+    const auto cfg = config_.load();  // one snapshot for the whole decision
+    if (!cfg->enabled) co_return d;
+    for (const auto& p : cfg->blacklist) {
         if (ant_match(p, path)) {
             d.blocked_path = true;
             d.allowed = false;
             co_return d;
         }
     }
-    for (const auto& p : config_.whitelist) {
+    for (const auto& p : cfg->whitelist) {
         if (ant_match(p, path)) co_return d;
     }
-    EdgeLimit limit = config_.global;
-    if (auto it = config_.routes.find(route_id); it != config_.routes.end()) limit = it->second;
+    EdgeLimit limit = cfg->global;
+    if (auto it = cfg->routes.find(route_id); it != cfg->routes.end()) limit = it->second;
     const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(limit.window).count();
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const std::int64_t args[] = {now_ms, window_ms, limit.capacity};
-    const auto ttl = std::max(config_.counter_ttl, std::chrono::milliseconds(window_ms));
+    const auto ttl = std::max(cfg->counter_ttl, std::chrono::milliseconds(window_ms));
     // The key must outlive the awaited call (the port takes a string_view).
     const std::string key = "edge:" + route_id + ":" + client;
     auto op = kv_.atomic_update(key, script(), args, ttl);

@@ -3,7 +3,9 @@
 /// window per (route, client) kept in the key-value port as one atomic script, so gateways sharing
 /// Redis share the limit. Rejected requests do not count.
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -91,11 +93,15 @@ public:
     /// The fixed-window script (native and Lua twins); exposed for the Lua twin test.
     static const ports::AtomicScript& script();
 
-    const EdgeLimitConfig& config() const { return config_; }
+    /// The settings in force (a snapshot).
+    std::shared_ptr<const EdgeLimitConfig> config() const { return config_.load(); }
+    /// Replaces the settings (POST /actuator/refresh); requests already counting finish with the old
+    /// ones. Any thread.
+    void update(EdgeLimitConfig config) { config_.store(std::make_shared<const EdgeLimitConfig>(std::move(config))); }
 
 private:
     ports::KeyValueStore& kv_;
-    EdgeLimitConfig config_;
+    std::atomic<std::shared_ptr<const EdgeLimitConfig>> config_;
     CounterFamily* metrics_;
 };
 

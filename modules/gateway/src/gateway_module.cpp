@@ -5,6 +5,7 @@
 #include "edge_limiter.hpp"
 #include "gateway_config.hpp"
 #include "lt/bus/bus.hpp"
+#include "lt/core/actuator.hpp"
 #include "lt/core/config.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/metrics.hpp"
@@ -58,6 +59,16 @@ public:
 
     asio::awaitable<void> stop() override { co_return; }
 
+    /// Refreshable: gateway.rate-limit.* and feature.flags.gateway.rate-limiting (the edge limiter).
+    std::vector<std::string> refresh(const config::Config& next, const std::vector<std::string>& changed) override {
+        std::vector<std::string> applied;
+        for (const auto& k : changed) {
+            if (k.starts_with("gateway.rate-limit.") || k == "feature.flags.gateway.rate-limiting") applied.push_back(k);
+        }
+        if (!applied.empty()) edge_.update(parse_edge_config(next));
+        return applied;
+    }
+
     /// dispatch_routed(), with errors of the OpenAI-compatible API (paths under /v1/) in OpenAI's shape
     /// (CONTRACT 38), the gateway's own 401/404/429 included.
     asio::awaitable<http::Response> dispatch(http::Request req) {
@@ -78,7 +89,8 @@ public:
         std::erase_if(req.headers, [](const http::Header& h) { return is_identity_header(h.name); });
         req.ctx.principal.reset();
 
-        if (owner != "kernel") {
+        // Kernel routes are open, except the refresh endpoint, which checks the principal itself.
+        if (owner != "kernel" || route == kRefreshPath) {
             auto op = auth_.authenticate(std::string(req.header("X-Api-Key")), std::string(req.header("Authorization")),
                                          req.ctx);
             auto outcome = co_await std::move(op);

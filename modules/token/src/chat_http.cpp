@@ -255,8 +255,9 @@ asio::awaitable<http::Response> TokenModule::chat_completions_inner(http::Reques
     }
 
     const auto& user_id = req.ctx.principal->user_id;
-    auto tier = resolve_tier(config_.tiers, req.ctx.principal->roles);
-    if (!org && config_.quota_enforcement) {
+    const auto live = config_.live();
+    auto tier = resolve_tier(live->tiers, req.ctx.principal->roles);
+    if (!org && live->quota_enforcement) {
         auto ensure = ensure_default_pool(PoolKey{OwnerType::user, user_id, provider}, tier.quota_cap);
         co_await std::move(ensure);
     }

@@ -61,7 +61,8 @@ asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> ChatMetering::admit(Co
     const std::int64_t min_total = prompt_bound + 1;
     const std::int64_t max_total = std::min<std::int64_t>(prompt_bound + std::max<std::int64_t>(1, max_completion),
                                                           kMaxTokens);
-    a.params = scale(config_.bucket, tier);
+    const auto live = config_.live();
+    a.params = scale(live->bucket, tier);
     ChatRefusal refusal;
     refusal.params = a.params;
     if (min_total > kMaxTokens) {
@@ -70,7 +71,7 @@ asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> ChatMetering::admit(Co
         co_return tl::make_unexpected(std::move(refusal));
     }
     std::int64_t want = max_total;
-    if (config_.quota_enforcement) {
+    if (live->quota_enforcement) {
         std::optional<std::int64_t> cap = who.org_id ? std::nullopt : tier.quota_cap;
         auto op = quota_.reserve_up_to(pool_for(who), min_total, max_total, cap, now);
         auto r = co_await std::move(op);

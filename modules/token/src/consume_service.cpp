@@ -58,7 +58,8 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
     std::optional<std::int64_t> cap = in.org_id ? std::nullopt : tier.quota_cap;
 
     std::optional<Reservation> reservation;
-    if (config_.quota_enforcement) {
+    const auto live = config_.live();
+    if (live->quota_enforcement) {
         auto op = quota_.reserve(key, in.tokens, cap, now);
         auto r = co_await std::move(op);
         if (!r) {
@@ -70,7 +71,7 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
         reservation = std::move(*r);
     }
 
-    const auto params = out.params = scale(config_.bucket, tier);
+    const auto params = out.params = scale(live->bucket, tier);
     const std::string bucket_key = "token-bucket:" + in.user_id + ":" + in.provider;
     auto acquire = limiter_.acquire(bucket_key, params, in.tokens, now);
     auto decision = co_await std::move(acquire);

@@ -56,7 +56,7 @@ asio::awaitable<http::Response> TokenModule::purchase(http::Request req) {
         auto access = require_org_access(*org, req);
         if (auto denied = co_await std::move(access)) co_return *denied;
     }
-    if (!config_.saga_enabled) co_return http::error_response(503, "token purchase disabled", req.path);
+    if (!config_.live()->saga_enabled) co_return http::error_response(503, "token purchase disabled", req.path);
 
     PurchaseRequest request{*uid, org, provider, *tokens, std::nullopt};
     if (!key.empty()) request.idempotency_key = key;

@@ -104,7 +104,7 @@ asio::awaitable<http::Response> TokenModule::lookup_quota(OwnerType type, http::
         if (!http::is_admin(req) && req.ctx.principal->user_id != *id) co_return forbidden(req);
         // The cap is the caller's tier only when the caller owns the pool; an ADMIN looking at a
         // user's pool does not re-cap it with the ADMIN tier.
-        if (req.ctx.principal->user_id == *id) cap = resolve_tier(config_.tiers, req.ctx.principal->roles).quota_cap;
+        if (req.ctx.principal->user_id == *id) cap = resolve_tier(config_.live()->tiers, req.ctx.principal->roles).quota_cap;
         auto create = ensure_default_pool(key, cap);
         co_await std::move(create);
     }
@@ -142,7 +142,7 @@ asio::awaitable<http::Response> TokenModule::set_quota(http::Request req) {
         auto op = user_roles(*owner, req);
         auto roles = co_await std::move(op);
         if (!roles) co_return std::move(roles.error());
-        cap = resolve_tier(config_.tiers, *roles).quota_cap;
+        cap = resolve_tier(config_.live()->tiers, *roles).quota_cap;
     } else {
         auto op = require_org(*owner, req);
         if (auto missing = co_await std::move(op)) co_return *missing;

@@ -56,25 +56,13 @@ void describe_config(config::Schema& s) {
     describe_outbox_config(s);
 }
 
-Result<TokenConfig> parse_config(const config::Config& c) {
-    TokenConfig t;
+LiveSettings parse_live(const config::Config& c) {
+    LiveSettings t;
     t.bucket.capacity = c.get_int("token.bucket.capacity", t.bucket.capacity);
     t.bucket.rate_per_second = c.get_double("token.bucket.leak-rate-per-second", t.bucket.rate_per_second);
     t.bucket.window_seconds = c.get_int("token.bucket.window-seconds", t.bucket.window_seconds);
     if (auto s = parse_strategy(c.get_string("token.bucket.strategy", "LEAKY_BUCKET"))) t.bucket.strategy = *s;
-    t.bucket_entry_ttl = c.get_duration("token.bucket.entry-ttl", t.bucket_entry_ttl);
-    t.bucket_cleanup_interval = c.get_duration("token.bucket.cleanup-interval", t.bucket_cleanup_interval);
-    t.quota_window_enabled = c.get_bool("token.quota.enabled", true);
-    t.quota_window = c.get_duration("token.quota.window", t.quota_window);
-    for (const auto& p : c.children("token.quota.default-allowance")) {
-        t.default_allowance[to_lower(p)] = c.get_int("token.quota.default-allowance." + p, 0);
-    }
-    const auto reservation = to_lower(c.get_string("token.quota.reservation", "auto"));
-    t.quota_shared = reservation == "shared" ||
-                     (reservation == "auto" && to_lower(c.get_string("storage.sql.driver", "sqlite")) == "postgres");
-    t.reservation_timeout = c.get_duration("token.quota.reservation-timeout", t.reservation_timeout);
     t.quota_enforcement = c.get_bool("feature.flags.token-service.quota-enforcement", true);
-    t.commit_max_batch = static_cast<std::size_t>(c.get_int("token.commit.max-batch", 256));
     t.tiers.default_tier = to_upper(c.get_string("token.tiers.default-tier", "USER"));
     for (const auto& name : c.children("token.tiers.levels")) {
         std::string p = "token.tiers.levels." + name + ".";
@@ -86,6 +74,31 @@ Result<TokenConfig> parse_config(const config::Config& c) {
         if (c.has(p + "quota-max-tokens")) l.quota_max_tokens = c.get_int(p + "quota-max-tokens", 0);
         t.tiers.levels[l.name] = l;
     }
+    t.saga_enabled = c.get_bool("feature.flags.token-service.saga-purchases", true);
+    return t;
+}
+
+bool is_live_key(std::string_view k) {
+    return k == "token.bucket.capacity" || k == "token.bucket.leak-rate-per-second" ||
+           k == "token.bucket.window-seconds" || k == "token.bucket.strategy" || k.starts_with("token.tiers.") ||
+           k.starts_with("feature.flags.token-service.");
+}
+
+Result<TokenConfig> parse_config(const config::Config& c) {
+    TokenConfig t;
+    t.live_box->set(parse_live(c));
+    t.bucket_entry_ttl = c.get_duration("token.bucket.entry-ttl", t.bucket_entry_ttl);
+    t.bucket_cleanup_interval = c.get_duration("token.bucket.cleanup-interval", t.bucket_cleanup_interval);
+    t.quota_window_enabled = c.get_bool("token.quota.enabled", true);
+    t.quota_window = c.get_duration("token.quota.window", t.quota_window);
+    for (const auto& p : c.children("token.quota.default-allowance")) {
+        t.default_allowance[to_lower(p)] = c.get_int("token.quota.default-allowance." + p, 0);
+    }
+    const auto reservation = to_lower(c.get_string("token.quota.reservation", "auto"));
+    t.quota_shared = reservation == "shared" ||
+                     (reservation == "auto" && to_lower(c.get_string("storage.sql.driver", "sqlite")) == "postgres");
+    t.reservation_timeout = c.get_duration("token.quota.reservation-timeout", t.reservation_timeout);
+    t.commit_max_batch = static_cast<std::size_t>(c.get_int("token.commit.max-batch", 256));
     auto& r = t.provider;
     r.timeout = c.get_duration("token.provider.timeout", r.timeout);
     r.max_attempts = static_cast<int>(c.get_int("token.provider.retry.max-attempts", r.max_attempts));
@@ -95,7 +108,6 @@ Result<TokenConfig> parse_config(const config::Config& c) {
     r.failure_rate_threshold = c.get_double("token.provider.circuit-breaker.failure-rate-threshold", r.failure_rate_threshold);
     r.open_duration = c.get_duration("token.provider.circuit-breaker.wait-duration-in-open-state", r.open_duration);
     r.max_concurrent_calls = static_cast<int>(c.get_int("token.provider.bulkhead.max-concurrent-calls", r.max_concurrent_calls));
-    t.saga_enabled = c.get_bool("feature.flags.token-service.saga-purchases", true);
     t.saga.simulate_failure = c.get_bool("token.saga.simulate-failure", false);
     t.saga.stale_after = std::chrono::minutes(c.get_int("token.saga.recovery.stale-minutes", 10));
     t.saga.recovery_lease = c.get_duration("token.saga.recovery.lease", t.saga.recovery_lease);

@@ -116,11 +116,12 @@ asio::awaitable<http::Response> TokenModule::consume(http::Request req) {
         if (auto denied = co_await std::move(op)) co_return *denied;
     }
 
-    auto tier = resolve_tier(config_.tiers, req.ctx.principal->roles);
+    const auto live = config_.live();
+    auto tier = resolve_tier(live->tiers, req.ctx.principal->roles);
     ConsumeInput in{*uid, org, provider, *tokens, {}};
     auto* prompt = body->if_contains("prompt");
     in.chat_body["prompt"] = prompt ? *prompt : boost::json::value(nullptr);
-    if (!org && config_.quota_enforcement) {  // without enforcement the pool is never read here
+    if (!org && live->quota_enforcement) {  // without enforcement the pool is never read here
         auto op = ensure_default_pool(PoolKey{OwnerType::user, *uid, provider}, tier.quota_cap);
         co_await std::move(op);
     }

@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 
 #include "lt/bus/bus.hpp"
+#include "lt/bus/codec.hpp"
+#include "lt/bus/kernel_events.hpp"
 
 namespace lt::bus {
 
@@ -12,6 +14,18 @@ void tag_invoke(json::value_from_tag, json::value& v, const Empty&) { v = json::
 Empty tag_invoke(json::value_to_tag<Empty>, const json::value& v) {
     if (!v.is_object() && !v.is_null()) throw std::invalid_argument("body is not an object");
     return Empty{};
+}
+
+void tag_invoke(json::value_from_tag, json::value& v, const ConfigChanged& m) {
+    json::array keys;
+    for (const auto& k : m.keys) keys.emplace_back(k);
+    v = json::object{{"keys", std::move(keys)}, {"origin", m.origin}};
+}
+
+ConfigChanged tag_invoke(json::value_to_tag<ConfigChanged>, const json::value& v) {
+    const auto& o = codec::object_of(v, "config changed event");
+    return ConfigChanged{codec::with_default<std::vector<std::string>>(o, "keys", {}),
+                         codec::with_default<std::string>(o, "origin", "")};
 }
 
 Result<Payload> Payload::round_trip(std::string_view what) const {
