@@ -130,3 +130,42 @@ TEST_CASE("a process with config.url re-fetches it on refresh: a signed call, no
     forged.begin()->second += "x";
     CHECK(http_call(child.port(), "POST", "/actuator/refresh", "", forged).status == 401);
 }
+
+TEST_CASE("config.changed.v1: a refresh on one process makes another process re-fetch config.url") {
+    lt::test::TempDir dir{"refresh-bus"};
+    write_limit(dir.path() / "leaky-tokens.yml", 7);  // served by A's config module
+    lt::test::TempDir a_dir{"refresh-bus-a"};
+    const auto a_file = a_dir.path() / "local.yml";
+    write_limit(a_file, 3);
+    lt::app::AppOptions options;
+    options.load = lt::config::LoadOptions{};
+    options.load->file = a_file;
+    // A: every module, the registry itself (split mode), the config module.
+    TestApp a({"config.server.search-locations=" + dir.path().string(), std::string("cluster.secret=") + kSecret,
+               "registry.url=http://127.0.0.1:1", "registry.fetch-interval=200ms"},
+              options);
+    const auto a_url = "http://127.0.0.1:" + std::to_string(a.port());
+    // B: its own gateway, configured by A's config module, registered in A's registry.
+    lt::test::TempDir b_dir{"refresh-bus-b"};
+    lt::test::ServerProcess b(b_dir.path(), lt::test::free_port(),
+                              lt::test::ServerSpec{{"config.url=" + a_url, "registry.url=" + a_url,
+                                                    std::string("cluster.secret=") + kSecret,
+                                                    "registry.fetch-interval=200ms"},
+                                                   "gateway,providers",
+                                                   {},
+                                                   "warn",
+                                                   "server.log",
+                                                   {}});
+    REQUIRE(limit_becomes(b.port(), "7", std::chrono::seconds(10)));
+
+    write_limit(dir.path() / "leaky-tokens.yml", 13);
+    write_limit(a_file, 4);
+    // A sees B in its registry table before it announces (fetched every 200 ms).
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    auto r = http_call(a.port(), "POST", "/actuator/refresh", "", signed_headers("POST", "/actuator/refresh", ""));
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    CHECK(contains(strings(boost::json::parse(r.body).at("changed")), "gateway.rate-limit.capacity"));
+    CHECK(http_call(a.port(), "GET", "/oauth2/jwks").header("x-ratelimit-limit") == "4");
+    // B was not called: it follows config.changed.v1 and re-fetches config.url.
+    CHECK(limit_becomes(b.port(), "13", std::chrono::seconds(10)));
+}
