@@ -9,6 +9,7 @@
 #include "lt/analytics/analytics.hpp"
 #include "lt/core/config.hpp"
 #include "lt/core/time.hpp"
+#include "lt/token/token.hpp"
 #include "query_params.hpp"
 
 namespace json = boost::json;
@@ -196,4 +197,33 @@ TEST_CASE("analytics configuration has the original defaults and refuses inconsi
     auto rollups = lt::analytics::parse_config(load({"analytics.retention.rollups=1d"}));
     REQUIRE_FALSE(rollups);
     CHECK(rollups.error().message.find("analytics.retention.rollups") != std::string::npos);
+}
+
+TEST_CASE("what the token module's codec writes is what analytics reads: one envelope, declared once") {
+    lt::token::UsageEvent usage{"0190D7E2-0000-7000-8000-000000000001", std::string(lt::token::kUsage.name),
+                                "2026-01-02T03:04:05.000Z",
+                                lt::token::UsagePayload{"AAAAAAAA-0000-4000-8000-000000000001", std::nullopt, "OpenAI",
+                                                        42, true, "allowed", "gpt-4o", 10, 32, "complete"}};
+    auto u = decode_event(json::serialize(json::value_from(usage)));
+    REQUIRE(u);
+    const auto& e = std::get<lt::ports::UsageEvent>(*u);
+    CHECK(e.event_id == "0190d7e2-0000-7000-8000-000000000001");
+    CHECK(e.user_id == "aaaaaaaa-0000-4000-8000-000000000001");
+    CHECK(e.provider == "openai");
+    CHECK(e.tokens == 42);
+    CHECK(e.allowed);
+    CHECK(e.outcome == "allowed");
+    // The codec itself is lossless (the bus's codec check relies on it).
+    CHECK(json::value_to<lt::token::UsageEvent>(json::value_from(usage)) == usage);
+
+    lt::token::PurchaseEvent purchase{"0190d7e2-0000-7000-8000-000000000002", std::string(lt::token::kPurchase.name),
+                                      "2026-01-02T03:04:05.000Z",
+                                      lt::token::PurchasePayload{"TOKEN_PURCHASE_COMPLETED", "bbbbbbbb-0000-4000-8000-000000000001",
+                                                                 "aaaaaaaa-0000-4000-8000-000000000001", std::nullopt, "qwen", 5,
+                                                                 "key-1", "COMPLETED", "2026-01-02T03:04:05.000Z",
+                                                                 "2026-01-02T03:04:05.000Z"}};
+    auto p = decode_event(json::serialize(json::value_from(purchase)));
+    REQUIRE(p);
+    CHECK(std::get<lt::ports::PurchaseEvent>(*p).status == "COMPLETED");
+    CHECK(json::value_to<lt::token::PurchaseEvent>(json::value_from(purchase)) == purchase);
 }
