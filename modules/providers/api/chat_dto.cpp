@@ -106,7 +106,9 @@ CompletionReply tag_invoke(json::value_to_tag<CompletionReply>, const json::valu
     r.provider = codec::with_default<std::string>(o, "provider", "");
     r.content = codec::with_default<std::string>(o, "content", "");
     r.finish_reason = codec::with_default<std::string>(o, "finishReason", "stop");
-    const auto& usage = codec::object_of(codec::required<json::value>(o, "usage"), "usage");
+    const json::value* usage_value = codec::field(o, "usage");
+    if (usage_value == nullptr) throw codec::CodecError("usage is missing");
+    const auto& usage = codec::object_of(*usage_value, "usage");
     r.prompt_tokens = codec::with_default<std::int64_t>(usage, "promptTokens", 0);
     r.completion_tokens = codec::with_default<std::int64_t>(usage, "completionTokens", 0);
     r.chunks = codec::with_default<std::vector<CompletionChunk>>(o, "chunks", {});
