@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+cmake --build build        # the test executables (setup.sh builds only leaky-tokens)
 scripts/test-servers.sh start
 trap 'scripts/test-servers.sh stop' EXIT
 set -a

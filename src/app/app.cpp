@@ -16,6 +16,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "adapter_factory.hpp"
+#include "console_routes.hpp"
 #include "lt/bus/in_process_bus.hpp"
 #include "lt/core/actuator.hpp"
 #include "lt/core/blocking_pool.hpp"
@@ -317,6 +318,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
             return out;
         };
         register_actuator_routes(s.router, s.metrics, std::move(info));
+        register_console_routes(s.router);
     } catch (const std::exception& e) {
         return fail(Errc::internal, e.what());
     }
