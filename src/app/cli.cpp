@@ -247,7 +247,7 @@ int users_list(const std::vector<std::string>& args) {
             if (!rs.empty()) rs.push_back(',');
             rs.append(x.as_string().data(), x.as_string().size());
         }
-        std::cout << o.at("userId").as_string() << "  " << o.at("username").as_string() << "  " << rs << "\n";
+        std::cout << std::string(o.at("userId").as_string()) << "  " << std::string(o.at("username").as_string()) << "  " << rs << "\n";
     }
     return kExitOk;
 }

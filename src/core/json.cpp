@@ -58,17 +58,23 @@ void write_double(std::string& out, double d) {
     const auto fixed_ok = std::fabs(d) < 1e7 && (d == 0 || std::fabs(d) >= 1e-3);
     auto r = fixed_ok ? std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed)
                       : std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
-    std::string text(buf, r.ptr);
+    const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
     if (fixed_ok) {
-        if (text.find('.') == std::string::npos) text += ".0";
-    } else {
-        auto e = text.find('e');
-        std::string mantissa = text.substr(0, e), exponent = text.substr(e + 1);
-        if (mantissa.find('.') == std::string::npos) mantissa += ".0";
-        if (!exponent.empty() && exponent[0] == '+') exponent.erase(0, 1);
-        text = mantissa + "E" + exponent;
+        out += text;
+        if (text.find('.') == std::string_view::npos) out += ".0";
+        return;
     }
-    out += text;
+    // "1e+07" → "1.0E7", "1.5e-04" → "1.5E-4"
+    const auto e = text.find('e');
+    const auto mantissa = text.substr(0, e);
+    out += mantissa;
+    if (mantissa.find('.') == std::string_view::npos) out += ".0";
+    out += 'E';
+    auto exponent = text.substr(e + 1);
+    if (!exponent.empty() && exponent.front() == '-') out += '-';
+    if (!exponent.empty() && (exponent.front() == '-' || exponent.front() == '+')) exponent.remove_prefix(1);
+    while (exponent.size() > 1 && exponent.front() == '0') exponent.remove_prefix(1);
+    out += exponent;
 }
 
 void write(std::string& out, const json::value& v) {
