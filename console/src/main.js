@@ -178,7 +178,9 @@ function quotasView() {
   const load = async () => {
     const rows = await Promise.all(PROVIDERS.map((provider) =>
       api('GET', `/api/v1/tokens/quota?${q({ userId, provider })}`).catch(() => null)));
-    list.replaceChildren(quotaTable(rows.filter(Boolean)));
+    const pools = rows.filter(Boolean);
+    list.replaceChildren(quotaTable(pools), pools.length ? '' : h('p', { class: 'muted' },
+      'No pool yet: tokens come from a purchase (Purchases tab) or an allocation by an admin.'));
   };
   load();
   const out = [h('section', { class: 'card' }, h('h2', {}, 'Quotas'), userPicker((id) => { userId = id; load(); }), list)];

@@ -126,6 +126,8 @@ try {
   const userPage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   watch(userPage);
   await signIn(userPage, 'uma', 'uma-password-1');
+  await userPage.waitForSelector('[data-testid=chart-openai]');
+  assert.equal(await userPage.locator('.msg.error').count(), 0, 'a USER sees their own usage without errors');
   assert.ok(!(await userPage.isVisible('nav button[data-tab=users]')), 'a USER has no Users & roles tab');
   assert.ok(!(await userPage.isVisible('nav button[data-tab=orgs]')), 'a USER has no Organizations tab');
   await userPage.click('nav button[data-tab=quotas]');
