@@ -173,17 +173,24 @@ function quotaTable(rows) {
 }
 
 function quotasView() {
-  let userId = session().userId;
+  let owner = { kind: 'user', id: session().userId };
   const list = h('div', { 'data-testid': 'quotas' });
   const load = async () => {
-    const rows = await Promise.all(PROVIDERS.map((provider) =>
-      api('GET', `/api/v1/tokens/quota?${q({ userId, provider })}`).catch(() => null)));
+    const path = owner.kind === 'org'
+      ? (provider) => `/api/v1/tokens/quota/org?${q({ orgId: owner.id, provider })}`
+      : (provider) => `/api/v1/tokens/quota?${q({ userId: owner.id, provider })}`;
+    const rows = await Promise.all(PROVIDERS.map((provider) => api('GET', path(provider)).catch(() => null)));
     const pools = rows.filter(Boolean);
     list.replaceChildren(quotaTable(pools), pools.length ? '' : h('p', { class: 'muted' },
       'No pool yet: tokens come from a purchase (Purchases tab) or an allocation by an admin.'));
   };
   load();
-  const out = [h('section', { class: 'card' }, h('h2', {}, 'Quotas'), userPicker((id) => { userId = id; load(); }), list)];
+  const picker = form([{ name: 'kind', label: 'Pool of', options: ['user', 'org'] },
+    { name: 'id', label: 'User or org id', value: session().userId }], 'Show', (v) => {
+    owner = { kind: v.kind, id: v.id.trim() };
+    return load();
+  });
+  const out = [h('section', { class: 'card' }, h('h2', {}, 'Quotas'), picker, list)];
   if (isAdmin()) {
     out.push(h('section', { class: 'card' }, h('h2', {}, 'Allocate (set the allowance per window)'),
       form([{ name: 'target', label: 'User or org', options: ['user', 'org'] },
