@@ -66,8 +66,15 @@ json::object translate_sse(const SseBatch& batch, long long& reported_completion
         if (choices && choices->is_array() && !choices->as_array().empty() && choices->as_array()[0].is_object()) {
             const auto& choice = choices->as_array()[0].as_object();
             if (auto* f = choice.if_contains("finish_reason"); f && f->is_string()) out["finishReason"] = *f;
-            if (auto* d = choice.if_contains("delta"); d && d->is_object()) {
-                json::object delta = d->as_object();
+            const auto* d = choice.if_contains("delta");
+            json::object whole;
+            if (auto* m = choice.if_contains("message"); (!d || !d->is_object()) && m && m->is_object()) {
+                // A whole completion (the upstream did not stream): one event with all of it.
+                whole = m->as_object();
+                d = nullptr;
+            }
+            if (!whole.empty() || (d && d->is_object())) {
+                json::object delta = whole.empty() ? d->as_object() : std::move(whole);
                 delta.erase("role");
                 bool has_output = false;
                 for (const auto& [k, v] : delta) {

@@ -291,7 +291,9 @@ asio::awaitable<Result<StreamOpen>> UpstreamClient::open_stream(UpstreamUrl url,
         out.status = static_cast<int>(parser->get().result_int());
         for (const auto& f : parser->get()) out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
         if (out.status >= 200 && out.status <= 299) {
+            auto type = std::string(parser->get()[bhttp::field::content_type]);
             out.stream = std::make_unique<UpstreamStream>(*this, std::move(conn), parser);
+            if (type.find("event-stream") == std::string::npos) out.stream->set_whole_body();
             co_return out;
         }
         parser->body_limit(kMaxErrorBody);
@@ -329,6 +331,20 @@ asio::awaitable<Result<SseBatch>> UpstreamStream::next(std::chrono::milliseconds
     if (!conn_) co_return fail(Errc::bad_gateway, "upstream stream closed");
     auto& parser = *static_cast<Parser*>(parser_.get());
     SseBatch out;
+    while (whole_body_ && !parser.is_done()) {
+        conn_->tcp().expires_after(idle);
+        auto op = conn_->secure ? read_some(*conn_->secure, *conn_, parser) : read_some(*conn_->plain, *conn_, parser);
+        auto ec = co_await std::move(op);
+        if (ec && !(ec == bhttp::error::end_of_stream && parser.is_done())) {
+            co_return fail(ec == beast::error::timeout ? Errc::timeout : Errc::bad_gateway, "the upstream broke off");
+        }
+    }
+    if (whole_body_) {
+        if (!done_) out.data.push_back(std::move(parser.get().body()));
+        done_ = true;
+        out.done = true;
+        co_return out;
+    }
     for (;;) {
         // Complete lines of the body so far.
         std::size_t start = 0;

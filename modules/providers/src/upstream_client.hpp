@@ -64,6 +64,9 @@ public:
     void close();
     /// The executor the connection is bound to.
     boost::asio::any_io_executor executor() const;
+    /// The upstream answered a whole body instead of an event stream (it ignored "stream": true):
+    /// next() returns that body as one payload.
+    void set_whole_body() { whole_body_ = true; }
 
 private:
     UpstreamClient& owner_;
@@ -71,6 +74,7 @@ private:
     std::shared_ptr<void> parser_;  ///< the response parser (type hidden from this header)
     std::string pending_;           ///< body text not yet split into lines
     bool done_ = false;
+    bool whole_body_ = false;
 };
 
 /// Result of opening a stream: the status and, for 2xx, the body reader; else the error body.
