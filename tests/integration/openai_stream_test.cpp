@@ -402,3 +402,32 @@ TEST_CASE("32 concurrent live streams on one small pool never spend past it") {
         CHECK(reported.load() <= charged);  // streams that broke off carry no usage chunk
     }
 }
+
+TEST_CASE("the analytics report breaks chat completions down per model") {
+    FakeOpenAiUpstream up;
+    Fixture f(up);
+    auto port = f.app.port();
+    auto a = http_call(port, "POST", kChat, chat_body("one chunks:3", false, 10, "gpt-4o-mini"), f.user.auth());
+    auto b = http_call(port, "POST", kChat, chat_body("two chunks:4", true, 10, "openai/gpt-4o"), f.user.auth());
+    auto c = http_call(port, "POST", kChat, chat_body("three chunks:2", false, 10, "gpt-4o-mini"), f.user.auth());
+    REQUIRE(a.status == 200);
+    REQUIRE(b.status == 200);
+    REQUIRE(c.status == 200);
+    boost::json::array models;
+    for (int i = 0; i < 50; ++i) {
+        auto r = http_call(port, "GET", "/api/v1/analytics/report?provider=openai", "", f.user.auth());
+        REQUIRE_MESSAGE(r.status == 200, r.body);
+        auto o = boost::json::parse(r.body).as_object();
+        models = o.at("models").as_array();
+        if (o.at("totalEvents").as_int64() >= 3) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE(models.size() == 2);
+    const auto& first = models[0].as_object();   // most tokens first
+    const auto& second = models[1].as_object();
+    CHECK(first.at("model") == "gpt-4o-mini");
+    CHECK(first.at("totalEvents").as_int64() == 2);
+    CHECK(first.at("totalTokens").as_int64() == 2 * kPrompt + 3 + 2);
+    CHECK(second.at("model") == "openai/gpt-4o");
+    CHECK(second.at("totalTokens").as_int64() == kPrompt + 4);
+}

@@ -136,6 +136,15 @@ asio::awaitable<http::Response> AnalyticsModule::report(http::Request req) {
     o["uniqueUsers"] = rep->unique_users;
     o["sampleLimit"] = rep->sample_limit;
     o["topUsers"] = std::move(top);
+    json::array models;
+    for (const auto& m : rep->models) {
+        models.push_back(json::object{{"model", m.key},
+                                      {"totalEvents", m.totals.events()},
+                                      {"allowedEvents", m.totals.allowed_events},
+                                      {"totalTokens", m.totals.allowed_tokens},
+                                      {"deniedTokens", m.totals.denied_tokens}});
+    }
+    o["models"] = std::move(models);
     count(report_total_, p.provider);
     co_return http::Response::json(200, o);
 }
