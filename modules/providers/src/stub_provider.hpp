@@ -40,8 +40,9 @@ public:
     boost::asio::awaitable<Result<ChatReply>> chat(ChatRequest req, bus::Context ctx);
 
     /// One OpenAI-style completion (kCompletionCommand) honouring the context deadline; the stub's
-    /// latency, jitter, failure and hang settings apply as to chat(). A provider with a base-url has
-    /// no OpenAI-compatible upstream yet: Errc::unavailable.
+    /// latency, jitter, failure and hang settings apply as to chat(). A provider with a base-url and
+    /// type `stub` (the old /api/v1/{p}/chat upstream) has no chat completions: Errc::unavailable; an
+    /// openai-compatible one is called without streaming (its upstream's 429 → Errc::rate_limited).
     boost::asio::awaitable<Result<boost::json::object>> complete(boost::json::object request, bus::Context ctx);
 
     /// Builds the HTTPS clients of openai-compatible providers (loads CA files). Start-up only.
