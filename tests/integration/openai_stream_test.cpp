@@ -430,4 +430,13 @@ TEST_CASE("the analytics report breaks chat completions down per model") {
     CHECK(first.at("totalTokens").as_int64() == 2 * kPrompt + 3 + 2);
     CHECK(second.at("model") == "openai/gpt-4o");
     CHECK(second.at("totalTokens").as_int64() == kPrompt + 4);
+    // The usage listing shows the chat fields too.
+    auto u = http_call(port, "GET", "/api/v1/analytics/usage?provider=openai", "", f.user.auth());
+    REQUIRE(u.status == 200);
+    auto listing = boost::json::parse(u.body);
+    const auto& newest = listing.as_object().at("items").as_array().at(0).as_object();
+    CHECK(newest.at("model") == "gpt-4o-mini");
+    CHECK(newest.at("promptTokens").as_int64() == kPrompt);
+    CHECK(newest.at("completionTokens").as_int64() == 2);
+    CHECK(newest.at("completeness") == "complete");
 }

@@ -301,8 +301,8 @@ lt::Result<std::vector<UsageEvent>> SqlUsageStore::recent_usage(const UsageScope
         w.scope(scope);
         w.params().push_back(SqlValue(static_cast<std::int64_t>(limit)));
         const std::string sql =
-            "SELECT event_id, user_id, org_id, provider, tokens, allowed, outcome, occurred_at "
-            "FROM analytics_usage_events" + w.sql() + " ORDER BY occurred_at DESC, id DESC LIMIT $" +
+            "SELECT event_id, user_id, org_id, provider, tokens, allowed, outcome, occurred_at, model, prompt_tokens, "
+            "completion_tokens, completeness FROM analytics_usage_events" + w.sql() + " ORDER BY occurred_at DESC, id DESC LIMIT $" +
             std::to_string(w.params().size());
         auto rows = s.execute(sql, std::span<const SqlValue>(w.params()));
         if (!rows) return fail(rows.error());
@@ -318,6 +318,10 @@ lt::Result<std::vector<UsageEvent>> SqlUsageStore::recent_usage(const UsageScope
             e.allowed = lt::ports::as_int(row.at(5)).value_or(0) != 0;
             e.outcome = lt::ports::as_text(row.at(6)).value_or("");
             e.occurred_at = from_ms(lt::ports::as_int(row.at(7)).value_or(0));
+            e.model = lt::ports::as_text(row.at(8));
+            e.prompt_tokens = lt::ports::as_int(row.at(9));
+            e.completion_tokens = lt::ports::as_int(row.at(10));
+            e.completeness = lt::ports::as_text(row.at(11));
             out.push_back(std::move(e));
         }
         return ok();
