@@ -73,6 +73,15 @@ Result<ports::UsageEvent> usage_from(const json::object& p) {
     auto outcome = text(p, "outcome");
     if (!outcome) return fail(outcome.error());
     e.outcome = std::move(*outcome);
+    // Chat completions (/v1/chat/completions) also name the model and how the exchange ended.
+    // A model name is the caller's text: a long or odd one is cut, never a reason to drop the event.
+    if (const auto* m = p.if_contains("model"); m && m->is_string() && !m->as_string().empty()) {
+        e.model = std::string(std::string_view(m->as_string()).substr(0, kMaxText));
+        e.prompt_tokens = get_int(p, "promptTokens");
+        e.completion_tokens = get_int(p, "completionTokens");
+        auto completeness = text(p, "completeness", false);
+        if (completeness && !completeness->empty()) e.completeness = std::move(*completeness);
+    }
     return e;
 }
 

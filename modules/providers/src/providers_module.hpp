@@ -26,6 +26,10 @@ public:
     /// provider.completion.v1 and provider.models.v1 (shapes in lt/providers/providers.hpp).
     boost::asio::awaitable<Result<boost::json::value>> bus_complete(bus::Message msg);
     boost::asio::awaitable<Result<boost::json::value>> bus_models(bus::Message msg);
+    /// provider.completion.open.v1 / .next.v1 / .close.v1 (shapes in lt/providers/providers.hpp).
+    boost::asio::awaitable<Result<boost::json::value>> bus_stream_open(bus::Message msg);
+    boost::asio::awaitable<Result<boost::json::value>> bus_stream_next(bus::Message msg);
+    boost::asio::awaitable<Result<boost::json::value>> bus_stream_close(bus::Message msg);
 
 private:
     ModuleContext ctx_;

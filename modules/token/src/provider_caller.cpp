@@ -107,9 +107,48 @@ asio::awaitable<Result<boost::json::object>> ProviderCaller::complete(std::strin
     co_return co_await std::move(op);
 }
 
+asio::awaitable<Result<boost::json::object>> ProviderCaller::open_stream(std::string provider,
+                                                                         boost::json::object request, bus::Context ctx) {
+    request["provider"] = provider;
+    auto decode = [](const boost::json::value& v) -> Result<boost::json::object> {
+        if (!v.is_object()) return fail(Errc::bad_gateway, "malformed completion reply");
+        return v.as_object();
+    };
+    boost::json::value payload(std::move(request));
+    auto op = invoke(std::string(providers::kStreamOpenCommand), std::move(provider), std::move(payload), decode,
+                     std::move(ctx), true);
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderCaller::stream_next(std::string session,
+                                                                         std::chrono::milliseconds wait,
+                                                                         bus::Context ctx) {
+    ctx.deadline = std::chrono::steady_clock::now() + wait + std::chrono::seconds(5);
+    boost::json::value body(boost::json::object{{"session", session}});
+    auto op = bus_.call(std::string(providers::kStreamNextCommand), std::move(body), std::move(ctx));
+    auto reply = co_await std::move(op);
+    if (!reply) co_return fail(reply.error());
+    if (!reply->is_object()) co_return fail(Errc::bad_gateway, "malformed stream batch");
+    co_return std::move(reply->as_object());
+}
+
+asio::awaitable<void> ProviderCaller::stream_close(std::string session, bus::Context ctx) {
+    ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    boost::json::value body(boost::json::object{{"session", session}});
+    auto op = bus_.call(std::string(providers::kStreamCloseCommand), std::move(body), std::move(ctx));
+    (void)co_await std::move(op);
+}
+
+void ProviderCaller::record_stream(const std::string& provider, bool success) {
+    auto& p = get(provider);
+    auto now = std::chrono::steady_clock::now();
+    if (p.breaker.state() == CircuitBreaker::State::closed) p.breaker.record(success, now);
+}
+
 asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(
     std::string command, std::string provider, boost::json::value payload,
-    std::function<Result<boost::json::object>(const boost::json::value&)> decode, bus::Context ctx) {
+    std::function<Result<boost::json::object>(const boost::json::value&)> decode, bus::Context ctx,
+    bool caller_deadline) {
     auto& p = get(provider);
     if (p.in_flight.fetch_add(1) >= config_.max_concurrent_calls) {
         p.in_flight.fetch_sub(1);
@@ -121,7 +160,7 @@ asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(
     } release{p.in_flight};
 
     auto deadline = std::chrono::steady_clock::now() + config_.timeout;
-    if (ctx.deadline < deadline) deadline = ctx.deadline;
+    if (ctx.deadline < deadline || caller_deadline) deadline = ctx.deadline;
     ctx.deadline = deadline;
     Error last{Errc::unavailable, "provider call failed"};
     for (int attempt = 1; attempt <= config_.max_attempts; ++attempt) {
@@ -140,8 +179,8 @@ asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(
         } else {
             last = reply.error();
         }
-        if (last.code == Errc::invalid_argument) {
-            p.breaker.release();  // unknown provider: not the provider's fault
+        if (last.code == Errc::invalid_argument || last.code == Errc::rate_limited) {
+            p.breaker.release();  // unknown provider, or the upstream's own 429: passed on, never retried
             co_return fail(last);
         }
         p.breaker.record(false, std::chrono::steady_clock::now());

@@ -59,6 +59,20 @@ public:
     boost::asio::awaitable<Result<boost::json::object>> complete(std::string provider, boost::json::object request,
                                                                  bus::Context ctx);
 
+    /// Opens a streamed completion (`provider.completion.open.v1`) with the same retries, breaker and
+    /// bulkhead; the deadline is the caller's (the provider's first-byte timeout bounds the wait)
+    /// instead of token.provider.timeout. The bulkhead slot is held until the stream is open.
+    boost::asio::awaitable<Result<boost::json::object>> open_stream(std::string provider, boost::json::object request,
+                                                                    bus::Context ctx);
+    /// The next batch of a stream session (`provider.completion.next.v1`); no retries. `wait`: the
+    /// provider's idle timeout (the bus deadline is set a little past it).
+    boost::asio::awaitable<Result<boost::json::object>> stream_next(std::string session, std::chrono::milliseconds wait,
+                                                                    bus::Context ctx);
+    /// Stops a stream session (`provider.completion.close.v1`); errors are ignored.
+    boost::asio::awaitable<void> stream_close(std::string session, bus::Context ctx);
+    /// Records a stream's end in the provider's breaker (a mid-stream failure counts as a failure).
+    void record_stream(const std::string& provider, bool success);
+
     /// The breaker of a provider (created on first use).
     CircuitBreaker& breaker(const std::string& provider);
 
@@ -73,7 +87,8 @@ private:
     /// (its error counts as a failed attempt).
     boost::asio::awaitable<Result<boost::json::object>> invoke(
         std::string command, std::string provider, boost::json::value payload,
-        std::function<Result<boost::json::object>(const boost::json::value&)> decode, bus::Context ctx);
+        std::function<Result<boost::json::object>(const boost::json::value&)> decode, bus::Context ctx,
+        bool caller_deadline = false);
 
     bus::Bus& bus_;
     ResilienceConfig config_;

@@ -32,8 +32,27 @@ inline constexpr std::string_view kChatCommand = "provider.chat.v1";
 inline constexpr std::string_view kCompletionCommand = "provider.completion.v1";
 
 /// Bus command: the models each provider serves. Request {}; reply {"providers": {"<name>":
-/// ["model", ...]}} (providers.<name>.models).
+/// ["model", ...]}} (providers.<name>.models), and "settings": {"<name>": {"fallback": name | null,
+/// "maxCompletionTokens"}} (providers.<name>.fallback, .max-completion-tokens).
 inline constexpr std::string_view kModelsCommand = "provider.models.v1";
+
+/// Bus command: opens a streamed completion. Request as kCompletionCommand (plus "extra": fields of
+/// the caller's request passed to the upstream untouched). A stub provider answers exactly as
+/// kCompletionCommand (the simulated stream in "chunks"); an openai-compatible one answers once the
+/// upstream's response headers arrived: {"session", "id", "created", "model", "idleTimeoutMs"}; the
+/// body is then read with kStreamNextCommand. Errors as kChatCommand, plus Errc::rate_limited when
+/// the upstream itself answered 429.
+inline constexpr std::string_view kStreamOpenCommand = "provider.completion.open.v1";
+
+/// Bus command: the next batch of a stream session. Request {"session"}; waits at most the
+/// provider's idle-timeout; reply {"events": [{"delta": {...}, "tokens": n}], "finishReason"?,
+/// "usage"?: {"promptTokens", "completionTokens"}, "done": bool, "error"?: message}. `tokens` is
+/// the upstream's running count when it sends usage in every chunk, else 1 per chunk with output.
+/// The session ends with a batch that is done or has an error. Errc::not_found: no such session.
+inline constexpr std::string_view kStreamNextCommand = "provider.completion.next.v1";
+
+/// Bus command: stops a stream session (closes the upstream connection). Request {"session"}; reply {}.
+inline constexpr std::string_view kStreamCloseCommand = "provider.completion.close.v1";
 
 /// The providers this build knows, lower-case.
 inline constexpr std::array<std::string_view, 3> kKnownProviders{"qwen", "gemini", "openai"};
