@@ -1,5 +1,6 @@
 #include "quota/group_committer.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <future>
 #include <string>
@@ -30,23 +31,24 @@ GroupCommitter::GroupCommitter(ports::SqlDatabase& db, std::size_t max_batch, st
 
 GroupCommitter::~GroupCommitter() { stop(); }
 
-bool GroupCommitter::try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter) {
+bool GroupCommitter::try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter, std::string order_key) {
     std::lock_guard lock(mutex_);
     if (stopping_) return false;
-    queue_.push_back(Item{std::move(work), std::move(waiter)});
+    queue_.push_back(Item{std::move(work), std::move(waiter), std::move(order_key)});
     // A busy drainer looks at the queue again before it sleeps: wake it only when it sleeps.
     if (drainer_idle_) wake_.notify_one();
     return true;
 }
 
-void GroupCommitter::enqueue(Work work, std::unique_ptr<CommitWaiter> waiter) {
-    if (try_enqueue(work, waiter)) return;
+void GroupCommitter::enqueue(Work work, std::unique_ptr<CommitWaiter> waiter, std::string order_key) {
+    if (try_enqueue(work, waiter, std::move(order_key))) return;
     if (waiter) waiter->complete(fail(Errc::unavailable, "group committer stopped"));
 }
 
-boost::asio::awaitable<Result<void>> GroupCommitter::submit(Work work) {
-    return await_commit([this, work = std::move(work)](std::unique_ptr<CommitWaiter> waiter) mutable {
-        enqueue(std::move(work), std::move(waiter));
+boost::asio::awaitable<Result<void>> GroupCommitter::submit(Work work, std::string order_key) {
+    return await_commit([this, work = std::move(work), key = std::move(order_key)](
+                            std::unique_ptr<CommitWaiter> waiter) mutable {
+        enqueue(std::move(work), std::move(waiter), std::move(key));
     });
 }
 
@@ -90,6 +92,10 @@ void GroupCommitter::drain_loop() {
                 queue_.pop_front();
             }
         }
+        // One global lock order for every batch of every process (see the header); equal keys keep
+        // their submission order.
+        std::stable_sort(batch.begin(), batch.end(),
+                         [](const Item& a, const Item& b) { return a.order_key < b.order_key; });
         run_batch(batch);
         batch.clear();
     }
