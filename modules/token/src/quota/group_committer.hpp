@@ -10,6 +10,11 @@
 /// (stable: units with equal keys, e.g. one pool's, keep their submission order): units that lock
 /// rows give their row's key, so every batch of every process locks rows in one global order and
 /// two processes' batches cannot deadlock (PostgreSQL would detect it only after deadlock_timeout).
+/// A unit submitted as not `durable` needs its commit visible to every session but not yet flushed:
+/// a batch of such units only commits with `synchronous_commit = off` on PostgreSQL (no WAL flush
+/// wait; the WAL is flushed in order, so the next durable commit of any session makes it durable too,
+/// and it is lost only with the server's crash, together with everything after it). A batch holding one
+/// durable unit is durable. Callers answer a client only after a durable commit.
 
 #include <atomic>
 #include <condition_variable>
@@ -99,16 +104,17 @@ public:
     /// Queues `work` and completes `waiter` after its transaction committed (or failed). Never blocks
     /// on the database. After stop(), `waiter` is completed at once with Errc::unavailable.
     /// Any thread.
-    void enqueue(Work work, std::unique_ptr<CommitWaiter> waiter, std::string order_key = {});
+    void enqueue(Work work, std::unique_ptr<CommitWaiter> waiter, std::string order_key = {}, bool durable = true);
 
     /// Queues `work` with `waiter` and returns true, moving from both; after stop() returns false and
     /// leaves both untouched (the caller still owns the waiter). Lets a caller enqueue while holding
     /// its own lock without the waiter being completed inside it. Any thread.
-    bool try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter, std::string order_key = {});
+    bool try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter, std::string order_key = {},
+                     bool durable = true);
 
     /// Queues `work` and resumes the caller on its own executor with the unit's result once its
     /// transaction committed. Any coroutine. (Build the awaitable in its own statement.)
-    boost::asio::awaitable<Result<void>> submit(Work work, std::string order_key = {});
+    boost::asio::awaitable<Result<void>> submit(Work work, std::string order_key = {}, bool durable = true);
 
     /// Queues `work` and blocks the calling thread until it committed. Never on an I/O thread nor on
     /// the drainer thread (that would deadlock: fails with Errc::internal instead). Tests, CLI, start-up.
@@ -142,6 +148,7 @@ private:
         Work work;
         std::unique_ptr<CommitWaiter> waiter;
         std::string order_key;  ///< units run in this order inside a batch (stable)
+        bool durable = true;    ///< false: the commit need not wait for the WAL flush (PostgreSQL)
     };
 
     void drain_loop();
@@ -149,6 +156,7 @@ private:
 
     ports::SqlDatabase& db_;
     const std::size_t max_batch_;
+    const bool async_commit_;  ///< the database honours SET LOCAL synchronous_commit (PostgreSQL)
     const std::function<void()> after_commit_;
     mutable std::mutex mutex_;      ///< guards queue_, stopping_ and drainer_idle_
     std::condition_variable wake_;  ///< signalled on enqueue and stop

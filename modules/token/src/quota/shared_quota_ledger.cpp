@@ -84,7 +84,7 @@ struct SharedQuotaLedger::Core {
         c.enqueue(refund_work(std::move(r), now), make_waiter([self = std::move(self)](Result<void> done) {
                       if (!done) self->failed_refunds.fetch_add(1, std::memory_order_relaxed);
                   }),
-                  std::move(k));
+                  std::move(k), false);  // lost only with the server's crash: then the sweep refunds
     }
 };
 
@@ -224,9 +224,11 @@ boost::asio::awaitable<Result<Reservation>> SharedQuotaLedger::reserve_up_to(Poo
         out->reserved = true;
         return ok();
     };
+    // Not durable: the reservation must be visible to every process before the provider is called,
+    // but the client is answered only after the settle's durable commit, whose WAL flush covers it.
     std::string order = map_key(key);
     GroupCommitter& lane = core_->lane(order);
-    auto op = lane.submit(std::move(work), std::move(order));
+    auto op = lane.submit(std::move(work), std::move(order), false);
     auto committed = co_await std::move(op);
     if (!committed) co_return fail(committed.error());
     if (!out->reserved) co_return fail(insufficient());
@@ -404,7 +406,7 @@ boost::asio::awaitable<Result<std::size_t>> SharedQuotaLedger::sweep_expired(Clo
         }
         return ok();
     };
-    auto op = core_->committer.submit(std::move(work), std::move(order));
+    auto op = core_->committer.submit(std::move(work), std::move(order), false);  // a lost sweep runs again
     if (auto r = co_await std::move(op); !r) co_return fail(r.error());
     co_return *refunded;
 }
