@@ -486,6 +486,12 @@ echo "- leaky-tokens peak RSS (VmHWM) after all runs: **$(to_mb "$LT_A_HWM_KB") 
 echo "- overshoot check (must be 0) and server cross-check (quota debited vs 200s counted by wrk; wrk drops in-flight responses when it stops, which can only make the server's figure larger):"
 printf '%s' "$CHECKS" | sed 's/^/  /'
 echo "  - nginx reference, one key: $(commas "$NGINX_ADMITTED") admitted in total ≤ $(commas "$NGINX_BOUND") (burst + 1 + rate × (elapsed + 1 s)), for comparison"
+if [[ "$PROFILE" == production ]]; then
+  for db in lt_bench_open lt_bench_contended; do
+    echo "- PostgreSQL database $db after the runs (pg_stat_database): $(psql "$PG_BASE/$db" -XAtF' ' -c \
+      "SELECT 'commits ' || xact_commit || ', rollbacks ' || xact_rollback || ', deadlocks ' || deadlocks FROM pg_stat_database WHERE datname = current_database()" 2>/dev/null || echo unavailable)"
+  done
+fi
 echo "- response body bytes (probe): leaky-tokens consume ${BODY_BYTES[ours-open]}, nginx canned ${BODY_BYTES[nginx-open]}, leaky-tokens stub chat ${BODY_BYTES[ours-chat]}"
 echo "- setup (not measured): $USERS_LABEL + 2 registered, keyed and funded in $SEED_SECONDS s"
 GIT_REV="$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"

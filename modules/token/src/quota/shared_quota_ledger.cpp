@@ -119,6 +119,15 @@ SharedQuotaLedger::~SharedQuotaLedger() {
     for (auto& lane : core_->lanes) lane->stop();
 }
 
+Result<void> SharedQuotaLedger::flush_sync() {
+    auto noop = [](ports::SqlSession&) -> Result<void> { return ok(); };
+    if (auto r = core_->committer.submit_sync(noop); !r) return r;
+    for (auto& lane : core_->lanes) {
+        if (auto r = lane->submit_sync(noop); !r) return r;
+    }
+    return ok();
+}
+
 std::uint64_t SharedQuotaLedger::failed_refunds() const {
     return core_->failed_refunds.load(std::memory_order_relaxed);
 }

@@ -101,6 +101,10 @@ public:
     boost::asio::awaitable<Result<std::size_t>> sweep_expired(std::chrono::system_clock::time_point now,
                                                               std::size_t limit = 500);
 
+    /// Blocks until every unit queued so far on every lane (and the given committer) committed. Never on
+    /// an I/O thread nor a lane's thread. Tests, CLI.
+    Result<void> flush_sync();
+
     /// Releases whose refund unit failed to commit (left to the sweep). Any thread.
     std::uint64_t failed_refunds() const;
 
