@@ -151,7 +151,11 @@ boost::asio::awaitable<Result<std::optional<PoolView>>> SharedQuotaLedger::get(P
     std::optional<PoolView> view;
     const auto window = core_->options.quota.window;
     const bool lock = core_->lock;
-    auto op = db_.transact([&](ports::SqlSession& s) -> Result<void> {
+    // On the pool's lane, after what this process queued for it (a refund queued by release() is
+    // seen by the next view), like every unit of the pool. Not durable: a lazy reset is redone.
+    std::string order = map_key(key);
+    GroupCommitter& lane = core_->lane(order);
+    GroupCommitter::Work work = [&](ports::SqlSession& s) -> Result<void> {
         view.reset();
         auto loaded = load_pool_locked(s, key, false);
         if (!loaded) return fail(loaded.error());
@@ -174,7 +178,8 @@ boost::asio::awaitable<Result<std::optional<PoolView>>> SharedQuotaLedger::get(P
         }
         view = view_of_stored(**loaded);
         return ok();
-    });
+    };
+    auto op = lane.submit(std::move(work), std::move(order), false);
     auto r = co_await std::move(op);
     if (!r) co_return fail(r.error());
     if (view) remember(key);

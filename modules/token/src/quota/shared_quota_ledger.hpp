@@ -56,7 +56,9 @@ struct SharedLedgerOptions {
 };
 
 /// Thread-safe: any thread or coroutine may call every member; awaiting callers resume on their own
-/// executor. Writes run on the group-commit thread, reads on the blocking pool.
+/// executor. Every unit of one pool, views included, runs on that pool's group-commit lane, in the
+/// order this process queued them (a view sees a refund release() queued before it); the sweep's
+/// read runs on the database's pool.
 class SharedQuotaLedger final : public QuotaLedger {
 public:
     /// `db`, `blocking` and `committer` must outlive the ledger and every Reservation it issued.
