@@ -49,6 +49,8 @@ http::ServerOptions server_options(const config::Config& c) {
     o.header_limit = static_cast<std::size_t>(c.get_int("server.header-limit", static_cast<std::int64_t>(o.header_limit)));
     o.max_connections =
         static_cast<std::size_t>(c.get_int("server.max-connections", static_cast<std::int64_t>(o.max_connections)));
+    o.max_connections_per_ip = static_cast<std::size_t>(
+        c.get_int("server.max-connections-per-ip", static_cast<std::int64_t>(o.max_connections_per_ip)));
     o.max_in_flight = static_cast<std::size_t>(c.get_int("server.max-in-flight", static_cast<std::int64_t>(o.max_in_flight)));
     o.read_timeout = c.get_duration("server.read-timeout", o.read_timeout);
     o.idle_timeout = c.get_duration("server.idle-timeout", o.idle_timeout);

@@ -41,12 +41,17 @@ struct ServerOptions {
     std::size_t body_limit = 1024 * 1024;        ///< bytes; larger → 413
     std::size_t header_limit = 16 * 1024;        ///< bytes; larger → 431
     std::size_t max_connections = 10000;         ///< further connections are closed at accept
+    std::size_t max_connections_per_ip = 256;    ///< per client address; further ones closed at accept; 0 = no cap
     std::size_t max_in_flight = 4096;            ///< requests being handled; more → 503
     std::chrono::milliseconds read_timeout{10000};   ///< to receive a whole request once it started
     std::chrono::milliseconds idle_timeout{60000};   ///< keep-alive connection without a request
     std::chrono::milliseconds request_timeout{30000}; ///< deadline handed to handlers
     CorsOptions cors;
 };
+
+/// Sets the five security headers (CONTRACT 4) and X-Correlation-Id on `res`. The server calls it for
+/// every answer that does not carry them yet; the gateway's first filter calls it for its own. Any thread.
+void set_standard_headers(Response& res, std::string_view correlation_id);
 
 /// Handler of every request that passed the server's own checks (the gateway's dispatch).
 using RootHandler = Handler;

@@ -42,6 +42,8 @@ void describe_kernel(Schema& schema) {
     schema.add(key("server.body-limit", Type::integer, "Largest request body in bytes (larger is 413)", 1));
     schema.add(key("server.header-limit", Type::integer, "Largest request header block in bytes", 1));
     schema.add(key("server.max-connections", Type::integer, "Open connections beyond which new ones are refused", 1));
+    schema.add(key("server.max-connections-per-ip", Type::integer,
+                   "Open connections from one client address beyond which new ones are closed at once; 0 = no cap", 0));
     schema.add(key("server.max-in-flight", Type::integer, "Requests processed at once beyond which the answer is 503",
                    1));
     schema.add(key("server.read-timeout", Type::duration, "Deadline for reading one request (headers and body)",

@@ -94,6 +94,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     std::atomic<std::uint64_t> next_request{0};
     std::mutex conns_mutex;  ///< guards conns
     std::list<std::shared_ptr<Conn>> conns;
+    std::mutex per_ip_mutex;  ///< guards per_ip
+    std::unordered_map<asio::ip::address, std::size_t> per_ip;  ///< open connections per client address
     HistogramFamily* latency = nullptr;
     CounterFamily* accept_errors = nullptr;  ///< http_server_accept_errors_total{reason}
     asio::steady_timer accept_timer{acceptor.get_executor()};  ///< accept back-off; cancelled by drain
@@ -138,13 +140,18 @@ bool Server::State::origin_allowed(std::string_view origin) const {
     return false;
 }
 
-void Server::State::decorate(Response& res, const std::string& correlation_id, std::string_view origin) const {
+void set_standard_headers(Response& res, std::string_view correlation_id) {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("X-Frame-Options", "DENY");
     res.set_header("Referrer-Policy", "no-referrer");
     res.set_header("Permissions-Policy", "geolocation=(), microphone=(), camera=()");
     res.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
-    res.set_header("X-Correlation-Id", correlation_id);
+    res.set_header("X-Correlation-Id", std::string(correlation_id));
+}
+
+void Server::State::decorate(Response& res, const std::string& correlation_id, std::string_view origin) const {
+    // Set once: the gateway's first filter already did for the answers of its chain.
+    if (res.header("X-Correlation-Id") != correlation_id) set_standard_headers(res, correlation_id);
     if (origin_allowed(origin)) {
         bool any = std::find(opt.cors.allowed_origins.begin(), opt.cors.allowed_origins.end(), "*") !=
                    opt.cors.allowed_origins.end();
@@ -281,7 +288,24 @@ asio::awaitable<void> linger_close(beast::tcp_stream& stream, std::chrono::milli
     }
 }
 
-asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket) {
+/// Counts a new connection from `ip`; false when the address is at server.max-connections-per-ip.
+bool enter_ip(Server::State& st, const asio::ip::address& ip) {
+    if (st.opt.max_connections_per_ip == 0) return true;
+    std::lock_guard lock(st.per_ip_mutex);
+    auto& n = st.per_ip[ip];
+    if (n >= st.opt.max_connections_per_ip) return false;
+    ++n;
+    return true;
+}
+
+void leave_ip(Server::State& st, const asio::ip::address& ip) {
+    if (st.opt.max_connections_per_ip == 0) return;
+    std::lock_guard lock(st.per_ip_mutex);
+    auto it = st.per_ip.find(ip);
+    if (it != st.per_ip.end() && --it->second == 0) st.per_ip.erase(it);
+}
+
+asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket socket, asio::ip::address peer) {
     auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
     auto conn = std::make_shared<Conn>();
     conn->stream = stream;
@@ -443,6 +467,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, tcp::socket soc
         std::lock_guard lock(st->conns_mutex);
         st->conns.erase(self);
     }
+    leave_ip(*st, peer);
     st->connections.fetch_sub(1);
 }
 
@@ -494,10 +519,16 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> st) {
             continue;
         }
         boost::system::error_code ignored;
+        auto peer = socket.remote_endpoint(ignored).address();
+        if (!enter_ip(*st, peer)) {  // one client cannot take every slot
+            if (st->accept_errors) st->accept_errors->labels({"max_connections_per_ip"}).inc();
+            socket.close(ignored);
+            continue;
+        }
         socket.set_option(tcp::no_delay(true), ignored);
         st->connections.fetch_add(1);
         auto ex = socket.get_executor();
-        asio::co_spawn(ex, session(st, std::move(socket)), asio::detached);
+        asio::co_spawn(ex, session(st, std::move(socket), peer), asio::detached);
     }
 }
 
@@ -510,7 +541,7 @@ Server::Server(IoPool& ioc, ServerOptions options, Logger log, MetricsRegistry* 
                                               {"method", "uri", "status"});
         state_->accept_errors = &metrics->counter("http_server_accept_errors_total",
                                                   "Connections not accepted, by reason (emfile, enfile, nomem, "
-                                                  "max_connections, other)",
+                                                  "max_connections, max_connections_per_ip, other)",
                                                   {"reason"});
         auto* st = state_.get();
         metrics->gauge_callback("http_server_in_flight_requests", "Requests being handled",
