@@ -81,7 +81,8 @@ TEST_CASE("A killed downstream process: idempotent calls are retried, then the c
                            "gateway.resilience.routes.token-service.retry.wait-duration=50ms"},
                           {});
     const auto gw = p.gateway_port;
-    REQUIRE(http_call(gw, "GET", "/api/v1/tokens/status").status == 200);
+    auto up = http_call(gw, "GET", "/api/v1/tokens/status");
+    REQUIRE_MESSAGE(up.status == 200, up.body);
     p.token->kill_hard();
     // Each GET: two attempts that find no process (the registry still lists it), then 503.
     for (int i = 0; i < 2; ++i) {

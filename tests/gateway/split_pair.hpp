@@ -3,7 +3,9 @@
 /// config, auth and analytics) and a token+providers process it proxies to.
 
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,13 +53,24 @@ struct SplitPair {
         for (auto& s : token_sets) t.push_back(std::move(s));
         token = std::make_unique<ServerProcess>(dir.path() / "token", free_port(),
                                                 ServerSpec{t, "token,providers", {}, "info"});
-        REQUIRE_MESSAGE(eventually([&] { return http_call(gateway_port, "GET", "/api/v1/tokens/status").status == 200; },
-                                   std::chrono::seconds(10)),
-                        "the gateway did not find the token process in the registry");
+        bool found = eventually([&] { return http_call(gateway_port, "GET", "/api/v1/tokens/status").status == 200; },
+                                std::chrono::seconds(10));
+        if (!found) {
+            MESSAGE("gateway log:\n" << tail(dir.path() / "gateway" / "server.log"));
+            MESSAGE("token log:\n" << tail(dir.path() / "token" / "server.log"));
+        }
+        REQUIRE_MESSAGE(found, "the gateway did not find the token process in the registry");
     }
     ~SplitPair() {
         token.reset();
         gateway.reset();
+    }
+
+    /// The last 3000 bytes of a log file.
+    static std::string tail(const std::filesystem::path& file) {
+        std::ifstream in(file);
+        std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        return all.size() > 3000 ? all.substr(all.size() - 3000) : all;
     }
 
     /// A metric line's value from the gateway's /actuator/prometheus (-1 when absent).
