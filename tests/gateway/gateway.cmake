@@ -7,3 +7,6 @@ lt_add_test(NAME gateway_split_test
   LIBS lt::core)
 target_include_directories(gateway_split_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)
 add_dependencies(gateway_split_test leaky-tokens)
+
+lt_add_test(NAME tls_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/tls_test.cpp LIBS lt_app)
+target_include_directories(tls_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)
