@@ -30,6 +30,10 @@ TEST_CASE("A failing downstream route opens its circuit, answers the 503 fallbac
          "gateway.resilience.routes.token-service.timeout=1200ms"},
         {"providers.gemini.failure-rate=1", "providers.openai.latency=4s", "providers.openai.timeout=8s"});
     const auto gw = p.gateway_port;
+    REQUIRE(lt::test::eventually(  // calls before the registry listed the token process may have opened it
+        [&] { return p.metric("gateway_circuit_state{route=\"token-service\"}") <= 0 &&
+                     http_call(gw, "GET", "/api/v1/tokens/status").status == 200; },
+        10s));
     auto root = lt::test::admin(gw);
     auto u = lt::test::signup(gw, "resilient");
     lt::test::allocate(gw, root, "userId", u.id, 1000, "gemini");
@@ -78,11 +82,19 @@ TEST_CASE("A killed downstream process: idempotent calls are retried, then the c
     lt::test::SplitPair p({"gateway.resilience.routes.token-service.circuit-breaker.sliding-window-size=3",
                            "gateway.resilience.routes.token-service.circuit-breaker.minimum-number-of-calls=3",
                            "gateway.resilience.routes.token-service.retry.max-attempts=2",
+                           "gateway.resilience.routes.token-service.circuit-breaker.wait-duration-in-open-state=2s",
+                           "gateway.resilience.routes.token-service.circuit-breaker.permitted-calls-in-half-open-state=1",
                            "gateway.resilience.routes.token-service.retry.wait-duration=50ms"},
                           {});
     const auto gw = p.gateway_port;
-    auto up = http_call(gw, "GET", "/api/v1/tokens/status");
-    REQUIRE_MESSAGE(up.status == 200, up.body);
+    // Calls made before the token process was in the registry may have opened the circuit: wait
+    // until a trial call closed it.
+    REQUIRE(lt::test::eventually(
+        [&] {
+            return http_call(gw, "GET", "/api/v1/tokens/status").status == 200 &&
+                   p.metric("gateway_circuit_state{route=\"token-service\"}") == 0;
+        },
+        10s));
     p.token->kill_hard();
     // Each GET: two attempts that find no process (the registry still lists it), then 503.
     for (int i = 0; i < 2; ++i) {
