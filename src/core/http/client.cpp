@@ -88,6 +88,7 @@ asio::awaitable<std::pair<boost::system::error_code, ClientResponse>> read_strea
     r.status = static_cast<int>(head.result_int());
     for (const auto& f : head) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
     if (!parser->is_done() && (parser->chunked() || !parser->content_length())) {
+        parser->body_limit(boost::none);  // relayed piece by piece, never held whole
         r.stream = std::make_shared<StreamReader>(std::move(conn), std::move(parser), timeout);
         co_return std::make_pair(ec, std::move(r));
     }
