@@ -15,6 +15,7 @@ PACKAGES=(
   prometheus                                        # promtool, used by the metrics tests
   lua5.4                                            # runs the rate limiters' Redis Lua against the C++ twins
   curl wrk nginx-light python3                      # smoke and benchmark scripts
+  openssl                                           # the TLS tests make a throwaway CA with its CLI
   buildah debootstrap                               # scripts/container-test.sh: builds and runs the image without Docker
   chromium                                          # the console's browser test (playwright-core drives it; no browser download)
 )

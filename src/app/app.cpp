@@ -50,10 +50,16 @@ http::ServerOptions server_options(const config::Config& c) {
     o.header_limit = static_cast<std::size_t>(c.get_int("server.header-limit", static_cast<std::int64_t>(o.header_limit)));
     o.max_connections =
         static_cast<std::size_t>(c.get_int("server.max-connections", static_cast<std::int64_t>(o.max_connections)));
+    o.max_connections_per_ip = static_cast<std::size_t>(
+        c.get_int("server.max-connections-per-ip", static_cast<std::int64_t>(o.max_connections_per_ip)));
     o.max_in_flight = static_cast<std::size_t>(c.get_int("server.max-in-flight", static_cast<std::int64_t>(o.max_in_flight)));
     o.read_timeout = c.get_duration("server.read-timeout", o.read_timeout);
     o.idle_timeout = c.get_duration("server.idle-timeout", o.idle_timeout);
     o.request_timeout = c.get_duration("server.request-timeout", o.request_timeout);
+    o.tls.enabled = c.get_bool("server.ssl.enabled", false);
+    o.tls.certificate = c.get_string("server.ssl.certificate");
+    o.tls.private_key = c.get_string("server.ssl.certificate-private-key");
+    o.tls.redirect_http_port = static_cast<std::uint16_t>(c.get_int("server.ssl.redirect-http-port", 0));
     o.cors.enabled = c.get_bool("cors.enabled", false);
     o.cors.allowed_origins = c.get_list("cors.allowed-origins");
     if (c.has("cors.allowed-methods")) o.cors.allowed_methods = c.get_list("cors.allowed-methods");
@@ -90,7 +96,8 @@ struct App::Impl {
           bus(io.get_executor(), make_logger("bus", cfg.get_string("log.level", "info")), &metrics),
           client(io.get_executor()),
           server(pool, server_options(cfg), make_logger("access", cfg.get_string("log.level", "info")), &metrics),
-          signals(io) {}
+          signals(io),
+          hangup(io) {}
 
     config::Config cfg;
     std::size_t threads_n;
@@ -105,7 +112,18 @@ struct App::Impl {
     http::Router router;
     http::Server server;
     asio::signal_set signals;
+    asio::signal_set hangup;  ///< SIGHUP: reload the TLS certificate
+    bool reload_on_hangup = false;
     Adapters adapters;
+
+    /// Waits for SIGHUP and reloads the TLS certificate on the blocking pool (file reads), again and again.
+    void arm_hangup() {
+        hangup.async_wait([this](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            asio::post(blocking.executor(), [this] { (void)server.reload_tls(); });
+            arm_hangup();
+        });
+    }
     std::vector<std::unique_ptr<Module>> modules;
     std::vector<std::string> hosted;
     // Split mode (registry.url set); null in one process.
@@ -188,6 +206,7 @@ struct App::Impl {
         }
         boost::system::error_code ignored;
         signals.cancel(ignored);
+        hangup.cancel(ignored);
         log->info("stopped");
         pool.stop();
     }
@@ -356,6 +375,10 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
     if (options.handle_signals) {
         s.signals.add(SIGINT);
         s.signals.add(SIGTERM);
+        if (s.cfg.get_bool("server.ssl.enabled", false)) {
+            s.hangup.add(SIGHUP);
+            s.reload_on_hangup = true;
+        }
     }
     return std::unique_ptr<App>(new App(std::move(impl)));
 }
@@ -368,6 +391,7 @@ Result<void> App::start() {
     s.signals.async_wait([self](const boost::system::error_code& ec, int) {
         if (!ec) self->shutdown();
     });
+    if (s.reload_on_hangup) s.arm_hangup();
     auto fut = asio::co_spawn(s.io, s.start_modules(), asio::use_future);
     auto r = fut.get();
     if (!r) {
