@@ -22,6 +22,7 @@
 #include "lt/core/broadcast_bridge.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/io_pool.hpp"
+#include "lt/core/instrumented_ports.hpp"
 #include "lt/core/metrics.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/time.hpp"
@@ -207,6 +208,10 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
     auto adapters = make_adapters(s.cfg, s.blocking, s.clock, s.io.get_executor());
     if (!adapters) return fail(adapters.error());
     s.adapters = std::move(*adapters);
+    // Store latency histograms: one decorator per port, here and nowhere else.
+    s.adapters.sql = instrument_sql(std::move(s.adapters.sql), s.metrics, "main");
+    s.adapters.kv = instrument_kv(std::move(s.adapters.kv), s.metrics);
+    s.adapters.events = instrument_event_log(std::move(s.adapters.events), s.metrics);
 
     for (const auto& name : options.modules) {
         const auto& list = module_list();
@@ -316,6 +321,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
             if (kafka) out.push_back({"kafka", state(a.events->available())});
             return out;
         };
+        info.application = s.cfg.get_string("metrics.application", "");
         register_actuator_routes(s.router, s.metrics, std::move(info));
     } catch (const std::exception& e) {
         return fail(Errc::internal, e.what());

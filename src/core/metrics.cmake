@@ -1,2 +1,2 @@
 # Metrics registry (src/core/metrics/*).
-target_sources(lt_core PRIVATE metrics/metrics.cpp)
+target_sources(lt_core PRIVATE metrics/metrics.cpp metrics/process_metrics.cpp metrics/instrumented_ports.cpp)

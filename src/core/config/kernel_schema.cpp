@@ -111,6 +111,10 @@ void describe_kernel(Schema& schema) {
     schema.add(key("config.url", Type::string,
                    "Config module to fetch this process's configuration from at start (`GET {url}/leaky-tokens/{profile}`)"));
 
+    // metrics.*
+    schema.add(key("metrics.application", Type::string,
+                   "Value of the `application` label put on every metric sample (empty: no such label)"));
+
     // log.*
     schema.add(choice("log.level", {"trace", "debug", "info", "warn", "error", "off"}, "Lowest level logged"));
     schema.add(key("log.access", Type::boolean, "Write one JSON access-log line per request"));
