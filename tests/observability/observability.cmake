@@ -4,6 +4,8 @@ lt_add_test(NAME observability_test
   SOURCES
     observability/prometheus_scrape_test.cpp
     observability/dashboards_test.cpp
+    observability/metrics_registry_test.cpp
+    observability/tracing_test.cpp
   LIBS lt_app yaml-cpp)
 add_dependencies(observability_test leaky-tokens)
 
@@ -21,3 +23,8 @@ else()
   add_test(NAME promtool_test_alert_rules
     COMMAND ${CMAKE_COMMAND} -E echo "SKIPPED: promtool is not installed (Debian package prometheus)")
 endif()
+
+# Hot-path cost of metrics, run by hand (docs/operations.md, "Cost of observability").
+add_executable(observability_bench observability/hot_path_bench.cpp)
+target_link_libraries(observability_bench PRIVATE lt::core)
+lt_set_warnings(observability_bench)

@@ -8,6 +8,7 @@
 #include "lt/core/config.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/metrics.hpp"
+#include "lt/core/tracer.hpp"
 #include "lt/gateway/gateway.hpp"
 #include "lt/cluster/kernel_dispatcher.hpp"
 #include "lt/http/errors.hpp"
@@ -127,6 +128,12 @@ public:
 
         req.route = route;
         req.path_params = std::move(m.params);
+        // The owner's part of the request: its own span, parent of what the handler calls.
+        Span span;
+        if (ctx_.tracer && ctx_.tracer->enabled()) {
+            span = ctx_.tracer->start(owner + " " + route, req.ctx.traceparent);
+            req.ctx.traceparent = span.traceparent();
+        }
         http::Response res;
         if (ctx_.kernel->hosts(owner)) {
             // A local route: its handler directly.
