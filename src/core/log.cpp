@@ -1,6 +1,7 @@
 #include "lt/core/log.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -122,6 +123,8 @@ std::string level_of(const std::string& name, const config::Config& cfg) {
 class AccessSink final : public spdlog::sinks::sink {
 public:
     static constexpr std::size_t kCapacity = 16384;  ///< lines waiting; beyond: dropped and counted
+    static constexpr std::size_t kWakeBatch = 1024;  ///< lines that wake the writer before its interval
+    static constexpr std::chrono::milliseconds kFlushInterval{50};  ///< longest delay of a line
 
     AccessSink(std::FILE* out, bool owned, bool json)
         : out_(out), owned_(owned), formatter_(make_formatter(json, kJsonAccessPattern)) {
@@ -152,8 +155,10 @@ public:
                 dropped_.fetch_add(1, std::memory_order_relaxed);
                 return;
             }
-            wake = queue_.empty();
             queue_.push_back(std::move(line));
+            // The writer wakes by itself every kFlushInterval; a notify (a futex call) only when a
+            // large batch is waiting, so a busy server pays no wake-up per line.
+            wake = queue_.size() == kWakeBatch;
         }
         if (wake) cv_.notify_one();
     }
@@ -170,8 +175,9 @@ private:
         for (;;) {
             {
                 std::unique_lock lock(mutex_);
-                cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+                cv_.wait_for(lock, kFlushInterval, [&] { return stopping_ || queue_.size() >= kWakeBatch; });
                 if (queue_.empty() && stopping_) break;
+                if (queue_.empty()) continue;
                 batch.swap(queue_);
             }
             for (const auto& line : batch) std::fwrite(line.data(), 1, line.size(), out_);

@@ -235,6 +235,8 @@ struct Tracer::Exporter {
                     if (n <= 0) break;
                     sent += static_cast<std::size_t>(n);
                 }
+                // The status line, then the rest of the answer until the receiver closes (Connection:
+                // close), so it is not reset mid-answer; each read bounded by the deadline.
                 char buf[64] = {};
                 std::size_t got = 0;
                 while (sent == req.size() && got < 12) {
@@ -243,6 +245,9 @@ struct Tracer::Exporter {
                     got += static_cast<std::size_t>(n);
                 }
                 ok = got >= 12 && std::strncmp(buf, "HTTP/1.", 7) == 0 && buf[9] == '2';
+                char rest[1024];
+                for (int reads = 0; ok && reads < 64 && ::recv(fd, rest, sizeof rest, 0) > 0; ++reads) {
+                }
             }
             ::close(fd);
         }
