@@ -1,6 +1,7 @@
 // Traces of one consume request, received by a small OTLP/HTTP receiver run by the test: the client's
 // traceparent is the parent of the server span, the token module's span is its child, and the
-// provider call (provider.chat.v1 over the bus) is a child of that.
+// provider call (provider.chat.v1 over the bus) is a child of that; the upstream provider receives the
+// provider call's span as its traceparent.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -54,6 +55,10 @@ public:
         return spans_;
     }
     std::size_t posts() const { return posts_.load(); }
+    std::vector<std::string> upstream_traceparents() const {
+        std::lock_guard lock(mutex_);
+        return upstream_traceparents_;
+    }
 
 private:
     void run() {
@@ -66,8 +71,14 @@ private:
             bhttp::request<bhttp::string_body> req;
             bhttp::read(socket, buffer, req, ec);
             if (ec) continue;
-            bool good = req.method() == bhttp::verb::post && req.target() == "/v1/traces";
-            if (good) good = take(req.body());
+            bool good = req.method() == bhttp::verb::post;
+            if (good && req.target() == "/v1/traces") {
+                good = take(req.body());
+            } else if (good) {
+                // The upstream provider's side (providers.openai.base-url points here).
+                std::lock_guard lock(mutex_);
+                upstream_traceparents_.emplace_back(req["traceparent"]);
+            }
             bhttp::response<bhttp::string_body> res{good ? bhttp::status::ok : bhttp::status::bad_request, 11};
             res.set(bhttp::field::content_type, "application/json");
             res.body() = "{}";
@@ -106,6 +117,7 @@ private:
     std::atomic<std::size_t> posts_{0};
     mutable std::mutex mutex_;  ///< guards spans_
     std::vector<ReceivedSpan> spans_;
+    std::vector<std::string> upstream_traceparents_;
 };
 
 const ReceivedSpan* find(const std::vector<ReceivedSpan>& spans, const std::string& trace, const std::string& parent) {
@@ -124,7 +136,9 @@ TEST_CASE("the spans of one consume request reach an OTLP receiver with their pa
         dir.path(), lt::test::free_port(),
         lt::test::ServerSpec{lt::test::with_admin({"tracing.otlp.endpoint=http://127.0.0.1:" +
                                                        std::to_string(receiver.port()) + "/v1/traces",
-                                                   "tracing.sampling-ratio=1"})});
+                                                   "tracing.sampling-ratio=1",
+                                                   "providers.openai.base-url=http://127.0.0.1:" +
+                                                       std::to_string(receiver.port())})});
     auto u = lt::test::signup(server.port(), "tracer");
     lt::test::allocate(server.port(), lt::test::admin(server.port()), "userId", u.id, 100);
 
@@ -182,6 +196,10 @@ TEST_CASE("the spans of one consume request reach an OTLP receiver with their pa
         if (at == module->span_id) under_module = true;
     }
     CHECK(under_module);
+    // The upstream provider got the provider call's span as its parent.
+    auto upstream = receiver.upstream_traceparents();
+    REQUIRE(upstream.size() >= 1);
+    CHECK(upstream.front() == "00-" + trace + "-" + provider->span_id + "-01");
     // Every span of the trace hangs off a span of the trace, or off the client's.
     for (const auto& s : spans) {
         if (s.trace_id != trace) continue;

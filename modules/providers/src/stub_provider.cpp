@@ -157,6 +157,7 @@ asio::awaitable<Result<boost::json::object>> ProviderService::complete_upstream(
     out.target = url->base_path + "/chat/completions";
     out.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     if (s.api_key) out.headers.push_back({"Authorization", "Bearer " + *s.api_key});
+    if (!ctx.traceparent.empty()) out.headers.push_back({"traceparent", ctx.traceparent});  // W3C trace context
     out.body = boost::json::serialize(body);
     auto timeout = std::min<long long>(s.timeout.count(), std::max<long long>(1, ctx.remaining_ms()));
     auto op = client->second->request(*url, std::move(out), std::chrono::milliseconds(timeout));
@@ -226,6 +227,7 @@ asio::awaitable<Result<ChatReply>> ProviderService::call_upstream(const Provider
     out.method = "POST";
     out.target = url->base_path + "/api/v1/" + req.provider + "/chat";
     out.headers = {{"Content-Type", "application/json"}, {"X-Correlation-Id", ctx.correlation_id}};
+    if (!ctx.traceparent.empty()) out.headers.push_back({"traceparent", ctx.traceparent});  // W3C trace context
     boost::json::object body;
     auto* prompt = req.body.if_contains("prompt");
     body["prompt"] = prompt ? *prompt : boost::json::value(nullptr);
