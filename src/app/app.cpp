@@ -1,5 +1,6 @@
 #include "app.hpp"
 
+#include <stdexcept>
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
@@ -23,7 +24,9 @@
 #include "lt/core/broadcast_bridge.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/io_pool.hpp"
+#include "lt/core/instrumented_ports.hpp"
 #include "lt/core/metrics.hpp"
+#include "lt/core/tracer.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/time.hpp"
 #include "lt/auth/auth.hpp"
@@ -83,6 +86,20 @@ std::string cluster_secret(const config::Config& c) {
     }
     return s;
 }
+
+/// server.access-log (off | stdout | a file); log.access=false turns it off too.
+std::string access_log_target(const config::Config& c) {
+    if (!c.get_bool("log.access", true)) return "off";
+    return c.get_string("server.access-log", "stdout");
+}
+
+/// The server's logger (access lines buffered off the I/O threads). Start-up: throws when the file
+/// cannot be opened (App::create reports it).
+Logger access_logger(const config::Config& c, MetricsRegistry& metrics) {
+    auto logger = make_access_logger(access_log_target(c), c, &metrics);
+    if (!logger) throw std::runtime_error(logger.error().message);
+    return *logger;
+}
 }  // namespace
 
 struct App::Impl {
@@ -92,10 +109,11 @@ struct App::Impl {
           pool(threads_n),
           io(pool.main()),
           blocking(static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.get_int("server.blocking-threads", 4)))),
-          log(make_logger("app", cfg.get_string("log.level", "info"))),
-          bus(io.get_executor(), make_logger("bus", cfg.get_string("log.level", "info")), &metrics),
+          log(make_logger("app", cfg)),
+          tracer(tracer_options(cfg), &metrics),
+          bus(io.get_executor(), make_logger("bus", cfg), &metrics),
           client(io.get_executor()),
-          server(pool, server_options(cfg), make_logger("access", cfg.get_string("log.level", "info")), &metrics),
+          server(pool, server_options(cfg), access_logger(cfg, metrics), &metrics),
           signals(io),
           hangup(io) {}
 
@@ -107,6 +125,7 @@ struct App::Impl {
     Logger log;
     SystemClock clock;
     MetricsRegistry metrics;
+    Tracer tracer;  ///< before the server, the bus and the modules, which use it: destroyed after them
     bus::InProcessBus bus;
     http::Client client;
     http::Router router;
@@ -221,12 +240,23 @@ App::~App() {
 }
 
 Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options) {
-    auto impl = std::make_unique<Impl>(std::move(cfg));
+    std::unique_ptr<Impl> impl;
+    try {
+        impl = std::make_unique<Impl>(std::move(cfg));
+    } catch (const std::exception& e) {
+        return fail(Errc::invalid_argument, e.what());
+    }
     auto& s = *impl;
-    s.server.set_access_log(s.cfg.get_bool("log.access", true));
+    s.server.set_access_log(access_log_target(s.cfg) != "off");
+    s.server.set_tracer(&s.tracer);
+    s.bus.set_tracer(&s.tracer);
     auto adapters = make_adapters(s.cfg, s.blocking, s.clock, s.io.get_executor());
     if (!adapters) return fail(adapters.error());
     s.adapters = std::move(*adapters);
+    // Store latency histograms: one decorator per port, here and nowhere else.
+    s.adapters.sql = instrument_sql(std::move(s.adapters.sql), s.metrics, "main");
+    s.adapters.kv = instrument_kv(std::move(s.adapters.kv), s.metrics);
+    s.adapters.events = instrument_event_log(std::move(s.adapters.events), s.metrics);
 
     for (const auto& name : options.modules) {
         const auto& list = module_list();
@@ -253,7 +283,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
             return fail(Errc::invalid_argument,
                         "cluster.secret (or LEAKY_CLUSTER_SECRET) is required when registry.url is set");
         }
-        auto cluster_log = make_logger("cluster", s.cfg.get_string("log.level", "info"));
+        auto cluster_log = make_logger("cluster", s.cfg);
         cluster::RegistryOptions ro;
         const bool self_registry = std::find(hosted.begin(), hosted.end(), "registry") != hosted.end();
         ro.registry_url = self_registry ? std::string() : registry_url;  // empty: itself, once listening
@@ -278,7 +308,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
         }
     }
     s.kernel = std::make_unique<cluster::KernelDispatcher>(s.router, s.bus, s.adapters.events.get(), hosted, s.secret,
-                                                           &s.metrics, make_logger("cluster", s.cfg.get_string("log.level", "info")));
+                                                           &s.metrics, make_logger("cluster", s.cfg));
 
     for (const auto& spec : module_list()) {
         const bool host = std::find(hosted.begin(), hosted.end(), spec.name) != hosted.end();
@@ -290,7 +320,8 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
         ctx.config = &s.cfg;
         ctx.clock = &s.clock;
         ctx.metrics = host ? &s.metrics : &s.shadow_metrics;
-        ctx.log = make_logger(std::string(spec.name), s.cfg.get_string("log.level", "info"));
+        ctx.log = make_logger(std::string(spec.name), s.cfg);
+        ctx.tracer = &s.tracer;
         ctx.http_client = &s.client;
         ctx.sql = s.adapters.sql.get();
         ctx.kv = s.adapters.kv.get();
@@ -336,6 +367,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
             if (kafka) out.push_back({"kafka", state(a.events->available())});
             return out;
         };
+        info.application = s.cfg.get_string("metrics.application", "");
         register_actuator_routes(s.router, s.metrics, std::move(info));
         register_console_routes(s.router);
     } catch (const std::exception& e) {
@@ -349,7 +381,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
             s.bus, *s.adapters.events, s.blocking, s.io.get_executor(),
             std::vector<std::string>{std::string(auth::kApiKeyRevokedEvent), std::string(auth::kTokenRevokedEvent),
                                      std::string(auth::kKeysRotatedEvent), std::string(auth::kUserRolesChangedEvent)},
-            new_uuid(), make_logger("broadcast", s.cfg.get_string("log.level", "info")));
+            new_uuid(), make_logger("broadcast", s.cfg));
         s.broadcast->register_handlers();
     }
     if (!s.registry) {

@@ -35,6 +35,8 @@ struct Context {
     /// Absolute deadline; a handler should give up (Errc::timeout) past it.
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     std::optional<Principal> principal;
+    /// W3C traceparent of the caller's span ("" = not traced); carried on the wire as "traceparent".
+    std::string traceparent;
 
     /// Milliseconds left until the deadline (negative when past; large when none).
     long long remaining_ms() const;
@@ -45,7 +47,7 @@ struct Context {
 
 json::value to_json(const Principal& p);
 Result<Principal> principal_from_json(const json::value& v);
-/// Wire form: {"requestId","correlationId","timeoutMs","principal"} (relative deadline).
+/// Wire form: {"requestId","correlationId","timeoutMs","principal","traceparent"} (relative deadline).
 json::value to_json(const Context& c);
 Context context_from_json(const json::value& v);
 

@@ -21,6 +21,10 @@ namespace lt {
 class MetricsRegistry;
 }
 
+namespace lt {
+class Tracer;
+}
+
 namespace lt::bus {
 
 class InProcessBus final : public Bus {
@@ -37,6 +41,10 @@ public:
     boost::asio::awaitable<Result<void>> deliver(std::string topic, json::value event, Context ctx) override;
     void subscribe(std::string topic, std::string group, EventHandler handler) override;
 
+    /// Gives every command call a span (child of the caller's traceparent) from `tracer`, which must
+    /// outlive the bus; null or disabled: none. Before start.
+    void set_tracer(Tracer* tracer);
+
     /// Events queued or being handled right now (all groups).
     std::size_t pending_events() const { return pending_.load(); }
 
@@ -46,6 +54,7 @@ private:
     boost::asio::any_io_executor ex_;
     Logger log_;
     MetricsRegistry* metrics_;
+    Tracer* tracer_ = nullptr;
     std::size_t queue_capacity_;
     std::unordered_map<std::string, CommandHandler> handlers_;  ///< written before start only
     mutable std::mutex subs_mutex_;                              ///< guards topics_

@@ -27,9 +27,12 @@ struct ActuatorInfo {
     /// Current states of the stores this process uses ("db", "redis", "kafka": "UP" or "DOWN");
     /// may be empty; must be thread-safe. A DOWN store makes health and readiness answer 503.
     std::function<std::vector<ModuleStatus>()> stores;
+    /// Value of the `application` label on every metric sample; empty: no such label.
+    std::string application;
 };
 
-/// Adds the /actuator routes (owner "kernel") to `router`.
+/// Adds the /actuator routes (owner "kernel") to `router`, and to `metrics` the process collector,
+/// `store_up{store}` (1/0 per network store of `info.stores`) and the `application` label.
 void register_actuator_routes(http::Router& router, MetricsRegistry& metrics, ActuatorInfo info);
 
 }  // namespace lt

@@ -20,6 +20,7 @@
 
 namespace lt {
 class MetricsRegistry;
+class Tracer;
 }
 
 namespace lt::http {
@@ -94,6 +95,9 @@ public:
     void close_all();
     /// Turns the one-line-per-request access log on or off (before start).
     void set_access_log(bool enabled);
+    /// Traces every request (a server span, child of an incoming `traceparent`) with `tracer`, which
+    /// must outlive the server; null or disabled: the incoming traceparent is passed on. Before start.
+    void set_tracer(Tracer* tracer);
 
     struct State;
 

@@ -198,6 +198,12 @@ asio::awaitable<http::Response> ResilienceFilter::apply(Exchange& ex, Chain& cha
 
 asio::awaitable<http::Response> DispatchFilter::apply(Exchange& ex, Chain& /*chain*/) {
     ex.req.route = ex.route_template;
+    // The owner's part of the request: its own span, parent of what the handler calls.
+    Span span;
+    if (tracer_ && tracer_->enabled()) {
+        span = tracer_->start(ex.owner + " " + ex.route_template, ex.req.ctx.traceparent);
+        ex.req.ctx.traceparent = span.traceparent();
+    }
     if (ex.local) {
         try {
             auto op = ex.route->handler(std::move(ex.req));

@@ -13,6 +13,7 @@
 #include "filter_chain.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/log.hpp"
+#include "lt/core/tracer.hpp"
 #include "resilience.hpp"
 
 namespace lt::cluster {
@@ -92,14 +93,16 @@ private:
 /// Terminal: a local route's handler directly, a remote one through the proxy (proxy.hpp).
 class DispatchFilter final : public Filter {
 public:
-    /// `forwarder` may be null (one process).
-    DispatchFilter(cluster::Forwarder* forwarder, Logger log) : forwarder_(forwarder), log_(std::move(log)) {}
+    /// `forwarder` may be null (one process); `tracer` may be null (no spans).
+    DispatchFilter(cluster::Forwarder* forwarder, Logger log, Tracer* tracer)
+        : forwarder_(forwarder), log_(std::move(log)), tracer_(tracer) {}
     std::string_view name() const override { return "dispatch"; }
     boost::asio::awaitable<http::Response> apply(Exchange& ex, Chain& chain) override;
 
 private:
     cluster::Forwarder* forwarder_;
     Logger log_;
+    Tracer* tracer_;
 };
 
 }  // namespace lt::gateway

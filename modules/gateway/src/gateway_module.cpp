@@ -5,6 +5,7 @@
 #include "lt/core/config.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/metrics.hpp"
+#include "lt/core/tracer.hpp"
 #include "lt/gateway/gateway.hpp"
 #include "lt/cluster/kernel_dispatcher.hpp"
 #include "lt/http/errors.hpp"
@@ -37,7 +38,7 @@ public:
                  config.permit_all),
           edge_limit_(edge_, *ctx_.clock),
           resilient_(resilience_),
-          dispatch_(ctx_.forwarder, ctx_.log) {
+          dispatch_(ctx_.forwarder, ctx_.log, ctx_.tracer) {
         // The gateway's pipeline, in order. A new filter is one line here.
         filters_ = {
             &headers_,     // X-Correlation-Id + security headers; OpenAI error shape under /v1/

@@ -55,12 +55,14 @@ asio::awaitable<ProxyResult> proxy(cluster::Forwarder& forwarder, std::string ow
     for (auto& h : req.headers) {
         auto n = lower(h.name);
         if (is_hop_by_hop(n) || n.rfind("x-user-", 0) == 0 || n.rfind("x-lt-", 0) == 0 || n == "x-request-id" ||
-            n == "x-correlation-id") {
+            n == "x-correlation-id" || n == "traceparent") {
             continue;
         }
         call.request.headers.push_back(std::move(h));
     }
     call.request.headers.push_back({"X-Correlation-Id", req.ctx.correlation_id});
+    // The gateway's span is the parent upstream (the client's traceparent is its parent here).
+    if (!req.ctx.traceparent.empty()) call.request.headers.push_back({"traceparent", req.ctx.traceparent});
     call.request.body = std::move(req.body);
     call.request.stream_response = true;
     call.principal = req.ctx.principal;

@@ -277,7 +277,7 @@ TEST_CASE("The dispatch filter calls a local handler and turns a throwing one in
         throw std::runtime_error("boom");
         co_return Response::empty(200);
     });
-    DispatchFilter dispatch(nullptr, lt::make_logger("test"));
+    DispatchFilter dispatch(nullptr, lt::make_logger("test"), nullptr);
     auto ex = routed(request("GET", "/ok"), "/ok", "token-service", true);
     ex.route = router.match("GET", "/ok").route;
     CHECK(run_routed({&dispatch}, ex).status == 204);

@@ -162,6 +162,7 @@ asio::awaitable<Result<ChatReply>> ProviderService::call_upstream(const Provider
     out.method = "POST";
     out.target = url->base_path + "/api/v1/" + req.provider + "/chat";
     out.headers = {{"Content-Type", "application/json"}, {"X-Correlation-Id", ctx.correlation_id}};
+    if (!ctx.traceparent.empty()) out.headers.push_back({"traceparent", ctx.traceparent});  // W3C trace context
     boost::json::object body;
     auto* prompt = req.body.if_contains("prompt");
     body["prompt"] = prompt ? *prompt : boost::json::value(nullptr);

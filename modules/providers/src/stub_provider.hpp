@@ -73,9 +73,10 @@ private:
     boost::asio::awaitable<Result<ChatReply>> call_upstream(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
     boost::asio::awaitable<Result<ChatReply>> call_stub(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
 
-    /// The upstream request of kCompletionCommand / kStreamOpenCommand.
+    /// The upstream request of kCompletionCommand / kStreamOpenCommand; `traceparent` (W3C) is
+    /// forwarded when not empty.
     Result<http::ClientRequest> upstream_request(const ProviderSettings& s, const boost::json::object& request,
-                                                 bool stream) const;
+                                                 bool stream, const std::string& traceparent) const;
 
     ProvidersConfig config_;
     std::map<std::string, std::unique_ptr<UpstreamClient>> upstreams_;  ///< openai-compatible providers

@@ -48,7 +48,7 @@ json::object ProviderService::settings() const {
 }
 
 Result<http::ClientRequest> ProviderService::upstream_request(const ProviderSettings& s, const json::object& request,
-                                                              bool stream) const {
+                                                              bool stream, const std::string& traceparent) const {
     auto url = parse_upstream_url(s.base_url.value_or(""));
     if (!url) return fail(Errc::unavailable, "provider is not set up");
     json::object body;
@@ -67,6 +67,7 @@ Result<http::ClientRequest> ProviderService::upstream_request(const ProviderSett
     out.headers = {{"Content-Type", "application/json"},
                    {"Accept", stream ? "text/event-stream" : "application/json"}};
     if (s.api_key) out.headers.push_back({"Authorization", "Bearer " + *s.api_key});
+    if (!traceparent.empty()) out.headers.push_back({"traceparent", traceparent});  // W3C trace context
     out.body = json::serialize(body);
     return out;
 }
@@ -76,7 +77,7 @@ asio::awaitable<Result<json::object>> ProviderService::complete_upstream(const P
                                                                         json::object request, bus::Context ctx) {
     auto client = upstreams_.find(provider);
     auto url = parse_upstream_url(s.base_url.value_or(""));
-    auto out = upstream_request(s, request, false);
+    auto out = upstream_request(s, request, false, ctx.traceparent);
     if (client == upstreams_.end() || !url || !out) co_return fail(Errc::unavailable, "provider " + provider + " is not set up");
     auto timeout = std::min<long long>(s.timeout.count(), std::max<long long>(1, ctx.remaining_ms()));
     UpstreamTimeouts timeouts{s.connect_timeout, s.first_byte_timeout, std::chrono::milliseconds(timeout)};
@@ -137,7 +138,7 @@ asio::awaitable<Result<json::object>> ProviderService::open_stream(json::object 
     const auto& s = it->second;
     auto client = upstreams_.find(provider);
     auto url = parse_upstream_url(s.base_url.value_or(""));
-    auto out = upstream_request(s, request, true);
+    auto out = upstream_request(s, request, true, ctx.traceparent);
     if (client == upstreams_.end() || !url || !out) co_return fail(Errc::unavailable, "provider " + provider + " is not set up");
     // The first byte may take long (a big prompt); the caller's deadline still bounds the wait.
     auto first_byte = std::min<long long>(s.first_byte_timeout.count(), std::max<long long>(1, ctx.remaining_ms()));

@@ -61,19 +61,40 @@ CircuitBreaker::State CircuitBreaker::state() const {
 }
 
 ProviderCaller::ProviderCaller(bus::Bus& bus, ResilienceConfig config, Logger log, MetricsRegistry* metrics)
-    : bus_(bus), config_(config), log_(std::move(log)), metrics_(metrics) {}
+    : bus_(bus), config_(config), log_(std::move(log)), metrics_(metrics) {
+    if (metrics_) {
+        // One family for every provider (not one metric name per provider): 0 closed, 1 open, 2 half-open.
+        metrics_->callback_family("token_provider_circuit_state",
+                                  "Circuit breaker state per provider: 0 closed, 1 open (refusing calls), 2 half-open",
+                                  MetricType::gauge, {"provider"}, [this] {
+                                      std::vector<CallbackSample> out;
+                                      std::lock_guard lock(mutex_);
+                                      for (const auto& [name, p] : providers_) {
+                                          const auto st = p->breaker.state();
+                                          const double v = st == CircuitBreaker::State::open        ? 1.0
+                                                           : st == CircuitBreaker::State::half_open ? 2.0
+                                                                                                    : 0.0;
+                                          out.push_back({{name}, v});
+                                      }
+                                      return out;
+                                  });
+    }
+}
+
+ProviderCaller::~ProviderCaller() {
+    // The callback reads this object: replace it with an empty one before this object goes.
+    if (metrics_) {
+        metrics_->callback_family("token_provider_circuit_state",
+                                  "Circuit breaker state per provider: 0 closed, 1 open (refusing calls), 2 half-open",
+                                  MetricType::gauge, {"provider"}, [] { return std::vector<CallbackSample>{}; });
+    }
+}
 
 ProviderCaller::PerProvider& ProviderCaller::get(const std::string& provider) {
     std::lock_guard lock(mutex_);
     auto& p = providers_[provider];
     if (!p) {
         p = std::make_unique<PerProvider>(config_);
-        if (metrics_) {
-            auto* pp = p.get();
-            metrics_->gauge_callback("token_provider_circuit_open_" + provider,
-                                     "1 while the circuit breaker of provider " + provider + " refuses calls",
-                                     [pp] { return pp->breaker.state() == CircuitBreaker::State::open ? 1.0 : 0.0; });
-        }
     }
     return *p;
 }

@@ -49,6 +49,8 @@ private:
 class ProviderCaller {
 public:
     ProviderCaller(bus::Bus& bus, ResilienceConfig config, Logger log, MetricsRegistry* metrics);
+    /// Empties the circuit-state metric family that reads this object.
+    ~ProviderCaller();
 
     /// Calls `provider` with `body`. Any failure (error, timeout, open circuit, bulkhead full) is an
     /// error; Errc::invalid_argument (unknown provider) is never retried.

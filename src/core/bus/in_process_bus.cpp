@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "lt/core/metrics.hpp"
+#include "lt/core/tracer.hpp"
 
 namespace asio = boost::asio;
 
@@ -62,6 +63,8 @@ InProcessBus::InProcessBus(asio::any_io_executor ex, Logger log, MetricsRegistry
 
 InProcessBus::~InProcessBus() = default;
 
+void InProcessBus::set_tracer(Tracer* tracer) { tracer_ = tracer && tracer->enabled() ? tracer : nullptr; }
+
 void InProcessBus::handle(std::string name, CommandHandler handler) { handlers_[std::move(name)] = std::move(handler); }
 
 bool InProcessBus::has_handler(const std::string& name) const { return handlers_.count(name) != 0; }
@@ -70,9 +73,17 @@ asio::awaitable<Result<json::value>> InProcessBus::call(std::string name, json::
     auto it = handlers_.find(name);
     if (it == handlers_.end()) co_return fail(Errc::not_found, "no handler for command " + name);
     if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "deadline passed before " + name);
+    // The command's span (the provider call is provider.chat.v1): the handler's calls are its children.
+    Span span;
+    if (tracer_) {
+        span = tracer_->start(name, ctx.traceparent, SpanKind::internal);
+        ctx.traceparent = span.traceparent();
+    }
     try {
         auto op = it->second(Message{std::move(name), std::move(body), std::move(ctx)});
-        co_return co_await std::move(op);
+        auto r = co_await std::move(op);
+        if (!r) span.set_error(r.error().message);
+        co_return r;
     } catch (const std::exception& e) {
         log_->error("command handler threw command={} error={}", it->first, e.what());
         co_return fail(Errc::internal, "internal error");

@@ -29,6 +29,7 @@
 
 #include "lt/core/metrics.hpp"
 #include "lt/core/time.hpp"
+#include "lt/core/tracer.hpp"
 #include "lt/http/errors.hpp"
 #include "lt/http/tls.hpp"
 #include "server_state.hpp"
@@ -185,6 +186,8 @@ Server::Server(IoPool& ioc, ServerOptions options, Logger log, MetricsRegistry* 
 Server::~Server() = default;
 
 void Server::set_access_log(bool enabled) { state_->access_log = enabled; }
+
+void Server::set_tracer(Tracer* tracer) { state_->tracer = tracer && tracer->enabled() ? tracer : nullptr; }
 
 namespace {
 /// Descriptors kept free for stores, log and data files, the event loop and outgoing connections.

@@ -67,6 +67,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
         return ++counter;
     }
     bool access_log = true;
+    Tracer* tracer = nullptr;  ///< set before start; null: incoming traceparent passed on unchanged
 
     /// Looks the series up once per (method, route, status) and thread, then only touches atomics.
     void observe_latency(const std::string& method, const std::string& route, int status, double seconds) {

@@ -18,6 +18,7 @@
 #include <boost/json/string.hpp>
 
 #include "lt/core/time.hpp"
+#include "lt/core/tracer.hpp"
 #include "lt/http/errors.hpp"
 #include "request_framing.hpp"
 #include "server_state.hpp"
@@ -296,7 +297,20 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, std::shared_ptr
         Request req = to_request(msg, remote_ip);
         req.ctx.correlation_id = cid;
         req.ctx.request_id = std::to_string(++st->next_request);
+        const std::string req_id = req.ctx.request_id;
         req.ctx.deadline = started + st->opt.request_timeout;
+        // The request's span (its traceparent goes to the handlers through the context).
+        Span span;
+        if (auto tp = msg.find("traceparent"); st->tracer || tp != msg.end()) {
+            std::string_view incoming = tp != msg.end() ? std::string_view(tp->value().data(), tp->value().size())
+                                                        : std::string_view();
+            if (st->tracer) {
+                span = st->tracer->start("HTTP", incoming, SpanKind::server);
+                req.ctx.traceparent = span.traceparent();
+            } else {
+                req.ctx.traceparent = std::string(incoming);
+            }
+        }
         std::string method = req.method;
         std::string path = req.path;
         if (st->opt.cors.enabled && msg.method() == bhttp::verb::options && !origin.empty() &&
@@ -322,6 +336,15 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, std::shared_ptr
         st->decorate(res, cid, origin);
         int status = res.status;
         std::string route = res.route.empty() ? std::string("UNKNOWN") : std::move(res.route);
+        if (span.recording()) {
+            span.set_name(method + " " + route);
+            span.set_attribute("http.request.method", method);
+            span.set_attribute("http.route", route);
+            span.set_attribute("http.response.status_code", static_cast<std::int64_t>(status));
+            span.set_attribute("request_id", req_id);
+            if (status >= 500) span.set_error("HTTP " + std::to_string(status));
+            span.end();
+        }
         tcp->expires_after(st->opt.read_timeout);
         // Observed before the write, so a client that saw the response also sees it counted.
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
