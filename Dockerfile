@@ -4,7 +4,8 @@
 # variables (LEAKY_SQL_URL, LEAKY_REDIS_URL, LEAKY_KAFKA_BROKERS, LEAKY_SET, LEAKY_CONFIG); see
 # docs/operations.md and deploy/compose/. scripts/container-test.sh builds and starts it with buildah.
 
-# --- build: the compiler and the -dev packages (scripts/setup.sh lists the same ones) ---------------
+# --- build: the compiler and the -dev packages (scripts/setup.sh lists the same ones); Node.js and npm
+# build the admin console (console/: npm ci from its package-lock.json, then vite build) ------------
 FROM debian:bookworm AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
@@ -14,6 +15,7 @@ RUN apt-get update \
       libspdlog-dev libfmt-dev libyaml-cpp-dev libexpected-dev \
       libsqlite3-dev libssl-dev libcrypt-dev libjemalloc-dev \
       libpq-dev libhiredis-dev librdkafka-dev \
+      nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

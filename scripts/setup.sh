@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency from Debian (idempotent) and builds leaky-tokens in
-# ./build (Release). Usage: scripts/setup.sh [extra cmake args...]
+# Installs every build and test dependency from Debian (idempotent) and builds only what
+# `leaky-tokens serve` needs: build/leaky-tokens (Release), the admin console included. The test
+# executables are built by scripts/test.sh. Usage: scripts/setup.sh [extra cmake args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,9 @@ PACKAGES=(
   prometheus                                        # promtool, used by the metrics tests
   lua5.4                                            # runs the rate limiters' Redis Lua against the C++ twins
   curl wrk nginx-light python3                      # smoke and benchmark scripts
+  openssl                                           # the TLS tests make a throwaway CA with its CLI
   buildah debootstrap                               # scripts/container-test.sh: builds and runs the image without Docker
+  chromium                                          # the console's browser test (playwright-core drives it; no browser download)
 )
 
 missing=()
@@ -31,13 +34,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
-# The official openai npm client for the ctest openai_npm_client_test (pinned by its package-lock.json).
-if command -v npm >/dev/null 2>&1; then
-  npm ci --prefix tests/openai-client --no-audit --no-fund --loglevel=error
-else
-  echo "setup: npm not found; openai_npm_client_test will be skipped (install Node.js 20)"
+# Node.js and npm build the admin console (console/, vite) and run the npm-based tests. Debian's own
+# packages are used unless a Node.js is installed already (e.g. NodeSource's, which bundles npm).
+if ! command -v npm >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing nodejs npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
+# Every npm tree is pinned by its committed package-lock.json (npm ci; only the npm registry is used).
+npm ci --prefix console --no-audit --no-fund --loglevel=error             # vite, for the console build
+npm ci --prefix tests/openai-client --no-audit --no-fund --loglevel=error # the official openai client
+npm ci --prefix tests/console --no-audit --no-fund --loglevel=error       # playwright-core (system Chromium)
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
-cmake --build build
-echo "setup: built build/leaky-tokens"
+cmake --build build --target leaky-tokens
+echo "setup: built build/leaky-tokens (tests: scripts/test.sh builds them)"

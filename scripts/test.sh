@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+echo "stage: setup.sh (dependencies + leaky-tokens) done after ${SECONDS} s"
+cmake --build build        # the test executables (setup.sh builds only leaky-tokens)
+echo "stage: test build done after ${SECONDS} s"
 scripts/test-servers.sh start
 trap 'scripts/test-servers.sh stop' EXIT
 set -a
@@ -13,6 +16,7 @@ set -a
 . build/test-servers.env
 set +a
 (cd build && ctest --output-on-failure -j2 --timeout 300)
+echo "stage: ctest done after ${SECONDS} s"
 # Keep the benchmark scripts from rotting: a 2-second run (no figures asserted).
 scripts/bench/chat.sh --smoke > build/bench-chat-smoke.txt 2>&1 || { cat build/bench-chat-smoke.txt; exit 1; }
 echo "bench smoke: chat ok"
@@ -23,4 +27,5 @@ echo "bench smoke: consume ok"
 # LT_SKIP_CONTAINER_TEST=1 skips it.
 if [ "${LT_SKIP_CONTAINER_TEST:-0}" != 1 ]; then
   scripts/container-test.sh
+  echo "stage: container test done after ${SECONDS} s"
 fi

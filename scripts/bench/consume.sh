@@ -10,7 +10,14 @@
 #
 # Usage: scripts/bench/consume.sh [--duration SEC] [--runs N] [--connections C] [--threads T]
 #                                 [--users N] [--binary PATH] [--smoke]
+#                                 [--profile embedded|production] [--processes 1|2]
 # --smoke: one 2-second run of everything, no warm-up, 50 users (unless --users is given), for CI.
+# --profile production: `serve --profile production` on a throwaway PostgreSQL 15 (durable: fsync and
+#   synchronous_commit on) + Redis 7 started by scripts/test-servers.sh, and Kafka = librdkafka's mock
+#   cluster (build/lt-kafka-mock, as scripts/run-with-env.sh does: no Kafka broker here); all stopped at the end.
+# --processes 2: two `serve` processes per variant sharing the same stores (production profile only);
+#   the load is split by running two wrk at once, one per process, each with half the threads and
+#   connections; req/s and requests are summed, p50/p99 are the worse of the two.
 # LT_BENCH_KEEP=1 keeps the temp dir (nginx conf and logs, wrk outputs, counts) for inspection.
 # Needs: nginx, wrk, curl, python3 (Debian: apt-get install nginx-light wrk curl python3).
 set -euo pipefail
@@ -27,6 +34,8 @@ USERS=""
 BINARY="$REPO_ROOT/build/leaky-tokens"
 SMOKE=0
 WARMUP=1
+PROFILE=embedded
+PROCESSES=1
 CONSUME_PATH=/api/v1/tokens/consume
 CHAT_PATH=/api/v1/openai/chat
 QUOTA=100000                 # allowance of every benchmark user (the USER tier's cap)
@@ -36,7 +45,7 @@ CONTENDED_CAPACITY=1000      # variant "one key": most requests are 429
 CONTENDED_RATE=100
 LATENCY_QUOTA=1000000000     # the latency user makes ~10k req/s at -c1: fund it beyond 100,000
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "consume.sh: $*" >&2; exit 2; }
 log() { echo "[consume.sh] $*" >&2; }
 # shellcheck source=lib.sh
@@ -51,12 +60,19 @@ while (($#)); do
     --users) need_int "$1" "${2-}"; USERS="$2"; shift 2 ;;
     --binary) [[ -n "${2-}" ]] || die "--binary needs a path"; BINARY="$2"; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
+    --profile) [[ "${2-}" == embedded || "${2-}" == production ]] || die "--profile needs embedded or production"
+               PROFILE="$2"; shift 2 ;;
+    --processes) [[ "${2-}" == 1 || "${2-}" == 2 ]] || die "--processes needs 1 or 2"; PROCESSES="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option '$1'" ;;
   esac
 done
 if ((SMOKE)); then DURATION=2; RUNS=1; WARMUP=0; USERS="${USERS:-50}"; fi
 USERS="${USERS:-1000}"
+if ((PROCESSES > 1)); then
+  [[ "$PROFILE" == production ]] || die "--processes 2 needs --profile production (the embedded stores are one process's)"
+  ((CONNECTIONS >= 2 && CONNECTIONS % 2 == 0)) || die "--processes 2 needs an even --connections"
+fi
 ((THREADS <= CONNECTIONS)) || die "--threads ($THREADS) must not exceed --connections ($CONNECTIONS)"
 [[ "$BINARY" = /* ]] || BINARY="$PWD/$BINARY"
 
@@ -71,11 +87,18 @@ LUA="$SCRIPT_DIR/consume.lua"
 WORK="$(mktemp -d /tmp/lt-bench-consume.XXXXXX)"
 LT_A_PID=""   # leaky-tokens with a big bucket: "1,000 users" and the latency runs
 LT_B_PID=""   # leaky-tokens with the contended bucket: "one key"
+LT_A2_PID=""  # --processes 2: the second process of each variant, on the same stores
+LT_B2_PID=""
 NGINX_PID=""
+KAFKA_PID=""  # --profile production: librdkafka mock cluster
+SERVERS_ENV="" # --profile production: scripts/test-servers.sh env file (PostgreSQL + Redis)
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  stop_servers "$LT_A_PID" "$LT_B_PID" "$NGINX_PID"
+  stop_servers "$LT_A_PID" "$LT_B_PID" "$LT_A2_PID" "$LT_B2_PID" "$NGINX_PID" "$KAFKA_PID"
+  if [[ -n "$SERVERS_ENV" ]]; then
+    LT_TEST_SERVERS_ENV="$SERVERS_ENV" "$REPO_ROOT/scripts/test-servers.sh" stop >/dev/null 2>&1 || true
+  fi
   if [[ "${LT_BENCH_KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -93,35 +116,98 @@ LT="$WORK/leaky-tokens"
 LT_VERSION="$("$LT" version 2>/dev/null | head -n1)"
 
 # ---------------------------------------------------------------------------------------------
-# Start the two leaky-tokens instances (fresh data dirs). The bucket settings are global, hence two.
-# start_lt NAME PORT CAPACITY RATE [EXTRA --set ...] -> sets STARTED_PID
+# Production profile: throwaway PostgreSQL + Redis (scripts/test-servers.sh, durable PostgreSQL) and
+# the librdkafka mock cluster; one database and one Redis database per variant.
+PROFILE_ARGS=()
+declare -A PROFILE_ENV_OPEN PROFILE_ENV_CONTENDED
+if [[ "$PROFILE" == production ]]; then
+  command -v psql >/dev/null 2>&1 || die "'psql' not found (Debian: apt-get install postgresql-client)"
+  KAFKA_MOCK="$(dirname "$BINARY")/lt-kafka-mock"
+  [[ -x "$KAFKA_MOCK" ]] || die "no $KAFKA_MOCK (cmake --build build --target lt-kafka-mock)"
+  cp "$KAFKA_MOCK" "$WORK/lt-kafka-mock"
+  SERVERS_ENV="$WORK/test-servers.env"
+  log "starting throwaway PostgreSQL + Redis (scripts/test-servers.sh)"
+  LT_TEST_SERVERS_ENV="$SERVERS_ENV" "$REPO_ROOT/scripts/test-servers.sh" start >"$WORK/test-servers.log" 2>&1 \
+    || { cat "$WORK/test-servers.log" >&2; die "scripts/test-servers.sh start failed"; }
+  # shellcheck disable=SC1090
+  . "$SERVERS_ENV"
+  PG_BASE="${LT_TEST_POSTGRES_URL%/*}"
+  for db in lt_bench_open lt_bench_contended; do
+    psql "$LT_TEST_POSTGRES_URL" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null \
+      || die "cannot create database $db"
+  done
+  "$WORK/lt-kafka-mock" --brokers 1 >"$WORK/kafka-mock.log" 2>&1 &
+  KAFKA_PID=$!
+  KAFKA_BROKERS=""
+  for _ in $(seq 100); do
+    KAFKA_BROKERS="$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka-mock.log")"
+    [[ -n "$KAFKA_BROKERS" ]] && break
+    sleep 0.05
+  done
+  [[ -n "$KAFKA_BROKERS" ]] || { cat "$WORK/kafka-mock.log" >&2; die "lt-kafka-mock did not start"; }
+  # The mock cluster has no Admin API: topics are auto-created (as in scripts/run-with-env.sh).
+  PROFILE_ARGS=(--profile production --set storage.events.create-topics=false)
+  PROFILE_ENV_OPEN=([LEAKY_SQL_URL]="$PG_BASE/lt_bench_open" [LEAKY_REDIS_URL]="${LT_TEST_REDIS_URL%/*}/1"
+                    [LEAKY_KAFKA_BROKERS]="$KAFKA_BROKERS")
+  PROFILE_ENV_CONTENDED=([LEAKY_SQL_URL]="$PG_BASE/lt_bench_contended" [LEAKY_REDIS_URL]="${LT_TEST_REDIS_URL%/*}/2"
+                         [LEAKY_KAFKA_BROKERS]="$KAFKA_BROKERS")
+fi
+
+# Start the leaky-tokens instances (fresh data dirs). The bucket settings are global, hence one
+# instance (or, with --processes 2, two processes on the same stores) per variant.
+# start_lt NAME STORES PORT CAPACITY RATE [EXTRA --set ...] -> sets STARTED_PID (STORES: open|contended)
 start_lt() {
-  local name=$1 port=$2 capacity=$3 rate=$4; shift 4
+  local name=$1 stores=$2 port=$3 capacity=$4 rate=$5; shift 5
   mkdir -p "$WORK/data-$name"
-  local cmd=("$LT" serve --set "server.port=$port" --set "storage.data-dir=$WORK/data-$name"
+  local envs=() k
+  if [[ "$PROFILE" == production ]]; then
+    if [[ "$stores" == open ]]; then
+      for k in "${!PROFILE_ENV_OPEN[@]}"; do envs+=("$k=${PROFILE_ENV_OPEN[$k]}"); done
+    else
+      for k in "${!PROFILE_ENV_CONTENDED[@]}"; do envs+=("$k=${PROFILE_ENV_CONTENDED[$k]}"); done
+    fi
+  fi
+  local cmd=("$LT" serve "${PROFILE_ARGS[@]}" --set server.address=127.0.0.1 --set "server.port=$port"
+             --set "storage.data-dir=$WORK/data-$name"
              --set log.access=false --set log.level=warn
              --set auth.bootstrap-admin.username=root --set auth.bootstrap-admin.password=root-password-1
              --set "token.bucket.capacity=$capacity" --set "token.bucket.leak-rate-per-second=$rate"
              "${EDGE_SET[@]}" "$@")
-  printf '%q ' "${cmd[@]}" >"$WORK/cmd-$name.txt"
-  log "starting leaky-tokens ($name) on 127.0.0.1:$port"
-  (cd "$WORK" && exec "${cmd[@]}") >"$WORK/leaky-tokens-$name.log" 2>&1 &
+  { ((${#envs[@]})) && printf '%q ' env "${envs[@]}"; printf '%q ' "${cmd[@]}"; } >"$WORK/cmd-$name.txt"
+  log "starting leaky-tokens ($name, $PROFILE profile) on 127.0.0.1:$port"
+  (cd "$WORK" && exec env "${envs[@]}" "${cmd[@]}") >"$WORK/leaky-tokens-$name.log" 2>&1 &
   STARTED_PID=$!
+}
+await_lt() {  # NAME PORT PID
+  if ! wait_http "http://127.0.0.1:$2/actuator/health" "$3" "leaky-tokens ($1)"; then
+    tail -n 20 "$WORK/leaky-tokens-$1.log" >&2 || true
+    exit 1
+  fi
 }
 LT_A_PORT="$(free_port)"
 LT_B_PORT="$(free_port)"
-start_lt open "$LT_A_PORT" "$OPEN_CAPACITY" "$OPEN_RATE" \
+start_lt open open "$LT_A_PORT" "$OPEN_CAPACITY" "$OPEN_RATE" \
   --set "token.tiers.levels.USER.quota-max-tokens=$LATENCY_QUOTA"
 LT_A_PID=$STARTED_PID
-start_lt contended "$LT_B_PORT" "$CONTENDED_CAPACITY" "$CONTENDED_RATE"
+# One process at a time on a fresh database: the first one runs the migrations.
+await_lt open "$LT_A_PORT" "$LT_A_PID"
+start_lt contended contended "$LT_B_PORT" "$CONTENDED_CAPACITY" "$CONTENDED_RATE"
 LT_B_PID=$STARTED_PID
-for pair in "open $LT_A_PORT $LT_A_PID" "contended $LT_B_PORT $LT_B_PID"; do
-  read -r name port pid <<<"$pair"
-  if ! wait_http "http://127.0.0.1:$port/actuator/health" "$pid" "leaky-tokens ($name)"; then
-    tail -n 20 "$WORK/leaky-tokens-$name.log" >&2 || true
-    exit 1
-  fi
-done
+await_lt contended "$LT_B_PORT" "$LT_B_PID"
+LT_A2=""; LT_B2=""
+if ((PROCESSES > 1)); then
+  LT_A2_PORT="$(free_port)"
+  LT_B2_PORT="$(free_port)"
+  start_lt open2 open "$LT_A2_PORT" "$OPEN_CAPACITY" "$OPEN_RATE" \
+    --set "token.tiers.levels.USER.quota-max-tokens=$LATENCY_QUOTA"
+  LT_A2_PID=$STARTED_PID
+  start_lt contended2 contended "$LT_B2_PORT" "$CONTENDED_CAPACITY" "$CONTENDED_RATE"
+  LT_B2_PID=$STARTED_PID
+  await_lt open2 "$LT_A2_PORT" "$LT_A2_PID"
+  await_lt contended2 "$LT_B2_PORT" "$LT_B2_PID"
+  LT_A2="http://127.0.0.1:$LT_A2_PORT"
+  LT_B2="http://127.0.0.1:$LT_B2_PORT"
+fi
 LT_A_RSS_IDLE_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$LT_A_PID/status")"
 LT_A="http://127.0.0.1:$LT_A_PORT"
 LT_B="http://127.0.0.1:$LT_B_PORT"
@@ -198,41 +284,87 @@ count_status() { local n; n="$(grep -o " status$2=[0-9]*" "$1" | cut -d= -f2)"; 
 # The machine is shared: measure how much CPU went to processes other than wrk and the servers
 # during each measured run. cpu_snapshot prints "busy total benchmark" in jiffies.
 BENCH_PIDS=()
-BENCH_PIDS=("$LT_A_PID" "$LT_B_PID" "$NGINX_PID")
-for st in /proc/[0-9]*/stat; do
-  awk -v pp="$NGINX_PID" '{ sub(/^.*\) /, ""); exit !($2 == pp) }' "$st" 2>/dev/null \
-    && BENCH_PIDS+=("$(basename "$(dirname "$st")")")
+BENCH_PIDS=("$LT_A_PID" "$LT_B_PID" "$NGINX_PID" $LT_A2_PID $LT_B2_PID $KAFKA_PID)
+PARENTS=("$NGINX_PID")
+if [[ "$PROFILE" == production ]]; then
+  # PostgreSQL's postmaster and its backends (the pools connected at start), and Redis.
+  PG_MASTER="$(head -n1 "$LT_TEST_SERVERS_DIR/pg/postmaster.pid" 2>/dev/null || true)"
+  [[ -n "$PG_MASTER" ]] && { BENCH_PIDS+=("$PG_MASTER"); PARENTS+=("$PG_MASTER"); }
+  [[ -n "${LT_TEST_REDIS_PID:-}" ]] && BENCH_PIDS+=("$LT_TEST_REDIS_PID")
+fi
+for parent in "${PARENTS[@]}"; do
+  for st in /proc/[0-9]*/stat; do
+    awk -v pp="$parent" '{ sub(/^.*\) /, ""); exit !($2 == pp) }' "$st" 2>/dev/null \
+      && BENCH_PIDS+=("$(basename "$(dirname "$st")")")
+  done
 done
 
 declare -A RPS P50 P99 NON2XX SOCKERR OK200 R429 REQS
 OTHER_CPU=""
 INVOCATIONS_OPEN=0; INVOCATIONS_LATENCY=0; INVOCATIONS_CONTENDED=0
 
-# measure KEY URL PAIRS MODE THREADS CONNECTIONS COUNTS_DIR RUN: warm-up, then the measured run.
+# wrk_run T C DURATION URL COUNTS_FILE OUT [--latency]: one wrk invocation with consume.lua.
+wrk_run() {
+  local t=$1 c=$2 d=$3 url=$4 counts=$5 out=$6; shift 6
+  LT_BENCH_COUNTS_FILE="$counts" wrk -t"$t" -c"$c" -d"$d" "$@" -s "$LUA" "$url" >"$out" 2>&1 \
+    || { cat "$out" >&2; die "wrk failed against $url"; }
+}
+
+# wrk_split T C DURATION "URL1 URL2" COUNTS_PREFIX OUT_PREFIX: --processes 2, one wrk per process at
+# once, each with half the threads (at least 1) and half the connections. Outputs OUT_PREFIX-1.txt, -2.txt.
+wrk_split() {
+  local t=$1 c=$2 d=$3 urls=$4 counts=$5 out=$6 half_t pids=() i=0 url
+  half_t=$(( t / 2 > 0 ? t / 2 : 1 ))
+  for url in $urls; do
+    i=$((i + 1))
+    ( wrk_run "$half_t" $((c / 2)) "$d" "$url" "${counts:+$counts-p$i.txt}" "$out-$i.txt" --latency ) &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || die "wrk failed (split run)"; done
+}
+
+# measure KEY URLS PAIRS MODE THREADS CONNECTIONS COUNTS_DIR RUN: warm-up, then the measured run.
+# URLS: one URL, or (--processes 2) two URLs separated by a space: one wrk per URL, at once.
 # Every invocation against leaky-tokens' consume writes its admitted counts to COUNTS_DIR.
 measure() {
-  local key=$1 url=$2 pairs=$3 mode=$4 t=$5 c=$6 counts_dir=$7 run=$8 out other rps p50 p99 non2xx sock req
+  local key=$1 url=$2 pairs=$3 mode=$4 t=$5 c=$6 counts_dir=$7 run=$8 out other rps p50 p99 non2xx sock req ok200 r429
   export LT_BENCH_PAIRS_FILE="$pairs" LT_BENCH_MODE="$mode"
+  local split=0
+  [[ "$url" == *" "* ]] && split=1
   if ((WARMUP > 0)); then
-    LT_BENCH_COUNTS_FILE="${counts_dir:+$counts_dir/warm-$run.txt}" \
-      wrk -t"$t" -c"$c" -d"${WARMUP}s" -s "$LUA" "$url" >"$WORK/warm-$key-$run.txt" 2>&1 \
-      || { cat "$WORK/warm-$key-$run.txt" >&2; die "wrk warm-up failed against $url"; }
+    if ((split)); then
+      wrk_split "$t" "$c" "${WARMUP}s" "$url" "${counts_dir:+$counts_dir/warm-$run}" "$WORK/warm-$key-$run"
+    else
+      wrk_run "$t" "$c" "${WARMUP}s" "$url" "${counts_dir:+$counts_dir/warm-$run.txt}" "$WORK/warm-$key-$run.txt"
+    fi
   fi
-  out="$WORK/wrk-$key-$run.txt"
   cpu_before="$(cpu_snapshot)"
-  LT_BENCH_COUNTS_FILE="${counts_dir:+$counts_dir/run-$run.txt}" \
-    wrk -t"$t" -c"$c" -d"${DURATION}s" --latency -s "$LUA" "$url" >"$out" 2>&1 \
-    || { cat "$out" >&2; die "wrk failed against $url"; }
+  if ((split)); then
+    wrk_split "$t" "$c" "${DURATION}s" "$url" "${counts_dir:+$counts_dir/run-$run}" "$WORK/wrk-$key-$run"
+    local outs=("$WORK/wrk-$key-$run-1.txt" "$WORK/wrk-$key-$run-2.txt")
+  else
+    wrk_run "$t" "$c" "${DURATION}s" "$url" "${counts_dir:+$counts_dir/run-$run.txt}" "$WORK/wrk-$key-$run.txt" --latency
+    local outs=("$WORK/wrk-$key-$run.txt")
+  fi
   other="$(other_cpu_pct "$cpu_before" "$(cpu_snapshot)")"
   OTHER_CPU+="$other "
-  read -r rps p50 p99 non2xx sock req < <(parse_wrk "$out") || true
-  if [[ "$rps" == PARSE_ERROR ]]; then cat "$out" >&2; die "could not parse wrk output ($key, run $run)"; fi
-  RPS[$key]+="$rps "; P50[$key]+="$p50 "; P99[$key]+="$p99 "
-  NON2XX[$key]=$((${NON2XX[$key]:-0} + non2xx)); SOCKERR[$key]=$((${SOCKERR[$key]:-0} + sock))
-  OK200[$key]=$((${OK200[$key]:-0} + $(count_200 "$out"))); R429[$key]=$((${R429[$key]:-0} + $(count_status "$out" 429)))
-  REQS[$key]=$((${REQS[$key]:-0} + req))
-  log "run $run/$RUNS $key: $rps req/s, p50 $p50 ms, p99 $p99 ms, $req requests, 200s $(count_200 "$out"), non-2xx $non2xx, socket errors $sock, other processes ${other}% CPU"
-  for pid in "$LT_A_PID" "$LT_B_PID"; do
+  # Sum req/s, requests, errors and counts over the wrk outputs; p50/p99: the worse of them.
+  local trps=0 tp50=0 tp99=0 tnon=0 tsock=0 treq=0 tok=0 t429=0
+  for out in "${outs[@]}"; do
+    read -r rps p50 p99 non2xx sock req < <(parse_wrk "$out") || true
+    if [[ "$rps" == PARSE_ERROR ]]; then cat "$out" >&2; die "could not parse wrk output ($key, run $run)"; fi
+    trps="$(awk -v a="$trps" -v b="$rps" 'BEGIN { printf "%.2f", a + b }')"
+    tp50="$(awk -v a="$tp50" -v b="$p50" 'BEGIN { print (b > a ? b : a) }')"
+    tp99="$(awk -v a="$tp99" -v b="$p99" 'BEGIN { print (b > a ? b : a) }')"
+    tnon=$((tnon + non2xx)); tsock=$((tsock + sock)); treq=$((treq + req))
+    ok200="$(count_200 "$out")"; tok=$((tok + ${ok200:-0})); r429="$(count_status "$out" 429)"; t429=$((t429 + r429))
+  done
+  RPS[$key]+="$trps "; P50[$key]+="$tp50 "; P99[$key]+="$tp99 "
+  NON2XX[$key]=$((${NON2XX[$key]:-0} + tnon)); SOCKERR[$key]=$((${SOCKERR[$key]:-0} + tsock))
+  OK200[$key]=$((${OK200[$key]:-0} + tok)); R429[$key]=$((${R429[$key]:-0} + t429))
+  REQS[$key]=$((${REQS[$key]:-0} + treq))
+  log "run $run/$RUNS $key: $trps req/s, p50 $tp50 ms, p99 $tp99 ms, $treq requests, 200s $tok, non-2xx $tnon, socket errors $tsock, other processes ${other}% CPU"
+  for pid in "$LT_A_PID" "$LT_B_PID" $LT_A2_PID $LT_B2_PID; do
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$WORK"/leaky-tokens-*.log >&2; die "leaky-tokens died during the run"; }
   done
   kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
@@ -250,7 +382,7 @@ PER_INVOCATION=$((WARMUP > 0 ? 2 : 1))
 for run in $(seq "$RUNS"); do
   measure nginx-open "http://127.0.0.1:$NGX_OPEN_PORT$CONSUME_PATH" "$PAIRS_USERS" consume \
     "$THREADS" "$CONNECTIONS" "" "$run"
-  measure ours-open "$LT_A$CONSUME_PATH" "$PAIRS_USERS" consume "$THREADS" "$CONNECTIONS" \
+  measure ours-open "$LT_A$CONSUME_PATH${LT_A2:+ $LT_A2$CONSUME_PATH}" "$PAIRS_USERS" consume "$THREADS" "$CONNECTIONS" \
     "$WORK/counts-open" "$run"
   INVOCATIONS_OPEN=$((INVOCATIONS_OPEN + PER_INVOCATION))
 done
@@ -270,7 +402,7 @@ probe ours-contended "$LT_B$CONSUME_PATH" "$PAIRS_ONE" consume "$WORK/counts-con
 for run in $(seq "$RUNS"); do
   measure nginx-contended "http://127.0.0.1:$NGX_CONTENDED_PORT$CONSUME_PATH" "$PAIRS_ONE" consume \
     "$THREADS" "$CONNECTIONS" "$WORK/counts-nginx" "$run"
-  measure ours-contended "$LT_B$CONSUME_PATH" "$PAIRS_ONE" consume "$THREADS" "$CONNECTIONS" \
+  measure ours-contended "$LT_B$CONSUME_PATH${LT_B2:+ $LT_B2$CONSUME_PATH}" "$PAIRS_ONE" consume "$THREADS" "$CONNECTIONS" \
     "$WORK/counts-contended" "$run"
   INVOCATIONS_CONTENDED=$((INVOCATIONS_CONTENDED + PER_INVOCATION))
 done
@@ -323,6 +455,12 @@ row() {
     "$(commas "$lo")" "$(commas "$hi")" "$p50" "$p99" "$ratio"
 }
 USERS_LABEL="$(commas "$USERS") users"
+if [[ "$PROFILE" == production ]]; then
+  OURS="leaky-tokens production profile ($PROCESSES process$( ((PROCESSES > 1)) && echo es): PostgreSQL 15 durable + Redis 7 + Kafka mock, quota reservation $(grep -o 'token.quota.reservation=[a-z]*' "$WORK/cmd-open.txt" | cut -d= -f2 || true))"
+  OURS="${OURS/reservation )/reservation auto → shared)}"
+else
+  OURS="leaky-tokens embedded profile"
+fi
 echo
 echo "### POST $CONSUME_PATH — leaky-tokens vs nginx limit_req proxy"
 echo
@@ -333,9 +471,9 @@ echo
 echo "| variant | config | median req/s (min–max) | p50 ms | p99 ms | ratio ours/nginx |"
 echo "|---|---|---:|---:|---:|---:|"
 row "$USERS_LABEL" "nginx limit_req (never rejects) → canned upstream; $(pct "${OK200[nginx-open]}" "${REQS[nginx-open]}") 200" nginx-open nginx-open
-row "$USERS_LABEL" "leaky-tokens: bucket $(commas "$OPEN_CAPACITY") / $(commas "$OPEN_RATE") per s, quota $(commas "$QUOTA") each; $(pct "${OK200[ours-open]}" "${REQS[ours-open]}") 200" ours-open nginx-open
+row "$USERS_LABEL" "$OURS: bucket $(commas "$OPEN_CAPACITY") / $(commas "$OPEN_RATE") per s, quota $(commas "$QUOTA") each; $(pct "${OK200[ours-open]}" "${REQS[ours-open]}") 200" ours-open nginx-open
 row "one key (contention)" "nginx limit_req rate=${CONTENDED_RATE}r/s burst=$CONTENDED_CAPACITY nodelay → canned upstream; $(pct "${OK200[nginx-contended]}" "${REQS[nginx-contended]}") 200, rest 429" nginx-contended nginx-contended
-row "one key (contention)" "leaky-tokens: bucket $CONTENDED_CAPACITY / $CONTENDED_RATE per s, quota $(commas "$QUOTA"); $(pct "${OK200[ours-contended]}" "${REQS[ours-contended]}") 200, rest 429" ours-contended nginx-contended
+row "one key (contention)" "$OURS: bucket $CONTENDED_CAPACITY / $CONTENDED_RATE per s, quota $(commas "$QUOTA"); $(pct "${OK200[ours-contended]}" "${REQS[ours-contended]}") 200, rest 429" ours-contended nginx-contended
 echo
 us() { awk -v m="$1" 'BEGIN { printf "%.0f", m * 1000 }'; }
 LC50="$(median <<<"${P50[lat-consume]}")"; LC99="$(median <<<"${P99[lat-consume]}")"
@@ -348,6 +486,12 @@ echo "- leaky-tokens peak RSS (VmHWM) after all runs: **$(to_mb "$LT_A_HWM_KB") 
 echo "- overshoot check (must be 0) and server cross-check (quota debited vs 200s counted by wrk; wrk drops in-flight responses when it stops, which can only make the server's figure larger):"
 printf '%s' "$CHECKS" | sed 's/^/  /'
 echo "  - nginx reference, one key: $(commas "$NGINX_ADMITTED") admitted in total ≤ $(commas "$NGINX_BOUND") (burst + 1 + rate × (elapsed + 1 s)), for comparison"
+if [[ "$PROFILE" == production ]]; then
+  for db in lt_bench_open lt_bench_contended; do
+    echo "- PostgreSQL database $db after the runs (pg_stat_database): $(psql "$PG_BASE/$db" -XAtF' ' -c \
+      "SELECT 'commits ' || xact_commit || ', rollbacks ' || xact_rollback || ', deadlocks ' || deadlocks FROM pg_stat_database WHERE datname = current_database()" 2>/dev/null || echo unavailable)"
+  done
+fi
 echo "- response body bytes (probe): leaky-tokens consume ${BODY_BYTES[ours-open]}, nginx canned ${BODY_BYTES[nginx-open]}, leaky-tokens stub chat ${BODY_BYTES[ours-chat]}"
 echo "- setup (not measured): $USERS_LABEL + 2 registered, keyed and funded in $SEED_SECONDS s"
 GIT_REV="$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"

@@ -94,7 +94,7 @@ Result<void> open_redis(const FactoryContext& f, Adapters& a) {
     adapters::RedisOptions options;
     options.pool_size = static_cast<std::size_t>(f.cfg.get_int("storage.kv.pool-size", 4));
     options.timeout = f.cfg.get_duration("storage.kv.timeout", std::chrono::milliseconds(500));
-    options.log = make_logger("redis", f.cfg.get_string("log.level", "info"));
+    options.log = make_logger("redis", f.cfg);
     auto kv = adapters::RedisKeyValueStore::open(f.io, url, std::move(options));
     if (!kv) return fail(kv.error());
     a.kv = std::move(*kv);
@@ -115,7 +115,7 @@ Result<void> open_kafka(const FactoryContext& f, Adapters& a) {
     options.timeout = f.cfg.get_duration("storage.events.timeout", std::chrono::seconds(5));
     options.default_partitions = static_cast<int>(f.cfg.get_int("storage.events.partitions", 4));
     options.session_timeout = f.cfg.get_duration("storage.events.session-timeout", std::chrono::seconds(10));
-    options.logger = make_logger("kafka", f.cfg.get_string("log.level", "info"));
+    options.logger = make_logger("kafka", f.cfg);
     options.create_topics = f.cfg.get_bool("storage.events.create-topics", true);
     auto log = adapters::KafkaEventLog::open(f.cfg.get_string("storage.events.brokers"), std::move(options));
     if (!log) return fail(log.error());

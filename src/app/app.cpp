@@ -1,5 +1,6 @@
 #include "app.hpp"
 
+#include <stdexcept>
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
@@ -17,13 +18,16 @@
 
 #include "adapter_factory.hpp"
 #include "config_refresh.hpp"
+#include "console_routes.hpp"
 #include "lt/bus/in_process_bus.hpp"
 #include "lt/core/actuator.hpp"
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/broadcast_bridge.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/io_pool.hpp"
+#include "lt/core/instrumented_ports.hpp"
 #include "lt/core/metrics.hpp"
+#include "lt/core/tracer.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/time.hpp"
 #include "lt/auth/auth.hpp"
@@ -50,10 +54,16 @@ http::ServerOptions server_options(const config::Config& c) {
     o.header_limit = static_cast<std::size_t>(c.get_int("server.header-limit", static_cast<std::int64_t>(o.header_limit)));
     o.max_connections =
         static_cast<std::size_t>(c.get_int("server.max-connections", static_cast<std::int64_t>(o.max_connections)));
+    o.max_connections_per_ip = static_cast<std::size_t>(
+        c.get_int("server.max-connections-per-ip", static_cast<std::int64_t>(o.max_connections_per_ip)));
     o.max_in_flight = static_cast<std::size_t>(c.get_int("server.max-in-flight", static_cast<std::int64_t>(o.max_in_flight)));
     o.read_timeout = c.get_duration("server.read-timeout", o.read_timeout);
     o.idle_timeout = c.get_duration("server.idle-timeout", o.idle_timeout);
     o.request_timeout = c.get_duration("server.request-timeout", o.request_timeout);
+    o.tls.enabled = c.get_bool("server.ssl.enabled", false);
+    o.tls.certificate = c.get_string("server.ssl.certificate");
+    o.tls.private_key = c.get_string("server.ssl.certificate-private-key");
+    o.tls.redirect_http_port = static_cast<std::uint16_t>(c.get_int("server.ssl.redirect-http-port", 0));
     o.cors.enabled = c.get_bool("cors.enabled", false);
     o.cors.allowed_origins = c.get_list("cors.allowed-origins");
     if (c.has("cors.allowed-methods")) o.cors.allowed_methods = c.get_list("cors.allowed-methods");
@@ -77,6 +87,20 @@ std::string cluster_secret(const config::Config& c) {
     }
     return s;
 }
+
+/// server.access-log (off | stdout | a file); log.access=false turns it off too.
+std::string access_log_target(const config::Config& c) {
+    if (!c.get_bool("log.access", true)) return "off";
+    return c.get_string("server.access-log", "stdout");
+}
+
+/// The server's logger (access lines buffered off the I/O threads). Start-up: throws when the file
+/// cannot be opened (App::create reports it).
+Logger access_logger(const config::Config& c, MetricsRegistry& metrics) {
+    auto logger = make_access_logger(access_log_target(c), c, &metrics);
+    if (!logger) throw std::runtime_error(logger.error().message);
+    return *logger;
+}
 }  // namespace
 
 struct App::Impl {
@@ -86,11 +110,13 @@ struct App::Impl {
           pool(threads_n),
           io(pool.main()),
           blocking(static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.get_int("server.blocking-threads", 4)))),
-          log(make_logger("app", cfg.get_string("log.level", "info"))),
-          bus(io.get_executor(), make_logger("bus", cfg.get_string("log.level", "info")), &metrics),
+          log(make_logger("app", cfg)),
+          tracer(tracer_options(cfg), &metrics),
+          bus(io.get_executor(), make_logger("bus", cfg), &metrics),
           client(io.get_executor()),
-          server(pool, server_options(cfg), make_logger("access", cfg.get_string("log.level", "info")), &metrics),
-          signals(io) {
+          server(pool, server_options(cfg), access_logger(cfg, metrics), &metrics),
+          signals(io),
+          hangup(io) {
         bus.set_codec_check(cfg.get_bool("bus.codec-check", false));
     }
 
@@ -102,12 +128,24 @@ struct App::Impl {
     Logger log;
     SystemClock clock;
     MetricsRegistry metrics;
+    Tracer tracer;  ///< before the server, the bus and the modules, which use it: destroyed after them
     bus::InProcessBus bus;
     http::Client client;
     http::Router router;
     http::Server server;
     asio::signal_set signals;
+    asio::signal_set hangup;  ///< SIGHUP: reload the TLS certificate
+    bool reload_on_hangup = false;
     Adapters adapters;
+
+    /// Waits for SIGHUP and reloads the TLS certificate on the blocking pool (file reads), again and again.
+    void arm_hangup() {
+        hangup.async_wait([this](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            asio::post(blocking.executor(), [this] { (void)server.reload_tls(); });
+            arm_hangup();
+        });
+    }
     std::vector<std::unique_ptr<Module>> modules;
     std::vector<std::string> hosted;
     // Split mode (registry.url set); null in one process.
@@ -192,6 +230,7 @@ struct App::Impl {
         }
         boost::system::error_code ignored;
         signals.cancel(ignored);
+        hangup.cancel(ignored);
         log->info("stopped");
         pool.stop();
     }
@@ -206,12 +245,23 @@ App::~App() {
 }
 
 Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options) {
-    auto impl = std::make_unique<Impl>(std::move(cfg));
+    std::unique_ptr<Impl> impl;
+    try {
+        impl = std::make_unique<Impl>(std::move(cfg));
+    } catch (const std::exception& e) {
+        return fail(Errc::invalid_argument, e.what());
+    }
     auto& s = *impl;
-    s.server.set_access_log(s.cfg.get_bool("log.access", true));
+    s.server.set_access_log(access_log_target(s.cfg) != "off");
+    s.server.set_tracer(&s.tracer);
+    s.bus.set_tracer(&s.tracer);
     auto adapters = make_adapters(s.cfg, s.blocking, s.clock, s.io.get_executor());
     if (!adapters) return fail(adapters.error());
     s.adapters = std::move(*adapters);
+    // Store latency histograms: one decorator per port, here and nowhere else.
+    s.adapters.sql = instrument_sql(std::move(s.adapters.sql), s.metrics, "main");
+    s.adapters.kv = instrument_kv(std::move(s.adapters.kv), s.metrics);
+    s.adapters.events = instrument_event_log(std::move(s.adapters.events), s.metrics);
 
     for (const auto& name : options.modules) {
         const auto& list = module_list();
@@ -238,7 +288,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
             return fail(Errc::invalid_argument,
                         "cluster.secret (or LEAKY_CLUSTER_SECRET) is required when registry.url is set");
         }
-        auto cluster_log = make_logger("cluster", s.cfg.get_string("log.level", "info"));
+        auto cluster_log = make_logger("cluster", s.cfg);
         cluster::RegistryOptions ro;
         const bool self_registry = std::find(hosted.begin(), hosted.end(), "registry") != hosted.end();
         ro.registry_url = self_registry ? std::string() : registry_url;  // empty: itself, once listening
@@ -263,7 +313,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
         }
     }
     s.kernel = std::make_unique<cluster::KernelDispatcher>(s.router, s.bus, s.adapters.events.get(), hosted, s.secret,
-                                                           &s.metrics, make_logger("cluster", s.cfg.get_string("log.level", "info")));
+                                                           &s.metrics, make_logger("cluster", s.cfg));
 
     for (const auto& spec : module_list()) {
         const bool host = std::find(hosted.begin(), hosted.end(), spec.name) != hosted.end();
@@ -275,7 +325,8 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
         ctx.config = &s.cfg;
         ctx.clock = &s.clock;
         ctx.metrics = host ? &s.metrics : &s.shadow_metrics;
-        ctx.log = make_logger(std::string(spec.name), s.cfg.get_string("log.level", "info"));
+        ctx.log = make_logger(std::string(spec.name), s.cfg);
+        ctx.tracer = &s.tracer;
         ctx.http_client = &s.client;
         ctx.sql = s.adapters.sql.get();
         ctx.kv = s.adapters.kv.get();
@@ -321,14 +372,16 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
             if (kafka) out.push_back({"kafka", state(a.events->available())});
             return out;
         };
+        info.application = s.cfg.get_string("metrics.application", "");
         register_actuator_routes(s.router, s.metrics, std::move(info));
         ConfigRefresher::Options refresh{s.cfg, options.load, options.profile, {}, hosted, new_uuid()};
         for (auto& m : s.modules) refresh.modules.push_back(m.get());
-        auto refresh_log = make_logger("refresh", s.cfg.get_string("log.level", "info"));
+        auto refresh_log = make_logger("refresh", s.cfg);
         s.refresher = std::make_unique<ConfigRefresher>(
             std::move(refresh), *bus, s.blocking, http::ClusterGuard("kernel", s.secret, s.clock, &s.metrics, refresh_log),
             refresh_log);
         s.refresher->register_route(s.router);
+        register_console_routes(s.router);
     } catch (const std::exception& e) {
         return fail(Errc::internal, e.what());
     }
@@ -341,7 +394,7 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
             s.bus, *s.adapters.events, s.blocking, s.io.get_executor(),
             std::vector<std::string>{std::string(auth::kApiKeyRevoked.name), std::string(auth::kTokenRevoked.name),
                                      std::string(auth::kKeysRotated.name), std::string(auth::kUserRolesChanged.name)},
-            new_uuid(), make_logger("broadcast", s.cfg.get_string("log.level", "info")));
+            new_uuid(), make_logger("broadcast", s.cfg));
         s.broadcast->register_handlers();
     }
     if (!s.registry) {
@@ -367,6 +420,10 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
     if (options.handle_signals) {
         s.signals.add(SIGINT);
         s.signals.add(SIGTERM);
+        if (s.cfg.get_bool("server.ssl.enabled", false)) {
+            s.hangup.add(SIGHUP);
+            s.reload_on_hangup = true;
+        }
     }
     return std::unique_ptr<App>(new App(std::move(impl)));
 }
@@ -379,6 +436,7 @@ Result<void> App::start() {
     s.signals.async_wait([self](const boost::system::error_code& ec, int) {
         if (!ec) self->shutdown();
     });
+    if (s.reload_on_hangup) s.arm_hangup();
     auto fut = asio::co_spawn(s.io, s.start_modules(), asio::use_future);
     auto r = fut.get();
     if (!r) {

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "lt/core/metrics.hpp"
+#include "lt/core/process_metrics.hpp"
 
 namespace asio = boost::asio;
 
@@ -66,6 +67,16 @@ asio::awaitable<http::Response> prometheus(std::shared_ptr<Actuator> a, http::Re
 }  // namespace
 
 void register_actuator_routes(http::Router& router, MetricsRegistry& metrics, ActuatorInfo info) {
+    if (!info.application.empty()) metrics.set_constant_labels({{"application", info.application}});
+    register_process_metrics(metrics);
+    if (info.stores) {
+        metrics.callback_family("store_up", "1 while a network store (db, redis, kafka) is reachable, else 0",
+                                MetricType::gauge, {"store"}, [stores = info.stores] {
+                                    std::vector<CallbackSample> out;
+                                    for (const auto& s : stores()) out.push_back({{s.name}, s.status == "UP" ? 1.0 : 0.0});
+                                    return out;
+                                });
+    }
     auto a = std::make_shared<Actuator>(Actuator{&metrics, std::move(info)});
     router.add("kernel", "GET", "/actuator/health", [a](http::Request r) { return health(a, std::move(r)); });
     router.add("kernel", "GET", "/actuator/health/liveness", liveness);

@@ -27,3 +27,11 @@ if(LT_WITH_POSTGRES)
   target_compile_definitions(e2e_split_shared_test PRIVATE LT_WITH_POSTGRES=1)
   lt_add_production_run(TARGET e2e_split_shared_test TIMEOUT 600 REDIS_DB 5)
 endif()
+
+# Live upstream streaming across processes (gateway+auth+analytics | token | providers) against a fake
+# OpenAI-compatible upstream in the test process.
+find_package(OpenSSL REQUIRED)
+lt_add_test(NAME e2e_split_stream_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/split_stream_test.cpp
+  LIBS lt::core OpenSSL::SSL OpenSSL::Crypto)
+add_dependencies(e2e_split_stream_test leaky-tokens)

@@ -47,3 +47,16 @@ add_test(NAME openai_npm_client_test
   COMMAND ${PROJECT_SOURCE_DIR}/tests/openai-client/run.sh $<TARGET_FILE:leaky-tokens>
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(openai_npm_client_test PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
+
+# Live upstream streaming of /v1/chat/completions against a fake OpenAI-compatible upstream (HTTP and
+# HTTPS), keep-alive, fallbacks, and 32 concurrent live streams on one pool (LT_STREAM_LOOPS loops).
+lt_add_test(NAME openai_stream_test
+  SOURCES integration/openai_stream_test.cpp
+  LIBS lt_app)
+if(LT_WITH_POSTGRES)
+  target_compile_definitions(openai_stream_test PRIVATE LT_WITH_POSTGRES=1)
+  add_test(NAME openai_stream_test_postgres
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/run-with-env.sh $<TARGET_FILE:openai_stream_test>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(openai_stream_test_postgres PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
+endif()

@@ -98,6 +98,27 @@ const charged = before - (await remaining());
 assert.ok(charged > 0, 'the aborted stream was charged');
 assert.equal(event.tokens, charged);
 
+// A streamed call served live by an openai-compatible upstream (provider gemini → fake-upstream.mjs):
+// the chunks are the upstream's and the pool is charged exactly the upstream's reported usage.
+const galloc = await call('PUT', '/api/v1/tokens/quota', { userId: user.userId, provider: 'gemini', allowanceTokens: 500 }, root.body.token);
+assert.equal(galloc.status, 200, JSON.stringify(galloc.body));
+const live = await client.chat.completions.create({
+  model: 'gemini/fake-model',
+  messages: [{ role: 'user', content: 'Stream from upstream' }],
+  stream: true,
+  stream_options: { include_usage: true },
+});
+let liveText = '';
+let liveUsage = null;
+for await (const chunk of live) {
+  if (chunk.usage) liveUsage = chunk.usage;
+  if (chunk.choices[0]?.delta?.content) liveText += chunk.choices[0].delta.content;
+}
+assert.equal(liveText, 'w0 w1 w2 w3 w4 w5');
+assert.deepEqual([liveUsage.prompt_tokens, liveUsage.completion_tokens], [11, 6]);
+const gq = await call('GET', `/api/v1/tokens/quota?userId=${user.userId}&provider=gemini`, null, user.token);
+assert.equal(gq.body.remainingTokens, 500 - 17);
+
 await assert.rejects(
   client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }),
   (err) => err instanceof OpenAI.NotFoundError && err.code === 'model_not_found',
@@ -105,4 +126,4 @@ await assert.rejects(
 const bad = new OpenAI({ apiKey: 'sk-invalid', baseURL: `${base}/v1`, maxRetries: 0 });
 await assert.rejects(bad.models.list(), (err) => err instanceof OpenAI.AuthenticationError);
 
-console.log('openai npm client: models.list, plain, streamed (usage exact), aborted mid-stream (charged exactly), 404 and 401 OK');
+console.log('openai npm client: models.list, plain, streamed (usage exact), aborted mid-stream (charged exactly), live upstream stream (charged exactly), 404 and 401 OK');

@@ -12,13 +12,19 @@ if [ ! -d "$HERE/node_modules/openai" ]; then
   echo "SKIPPED: run 'npm ci --prefix tests/openai-client' (scripts/setup.sh does) to install the openai client"; exit 77
 fi
 DIR="$(mktemp -d)"
+# A canned openai-compatible upstream (node) behind provider gemini: live upstream streaming.
+node "$HERE/fake-upstream.mjs" >"$DIR/upstream.port" 2>"$DIR/upstream.log" &
+UPID=$!
+for _ in $(seq 1 50); do [ -s "$DIR/upstream.port" ] && break; sleep 0.1; done
+UPORT="$(head -n1 "$DIR/upstream.port")"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$BIN" serve --set server.port="$PORT" --set server.address=127.0.0.1 --set storage.data-dir="$DIR" \
   --set auth.bootstrap-admin.username=root --set auth.bootstrap-admin.password=root-password-1 \
   --set providers.openai.stream.chunks=10 --set providers.openai.stream.delay=50ms \
+  --set providers.gemini.type=openai-compatible --set providers.gemini.base-url="http://127.0.0.1:$UPORT/v1" \
   --set log.access=false >"$DIR/serve.log" 2>&1 &
 PID=$!
-cleanup() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; rm -rf "$DIR"; }
+cleanup() { kill "$PID" "$UPID" 2>/dev/null; wait "$PID" "$UPID" 2>/dev/null; rm -rf "$DIR"; }
 trap cleanup EXIT
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$PORT/actuator/health" >/dev/null 2>&1 && break

@@ -42,6 +42,8 @@ struct Context {
     /// Process id an event came from when the broadcast bridge delivered it (never on the wire);
     /// empty for a local message.
     std::string origin;
+    /// W3C traceparent of the caller's span ("" = not traced); carried on the wire as "traceparent".
+    std::string traceparent;
 
     /// Milliseconds left until the deadline (negative when past; large when none).
     long long remaining_ms() const;
@@ -52,7 +54,7 @@ struct Context {
 
 json::value to_json(const Principal& p);
 Result<Principal> principal_from_json(const json::value& v);
-/// Wire form: {"requestId","correlationId","timeoutMs","principal"} (relative deadline).
+/// Wire form: {"requestId","correlationId","timeoutMs","principal","traceparent"} (relative deadline).
 json::value to_json(const Context& c);
 Context context_from_json(const json::value& v);
 

@@ -21,6 +21,10 @@ namespace lt {
 class MetricsRegistry;
 }
 
+namespace lt {
+class Tracer;
+}
+
 namespace lt::bus {
 
 class InProcessBus final : public Bus {
@@ -43,6 +47,10 @@ public:
     void set_codec_check(bool on) { codec_check_ = on; }
     bool codec_check() const { return codec_check_; }
 
+    /// Gives every command call a span (child of the caller's traceparent) from `tracer`, which must
+    /// outlive the bus; null or disabled: none. Before start.
+    void set_tracer(Tracer* tracer);
+
     /// Events queued or being handled right now (all groups).
     std::size_t pending_events() const { return pending_.load(); }
 
@@ -55,6 +63,7 @@ private:
     boost::asio::any_io_executor ex_;
     Logger log_;
     MetricsRegistry* metrics_;
+    Tracer* tracer_ = nullptr;
     std::size_t queue_capacity_;
     bool codec_check_ = false;
     std::unordered_map<std::string, CommandHandler> handlers_;  ///< written before start only

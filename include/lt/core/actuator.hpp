@@ -28,13 +28,16 @@ struct ActuatorInfo {
     /// Current states of the stores this process uses ("db", "redis", "kafka": "UP" or "DOWN");
     /// may be empty; must be thread-safe. A DOWN store makes health and readiness answer 503.
     std::function<std::vector<ModuleStatus>()> stores;
+    /// Value of the `application` label on every metric sample; empty: no such label.
+    std::string application;
 };
 
 /// POST /actuator/refresh (registered by the application, src/app/config_refresh.cpp): ADMIN or a
 /// cluster-signed call; the gateway authenticates it although it is a kernel route.
 inline constexpr std::string_view kRefreshPath = "/actuator/refresh";
 
-/// Adds the /actuator routes (owner "kernel") to `router`.
+/// Adds the /actuator routes (owner "kernel") to `router`, and to `metrics` the process collector,
+/// `store_up{store}` (1/0 per network store of `info.stores`) and the `application` label.
 void register_actuator_routes(http::Router& router, MetricsRegistry& metrics, ActuatorInfo info);
 
 }  // namespace lt

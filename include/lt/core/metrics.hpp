@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +61,15 @@ private:
 
 enum class MetricType { counter, gauge, histogram };
 
+/// Orders label-value tuples; also compares a stored tuple with borrowed views, so a lookup of an
+/// existing series allocates nothing.
+struct LabelValuesLess {
+    using is_transparent = void;
+    bool operator()(const std::vector<std::string>& a, const std::vector<std::string>& b) const { return a < b; }
+    bool operator()(const std::vector<std::string>& a, std::span<const std::string_view> b) const;
+    bool operator()(std::span<const std::string_view> a, const std::vector<std::string>& b) const;
+};
+
 /// A metric name with fixed label names and one series per label-value tuple.
 template <class Series>
 class Family {
@@ -70,11 +81,15 @@ public:
     /// The series for these label values (same order as the label names). Thread-safe; the returned
     /// reference stays valid for the registry's lifetime. Missing values are "", extra ones dropped.
     Series& labels(const std::vector<std::string>& values);
-    /// Same as above: `family.labels({"GET", "/x", "200"})`.
+    /// Same as above: `family.labels({"GET", "/x", "200"})`. An existing series is found under a
+    /// shared lock without allocating; hot paths still keep the returned reference (a "child").
     Series& labels(std::initializer_list<std::string_view> values);
+    /// Same as above, from borrowed views.
+    Series& labels(std::span<const std::string_view> values);
     /// Appends the Prometheus text of this family. A label-less family with no series yet renders a
-    /// zero sample; a labelled one with no series renders nothing.
-    void render(std::string& out) const;
+    /// zero sample; a labelled one with no series renders nothing. `constant`: pre-rendered labels
+    /// (`application="x"`) put first on every sample, or empty.
+    void render(std::string& out, std::string_view constant = {}) const;
 
     /// The metric name.
     const std::string& name() const { return name_; }
@@ -84,13 +99,21 @@ private:
     std::vector<std::string> label_names_;
     MetricType type_;
     std::vector<double> bounds_;
-    mutable std::mutex mutex_;  ///< guards series_ (not the series' values, which are atomic)
-    std::map<std::vector<std::string>, std::unique_ptr<Series>> series_;
+    Series& insert(std::span<const std::string_view> values);
+
+    mutable std::shared_mutex mutex_;  ///< guards series_ (not the series' values, which are atomic)
+    std::map<std::vector<std::string>, std::unique_ptr<Series>, LabelValuesLess> series_;
 };
 
 using CounterFamily = Family<Counter>;
 using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
+
+/// One sample of a callback family: label values (in label-name order) and the value.
+struct CallbackSample {
+    std::vector<std::string> labels;
+    double value = 0;
+};
 
 /// The registry. Thread-safe.
 class MetricsRegistry {
@@ -105,6 +128,13 @@ public:
                                std::vector<double> bounds = default_seconds_buckets());
     /// A gauge read from `fn` at render time (must be thread-safe).
     void gauge_callback(const std::string& name, const std::string& help, std::function<double()> fn);
+    /// A family (counter or gauge) whose samples `fn` produces at render time: one family name with a
+    /// label (`provider`, `store`) instead of one name per thing. `fn` must be thread-safe and may run
+    /// on any thread that renders; registering the same name again replaces it.
+    void callback_family(const std::string& name, const std::string& help, MetricType type,
+                         std::vector<std::string> label_names, std::function<std::vector<CallbackSample>()> fn);
+    /// Labels put on every sample (the `application` label); call before serving. Empty: none.
+    void set_constant_labels(std::vector<std::pair<std::string, std::string>> labels);
 
     /// Prometheus text exposition format 0.0.4, families sorted by name.
     std::string render() const;
@@ -115,6 +145,14 @@ private:
     std::map<std::string, std::unique_ptr<GaugeFamily>> gauges_;
     std::map<std::string, std::unique_ptr<HistogramFamily>> histograms_;
     std::map<std::string, std::pair<std::string, std::function<double()>>> callbacks_;
+    struct CallbackFamily {
+        std::string help;
+        MetricType type;
+        std::vector<std::string> label_names;
+        std::function<std::vector<CallbackSample>()> fn;
+    };
+    std::map<std::string, CallbackFamily> callback_families_;
+    std::string constant_;  ///< pre-rendered constant labels, e.g. `application="leaky-tokens"`
 };
 
 }  // namespace lt

@@ -16,6 +16,7 @@ namespace lt {
 class BlockingPool;
 class Clock;
 class MetricsRegistry;
+class Tracer;
 namespace bus {
 class Bus;
 }
@@ -49,6 +50,7 @@ struct ModuleContext {
     Clock* clock = nullptr;
     MetricsRegistry* metrics = nullptr;
     Logger log;                                ///< this module's logger
+    Tracer* tracer = nullptr;                  ///< spans (tracing.*); null or disabled: none
     http::Client* http_client = nullptr;       ///< outbound HTTP with connection reuse
     ports::SqlDatabase* sql = nullptr;
     ports::KeyValueStore* kv = nullptr;

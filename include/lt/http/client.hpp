@@ -20,12 +20,26 @@ struct ClientRequest {
     std::string target = "/";  ///< path + query
     std::vector<Header> headers;
     std::string body;
+    /// A response body without a length (chunked or close-delimited, e.g. server-sent events) is not
+    /// read by the call but handed over as ClientResponse::stream (the gateway's proxy relays it).
+    bool stream_response = false;
+};
+
+/// The rest of a streamed response body, read piece by piece on the executor of the call that
+/// returned it. Destroying it closes the connection (the server sees the client go away).
+class BodyReader {
+public:
+    virtual ~BodyReader() = default;
+    /// The next piece of the body as it arrives; empty once the body is complete. Errc::timeout when
+    /// nothing arrived within the call's timeout, Errc::unavailable when the connection broke.
+    virtual boost::asio::awaitable<Result<std::string>> next() = 0;
 };
 
 struct ClientResponse {
     int status = 0;
     std::vector<Header> headers;
     std::string body;
+    std::shared_ptr<BodyReader> stream;  ///< set instead of `body` for a streamed body (stream_response)
     std::string_view header(std::string_view name) const { return find_header(headers, name); }
 };
 

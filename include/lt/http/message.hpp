@@ -71,7 +71,7 @@ struct Response {
     std::string body;
     /// When set, the body is streamed by this producer (chunked transfer encoding on HTTP/1.1,
     /// close-delimited on HTTP/1.0) and `body` is ignored. to_json drops it; a streamed response
-    /// of another process reaches the client through the gateway's proxy (split mode) buffered.
+    /// of another process reaches the client through the gateway's proxy (split mode) streamed too.
     BodyProducer stream;
     std::string route;  ///< matched route template, for metrics and the access log (not sent)
 

@@ -33,6 +33,11 @@ struct UsageEvent {
     bool allowed = false;               ///< admitted (tokens spent) or denied
     std::string outcome;                ///< allowed | rate_limited | provider_failure
     UsageTime occurred_at{};            ///< event time (the envelope's occurredAt)
+    // Chat completions (/v1/chat/completions) only; unset for consume events.
+    std::optional<std::string> model;             ///< the model the caller named
+    std::optional<std::int64_t> prompt_tokens;    ///< as reported by the provider
+    std::optional<std::int64_t> completion_tokens;
+    std::optional<std::string> completeness;      ///< complete | cut_off | client_disconnected | upstream_error
 };
 
 /// One purchase saga event (`token.purchase.v1`).
@@ -79,7 +84,9 @@ struct TimeRange {
 };
 
 /// What breakdown() groups by.
-enum class UsageDimension { provider, user };
+/// `model`: the events of chat completions grouped by their model (events without one are left out);
+/// computed from the raw events.
+enum class UsageDimension { provider, user, model };
 
 /// Totals of one provider or one user.
 struct GroupTotals {

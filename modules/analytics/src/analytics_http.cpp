@@ -96,12 +96,19 @@ asio::awaitable<http::Response> AnalyticsModule::usage(http::Request req) {
     if (!list) co_return unavailable(req, list.error());
     json::array items;
     for (const auto& e : *list) {
-        items.push_back(json::object{{"key", json::object{{"provider", e.provider}, {"timestamp", format_rfc3339(e.occurred_at)}}},
-                                     {"userId", e.user_id},
-                                     {"tokens", e.tokens},
-                                     {"allowed", e.allowed},
-                                     {"eventId", e.event_id},
-                                     {"outcome", e.outcome}});
+        json::object item{{"key", json::object{{"provider", e.provider}, {"timestamp", format_rfc3339(e.occurred_at)}}},
+                          {"userId", e.user_id},
+                          {"tokens", e.tokens},
+                          {"allowed", e.allowed},
+                          {"eventId", e.event_id},
+                          {"outcome", e.outcome}};
+        if (e.model) {  // a chat completion: what was asked and how it ended
+            item["model"] = *e.model;
+            item["promptTokens"] = e.prompt_tokens.value_or(0);
+            item["completionTokens"] = e.completion_tokens.value_or(0);
+            item["completeness"] = e.completeness ? json::value(*e.completeness) : json::value(nullptr);
+        }
+        items.push_back(std::move(item));
     }
     count(usage_total_, p.provider);
     co_return http::Response::json(200, json::object{{"provider", p.provider},
@@ -136,6 +143,15 @@ asio::awaitable<http::Response> AnalyticsModule::report(http::Request req) {
     o["uniqueUsers"] = rep->unique_users;
     o["sampleLimit"] = rep->sample_limit;
     o["topUsers"] = std::move(top);
+    json::array models;
+    for (const auto& m : rep->models) {
+        models.push_back(json::object{{"model", m.key},
+                                      {"totalEvents", m.totals.events()},
+                                      {"allowedEvents", m.totals.allowed_events},
+                                      {"totalTokens", m.totals.allowed_tokens},
+                                      {"deniedTokens", m.totals.denied_tokens}});
+    }
+    o["models"] = std::move(models);
     count(report_total_, p.provider);
     co_return http::Response::json(200, o);
 }

@@ -60,6 +60,14 @@ Result<Report> AnalyticsService::report(const ReportQuery& q) const {
         ranked.resize(static_cast<std::size_t>(limits_.max_top_users));
     }
     out.top_users = std::move(ranked);
+    auto models = store_.breakdown(ports::UsageScope{q.provider, q.viewer.user}, out.window.range(),
+                                   ports::UsageDimension::model);
+    if (!models) return fail(models.error());
+    out.models = std::move(*models);
+    std::sort(out.models.begin(), out.models.end(), [](const ports::GroupTotals& a, const ports::GroupTotals& b) {
+        if (a.totals.allowed_tokens != b.totals.allowed_tokens) return a.totals.allowed_tokens > b.totals.allowed_tokens;
+        return a.key < b.key;
+    });
     return out;
 }
 

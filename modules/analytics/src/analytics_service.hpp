@@ -54,6 +54,8 @@ struct Report {
     std::int64_t unique_users = 0;
     std::int64_t sample_limit = 0;
     std::vector<TopUser> top_users;
+    /// Chat-completion events per model (allowed tokens descending, then name).
+    std::vector<ports::GroupTotals> models;
     /// totalTokens ÷ allowedEvents, 0 when there are none.
     double average_tokens_per_event() const;
 };

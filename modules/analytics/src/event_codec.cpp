@@ -76,6 +76,18 @@ Result<ports::UsageEvent> usage_from(const token::UsageEvent& in) {
     auto outcome = clean("outcome", in.payload.outcome);
     if (!outcome) return fail(outcome.error());
     e.outcome = std::move(*outcome);
+    // Chat completions (/v1/chat/completions) also name the model and how the exchange ended.
+    // A model name is the caller's text: a long or odd one is cut, never a reason to drop the event.
+    const auto& p = in.payload;
+    if (p.model && !p.model->empty()) {
+        e.model = p.model->substr(0, kMaxText);
+        e.prompt_tokens = p.prompt_tokens;
+        e.completion_tokens = p.completion_tokens;
+        if (p.completeness) {
+            auto completeness = clean("completeness", *p.completeness, false);
+            if (completeness && !completeness->empty()) e.completeness = std::move(*completeness);
+        }
+    }
     return e;
 }
 

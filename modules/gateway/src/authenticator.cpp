@@ -96,6 +96,11 @@ asio::awaitable<AuthOutcome> Authenticator::authenticate(std::string api_key, st
         co_return co_await std::move(op);
     }
     std::string_view auth = authorization;
+    // "Bearer " with nothing after it (a shell variable that was never set) names the missing token
+    // rather than the scheme, which is right.
+    if (const auto trimmed = trim(auth); to_lower(trimmed) == "bearer") {
+        co_return rejected(401, "authentication required: the Bearer token is empty", "Bearer");
+    }
     if (auth.size() > 7 && to_lower(auth.substr(0, 7)) == "bearer ") {
         std::string credential = trim(auth.substr(7));
         // The OpenAI SDKs send an API key as a Bearer token: a value that is not a JWT (three

@@ -1,6 +1,9 @@
 #include "edge_limiter.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <unordered_map>
+#include <utility>
 
 #include <boost/json.hpp>
 
@@ -170,6 +173,27 @@ const ports::AtomicScript& EdgeLimiter::script() {
     return kScript;
 }
 
+std::uint64_t EdgeLimiter::next_id() {
+    static std::atomic<std::uint64_t> counter{0};
+    return ++counter;
+}
+
+Counter& EdgeLimiter::counter(const std::string& route_id, bool allowed) const {
+    thread_local std::unordered_map<std::string, std::pair<Counter*, Counter*>> cache;
+    thread_local std::uint64_t owner = 0;
+    if (owner != id_) {
+        cache.clear();
+        owner = id_;
+    }
+    auto it = cache.find(route_id);
+    if (it == cache.end()) {
+        it = cache.emplace(route_id, std::make_pair(&metrics_->labels({route_id, "allowed"}),
+                                                    &metrics_->labels({route_id, "blocked"})))
+                 .first;
+    }
+    return allowed ? *it->second.first : *it->second.second;
+}
+
 EdgeLimiter::EdgeLimiter(ports::KeyValueStore& kv, EdgeLimitConfig config, CounterFamily* metrics)
     : kv_(kv), config_(std::make_shared<const EdgeLimitConfig>(std::move(config))), metrics_(metrics) {}
 
@@ -231,7 +255,7 @@ boost::asio::awaitable<Result<EdgeDecision>> EdgeLimiter::check(std::string rout
     const auto end_ms = r[2] + window_ms;
     d.reset_seconds = std::max<std::int64_t>(0, (end_ms - now_ms + 999) / 1000);
     d.window_seconds = limit.window.count();
-    if (metrics_) metrics_->labels({route_id, d.allowed ? "allowed" : "blocked"}).inc();
+    if (metrics_) counter(route_id, d.allowed).inc();
     co_return d;
 }
 

@@ -1,6 +1,7 @@
 #include "gateway_config.hpp"
 
 #include "edge_limiter.hpp"
+#include "resilience.hpp"
 #include "lt/gateway/gateway.hpp"
 
 namespace lt::gateway {
@@ -17,6 +18,7 @@ void describe_config(config::Schema& s) {
     s.add({"gateway.jwt.clock-skew-seconds", Type::integer, "Allowed clock skew for exp/nbf/iat.", 0, 60});
     s.add({"gateway.auth-timeout", Type::duration, "Deadline of a call to the auth module (API key validation, JWKS).", 1});
     describe_edge_config(s);
+    describe_resilience_config(s);
 }
 
 GatewayConfig parse_config(const config::Config& c) {

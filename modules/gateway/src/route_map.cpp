@@ -5,7 +5,7 @@
 namespace lt::gateway {
 
 namespace {
-constexpr std::array<PrefixRoute, 14> kPrefixes{{
+constexpr std::array<PrefixRoute, 16> kPrefixes{{
     {"/api/v1/tokens/", "token", "token-service"},
     {"/v1/", "token", "token-service"},  // the OpenAI-compatible API (CONTRACT 37)
     {"/api/v1/auth/", "auth", "auth-server"},
@@ -16,6 +16,8 @@ constexpr std::array<PrefixRoute, 14> kPrefixes{{
     {"/api/v1/openai/", "providers", "openai-stub"},
     {"/actuator/", "kernel", "actuator"},
     {"/actuator", "kernel", "actuator"},
+    {"/admin/", "kernel", "console"},  // the admin web console's static files (src/app/console_routes.cpp)
+    {"/admin", "kernel", "console"},
     {"/eureka/", "registry", "registry"},
     {"/encrypt", "config", "config-server"},
     {"/decrypt", "config", "config-server"},

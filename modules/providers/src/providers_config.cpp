@@ -33,6 +33,21 @@ void describe_config(config::Schema& schema) {
     schema.add({"providers.*.stream.failure-rate", Type::number,
                 "Stub: share of streamed completions (0..1) that break off mid-stream.", 0, 1});
     schema.add({"providers.*.timeout", Type::duration, "Upstream HTTP deadline per call when base-url is set.", 1});
+    schema.add({"providers.*.connect-timeout", Type::duration,
+                "openai-compatible: deadline of the TCP connect and TLS handshake.", 1});
+    schema.add({"providers.*.first-byte-timeout", Type::duration,
+                "openai-compatible streams: deadline from sending the request to the response headers.", 1});
+    schema.add({"providers.*.idle-timeout", Type::duration,
+                "openai-compatible streams: longest pause between two chunks before the stream counts as failed.", 1});
+    schema.add({"providers.*.fallback", Type::string,
+                "Provider that serves /v1/chat/completions when this one fails (after retries, or an open circuit) or the caller's pool for it is empty."});
+    schema.add({"providers.*.max-completion-tokens", Type::integer,
+                "Completion limit of /v1/chat/completions when the caller sends neither max_completion_tokens nor max_tokens.",
+                1, 1000000000});
+    schema.add({"providers.*.pool.max-idle", Type::integer,
+                "openai-compatible: keep-alive connections kept idle per upstream (0: no reuse).", 0, 100000});
+    schema.add({"providers.*.pool.idle-timeout", Type::duration,
+                "openai-compatible: an idle pooled connection is closed after this.", 0});
 }
 
 Result<ProvidersConfig> parse_config(const config::Config& cfg) {
@@ -71,6 +86,20 @@ Result<ProvidersConfig> parse_config(const config::Config& cfg) {
         s.stream_chunks = cfg.get_int(p + "stream.chunks", s.stream_chunks);
         s.stream_delay = cfg.get_duration(p + "stream.delay", s.stream_delay);
         s.stream_failure_rate = cfg.get_double(p + "stream.failure-rate", s.stream_failure_rate);
+        s.connect_timeout = cfg.get_duration(p + "connect-timeout", s.connect_timeout);
+        s.first_byte_timeout = cfg.get_duration(p + "first-byte-timeout", s.first_byte_timeout);
+        s.idle_timeout = cfg.get_duration(p + "idle-timeout", s.idle_timeout);
+        if (cfg.has(p + "fallback") && !cfg.get_string(p + "fallback").empty()) {
+            auto fb = to_lower(cfg.get_string(p + "fallback"));
+            if (!is_known_provider(fb) || fb == name) {
+                errors += p + "fallback: must name another provider (qwen, gemini, openai)\n";
+            } else {
+                s.fallback = fb;
+            }
+        }
+        s.max_completion_tokens = cfg.get_int(p + "max-completion-tokens", s.max_completion_tokens);
+        s.pool_max_idle = cfg.get_int(p + "pool.max-idle", s.pool_max_idle);
+        s.pool_idle_timeout = cfg.get_duration(p + "pool.idle-timeout", s.pool_idle_timeout);
         out.providers.emplace(std::string(name), s);
     }
     if (!errors.empty()) {

@@ -30,6 +30,13 @@ struct ProviderSettings {
     long long stream_chunks = 4;               ///< stub: chunks of a streamed completion (≥ 1)
     std::chrono::milliseconds stream_delay{0}; ///< stub: pause before each streamed chunk
     double stream_failure_rate = 0.0;          ///< stub: share of streams that break off mid-stream
+    std::chrono::milliseconds connect_timeout{2000};     ///< openai-compatible: TCP + TLS handshake
+    std::chrono::milliseconds first_byte_timeout{30000}; ///< openai-compatible streams: until the response headers
+    std::chrono::milliseconds idle_timeout{30000};       ///< openai-compatible streams: longest pause between chunks
+    std::optional<std::string> fallback;       ///< provider that serves when this one fails or the caller's pool is empty
+    long long max_completion_tokens = 4096;    ///< completion limit when the caller gives none
+    long long pool_max_idle = 16;              ///< keep-alive connections kept idle per upstream
+    std::chrono::milliseconds pool_idle_timeout{30000};  ///< an idle pooled connection is closed after this
 };
 
 struct ProvidersConfig {

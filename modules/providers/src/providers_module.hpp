@@ -26,6 +26,10 @@ public:
     /// Bus commands kCompletion and kModels (DTOs in lt/providers/providers.hpp).
     boost::asio::awaitable<Result<CompletionReply>> bus_complete(CompletionRequest req, bus::Context ctx);
     boost::asio::awaitable<Result<ModelsReply>> bus_models();
+    /// Bus commands kStreamOpen / kStreamNext / kStreamClose (DTOs in lt/providers/providers.hpp).
+    boost::asio::awaitable<Result<StreamOpenReply>> bus_stream_open(CompletionRequest req, bus::Context ctx);
+    boost::asio::awaitable<Result<StreamBatch>> bus_stream_next(StreamRef ref);
+    boost::asio::awaitable<Result<bus::Empty>> bus_stream_close(StreamRef ref);
 
 private:
     ModuleContext ctx_;

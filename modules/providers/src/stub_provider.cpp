@@ -135,76 +135,12 @@ Result<void> ProviderService::init() {
         if (s.type != ProviderType::openai_compatible) continue;
         auto url = parse_upstream_url(s.base_url.value_or(""));
         if (!url) return fail(Errc::invalid_argument, "providers." + name + ".base-url: " + url.error().message);
-        auto client = UpstreamClient::create(s.ca_file);
+        PoolOptions pool{static_cast<std::size_t>(s.pool_max_idle), s.pool_idle_timeout};
+        auto client = UpstreamClient::create(s.ca_file, pool);
         if (!client) return fail(Errc::invalid_argument, "providers." + name + ": " + client.error().message);
         upstreams_[name] = std::move(*client);
     }
     return ok();
-}
-
-asio::awaitable<Result<boost::json::object>> ProviderService::complete_upstream(const ProviderSettings& s,
-                                                                               const std::string& provider,
-                                                                               boost::json::object request,
-                                                                               bus::Context ctx) {
-    auto client = upstreams_.find(provider);
-    auto url = parse_upstream_url(s.base_url.value_or(""));
-    if (client == upstreams_.end() || !url) co_return fail(Errc::unavailable, "provider " + provider + " is not set up");
-    boost::json::object body{{"model", request["model"]}, {"messages", request["messages"]}, {"stream", false}};
-    if (auto* m = request.if_contains("maxTokens"); m && m->is_int64()) body["max_tokens"] = *m;
-    if (auto* u = request.if_contains("user"); u && u->is_string()) body["user"] = *u;
-    http::ClientRequest out;
-    out.method = "POST";
-    out.target = url->base_path + "/chat/completions";
-    out.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
-    if (s.api_key) out.headers.push_back({"Authorization", "Bearer " + *s.api_key});
-    out.body = boost::json::serialize(body);
-    auto timeout = std::min<long long>(s.timeout.count(), std::max<long long>(1, ctx.remaining_ms()));
-    auto op = client->second->request(*url, std::move(out), std::chrono::milliseconds(timeout));
-    auto res = co_await std::move(op);
-    if (!res) {
-        log_->warn("upstream call failed provider={} error={}", provider, res.error().message);
-        co_return fail(res.error());
-    }
-    if (res->status < 200 || res->status > 299) {
-        co_return fail(Errc::bad_gateway, "provider answered " + std::to_string(res->status));
-    }
-    auto parsed = parse_json(res->body);
-    if (!parsed || !parsed->is_object()) co_return fail(Errc::bad_gateway, "provider answered malformed JSON");
-    const auto& o = parsed->as_object();
-    const auto* choices = o.if_contains("choices");
-    const auto* usage = o.if_contains("usage");
-    if (!choices || !choices->is_array() || choices->as_array().empty() || !usage || !usage->is_object()) {
-        co_return fail(Errc::bad_gateway, "provider answered without choices or usage");
-    }
-    const auto& choice = choices->as_array().front();
-    std::string content;
-    std::string finish = "stop";
-    if (const auto* c = choice.is_object() ? choice.as_object().if_contains("message") : nullptr; c && c->is_object()) {
-        if (auto* t = c->as_object().if_contains("content"); t && t->is_string()) content = std::string(t->as_string());
-    }
-    if (auto* f = choice.as_object().if_contains("finish_reason"); f && f->is_string()) finish = std::string(f->as_string());
-    auto count = [&](std::string_view key) -> long long {
-        auto* v = usage->as_object().if_contains(key);
-        return v && v->is_int64() ? v->as_int64() : 0;
-    };
-    long long completion = count("completion_tokens");
-    boost::json::array chunks;
-    chunks.push_back(boost::json::object{{"content", content}, {"completionTokens", completion}});
-    auto* id = o.if_contains("id");
-    auto* created = o.if_contains("created");
-    co_return boost::json::object{
-        {"id", id && id->is_string() ? *id : boost::json::value("chatcmpl-" + new_uuid())},
-        {"created", created && created->is_int64() ? created->as_int64()
-                                                   : std::chrono::duration_cast<std::chrono::seconds>(
-                                                         clock_.now().time_since_epoch()).count()},
-        {"model", request["model"]},
-        {"provider", provider},
-        {"content", content},
-        {"finishReason", finish},
-        {"usage", boost::json::object{{"promptTokens", count("prompt_tokens")}, {"completionTokens", completion}}},
-        {"chunks", std::move(chunks)},
-        {"chunkDelayMs", 0},
-        {"failAtChunk", -1}};
 }
 
 boost::json::object ProviderService::models() const {
@@ -226,6 +162,7 @@ asio::awaitable<Result<ChatReply>> ProviderService::call_upstream(const Provider
     out.method = "POST";
     out.target = url->base_path + "/api/v1/" + req.provider + "/chat";
     out.headers = {{"Content-Type", "application/json"}, {"X-Correlation-Id", ctx.correlation_id}};
+    if (!ctx.traceparent.empty()) out.headers.push_back({"traceparent", ctx.traceparent});  // W3C trace context
     boost::json::object body;
     auto* prompt = req.body.if_contains("prompt");
     body["prompt"] = prompt ? *prompt : boost::json::value(nullptr);

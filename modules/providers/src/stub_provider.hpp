@@ -17,6 +17,7 @@
 #include "lt/http/client.hpp"
 #include "lt/providers/providers.hpp"
 #include "providers_config.hpp"
+#include "stream_sessions.hpp"
 #include "upstream_client.hpp"
 
 namespace lt::providers {
@@ -39,8 +40,9 @@ public:
     boost::asio::awaitable<Result<ChatReply>> chat(ChatRequest req, bus::Context ctx);
 
     /// One OpenAI-style completion (kCompletionCommand) honouring the context deadline; the stub's
-    /// latency, jitter, failure and hang settings apply as to chat(). A provider with a base-url has
-    /// no OpenAI-compatible upstream yet: Errc::unavailable.
+    /// latency, jitter, failure and hang settings apply as to chat(). A provider with a base-url and
+    /// type `stub` (the old /api/v1/{p}/chat upstream) has no chat completions: Errc::unavailable; an
+    /// openai-compatible one is called without streaming (its upstream's 429 → Errc::rate_limited).
     boost::asio::awaitable<Result<boost::json::object>> complete(boost::json::object request, bus::Context ctx);
 
     /// Builds the HTTPS clients of openai-compatible providers (loads CA files). Start-up only.
@@ -48,6 +50,16 @@ public:
 
     /// {"<provider>": ["model", ...]} for every provider (kModelsCommand's `providers`).
     boost::json::object models() const;
+    /// {"<provider>": {"fallback", "maxCompletionTokens"}} (kModelsCommand's `settings`).
+    boost::json::object settings() const;
+
+    /// kStreamOpenCommand: a stub answers as complete(); an openai-compatible upstream is asked to
+    /// stream (with stream_options.include_usage) and the open stream becomes a session.
+    boost::asio::awaitable<Result<boost::json::object>> open_stream(boost::json::object request, bus::Context ctx);
+    /// The stream sessions in flight (kStreamNextCommand, kStreamCloseCommand).
+    StreamSessions& sessions() { return sessions_; }
+    /// The keep-alive client of an openai-compatible provider (nullptr otherwise). For tests.
+    UpstreamClient* upstream(const std::string& provider);
 
 private:
     /// The stub's simulated latency, hangs and failures before it answers.
@@ -61,8 +73,14 @@ private:
     boost::asio::awaitable<Result<ChatReply>> call_upstream(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
     boost::asio::awaitable<Result<ChatReply>> call_stub(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
 
+    /// The upstream request of kCompletionCommand / kStreamOpenCommand; `traceparent` (W3C) is
+    /// forwarded when not empty.
+    Result<http::ClientRequest> upstream_request(const ProviderSettings& s, const boost::json::object& request,
+                                                 bool stream, const std::string& traceparent) const;
+
     ProvidersConfig config_;
     std::map<std::string, std::unique_ptr<UpstreamClient>> upstreams_;  ///< openai-compatible providers
+    StreamSessions sessions_;
     http::Client* client_;
     Clock& clock_;
     Logger log_;

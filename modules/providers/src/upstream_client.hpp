@@ -1,7 +1,7 @@
 #pragma once
-/// One HTTP or HTTPS call to an OpenAI-compatible upstream (Beast over OpenSSL): certificate and
-/// host-name verification, SNI, the system CA store or a CA file, and a deadline over the whole call.
-/// One connection per call (no keep-alive pool yet).
+/// HTTP or HTTPS calls to an OpenAI-compatible upstream (Beast over OpenSSL): certificate and
+/// host-name verification, SNI, the system CA store or a CA file, a bounded keep-alive connection
+/// pool with idle expiry, and streamed responses read as server-sent events.
 
 #include <chrono>
 #include <cstdint>
@@ -9,7 +9,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "lt/core/result.hpp"
@@ -26,21 +28,91 @@ struct UpstreamUrl {
 };
 Result<UpstreamUrl> parse_upstream_url(std::string_view url);
 
-/// Thread-safe after construction (the TLS context is only read).
+/// Deadlines of one upstream exchange.
+struct UpstreamTimeouts {
+    std::chrono::milliseconds connect{2000};     ///< TCP connect + TLS handshake
+    std::chrono::milliseconds first_byte{30000}; ///< request sent → response headers received
+    std::chrono::milliseconds total{2000};       ///< non-streamed: the whole call
+};
+
+/// Keep-alive pool bounds (per upstream).
+struct PoolOptions {
+    std::size_t max_idle = 16;                 ///< idle connections kept (per upstream, all threads)
+    std::chrono::milliseconds idle_ttl{30000}; ///< an idle connection older than this is closed
+};
+
+/// A batch of a streamed body: the `data:` payloads received so far, in order.
+struct SseBatch {
+    std::vector<std::string> data;  ///< payloads without "data: " ("[DONE]" included when sent)
+    bool done = false;              ///< the body ended cleanly (no more batches)
+};
+
+struct UpstreamConnection;
+class UpstreamClient;
+
+/// The body of a streamed upstream response, being read. Not thread-safe: use it from the executor
+/// that opened it (executor()).
+class UpstreamStream {
+public:
+    UpstreamStream(UpstreamClient& owner, std::unique_ptr<UpstreamConnection> conn, std::shared_ptr<void> parser);
+    ~UpstreamStream();
+
+    /// Waits until at least one `data:` payload arrived or the body ended, at most `idle`.
+    /// Errc::timeout past `idle`; Errc::bad_gateway when the upstream closed or broke mid-body.
+    boost::asio::awaitable<Result<SseBatch>> next(std::chrono::milliseconds idle);
+    /// Stops reading: closes the connection (the upstream stops generating). Idempotent.
+    void close();
+    /// The executor the connection is bound to.
+    boost::asio::any_io_executor executor() const;
+    /// The upstream answered a whole body instead of an event stream (it ignored "stream": true):
+    /// next() returns that body as one payload.
+    void set_whole_body() { whole_body_ = true; }
+
+private:
+    UpstreamClient& owner_;
+    std::unique_ptr<UpstreamConnection> conn_;
+    std::shared_ptr<void> parser_;  ///< the response parser (type hidden from this header)
+    std::string pending_;           ///< body text not yet split into lines
+    bool done_ = false;
+    bool whole_body_ = false;
+};
+
+/// Result of opening a stream: the status and, for 2xx, the body reader; else the error body.
+struct StreamOpen {
+    int status = 0;
+    std::vector<http::Header> headers;
+    std::string error_body;                  ///< non-2xx: the body (at most 64 KiB)
+    std::unique_ptr<UpstreamStream> stream;  ///< 2xx only
+};
+
+/// Thread-safe after construction (the TLS context is only read; the pool is locked).
 class UpstreamClient {
 public:
     /// `ca_file`: PEM trust anchors; unset = the system store. Errc::invalid_argument when the file
     /// cannot be loaded (start-up).
-    static Result<std::unique_ptr<UpstreamClient>> create(std::optional<std::string> ca_file);
+    static Result<std::unique_ptr<UpstreamClient>> create(std::optional<std::string> ca_file, PoolOptions pool = {});
     ~UpstreamClient();
 
-    /// Sends `req` (target relative to the host) and reads the whole response. Errc::timeout past
-    /// `timeout`; Errc::unavailable when it cannot connect or the TLS handshake (verification
-    /// included) fails. Awaitable from any executor; never blocks.
+    /// Sends `req` (target relative to the host) and reads the whole response, on a pooled
+    /// connection when one is idle (a stale pooled connection is retried once on a fresh one).
+    /// Errc::timeout past the deadlines; Errc::unavailable when it cannot connect or the TLS
+    /// handshake (verification included) fails. Awaitable from any executor; never blocks.
     boost::asio::awaitable<Result<http::ClientResponse>> request(UpstreamUrl url, http::ClientRequest req,
-                                                                 std::chrono::milliseconds timeout);
+                                                                 UpstreamTimeouts timeouts);
+
+    /// Sends `req` and reads the response headers (connect and first-byte deadlines); the body is
+    /// then read with UpstreamStream::next. Errors as request().
+    boost::asio::awaitable<Result<StreamOpen>> open_stream(UpstreamUrl url, http::ClientRequest req,
+                                                           UpstreamTimeouts timeouts);
+
+    /// Idle pooled connections now (all executors).
+    std::size_t idle_connections() const;
+    /// Connections opened since start (for tests and metrics).
+    std::uint64_t connections_opened() const;
 
     struct Impl;
+    /// Returns a connection whose last response ended cleanly with keep-alive to the pool.
+    void recycle(std::unique_ptr<UpstreamConnection> conn);
 
 private:
     explicit UpstreamClient(std::unique_ptr<Impl> impl);

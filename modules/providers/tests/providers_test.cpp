@@ -148,3 +148,55 @@ TEST_CASE("the stub's chat completion splits its tokens into chunks, stops at ma
     CHECK(broken.at("failAtChunk").as_int64() >= 1);
     CHECK(broken.at("failAtChunk").as_int64() < 3);
 }
+
+#include "providers_config.hpp"
+#include "stream_sessions.hpp"
+
+TEST_CASE("translate_sse turns OpenAI chunks into gateway events: deltas, finish, usage, errors") {
+    lt::providers::SseBatch batch;
+    batch.data = {
+        R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})",
+        R"({"choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]})",
+        R"({"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":null}]})",
+        R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})",
+        R"({"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9}})",
+        "[DONE]"};
+    batch.done = true;
+    long long counted = 0;
+    auto out = lt::providers::translate_sse(batch, counted);
+    const auto& events = out.at("events").as_array();
+    REQUIRE(events.size() == 2);  // the role-only chunk and the empty finish delta carry no output
+    CHECK(events[0].as_object().at("delta").as_object().at("content") == "Hel");
+    CHECK(events[1].as_object().at("tokens").as_int64() == 1);
+    CHECK(out.at("finishReason") == "stop");
+    CHECK(out.at("usage").as_object().at("promptTokens").as_int64() == 7);
+    CHECK(out.at("usage").as_object().at("completionTokens").as_int64() == 2);
+    CHECK(out.at("done") == true);
+
+    // Usage in every chunk (vLLM continuous usage): the running count gives each chunk's tokens.
+    lt::providers::SseBatch running;
+    running.data = {R"({"choices":[{"delta":{"content":"a b c"}}],"usage":{"prompt_tokens":5,"completion_tokens":3}})",
+                    R"({"choices":[{"delta":{"content":" d"}}],"usage":{"prompt_tokens":5,"completion_tokens":4}})"};
+    long long so_far = 0;
+    auto r = lt::providers::translate_sse(running, so_far);
+    REQUIRE(r.at("events").as_array().size() == 2);
+    CHECK(r.at("events").as_array()[0].as_object().at("tokens").as_int64() == 3);
+    CHECK(r.at("events").as_array()[1].as_object().at("tokens").as_int64() == 1);
+    CHECK(so_far == 4);
+
+    lt::providers::SseBatch failed;
+    failed.data = {R"({"error":{"message":"overloaded","type":"server_error"}})"};
+    long long n = 0;
+    CHECK(lt::providers::translate_sse(failed, n).at("error") == "overloaded");
+}
+
+TEST_CASE("providers.<name>.fallback must name another known provider") {
+    auto bad = lt::providers::parse_config(load({"providers.openai.fallback=openai"}));
+    CHECK_FALSE(bad);
+    auto unknown = lt::providers::parse_config(load({"providers.openai.fallback=mistral"}));
+    CHECK_FALSE(unknown);
+    auto good = lt::providers::parse_config(load({"providers.openai.fallback=Gemini", "providers.openai.max-completion-tokens=512"}));
+    REQUIRE(good);
+    CHECK(good->providers.at("openai").fallback == std::optional<std::string>("gemini"));
+    CHECK(good->providers.at("openai").max_completion_tokens == 512);
+}

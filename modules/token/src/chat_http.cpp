@@ -3,13 +3,10 @@
 #include <algorithm>
 #include <memory>
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "chat_metering.hpp"
+#include "chat_stream.hpp"
 #include "lt/core/json.hpp"
 #include "lt/core/time.hpp"
 #include "lt/http/authz.hpp"
@@ -24,9 +21,6 @@ namespace json = boost::json;
 namespace lt::token {
 
 namespace {
-
-/// Completion limit when the caller gives none (max_tokens / max_completion_tokens).
-constexpr std::int64_t kDefaultCompletionLimit = 4096;
 
 std::int64_t int_field(const json::object& o, std::string_view key, std::int64_t fallback) {
     auto* v = o.if_contains(key);
@@ -53,133 +47,74 @@ http::Response invalid(std::string_view message, std::string_view param) {
     return http::openai_error(400, message, "invalid_value", "invalid_request_error", param);
 }
 
-asio::awaitable<void> pause(std::chrono::milliseconds d) {
-    if (d.count() <= 0) co_return;
-    asio::steady_timer t(co_await asio::this_coro::executor);
-    t.expires_after(d);
-    boost::system::error_code ec;
-    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+/// The fields of /v1/chat/completions the gateway itself handles; the rest goes upstream untouched.
+bool gateway_field(std::string_view key) {
+    for (auto k : {"model", "messages", "max_tokens", "max_completion_tokens", "stream", "stream_options", "user"}) {
+        if (key == k) return true;
+    }
+    return false;
 }
 
-json::object usage_json(std::int64_t prompt, std::int64_t completion) {
-    return json::object{{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+const json::array* models_of(const json::object& directory, std::string_view provider) {
+    const auto* list = directory.if_contains("providers");
+    const auto* models = list && list->is_object() ? list->as_object().if_contains(provider) : nullptr;
+    return models && models->is_array() ? &models->as_array() : nullptr;
 }
 
-/// Everything a streamed completion needs after the handler returned.
-struct StreamJob {
-    ChatMetering* metering = nullptr;
-    Logger log;
-    ChatAdmission admission;
-    json::object reply;  ///< the provider's kCompletionCommand reply
-    std::string id;
-    std::string model;   ///< as the caller wrote it
-    std::int64_t created = 0;
-    bool include_usage = false;
-};
-
-json::object chunk_json(const StreamJob& job, json::object delta, json::value finish) {
-    json::array choices;
-    choices.push_back(json::object{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr},
-                                   {"finish_reason", std::move(finish)}});
-    return json::object{{"id", job.id},           {"object", "chat.completion.chunk"}, {"created", job.created},
-                        {"model", job.model},     {"system_fingerprint", nullptr},   {"choices", std::move(choices)}};
-}
-
-/// Plays the provider's stream to the client as SSE, stopping at the reserved completion tokens, and
-/// settles what was produced whatever happens.
-asio::awaitable<void> run_stream(std::shared_ptr<StreamJob> job, http::BodyWriter& out) {
-    const std::int64_t limit = job->admission.completion_limit();
-    std::int64_t prompt = int_field(job->reply.at("usage").as_object(), "promptTokens", 0);
-    std::int64_t produced = 0;
-    Completeness completeness = Completeness::complete;
-    std::string finish = str_field(job->reply, "finishReason");
-    if (finish.empty()) finish = "stop";
-    auto send = [&out](const json::object& o) {
-        auto line = std::make_shared<std::string>("data: " + json::serialize(o) + "\n\n");
-        return std::pair{line, out.write(*line)};
-    };
-    bool connected = true;
-    {
-        auto [line, op] = send(chunk_json(*job, json::object{{"role", "assistant"}, {"content", ""}}, nullptr));
-        connected = co_await std::move(op);
-    }
-    const auto* chunks = job->reply.if_contains("chunks");
-    const std::int64_t fail_at = int_field(job->reply, "failAtChunk", -1);
-    const std::chrono::milliseconds delay{int_field(job->reply, "chunkDelayMs", 0)};
-    if (connected && chunks && chunks->is_array()) {
-        std::int64_t index = 0;
-        for (const auto& c : chunks->as_array()) {
-            co_await pause(delay);
-            if (index++ == fail_at) {
-                completeness = Completeness::upstream_error;
-                break;
-            }
-            const auto& chunk = c.as_object();
-            std::int64_t tokens = int_field(chunk, "completionTokens", 0);
-            if (produced + tokens > limit) {  // never past the reservation
-                completeness = Completeness::cut_off;
-                finish = "length";
-                break;
-            }
-            produced += tokens;  // produced by the upstream: charged even if the client is gone
-            auto [line, op] = send(chunk_json(*job, json::object{{"content", chunk.at("content")}}, nullptr));
-            if (!co_await std::move(op)) {
-                connected = false;
-                break;
-            }
-        }
-    }
-    if (!connected) {
-        completeness = Completeness::client_disconnected;
-    } else if (completeness == Completeness::upstream_error) {
-        json::object err{{"error", json::object{{"message", "the provider failed mid-stream"},
-                                                {"type", "server_error"},
-                                                {"param", nullptr},
-                                                {"code", "upstream_error"}}}};
-        auto [line, op] = send(err);
-        co_await std::move(op);
-    } else {
-        if (finish == "length") completeness = Completeness::cut_off;
-        {
-            auto [line, op] = send(chunk_json(*job, json::object{}, json::value(finish)));
-            co_await std::move(op);
-        }
-        if (job->include_usage) {
-            auto o = chunk_json(*job, json::object{}, nullptr);
-            o["choices"] = json::array{};
-            o["usage"] = usage_json(prompt, produced);
-            auto [line, op] = send(o);
-            co_await std::move(op);
-        }
-        auto done = std::make_shared<std::string>("data: [DONE]\n\n");
-        auto op = out.write(*done);
-        co_await std::move(op);
-    }
-    ChatOutcome outcome{job->model, prompt, produced, completeness, false};
-    auto op = job->metering->settle(std::move(job->admission), std::move(outcome));
-    auto settled = co_await std::move(op);
-    if (!settled) job->log->error("chat stream settle failed error={}", settled.error().message);
+/// providers.<p>.max-completion-tokens and .fallback from the directory's settings.
+void apply_settings(const json::object& directory, ChatRoute& route) {
+    const auto* settings = directory.if_contains("settings");
+    const auto* mine = settings && settings->is_object() ? settings->as_object().if_contains(route.provider) : nullptr;
+    if (!mine || !mine->is_object()) return;
+    route.default_limit = int_field(mine->as_object(), "maxCompletionTokens", route.default_limit);
+    if (auto* f = mine->as_object().if_contains("fallback"); f && f->is_string()) route.fallback = std::string(f->as_string());
 }
 
 }  // namespace
 
-asio::awaitable<Result<std::pair<std::string, std::string>>> TokenModule::resolve_model(std::string model,
-                                                                                       bus::Context ctx) {
-    auto slash = model.find('/');
-    if (slash != std::string::npos && providers::is_known_provider(model.substr(0, slash)) && slash + 1 < model.size()) {
-        co_return std::pair{to_lower(model.substr(0, slash)), model.substr(slash + 1)};
-    }
+asio::awaitable<Result<ChatRoute>> TokenModule::resolve_model(std::string model, bus::Context ctx) {
     auto op = ctx_.bus->call(providers::kModels, bus::Empty{}, std::move(ctx));
     auto reply = co_await std::move(op);
     if (!reply) co_return fail(reply.error());
-    for (auto p : providers::kKnownProviders) {
-        auto models = reply->providers.find(std::string(p));
-        if (models == reply->providers.end()) continue;
-        for (const auto& m : models->second) {
-            if (m == model) co_return std::pair{std::string(p), model};
+    // The routing below reads the directory's JSON shape (providers, settings).
+    const auto directory_value = json::value_from(*reply);
+    const auto& directory = directory_value.as_object();
+    ChatRoute route;
+    auto slash = model.find('/');
+    if (slash != std::string::npos && providers::is_known_provider(model.substr(0, slash)) && slash + 1 < model.size()) {
+        route.provider = to_lower(model.substr(0, slash));
+        route.upstream_model = model.substr(slash + 1);
+    } else {
+        for (auto p : providers::kKnownProviders) {
+            const auto* models = models_of(directory, p);
+            if (!models) continue;
+            for (const auto& m : *models) {
+                if (m.is_string() && m.as_string() == model && route.provider.empty()) {
+                    route.provider = std::string(p);
+                    route.upstream_model = model;
+                }
+            }
+        }
+        if (route.provider.empty()) {
+            co_return fail(Errc::not_found, "The model `" + model + "` does not exist or you do not have access to it.");
         }
     }
-    co_return fail(Errc::not_found, "The model `" + model + "` does not exist or you do not have access to it.");
+    apply_settings(directory, route);
+    if (route.fallback) {
+        // The fallback serves the same model name when it lists it (or lists none), else its first model.
+        ChatRoute fb;
+        fb.provider = *route.fallback;
+        fb.upstream_model = route.upstream_model;
+        if (const auto* models = models_of(directory, fb.provider); models && !models->empty()) {
+            bool listed = false;
+            for (const auto& m : *models) listed = listed || (m.is_string() && m.as_string() == fb.upstream_model);
+            if (!listed && (*models)[0].is_string()) fb.upstream_model = std::string((*models)[0].as_string());
+        }
+        apply_settings(directory, fb);
+        fb.fallback.reset();  // one hop only
+        route.next = std::make_shared<ChatRoute>(std::move(fb));
+    }
+    co_return route;
 }
 
 asio::awaitable<http::Response> TokenModule::list_models(http::Request req) {
@@ -209,8 +144,9 @@ asio::awaitable<http::Response> TokenModule::chat_completions_inner(http::Reques
     auto parsed = parse_json_object(req.body);
     if (!parsed) co_return invalid("We could not parse the JSON body of your request: " + parsed.error().message, "");
     const auto& body = *parsed;
-    std::string model = str_field(body, "model");
-    if (model.empty()) co_return invalid("you must provide a model parameter", "model");
+    ChatCall call;
+    call.model = str_field(body, "model");
+    if (call.model.empty()) co_return invalid("you must provide a model parameter", "model");
     const auto* messages = body.if_contains("messages");
     if (!messages || !messages->is_array() || messages->as_array().empty()) {
         co_return invalid("messages must be a non-empty array", "messages");
@@ -220,27 +156,29 @@ asio::awaitable<http::Response> TokenModule::chat_completions_inner(http::Reques
         const auto* role = o ? o->if_contains("role") : nullptr;
         if (!role || !role->is_string()) co_return invalid("each message must be an object with a role", "messages");
     }
+    call.messages = messages->as_array();
     auto max_completion = limit_field(body, "max_completion_tokens");
     if (!max_completion) co_return invalid(max_completion.error().message, "max_completion_tokens");
     auto max_tokens = limit_field(body, "max_tokens");
     if (!max_tokens) co_return invalid(max_tokens.error().message, "max_tokens");
-    std::int64_t limit = max_completion->value_or(max_tokens->value_or(kDefaultCompletionLimit));
-    bool stream = false;
+    call.limit = *max_completion ? *max_completion : *max_tokens;
     if (auto* s = body.if_contains("stream"); s && !s->is_null()) {
         if (!s->is_bool()) co_return invalid("stream must be a boolean", "stream");
-        stream = s->as_bool();
+        call.stream = s->as_bool();
     }
-    bool include_usage = false;
     if (auto* so = body.if_contains("stream_options"); so && so->is_object()) {
-        if (auto* iu = so->as_object().if_contains("include_usage"); iu && iu->is_bool()) include_usage = iu->as_bool();
+        if (auto* iu = so->as_object().if_contains("include_usage"); iu && iu->is_bool()) call.include_usage = iu->as_bool();
     }
-    std::optional<std::string> org;
+    if (auto* u = body.if_contains("user"); u && u->is_string()) call.user = std::string(u->as_string());
+    for (const auto& [k, v] : body) {
+        if (!gateway_field(k)) call.extra[k] = v;
+    }
     if (auto raw = trim(req.header("X-Org-Id")); !raw.empty()) {
-        org = normalize_uuid(raw);
-        if (!org) co_return invalid("invalid X-Org-Id", "");
+        call.org = normalize_uuid(raw);
+        if (!call.org) co_return invalid("invalid X-Org-Id", "");
     }
 
-    auto resolve = resolve_model(model, req.ctx);
+    auto resolve = resolve_model(call.model, req.ctx);
     auto route = co_await std::move(resolve);
     if (!route) {
         if (route.error().code == Errc::not_found) {
@@ -248,25 +186,39 @@ asio::awaitable<http::Response> TokenModule::chat_completions_inner(http::Reques
         }
         co_return http::openai_error(503, "token service unavailable", "service_unavailable");
     }
-    auto [provider, upstream_model] = std::move(*route);
-    if (org) {
-        auto access = require_org_access(*org, req);
+    if (call.org) {
+        auto access = require_org_access(*call.org, req);
         if (auto denied = co_await std::move(access)) co_return *denied;
     }
+    auto first = chat_attempt(call, *route, route->next != nullptr, req);
+    auto attempt = co_await std::move(first);
+    if (attempt.response) co_return std::move(*attempt.response);
+    // The primary failed or the caller's pool for it is empty: its fallback serves.
+    auto second = chat_attempt(call, *route->next, false, req);
+    auto fallback = co_await std::move(second);
+    if (!fallback.response) co_return http::openai_error(502, "provider call failed", "upstream_error", "server_error");
+    fallback.response->set_header("X-Leaky-Fallback-From", route->provider);
+    co_return std::move(*fallback.response);
+}
 
+asio::awaitable<ChatAttempt> TokenModule::chat_attempt(const ChatCall& call, const ChatRoute& route, bool can_fall_back,
+                                                       const http::Request& req) {
     const auto& user_id = req.ctx.principal->user_id;
-    const auto live = config_.live();
-    auto tier = resolve_tier(live->tiers, req.ctx.principal->roles);
-    if (!org && live->quota_enforcement) {
+    const auto& provider = route.provider;
+    const auto settings = config_.live();
+    auto tier = resolve_tier(settings->tiers, req.ctx.principal->roles);
+    if (!call.org && settings->quota_enforcement) {
         auto ensure = ensure_default_pool(PoolKey{OwnerType::user, user_id, provider}, tier.quota_cap);
         co_await std::move(ensure);
     }
-    ConsumeInput who{user_id, org, provider, 0, {}};
-    const std::int64_t bound = prompt_token_bound(messages->as_array());
-    auto admit = chat_->admit(std::move(who), tier, model, bound, limit);
+    ConsumeInput who{user_id, call.org, provider, 0, {}};
+    const std::int64_t bound = prompt_token_bound(call.messages);
+    const std::int64_t limit = call.limit.value_or(route.default_limit);
+    auto admit = chat_->admit(std::move(who), tier, call.model, bound, limit);
     auto admitted = co_await std::move(admit);
     if (!admitted) {
         const auto& r = admitted.error();
+        if (r.status == 402 && can_fall_back) co_return ChatAttempt{};
         http::Response res = r.status == 402   ? http::openai_error(402, "insufficient token quota", "insufficient_quota")
                              : r.status == 429 ? http::openai_error(429, "rate limit exceeded", "rate_limit_exceeded")
                                                : http::openai_error(503, "token service unavailable", "service_unavailable");
@@ -274,58 +226,78 @@ asio::awaitable<http::Response> TokenModule::chat_completions_inner(http::Reques
             add_rate_headers(res, *r.decision, r.params);
             res.set_header("Retry-After", std::to_string(r.decision->wait_seconds));
         }
-        co_return res;
+        co_return ChatAttempt{std::move(res)};
     }
     ChatAdmission admission = std::move(*admitted);
+    const auto decision = admission.decision;
+    const auto params = admission.params;
 
-    json::object call{{"model", upstream_model},
-                      {"messages", *messages},
-                      {"maxTokens", admission.completion_limit()},
-                      {"stream", stream}};
-    if (auto* u = body.if_contains("user"); u && u->is_string()) call["user"] = *u;
-    auto complete = providers_->complete(provider, std::move(call), req.ctx);
+    json::object upstream{{"model", route.upstream_model},
+                          {"messages", call.messages},
+                          {"maxTokens", admission.completion_limit()},
+                          {"stream", call.stream},
+                          {"extra", call.extra}};
+    if (call.user) upstream["user"] = *call.user;
+    auto complete = call.stream ? providers_->open_stream(provider, std::move(upstream), req.ctx)
+                                : providers_->complete(provider, std::move(upstream), req.ctx);
     auto reply = co_await std::move(complete);
-    if (!reply || !reply->contains("usage") || !reply->at("usage").is_object()) {
-        auto decision = admission.decision;
-        auto params = admission.params;
-        ChatOutcome failed{model, 0, 0, Completeness::upstream_error, true};
+    const bool live = reply && reply->contains("session");
+    if (!reply || (!live && (!reply->contains("usage") || !reply->at("usage").is_object()))) {
+        ChatOutcome failed{call.model, 0, 0, Completeness::upstream_error, true};
         auto settle = chat_->settle(std::move(admission), std::move(failed));
         co_await std::move(settle);
+        if (!reply && reply.error().code == Errc::rate_limited) {
+            // The upstream's own 429, passed on: the client can tell it from the gateway's.
+            auto res = http::openai_error(429, reply.error().message, "rate_limit_exceeded", "requests");
+            res.set_header("X-Leaky-Upstream-Refused", "true");
+            res.set_header("X-Leaky-Provider", provider);
+            add_rate_headers(res, decision, params);
+            co_return ChatAttempt{std::move(res)};
+        }
+        if (can_fall_back) co_return ChatAttempt{};
         auto res = http::openai_error(502, "provider call failed", "upstream_error", "server_error");
         add_rate_headers(res, decision, params);
-        co_return res;
+        co_return ChatAttempt{std::move(res)};
     }
 
     auto job = std::make_shared<StreamJob>();
     job->metering = chat_.get();
+    job->caller = providers_.get();
     job->log = ctx_.log;
     job->id = str_field(*reply, "id");
     job->created = int_field(*reply, "created", 0);
-    job->model = model;
-    job->include_usage = include_usage;
-    const auto decision = admission.decision;
-    const auto params = admission.params;
+    job->model = call.model;
+    job->provider = provider;
+    job->include_usage = call.include_usage;
     http::Response res;
-    if (stream) {
+    if (call.stream) {
         job->admission = std::move(admission);
-        job->reply = std::move(*reply);
         res.status = 200;
         res.set_header("Content-Type", "text/event-stream");
         res.set_header("Cache-Control", "no-cache");
-        res.stream = [job](http::BodyWriter& w) { return run_stream(job, w); };
+        if (live) {
+            job->session = str_field(*reply, "session");
+            job->idle = std::chrono::milliseconds(int_field(*reply, "idleTimeoutMs", 30000));
+            job->prompt_estimate = std::min(prompt_token_estimate(call.messages), bound);
+            job->ctx = req.ctx;
+            res.stream = [job](http::BodyWriter& w) { return run_live_stream(job, w); };
+        } else {
+            job->reply = std::move(*reply);
+            res.stream = [job](http::BodyWriter& w) { return run_stream(job, w); };
+        }
     } else {
         const auto& usage = reply->at("usage").as_object();
         std::int64_t prompt = int_field(usage, "promptTokens", 0);
         std::int64_t completion = int_field(usage, "completionTokens", 0);
         std::string finish = str_field(*reply, "finishReason");
         if (finish.empty()) finish = "stop";
-        ChatOutcome outcome{model, prompt, completion, finish == "length" ? Completeness::cut_off : Completeness::complete,
-                            false};
+        ChatOutcome outcome{call.model, prompt, completion,
+                            finish == "length" ? Completeness::cut_off : Completeness::complete, false};
         auto settle = chat_->settle(std::move(admission), std::move(outcome));
         auto charged = co_await std::move(settle);
         if (!charged) {
             ctx_.log->error("chat settle failed request_id={} error={}", req.ctx.request_id, charged.error().message);
-            co_return http::openai_error(503, "token service unavailable", "service_unavailable");
+            co_return ChatAttempt{http::openai_error(503, "token service unavailable", "service_unavailable")};
         }
         json::array choices;
         choices.push_back(json::object{
@@ -336,14 +308,14 @@ asio::awaitable<http::Response> TokenModule::chat_completions_inner(http::Reques
         res = http::Response::json(200, json::object{{"id", job->id},
                                                      {"object", "chat.completion"},
                                                      {"created", job->created},
-                                                     {"model", model},
+                                                     {"model", call.model},
                                                      {"system_fingerprint", nullptr},
                                                      {"choices", std::move(choices)},
                                                      {"usage", usage_json(prompt, completion)}});
     }
     res.set_header("X-Leaky-Provider", provider);
     add_rate_headers(res, decision, params);
-    co_return res;
+    co_return ChatAttempt{std::move(res)};
 }
 
 }  // namespace lt::token

@@ -38,6 +38,21 @@ std::int64_t prompt_token_bound(const boost::json::array& messages) {
     return total;
 }
 
+std::int64_t prompt_token_estimate(const boost::json::array& messages) {
+    std::int64_t total = 3;
+    for (const auto& m : messages) {
+        const auto* o = m.if_object();
+        std::size_t bytes = 0;
+        if (o) {
+            for (auto key : {"role", "name", "content"}) {
+                if (auto* v = o->if_contains(key)) bytes += text_bytes(*v);
+            }
+        }
+        total += static_cast<std::int64_t>((bytes + 3) / 4) + 3;
+    }
+    return total;
+}
+
 std::string_view to_string(Completeness c) {
     switch (c) {
         case Completeness::complete: return "complete";

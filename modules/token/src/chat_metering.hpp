@@ -29,6 +29,11 @@ namespace lt::token {
 /// per-message and priming overhead).
 std::int64_t prompt_token_bound(const boost::json::array& messages);
 
+/// A typical-tokenizer estimate of the prompt tokens of `messages` (per message ⌈bytes of role and
+/// content ÷ 4⌉ + 3, plus 3): charged for the prompt when an upstream stream ends without reporting
+/// usage (it broke off, or the gateway cut it at the reservation). Never above prompt_token_bound.
+std::int64_t prompt_token_estimate(const boost::json::array& messages);
+
 /// How an exchange ended (usage event field `completeness`).
 enum class Completeness { complete, cut_off, client_disconnected, upstream_error };
 std::string_view to_string(Completeness c);

@@ -40,15 +40,10 @@ PoolKey pool_for(const ConsumeInput& in) {
 
 ConsumeService::ConsumeService(const TokenConfig& config, QuotaLedger& quota, RateLimiter& limiter,
                                ProviderCaller& providers, Clock& clock, MetricsRegistry* metrics)
-    : config_(config), quota_(quota), limiter_(limiter), providers_(providers), clock_(clock) {
-    if (metrics) {
-        consume_total_ = &metrics->counter("token_consume_total", "Consume requests by provider and outcome",
-                                           {"provider", "outcome"});
-    }
-}
+    : config_(config), quota_(quota), limiter_(limiter), providers_(providers), clock_(clock), metrics_(metrics) {}
 
 void ConsumeService::count(const std::string& provider, std::string_view outcome) {
-    if (consume_total_) consume_total_->labels({provider, outcome}).inc();
+    metrics_.record(provider, {}, outcome, 0);
 }
 
 asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tier, bus::Context ctx) {
@@ -63,7 +58,7 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
         auto op = quota_.reserve(key, in.tokens, cap, now);
         auto r = co_await std::move(op);
         if (!r) {
-            count(in.provider, r.error().code == Errc::payment_required ? "quota_insufficient" : "error");
+            metrics_.record(in.provider, {}, r.error().code == Errc::payment_required ? "quota_insufficient" : "error", in.tokens);
             out.outcome = r.error().code == Errc::payment_required ? Outcome::quota_insufficient : Outcome::error;
             out.message = r.error().message;
             co_return out;
@@ -77,14 +72,14 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
     auto decision = co_await std::move(acquire);
     if (!decision) {
         if (reservation) quota_.release(std::move(*reservation));
-        count(in.provider, "error");
+        metrics_.record(in.provider, {}, "error", in.tokens);
         out.message = decision.error().message;
         co_return out;
     }
     out.decision = *decision;
     if (!decision->allowed) {
         if (reservation) quota_.release(std::move(*reservation));
-        count(in.provider, "rate_limited");
+        metrics_.record(in.provider, {}, "rate_limited", in.tokens);
         out.outcome = Outcome::rate_limited;
         out.message = "rate limit exceeded";
         auto op = quota_.record({usage_event(in, false, "rate_limited", now)});
@@ -98,7 +93,7 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
         auto refund = limiter_.refund(bucket_key, params, in.tokens, clock_.now(), now);
         (void)co_await std::move(refund);
         if (reservation) quota_.release(std::move(*reservation));
-        count(in.provider, "provider_failure");
+        metrics_.record(in.provider, {}, "provider_failure", in.tokens);
         out.outcome = Outcome::provider_failure;
         out.message = "provider call failed";
         auto op = quota_.record({usage_event(in, false, "provider_failure", now)});
@@ -119,11 +114,11 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
         // Nothing was debited (the transaction failed): give the bucket back too.
         auto refund = limiter_.refund(bucket_key, params, in.tokens, clock_.now(), now);
         (void)co_await std::move(refund);
-        count(in.provider, "error");
+        metrics_.record(in.provider, {}, "error", in.tokens);
         out.message = "could not record the usage";
         co_return out;
     }
-    count(in.provider, "allowed");
+    metrics_.record(in.provider, {}, "allowed", in.tokens);
     out.outcome = Outcome::allowed;
     out.provider_response = std::move(*reply);
     co_return out;

@@ -14,6 +14,7 @@
 #include "lt/bus/bus.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/metrics.hpp"
+#include "token_metrics.hpp"
 #include "provider_caller.hpp"
 #include "quota/quota_ledger.hpp"
 #include "tiers.hpp"
@@ -56,8 +57,10 @@ public:
 
     boost::asio::awaitable<ConsumeResult> consume(ConsumeInput in, Tier tier, bus::Context ctx);
 
-    /// Counts an outcome in token_consume_total{provider,outcome}.
+    /// Counts an outcome in token_consume_total{provider,outcome} (no tokens: a refused request).
     void count(const std::string& provider, std::string_view outcome);
+    /// The consume path's counters (also used by the chat completions API).
+    TokenMetrics& metrics() { return metrics_; }
 
 private:
     const TokenConfig& config_;
@@ -65,7 +68,7 @@ private:
     RateLimiter& limiter_;
     ProviderCaller& providers_;
     Clock& clock_;
-    CounterFamily* consume_total_ = nullptr;
+    TokenMetrics metrics_;
 };
 
 }  // namespace lt::token

@@ -61,19 +61,40 @@ CircuitBreaker::State CircuitBreaker::state() const {
 }
 
 ProviderCaller::ProviderCaller(bus::Bus& bus, ResilienceConfig config, Logger log, MetricsRegistry* metrics)
-    : bus_(bus), config_(config), log_(std::move(log)), metrics_(metrics) {}
+    : bus_(bus), config_(config), log_(std::move(log)), metrics_(metrics) {
+    if (metrics_) {
+        // One family for every provider (not one metric name per provider): 0 closed, 1 open, 2 half-open.
+        metrics_->callback_family("token_provider_circuit_state",
+                                  "Circuit breaker state per provider: 0 closed, 1 open (refusing calls), 2 half-open",
+                                  MetricType::gauge, {"provider"}, [this] {
+                                      std::vector<CallbackSample> out;
+                                      std::lock_guard lock(mutex_);
+                                      for (const auto& [name, p] : providers_) {
+                                          const auto st = p->breaker.state();
+                                          const double v = st == CircuitBreaker::State::open        ? 1.0
+                                                           : st == CircuitBreaker::State::half_open ? 2.0
+                                                                                                    : 0.0;
+                                          out.push_back({{name}, v});
+                                      }
+                                      return out;
+                                  });
+    }
+}
+
+ProviderCaller::~ProviderCaller() {
+    // The callback reads this object: replace it with an empty one before this object goes.
+    if (metrics_) {
+        metrics_->callback_family("token_provider_circuit_state",
+                                  "Circuit breaker state per provider: 0 closed, 1 open (refusing calls), 2 half-open",
+                                  MetricType::gauge, {"provider"}, [] { return std::vector<CallbackSample>{}; });
+    }
+}
 
 ProviderCaller::PerProvider& ProviderCaller::get(const std::string& provider) {
     std::lock_guard lock(mutex_);
     auto& p = providers_[provider];
     if (!p) {
         p = std::make_unique<PerProvider>(config_);
-        if (metrics_) {
-            auto* pp = p.get();
-            metrics_->gauge_callback("token_provider_circuit_open_" + provider,
-                                     "1 while the circuit breaker of provider " + provider + " refuses calls",
-                                     [pp] { return pp->breaker.state() == CircuitBreaker::State::open ? 1.0 : 0.0; });
-        }
     }
     return *p;
 }
@@ -115,8 +136,50 @@ asio::awaitable<Result<boost::json::object>> ProviderCaller::complete(std::strin
     co_return co_await std::move(op);
 }
 
+asio::awaitable<Result<boost::json::object>> ProviderCaller::open_once(providers::CompletionRequest req,
+                                                                       bus::Context ctx) {
+    auto op = bus_.call(providers::kStreamOpen, std::move(req), std::move(ctx));
+    auto reply = co_await std::move(op);
+    if (!reply) co_return fail(reply.error());
+    // The chat stream reads the JSON shape ({"session", ...} or the simulated completion).
+    co_return boost::json::value_from(*reply).as_object();
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderCaller::open_stream(std::string provider,
+                                                                         boost::json::object request, bus::Context ctx) {
+    request["provider"] = provider;
+    auto decoded = bus::decode<providers::CompletionRequest>(boost::json::value(std::move(request)));
+    if (!decoded) co_return fail(decoded.error());
+    auto req = std::make_shared<const providers::CompletionRequest>(std::move(*decoded));
+    Attempt attempt = [this, req](bus::Context c) { return open_once(*req, std::move(c)); };
+    auto op = invoke(std::move(provider), std::move(attempt), std::move(ctx), true);
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<Result<boost::json::object>> ProviderCaller::stream_next(std::string session,
+                                                                         std::chrono::milliseconds wait,
+                                                                         bus::Context ctx) {
+    ctx.deadline = std::chrono::steady_clock::now() + wait + std::chrono::seconds(5);
+    auto op = bus_.call(providers::kStreamNext, providers::StreamRef{std::move(session)}, std::move(ctx));
+    auto reply = co_await std::move(op);
+    if (!reply) co_return fail(reply.error());
+    co_return boost::json::value_from(*reply).as_object();
+}
+
+asio::awaitable<void> ProviderCaller::stream_close(std::string session, bus::Context ctx) {
+    ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto op = bus_.call(providers::kStreamClose, providers::StreamRef{std::move(session)}, std::move(ctx));
+    (void)co_await std::move(op);
+}
+
+void ProviderCaller::record_stream(const std::string& provider, bool success) {
+    auto& p = get(provider);
+    auto now = std::chrono::steady_clock::now();
+    if (p.breaker.state() == CircuitBreaker::State::closed) p.breaker.record(success, now);
+}
+
 asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(std::string provider, Attempt once,
-                                                                    bus::Context ctx) {
+                                                                    bus::Context ctx, bool caller_deadline) {
     auto& p = get(provider);
     if (p.in_flight.fetch_add(1) >= config_.max_concurrent_calls) {
         p.in_flight.fetch_sub(1);
@@ -128,7 +191,7 @@ asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(std::string 
     } release{p.in_flight};
 
     auto deadline = std::chrono::steady_clock::now() + config_.timeout;
-    if (ctx.deadline < deadline) deadline = ctx.deadline;
+    if (ctx.deadline < deadline || caller_deadline) deadline = ctx.deadline;
     ctx.deadline = deadline;
     Error last{Errc::unavailable, "provider call failed"};
     for (int attempt = 1; attempt <= config_.max_attempts; ++attempt) {
@@ -143,8 +206,8 @@ asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(std::string 
         } else {
             last = reply.error();
         }
-        if (last.code == Errc::invalid_argument) {
-            p.breaker.release();  // unknown provider: not the provider's fault
+        if (last.code == Errc::invalid_argument || last.code == Errc::rate_limited) {
+            p.breaker.release();  // unknown provider, or the upstream's own 429: passed on, never retried
             co_return fail(last);
         }
         p.breaker.record(false, std::chrono::steady_clock::now());

@@ -50,6 +50,8 @@ private:
 class ProviderCaller {
 public:
     ProviderCaller(bus::Bus& bus, ResilienceConfig config, Logger log, MetricsRegistry* metrics);
+    /// Empties the circuit-state metric family that reads this object.
+    ~ProviderCaller();
 
     /// Calls `provider` with `body`. Any failure (error, timeout, open circuit, bulkhead full) is an
     /// error; Errc::invalid_argument (unknown provider) is never retried.
@@ -59,6 +61,20 @@ public:
     /// lt/providers/providers.hpp) with the same deadline, retries, breaker and bulkhead as call().
     boost::asio::awaitable<Result<boost::json::object>> complete(std::string provider, boost::json::object request,
                                                                  bus::Context ctx);
+
+    /// Opens a streamed completion (`provider.completion.open.v1`) with the same retries, breaker and
+    /// bulkhead; the deadline is the caller's (the provider's first-byte timeout bounds the wait)
+    /// instead of token.provider.timeout. The bulkhead slot is held until the stream is open.
+    boost::asio::awaitable<Result<boost::json::object>> open_stream(std::string provider, boost::json::object request,
+                                                                    bus::Context ctx);
+    /// The next batch of a stream session (`provider.completion.next.v1`); no retries. `wait`: the
+    /// provider's idle timeout (the bus deadline is set a little past it).
+    boost::asio::awaitable<Result<boost::json::object>> stream_next(std::string session, std::chrono::milliseconds wait,
+                                                                    bus::Context ctx);
+    /// Stops a stream session (`provider.completion.close.v1`); errors are ignored.
+    boost::asio::awaitable<void> stream_close(std::string session, bus::Context ctx);
+    /// Records a stream's end in the provider's breaker (a mid-stream failure counts as a failure).
+    void record_stream(const std::string& provider, bool success);
 
     /// The breaker of a provider (created on first use).
     CircuitBreaker& breaker(const std::string& provider);
@@ -72,10 +88,13 @@ private:
     PerProvider& get(const std::string& provider);
     /// One attempt: a bus call whose error (including a reply that does not decode) counts as failed.
     using Attempt = std::function<boost::asio::awaitable<Result<boost::json::object>>(bus::Context)>;
-    /// The resilient attempt loop around one bus command.
-    boost::asio::awaitable<Result<boost::json::object>> invoke(std::string provider, Attempt once, bus::Context ctx);
+    /// The resilient attempt loop around one bus command; `caller_deadline`: the caller's deadline
+    /// instead of token.provider.timeout.
+    boost::asio::awaitable<Result<boost::json::object>> invoke(std::string provider, Attempt once, bus::Context ctx,
+                                                               bool caller_deadline = false);
     boost::asio::awaitable<Result<boost::json::object>> chat_once(providers::ChatRequest req, bus::Context ctx);
     boost::asio::awaitable<Result<boost::json::object>> complete_once(providers::CompletionRequest req, bus::Context ctx);
+    boost::asio::awaitable<Result<boost::json::object>> open_once(providers::CompletionRequest req, bus::Context ctx);
 
     bus::Bus& bus_;
     ResilienceConfig config_;

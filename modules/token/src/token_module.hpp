@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "chat_metering.hpp"
+#include "chat_stream.hpp"
 #include "consume_service.hpp"
 #include "limiter/rate_limiter.hpp"
 #include "lt/core/event_consumer.hpp"
@@ -77,10 +78,14 @@ private:
     boost::asio::awaitable<void> ensure_default_pool(PoolKey key, std::optional<std::int64_t> cap);
     /// chat_completions before its errors are put in OpenAI's shape.
     boost::asio::awaitable<http::Response> chat_completions_inner(http::Request req);
-    /// `model` → (provider, the model name the provider serves): "<provider>/<name>", or a bare name
-    /// listed in providers.<provider>.models; Errc::not_found otherwise.
-    boost::asio::awaitable<Result<std::pair<std::string, std::string>>> resolve_model(std::string model,
-                                                                                     bus::Context ctx);
+    /// `model` → its route (provider, the model name the provider serves, limits, fallback):
+    /// "<provider>/<name>", or a bare name listed in providers.<provider>.models; Errc::not_found
+    /// otherwise.
+    boost::asio::awaitable<Result<ChatRoute>> resolve_model(std::string model, bus::Context ctx);
+    /// One chat completion on `route`'s provider (admit, call, answer or stream). With
+    /// `can_fall_back`, an empty pool (402) or a failed provider answers nothing (the fallback serves).
+    boost::asio::awaitable<ChatAttempt> chat_attempt(const ChatCall& call, const ChatRoute& route, bool can_fall_back,
+                                                     const http::Request& req);
     void count_lookup(const std::string& provider, std::string_view outcome);
     /// T2/T3: the quota view of a user's or an org's pool.
     boost::asio::awaitable<http::Response> lookup_quota(OwnerType type, http::Request req);

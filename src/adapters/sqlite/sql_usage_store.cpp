@@ -50,6 +50,7 @@ std::int64_t minute_ceil(std::int64_t ms) {
 }
 
 SqlValue optional_text(const std::optional<std::string>& v) { return v ? SqlValue(*v) : SqlValue(nullptr); }
+SqlValue optional_int(const std::optional<std::int64_t>& v) { return v ? SqlValue(*v) : SqlValue(nullptr); }
 
 UsageTotals delta_of(const UsageEvent& e) {
     UsageTotals d;
@@ -162,9 +163,30 @@ Result<void> accumulate(SqlSession& s, const UsageScope& scope, std::int64_t fro
     return raw(end_minute, to);
 }
 
+/// Sums of `scope` over [from, to) in ms per model, from the raw events of chat completions.
+Result<void> model_sums(SqlSession& s, const UsageScope& scope, std::int64_t from, std::int64_t to,
+                        std::map<std::string, UsageTotals>& out) {
+    if (from >= to) return ok();
+    Where w;
+    w.scope(scope);
+    if (!scope.provider && !scope.user_id) w.providers_with_rollups(minute_floor(from), to);
+    w.at_least("occurred_at", from);
+    w.below("occurred_at", to);
+    auto r = s.execute("SELECT model, " + std::string(kRawSums) + " FROM analytics_usage_events" + w.sql() +
+                           " AND model IS NOT NULL GROUP BY model",
+                       std::span<const SqlValue>(w.params()));
+    if (!r) return fail(r.error());
+    for (const auto& row : r->rows) {
+        const UsageTotals t = totals_at(row, 1);
+        if (t.events() > 0) out[lt::ports::as_text(row.at(0)).value_or("")] += t;
+    }
+    return ok();
+}
+
 constexpr std::string_view kInsertUsage =
-    "INSERT INTO analytics_usage_events (event_id, user_id, org_id, provider, tokens, allowed, outcome, occurred_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING";
+    "INSERT INTO analytics_usage_events (event_id, user_id, org_id, provider, tokens, allowed, outcome, occurred_at, "
+    "model, prompt_tokens, completion_tokens, completeness) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (event_id) DO NOTHING";
 constexpr std::string_view kInsertPurchase =
     "INSERT INTO analytics_purchase_events (event_id, event, saga_id, user_id, org_id, provider, tokens, status, "
     "occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING";
@@ -223,7 +245,8 @@ lt::Result<std::size_t> SqlUsageStore::store_usage(std::span<const UsageEvent> e
             auto ins = s.execute(kInsertUsage,
                                  {SqlValue(e.event_id), SqlValue(e.user_id), optional_text(e.org_id), SqlValue(e.provider),
                                   SqlValue(e.tokens), SqlValue(std::int64_t{e.allowed ? 1 : 0}), SqlValue(e.outcome),
-                                  SqlValue(at)});
+                                  SqlValue(at), optional_text(e.model), optional_int(e.prompt_tokens),
+                                  optional_int(e.completion_tokens), optional_text(e.completeness)});
             if (!ins) return fail(ins.error());
             if (ins->affected == 0) continue;  // already stored: counted once
             ++fresh;
@@ -278,8 +301,8 @@ lt::Result<std::vector<UsageEvent>> SqlUsageStore::recent_usage(const UsageScope
         w.scope(scope);
         w.params().push_back(SqlValue(static_cast<std::int64_t>(limit)));
         const std::string sql =
-            "SELECT event_id, user_id, org_id, provider, tokens, allowed, outcome, occurred_at "
-            "FROM analytics_usage_events" + w.sql() + " ORDER BY occurred_at DESC, id DESC LIMIT $" +
+            "SELECT event_id, user_id, org_id, provider, tokens, allowed, outcome, occurred_at, model, prompt_tokens, "
+            "completion_tokens, completeness FROM analytics_usage_events" + w.sql() + " ORDER BY occurred_at DESC, id DESC LIMIT $" +
             std::to_string(w.params().size());
         auto rows = s.execute(sql, std::span<const SqlValue>(w.params()));
         if (!rows) return fail(rows.error());
@@ -295,6 +318,10 @@ lt::Result<std::vector<UsageEvent>> SqlUsageStore::recent_usage(const UsageScope
             e.allowed = lt::ports::as_int(row.at(5)).value_or(0) != 0;
             e.outcome = lt::ports::as_text(row.at(6)).value_or("");
             e.occurred_at = from_ms(lt::ports::as_int(row.at(7)).value_or(0));
+            e.model = lt::ports::as_text(row.at(8));
+            e.prompt_tokens = lt::ports::as_int(row.at(9));
+            e.completion_tokens = lt::ports::as_int(row.at(10));
+            e.completeness = lt::ports::as_text(row.at(11));
             out.push_back(std::move(e));
         }
         return ok();
@@ -326,6 +353,7 @@ lt::Result<std::vector<GroupTotals>> SqlUsageStore::breakdown(const UsageScope& 
     auto r = db_.transact_sync([&](SqlSession& s) -> Result<void> {
         if (auto snap = one_snapshot(db_, s); !snap) return snap;
         groups.clear();
+        if (by == UsageDimension::model) return model_sums(s, scope, to_ms(range.from), to_ms(range.to), groups);
         return accumulate(s, scope, to_ms(range.from), to_ms(range.to),
                           by == UsageDimension::provider ? "provider" : "user_id", groups);
     });

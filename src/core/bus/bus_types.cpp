@@ -82,6 +82,7 @@ json::value to_json(const Context& c) {
     json::object o{{"requestId", c.request_id}, {"correlationId", c.correlation_id}};
     if (c.deadline != std::chrono::steady_clock::time_point::max()) o["timeoutMs"] = c.remaining_ms();
     if (c.principal) o["principal"] = to_json(*c.principal);
+    if (!c.traceparent.empty()) o["traceparent"] = c.traceparent;
     return o;
 }
 
@@ -97,6 +98,7 @@ Context context_from_json(const json::value& v) {
     if (auto* p = o.if_contains("principal")) {
         if (auto pr = principal_from_json(*p)) c.principal = std::move(*pr);
     }
+    if (auto* t = o.if_contains("traceparent"); t && t->is_string()) c.traceparent = std::string(t->as_string());
     return c;
 }
 

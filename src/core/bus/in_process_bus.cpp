@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "lt/core/metrics.hpp"
+#include "lt/core/tracer.hpp"
 
 namespace asio = boost::asio;
 
@@ -62,6 +63,8 @@ InProcessBus::InProcessBus(asio::any_io_executor ex, Logger log, MetricsRegistry
 
 InProcessBus::~InProcessBus() = default;
 
+void InProcessBus::set_tracer(Tracer* tracer) { tracer_ = tracer && tracer->enabled() ? tracer : nullptr; }
+
 void InProcessBus::handle_named(std::string name, CommandHandler handler) {
     handlers_[std::move(name)] = std::move(handler);
 }
@@ -87,11 +90,21 @@ asio::awaitable<Result<Payload>> InProcessBus::call_named(std::string name, Payl
     auto it = handlers_.find(name);
     if (it == handlers_.end()) co_return fail(Errc::not_found, "no handler for command " + name);
     if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "deadline passed before " + name);
+    // The command's span (the provider call is provider.chat.v1): the handler's calls are its children.
+    Span span;
+    if (tracer_) {
+        span = tracer_->start(name, ctx.traceparent, SpanKind::internal);
+        ctx.traceparent = span.traceparent();
+    }
     try {
         auto request = checked(name, std::move(body));
-        if (!request) co_return fail(request.error());
+        if (!request) {
+            span.set_error(request.error().message);
+            co_return fail(request.error());
+        }
         auto op = it->second(Message{name, std::move(*request), std::move(ctx)});
         auto reply = co_await std::move(op);
+        if (!reply) span.set_error(reply.error().message);
         if (!reply || !codec_check_) co_return reply;
         co_return checked(name + " reply", std::move(*reply));
     } catch (const std::exception& e) {

@@ -42,6 +42,13 @@ void describe_kernel(Schema& schema) {
     schema.add(key("server.body-limit", Type::integer, "Largest request body in bytes (larger is 413)", 1));
     schema.add(key("server.header-limit", Type::integer, "Largest request header block in bytes", 1));
     schema.add(key("server.max-connections", Type::integer, "Open connections beyond which new ones are refused", 1));
+    schema.add(key("server.ssl.enabled", Type::boolean, "Serve HTTPS (TLS 1.2+) on server.port instead of HTTP"));
+    schema.add(key("server.ssl.certificate", Type::string, "PEM certificate chain file (reloaded on SIGHUP)"));
+    schema.add(key("server.ssl.certificate-private-key", Type::string, "PEM private key file of the certificate"));
+    schema.add(key("server.ssl.redirect-http-port", Type::integer,
+                   "Plain-HTTP port answering 308 to https (with server.ssl.enabled); 0 = none", 0, 65535));
+    schema.add(key("server.max-connections-per-ip", Type::integer,
+                   "Open connections from one client address beyond which new ones are closed at once; 0 = no cap", 0));
     schema.add(key("server.max-in-flight", Type::integer, "Requests processed at once beyond which the answer is 503",
                    1));
     schema.add(key("server.read-timeout", Type::duration, "Deadline for reading one request (headers and body)",
@@ -114,9 +121,29 @@ void describe_kernel(Schema& schema) {
     schema.add(key("config.url", Type::string,
                    "Config module to fetch this process's configuration from at start (`GET {url}/leaky-tokens/{profile}`)"));
 
+    // tracing.*
+    schema.add(key("tracing.otlp.endpoint", Type::string,
+                   "OTLP/HTTP JSON traces URL (`http://jaeger:4318/v1/traces`); unset: no spans are recorded"));
+    schema.add(key("tracing.sampling-ratio", Type::number,
+                   "Share of new traces recorded (0..1); a caller's sampled flag in `traceparent` is followed", 0, 1));
+    schema.add(key("tracing.queue-size", Type::integer,
+                   "Ended spans waiting for export; beyond, spans are dropped (tracing_spans_dropped_total)", 1,
+                   1000000));
+
+    // metrics.*
+    schema.add(key("metrics.application", Type::string,
+                   "Value of the `application` label put on every metric sample (empty: no such label)"));
+
     // log.*
     schema.add(choice("log.level", {"trace", "debug", "info", "warn", "error", "off"}, "Lowest level logged"));
-    schema.add(key("log.access", Type::boolean, "Write one JSON access-log line per request"));
+    schema.add(key("log.access", Type::boolean, "Write one JSON access-log line per request (false: as server.access-log=off)"));
+    schema.add(choice("log.format", {"text", "json"},
+                      "Log line format: text, or one JSON object per line (ts, level, logger, msg and each key=value)"));
+    schema.add(choice("log.modules.*", {"trace", "debug", "info", "warn", "error", "off"},
+                      "Level of one logger (app, access, bus, cluster, redis, kafka, or a module name), over log.level"));
+    schema.add(key("server.access-log", Type::string,
+                   "Where the access log goes: `off`, `stdout` or a file path (appended); buffered and written by a "
+                   "thread of its own, lines dropped when it falls behind are counted in log_access_dropped_total"));
 }
 
 }  // namespace lt::config

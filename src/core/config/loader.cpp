@@ -293,7 +293,45 @@ private:
             }
             return;
         }
-        error(entry, "unknown key '" + entry.key + "'");
+        error(entry, "unknown key '" + entry.key + "'" + suggestion(entry.key));
+    }
+
+    /// "; did you mean 'server.port'?" for the schema key closest to `key` (edit distance, a `*`
+    /// segment taking the typed segment), or "" when nothing is close.
+    std::string suggestion(const std::string& key) const {
+        const auto typed = detail::split_trimmed(key, '.');
+        std::string best;
+        std::size_t best_distance = std::string::npos;
+        for (const auto& spec : schema_.keys()) {
+            auto parts = detail::split_trimmed(spec.pattern, '.');
+            std::string candidate;
+            for (std::size_t i = 0; i < parts.size(); ++i) {
+                if (parts[i] == "*" && i < typed.size()) parts[i] = typed[i];
+                candidate += (i ? "." : "") + parts[i];
+            }
+            const auto d = edit_distance(key, candidate);
+            if (d < best_distance) {
+                best_distance = d;
+                best = candidate;
+            }
+        }
+        if (best.empty() || best_distance > std::max<std::size_t>(2, key.size() / 3)) return {};
+        return "; did you mean '" + best + "'?";
+    }
+
+    static std::size_t edit_distance(std::string_view a, std::string_view b) {
+        std::vector<std::size_t> row(b.size() + 1);
+        for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+        for (std::size_t i = 1; i <= a.size(); ++i) {
+            std::size_t diagonal = row[0];
+            row[0] = i;
+            for (std::size_t j = 1; j <= b.size(); ++j) {
+                const std::size_t above = row[j];
+                row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+                diagonal = above;
+            }
+        }
+        return row[b.size()];
     }
 
     const Schema& schema_;

@@ -1,5 +1,6 @@
 #include "lt/http/client.hpp"
 
+#include <array>
 #include <charconv>
 #include <mutex>
 #include <unordered_map>
@@ -13,6 +14,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -35,6 +37,72 @@ struct Conn {
 bool stale_connection_error(const boost::system::error_code& ec) {
     return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
            ec == asio::error::broken_pipe;
+}
+
+/// A body read through a buffer_body parser: each read parses what arrived into `piece`.
+class StreamReader final : public BodyReader {
+public:
+    StreamReader(std::unique_ptr<Conn> conn, std::unique_ptr<bhttp::response_parser<bhttp::buffer_body>> parser,
+                 std::chrono::milliseconds timeout)
+        : conn_(std::move(conn)), parser_(std::move(parser)), timeout_(timeout) {}
+    ~StreamReader() override {
+        boost::system::error_code ignored;
+        conn_->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        conn_->stream.close();
+    }
+
+    asio::awaitable<Result<std::string>> next() override {
+        std::string out;
+        while (out.empty() && !parser_->is_done()) {
+            auto& body = parser_->get().body();
+            body.data = piece_.data();
+            body.size = piece_.size();
+            conn_->stream.expires_after(timeout_);
+            auto [ec, n] = co_await bhttp::async_read_some(conn_->stream, conn_->buffer, *parser_, kTuple);
+            if (ec == bhttp::error::need_buffer) ec = {};
+            if (ec == beast::error::timeout) co_return fail(Errc::timeout, "HTTP stream stalled");
+            if (ec) co_return fail(Errc::unavailable, "HTTP stream broke off: " + ec.message());
+            out.append(piece_.data(), piece_.size() - parser_->get().body().size);
+        }
+        co_return out;
+    }
+
+private:
+    std::unique_ptr<Conn> conn_;
+    std::unique_ptr<bhttp::response_parser<bhttp::buffer_body>> parser_;
+    std::chrono::milliseconds timeout_;
+    std::array<char, 16384> piece_{};
+};
+
+/// Reads a response head; a body without a length becomes a StreamReader, any other is read whole.
+/// Returns the error of the read (the connection is then dropped).
+asio::awaitable<std::pair<boost::system::error_code, ClientResponse>> read_streamed(std::unique_ptr<Conn>& conn,
+                                                                                   std::size_t max_body,
+                                                                                   std::chrono::milliseconds timeout) {
+    auto parser = std::make_unique<bhttp::response_parser<bhttp::buffer_body>>();
+    parser->body_limit(max_body);
+    ClientResponse r;
+    auto [ec, n] = co_await bhttp::async_read_header(conn->stream, conn->buffer, *parser, kTuple);
+    if (ec) co_return std::make_pair(ec, std::move(r));
+    const auto& head = parser->get();
+    r.status = static_cast<int>(head.result_int());
+    for (const auto& f : head) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    if (!parser->is_done() && (parser->chunked() || !parser->content_length())) {
+        parser->body_limit(boost::none);  // relayed piece by piece, never held whole
+        r.stream = std::make_shared<StreamReader>(std::move(conn), std::move(parser), timeout);
+        co_return std::make_pair(ec, std::move(r));
+    }
+    std::array<char, 16384> piece;
+    while (!parser->is_done()) {
+        parser->get().body().data = piece.data();
+        parser->get().body().size = piece.size();
+        auto [rec, rn] = co_await bhttp::async_read(conn->stream, conn->buffer, *parser, kTuple);
+        if (rec == bhttp::error::need_buffer) rec = {};
+        if (rec) co_return std::make_pair(rec, std::move(r));
+        r.body.append(piece.data(), piece.size() - parser->get().body().size);
+    }
+    if (!parser->get().keep_alive()) conn.reset();
+    co_return std::make_pair(ec, std::move(r));
 }
 }  // namespace
 
@@ -131,6 +199,24 @@ asio::awaitable<Result<ClientResponse>> Client::request(std::string host, std::u
         }
         conn->stream.expires_after(left);
         auto [wec, wn] = co_await bhttp::async_write(conn->stream, out, kTuple);
+        if (req.stream_response) {
+            std::pair<boost::system::error_code, ClientResponse> got{wec, {}};
+            if (!wec) {
+                auto read = read_streamed(conn, pool->max_response, timeout);
+                got = co_await std::move(read);
+            }
+            auto& [sec, sres] = got;
+            if (sec) {
+                if (reused && attempt == 0 && stale_connection_error(sec)) continue;
+                if (sec == beast::error::timeout) co_return fail(Errc::timeout, "HTTP call timed out");
+                co_return fail(Errc::unavailable, "HTTP call to " + key + " failed: " + sec.message());
+            }
+            if (conn) {  // read whole and kept alive: back to the pool
+                conn->stream.expires_never();
+                pool->put(key, std::move(conn));
+            }
+            co_return std::move(sres);
+        }
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(pool->max_response);
         boost::system::error_code ec = wec;

@@ -91,7 +91,7 @@ void Response::set_header(std::string name, std::string value) {
 Response Response::json(int status, const json::value& body) {
     Response r;
     r.status = status;
-    r.body = boost::json::serialize(body);
+    r.body = to_json_text(body);  // doubles as `50.0`, not Boost's `5E1`
     r.headers.push_back({"Content-Type", "application/json"});
     return r;
 }

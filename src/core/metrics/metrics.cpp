@@ -62,18 +62,21 @@ void append_help(std::string& out, std::string_view name, std::string_view help,
     out += '\n';
 }
 
-/// `{a="x",b="y"}` plus an optional extra label (histogram `le`); nothing when there are no labels.
-void append_labels(std::string& out, const std::vector<std::string>& names, const std::vector<std::string>& values,
-                   std::string_view extra_name = {}, std::string_view extra_value = {}) {
-    if (names.empty() && extra_name.empty()) return;
+/// `{c="k",a="x",b="y"}`: the constant labels, the series' labels and an optional extra label
+/// (histogram `le`); nothing when there are none.
+void append_labels(std::string& out, std::string_view constant, const std::vector<std::string>& names,
+                   const std::vector<std::string>& values, std::string_view extra_name = {},
+                   std::string_view extra_value = {}) {
+    if (names.empty() && extra_name.empty() && constant.empty()) return;
     out += '{';
-    bool first = true;
+    bool first = constant.empty();
+    out += constant;
     for (std::size_t i = 0; i < names.size(); ++i) {
         if (!first) out += ',';
         first = false;
         out += names[i];
         out += "=\"";
-        append_label_value(out, values[i]);
+        if (i < values.size()) append_label_value(out, values[i]);
         out += '"';
     }
     if (!extra_name.empty()) {
@@ -86,12 +89,12 @@ void append_labels(std::string& out, const std::vector<std::string>& names, cons
     out += '}';
 }
 
-void append_sample(std::string& out, std::string_view name, std::string_view suffix,
+void append_sample(std::string& out, std::string_view constant, std::string_view name, std::string_view suffix,
                    const std::vector<std::string>& label_names, const std::vector<std::string>& label_values,
                    double value, std::string_view extra_name = {}, std::string_view extra_value = {}) {
     out += name;
     out += suffix;
-    append_labels(out, label_names, label_values, extra_name, extra_value);
+    append_labels(out, constant, label_names, label_values, extra_name, extra_value);
     out += ' ';
     append_number(out, value);
     out += '\n';
@@ -107,6 +110,16 @@ std::string_view type_name(MetricType type) {
 }
 
 }  // namespace
+
+bool LabelValuesLess::operator()(const std::vector<std::string>& a, std::span<const std::string_view> b) const {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                        [](std::string_view x, std::string_view y) { return x < y; });
+}
+
+bool LabelValuesLess::operator()(std::span<const std::string_view> a, const std::vector<std::string>& b) const {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                        [](std::string_view x, std::string_view y) { return x < y; });
+}
 
 void Counter::inc(double v) {
     // Counters only go up; a negative or NaN increment is a caller bug and is ignored.
@@ -152,10 +165,32 @@ Family<Series>::Family(std::string name, std::string help, std::vector<std::stri
 
 template <class Series>
 Series& Family<Series>::labels(const std::vector<std::string>& values) {
-    // A wrong number of values is a caller bug; pad with "" or drop extras rather than throw.
-    std::vector<std::string> key = values;
+    std::vector<std::string_view> views(values.begin(), values.end());
+    return labels(std::span<const std::string_view>(views));
+}
+
+template <class Series>
+Series& Family<Series>::labels(std::initializer_list<std::string_view> values) {
+    return labels(std::span<const std::string_view>(values.begin(), values.size()));
+}
+
+template <class Series>
+Series& Family<Series>::labels(std::span<const std::string_view> values) {
+    // A wrong number of values is a caller bug: pad with "" or drop extras rather than throw (the
+    // slow path, which normalises the key).
+    if (values.size() == label_names_.size()) {
+        std::shared_lock lock(mutex_);
+        auto it = series_.find(values);
+        if (it != series_.end()) return *it->second;
+    }
+    return insert(values);
+}
+
+template <class Series>
+Series& Family<Series>::insert(std::span<const std::string_view> values) {
+    std::vector<std::string> key(values.begin(), values.begin() + std::min(values.size(), label_names_.size()));
     key.resize(label_names_.size());
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     auto& slot = series_[std::move(key)];
     if (!slot) {
         if constexpr (std::is_same_v<Series, Histogram>) {
@@ -168,16 +203,8 @@ Series& Family<Series>::labels(const std::vector<std::string>& values) {
 }
 
 template <class Series>
-Series& Family<Series>::labels(std::initializer_list<std::string_view> values) {
-    std::vector<std::string> copy;
-    copy.reserve(values.size());
-    for (const auto value : values) copy.emplace_back(value);
-    return labels(copy);
-}
-
-template <class Series>
-void Family<Series>::render(std::string& out) const {
-    std::lock_guard lock(mutex_);
+void Family<Series>::render(std::string& out, std::string_view constant) const {
+    std::shared_lock lock(mutex_);
     // A label-less family exports 0 before its first use; a labelled one with no series is left out.
     if (series_.empty() && !label_names_.empty()) return;
     append_help(out, name_, help_, type_name(type_));
@@ -187,13 +214,13 @@ void Family<Series>::render(std::string& out) const {
             for (const double bound : bounds_) {
                 le.clear();
                 append_number(le, bound);
-                append_sample(out, name_, "_bucket", label_names_, {}, 0, "le", le);
+                append_sample(out, constant, name_, "_bucket", label_names_, {}, 0, "le", le);
             }
-            append_sample(out, name_, "_bucket", label_names_, {}, 0, "le", "+Inf");
-            append_sample(out, name_, "_sum", label_names_, {}, 0);
-            append_sample(out, name_, "_count", label_names_, {}, 0);
+            append_sample(out, constant, name_, "_bucket", label_names_, {}, 0, "le", "+Inf");
+            append_sample(out, constant, name_, "_sum", label_names_, {}, 0);
+            append_sample(out, constant, name_, "_count", label_names_, {}, 0);
         } else {
-            append_sample(out, name_, "", label_names_, {}, 0);
+            append_sample(out, constant, name_, "", label_names_, {}, 0);
         }
         return;
     }
@@ -209,13 +236,13 @@ void Family<Series>::render(std::string& out) const {
                 cumulative += buckets[i];
                 le.clear();
                 append_number(le, bounds_[i]);
-                append_sample(out, name_, "_bucket", label_names_, values, static_cast<double>(cumulative), "le", le);
+                append_sample(out, constant, name_, "_bucket", label_names_, values, static_cast<double>(cumulative), "le", le);
             }
-            append_sample(out, name_, "_bucket", label_names_, values, static_cast<double>(count), "le", "+Inf");
-            append_sample(out, name_, "_sum", label_names_, values, sum);
-            append_sample(out, name_, "_count", label_names_, values, static_cast<double>(count));
+            append_sample(out, constant, name_, "_bucket", label_names_, values, static_cast<double>(count), "le", "+Inf");
+            append_sample(out, constant, name_, "_sum", label_names_, values, sum);
+            append_sample(out, constant, name_, "_count", label_names_, values, static_cast<double>(count));
         } else {
-            append_sample(out, name_, "", label_names_, values, series->value());
+            append_sample(out, constant, name_, "", label_names_, values, series->value());
         }
     }
 }
@@ -260,6 +287,26 @@ void MetricsRegistry::gauge_callback(const std::string& name, const std::string&
     callbacks_[name] = {help, std::move(fn)};
 }
 
+void MetricsRegistry::callback_family(const std::string& name, const std::string& help, MetricType type,
+                                      std::vector<std::string> label_names,
+                                      std::function<std::vector<CallbackSample>()> fn) {
+    std::lock_guard lock(mutex_);
+    callback_families_[name] = CallbackFamily{help, type, std::move(label_names), std::move(fn)};
+}
+
+void MetricsRegistry::set_constant_labels(std::vector<std::pair<std::string, std::string>> labels) {
+    std::string rendered;
+    for (const auto& [name, value] : labels) {
+        if (!rendered.empty()) rendered += ',';
+        rendered += name;
+        rendered += "=\"";
+        append_label_value(rendered, value);
+        rendered += '"';
+    }
+    std::lock_guard lock(mutex_);
+    constant_ = std::move(rendered);
+}
+
 std::string MetricsRegistry::render() const {
     // Families are never removed, so their pointers stay valid after the lock is released; callbacks
     // are copied and run unlocked so that one may itself use the registry.
@@ -269,23 +316,38 @@ std::string MetricsRegistry::render() const {
     };
     std::vector<Item> items;
     std::vector<std::pair<std::string, std::pair<std::string, std::function<double()>>>> callbacks;
+    std::vector<std::pair<std::string, CallbackFamily>> families;
+    std::string constant;
     {
         std::lock_guard lock(mutex_);
+        constant = constant_;
         for (const auto& [name, family] : counters_) {
-            items.push_back({name, [f = family.get()](std::string& o) { f->render(o); }});
+            items.push_back({name, [f = family.get(), &constant](std::string& o) { f->render(o, constant); }});
         }
         for (const auto& [name, family] : gauges_) {
-            items.push_back({name, [f = family.get()](std::string& o) { f->render(o); }});
+            items.push_back({name, [f = family.get(), &constant](std::string& o) { f->render(o, constant); }});
         }
         for (const auto& [name, family] : histograms_) {
-            items.push_back({name, [f = family.get()](std::string& o) { f->render(o); }});
+            items.push_back({name, [f = family.get(), &constant](std::string& o) { f->render(o, constant); }});
         }
         callbacks.assign(callbacks_.begin(), callbacks_.end());
+        families.assign(callback_families_.begin(), callback_families_.end());
     }
     for (const auto& [name, entry] : callbacks) {
-        items.push_back({name, [&entry = entry, &name = name](std::string& o) {
+        items.push_back({name, [&entry = entry, &name = name, &constant](std::string& o) {
                              append_help(o, name, entry.first, "gauge");
-                             append_sample(o, name, "", {}, {}, entry.second ? entry.second() : 0.0);
+                             append_sample(o, constant, name, "", {}, {}, entry.second ? entry.second() : 0.0);
+                         }});
+    }
+    for (const auto& [name, family] : families) {
+        items.push_back({name, [&f = family, &name = name, &constant](std::string& o) {
+                             auto samples = f.fn ? f.fn() : std::vector<CallbackSample>{};
+                             // A labelled family with no samples still declares itself (HELP/TYPE).
+                             append_help(o, name, f.help, type_name(f.type));
+                             if (samples.empty() && f.label_names.empty()) samples.push_back({});
+                             for (const auto& s : samples) {
+                                 append_sample(o, constant, name, "", f.label_names, s.labels, s.value);
+                             }
                          }});
     }
     std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.name < b.name; });

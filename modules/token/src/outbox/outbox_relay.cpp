@@ -41,6 +41,12 @@ constexpr auto kBacklogCountPeriod = std::chrono::seconds(1);
 constexpr std::string_view kClaimSql =
     "UPDATE token_outbox SET claim_owner = $1, claim_until = $2 WHERE " LT_OUTBOX_FREE
     " AND seq IN (SELECT seq FROM token_outbox WHERE " LT_OUTBOX_FREE " ORDER BY seq LIMIT $4)";
+// PostgreSQL: the sub-select skips rows another relay's claim holds locked, so two relays never wait
+// on each other's rows in opposite orders (the deadlocks the two-process benchmark showed).
+constexpr std::string_view kClaimSqlPostgres =
+    "UPDATE token_outbox SET claim_owner = $1, claim_until = $2 WHERE " LT_OUTBOX_FREE
+    " AND seq IN (SELECT seq FROM token_outbox WHERE " LT_OUTBOX_FREE
+    " ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)";
 #undef LT_OUTBOX_FREE
 constexpr std::string_view kSelectSql =
     "SELECT seq, id, aggregate_type, aggregate_id, payload FROM token_outbox "
@@ -264,7 +270,7 @@ Result<std::size_t> OutboxRelay::publish_pass() {
     const SqlValue stamp(format_rfc3339(now));
     auto selected = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
         rows.clear();
-        auto claimed = s.execute(kClaimSql, {owner, until, stamp, SqlValue(static_cast<std::int64_t>(options_.batch_size))});
+        auto claimed = s.execute(db_.dialect() == "postgres" ? kClaimSqlPostgres : kClaimSql, {owner, until, stamp, SqlValue(static_cast<std::int64_t>(options_.batch_size))});
         if (!claimed) return fail(claimed.error());
         if (claimed->affected == 0) return ok();
         auto q = s.execute(kSelectSql, {owner, until});

@@ -1,13 +1,18 @@
 #include "quota/group_committer.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <future>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lt::token {
 
 namespace {
+
+/// A batch without a durable unit: visible at commit, flushed with the next durable commit (see header).
+constexpr std::string_view kAsyncCommit = "SET LOCAL synchronous_commit TO off";
 
 /// Runs one unit, turning a throw into an error (a unit should not throw; this keeps the drainer alive).
 Result<void> run_unit(const GroupCommitter::Work& work, ports::SqlSession& session) {
@@ -24,29 +29,34 @@ Result<void> run_unit(const GroupCommitter::Work& work, ports::SqlSession& sessi
 }  // namespace
 
 GroupCommitter::GroupCommitter(ports::SqlDatabase& db, std::size_t max_batch, std::function<void()> after_commit)
-    : db_(db), max_batch_(max_batch == 0 ? 1 : max_batch), after_commit_(std::move(after_commit)) {
+    : db_(db),
+      max_batch_(max_batch == 0 ? 1 : max_batch),
+      async_commit_(db.dialect() == "postgres"),
+      after_commit_(std::move(after_commit)) {
     drainer_ = std::thread([this] { drain_loop(); });
 }
 
 GroupCommitter::~GroupCommitter() { stop(); }
 
-bool GroupCommitter::try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter) {
+bool GroupCommitter::try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter, std::string order_key,
+                                 bool durable) {
     std::lock_guard lock(mutex_);
     if (stopping_) return false;
-    queue_.push_back(Item{std::move(work), std::move(waiter)});
+    queue_.push_back(Item{std::move(work), std::move(waiter), std::move(order_key), durable});
     // A busy drainer looks at the queue again before it sleeps: wake it only when it sleeps.
     if (drainer_idle_) wake_.notify_one();
     return true;
 }
 
-void GroupCommitter::enqueue(Work work, std::unique_ptr<CommitWaiter> waiter) {
-    if (try_enqueue(work, waiter)) return;
+void GroupCommitter::enqueue(Work work, std::unique_ptr<CommitWaiter> waiter, std::string order_key, bool durable) {
+    if (try_enqueue(work, waiter, std::move(order_key), durable)) return;
     if (waiter) waiter->complete(fail(Errc::unavailable, "group committer stopped"));
 }
 
-boost::asio::awaitable<Result<void>> GroupCommitter::submit(Work work) {
-    return await_commit([this, work = std::move(work)](std::unique_ptr<CommitWaiter> waiter) mutable {
-        enqueue(std::move(work), std::move(waiter));
+boost::asio::awaitable<Result<void>> GroupCommitter::submit(Work work, std::string order_key, bool durable) {
+    return await_commit([this, work = std::move(work), key = std::move(order_key), durable](
+                            std::unique_ptr<CommitWaiter> waiter) mutable {
+        enqueue(std::move(work), std::move(waiter), std::move(key), durable);
     });
 }
 
@@ -90,6 +100,10 @@ void GroupCommitter::drain_loop() {
                 queue_.pop_front();
             }
         }
+        // One global lock order for every batch of every process (see the header); equal keys keep
+        // their submission order.
+        std::stable_sort(batch.begin(), batch.end(),
+                         [](const Item& a, const Item& b) { return a.order_key < b.order_key; });
         run_batch(batch);
         batch.clear();
     }
@@ -97,7 +111,12 @@ void GroupCommitter::drain_loop() {
 
 void GroupCommitter::run_batch(std::deque<Item>& batch) {
     transactions_.fetch_add(1, std::memory_order_relaxed);
-    auto committed = db_.transact_sync([&batch](ports::SqlSession& session) -> Result<void> {
+    bool durable = !async_commit_;
+    for (const auto& item : batch) durable = durable || item.durable;
+    auto committed = db_.transact_sync([this, &batch, durable](ports::SqlSession& session) -> Result<void> {
+        if (!durable) {
+            if (auto r = db_.execute_script(session, kAsyncCommit); !r) return r;
+        }
         for (auto& item : batch) {
             if (auto r = run_unit(item.work, session); !r) return r;
         }
@@ -122,7 +141,13 @@ void GroupCommitter::run_batch(std::deque<Item>& batch) {
     fallbacks_.fetch_add(1, std::memory_order_relaxed);
     for (auto& item : batch) {
         transactions_.fetch_add(1, std::memory_order_relaxed);
-        auto r = db_.transact_sync([&item](ports::SqlSession& session) { return run_unit(item.work, session); });
+        const bool async = async_commit_ && !item.durable;
+        auto r = db_.transact_sync([this, &item, async](ports::SqlSession& session) -> Result<void> {
+            if (async) {
+                if (auto s = db_.execute_script(session, kAsyncCommit); !s) return s;
+            }
+            return run_unit(item.work, session);
+        });
         (r ? items_ : failed_items_).fetch_add(1, std::memory_order_relaxed);
         if (r && after_commit_) after_commit_();
         if (item.waiter) item.waiter->complete(std::move(r));

@@ -6,7 +6,15 @@
 /// transaction (SqlDatabase::transact_sync) and completes every waiter with its own result. When the
 /// batch transaction fails, the units are re-run one transaction each, in the same order, so one bad
 /// unit cannot fail the others. Batches commit in submission order: a unit submitted after another
-/// is never committed before it.
+/// is never committed before it. Inside a batch, units are run in the order of their `order_key`
+/// (stable: units with equal keys, e.g. one pool's, keep their submission order): units that lock
+/// rows give their row's key, so every batch of every process locks rows in one global order and
+/// two processes' batches cannot deadlock (PostgreSQL would detect it only after deadlock_timeout).
+/// A unit submitted as not `durable` needs its commit visible to every session but not yet flushed:
+/// a batch of such units only commits with `synchronous_commit = off` on PostgreSQL (no WAL flush
+/// wait; the WAL is flushed in order, so the next durable commit of any session makes it durable too,
+/// and it is lost only with the server's crash, together with everything after it). A batch holding one
+/// durable unit is durable. Callers answer a client only after a durable commit.
 
 #include <atomic>
 #include <condition_variable>
@@ -16,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -95,16 +104,17 @@ public:
     /// Queues `work` and completes `waiter` after its transaction committed (or failed). Never blocks
     /// on the database. After stop(), `waiter` is completed at once with Errc::unavailable.
     /// Any thread.
-    void enqueue(Work work, std::unique_ptr<CommitWaiter> waiter);
+    void enqueue(Work work, std::unique_ptr<CommitWaiter> waiter, std::string order_key = {}, bool durable = true);
 
     /// Queues `work` with `waiter` and returns true, moving from both; after stop() returns false and
     /// leaves both untouched (the caller still owns the waiter). Lets a caller enqueue while holding
     /// its own lock without the waiter being completed inside it. Any thread.
-    bool try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter);
+    bool try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter, std::string order_key = {},
+                     bool durable = true);
 
     /// Queues `work` and resumes the caller on its own executor with the unit's result once its
     /// transaction committed. Any coroutine. (Build the awaitable in its own statement.)
-    boost::asio::awaitable<Result<void>> submit(Work work);
+    boost::asio::awaitable<Result<void>> submit(Work work, std::string order_key = {}, bool durable = true);
 
     /// Queues `work` and blocks the calling thread until it committed. Never on an I/O thread nor on
     /// the drainer thread (that would deadlock: fails with Errc::internal instead). Tests, CLI, start-up.
@@ -126,11 +136,19 @@ public:
     std::uint64_t transactions() const { return transactions_.load(std::memory_order_relaxed); }
     /// Units queued and not yet taken by the drainer. Any thread.
     std::size_t queue_depth() const;
+    /// The database the batches run on. Any thread.
+    ports::SqlDatabase& database() const { return db_; }
+    /// The hook run after each commit (may be empty). Any thread.
+    const std::function<void()>& after_commit() const { return after_commit_; }
+    /// Most units per transaction. Any thread.
+    std::size_t max_batch() const { return max_batch_; }
 
 private:
     struct Item {
         Work work;
         std::unique_ptr<CommitWaiter> waiter;
+        std::string order_key;  ///< units run in this order inside a batch (stable)
+        bool durable = true;    ///< false: the commit need not wait for the WAL flush (PostgreSQL)
     };
 
     void drain_loop();
@@ -138,6 +156,7 @@ private:
 
     ports::SqlDatabase& db_;
     const std::size_t max_batch_;
+    const bool async_commit_;  ///< the database honours SET LOCAL synchronous_commit (PostgreSQL)
     const std::function<void()> after_commit_;
     mutable std::mutex mutex_;      ///< guards queue_, stopping_ and drainer_idle_
     std::condition_variable wake_;  ///< signalled on enqueue and stop

@@ -68,6 +68,74 @@ Result<void> insert_reservation(ports::SqlSession& session, const StoredReservat
     return ok();
 }
 
+namespace {
+
+// One round trip instead of three (SELECT ... FOR UPDATE, UPDATE, INSERT). p locks the row and reads
+// the latest committed version (READ COMMITTED); u debits from p's values; i inserts the reservation
+// only when u debited. Overflow-safe: a + p ≥ min is tested as a ≥ min − p, and min(max, a + p) as
+// (a ≥ max − p ? max : a + p). reset_time is stored as fixed-width RFC 3339 text (format_rfc3339), so
+// the text comparison is the time comparison; "reset_time > now" is strict, so a window due within
+// this millisecond takes the general path.
+#define LT_RESERVE_ONE(WINDOW)                                                                          \
+    "WITH p AS (SELECT owner_type, owner_id, provider, allowance_remaining AS a, purchased_remaining AS pr, " \
+    "reset_time AS rt, CASE WHEN allowance_remaining >= $5::bigint - purchased_remaining THEN $5::bigint " \
+    "ELSE allowance_remaining + purchased_remaining END AS n FROM token_pools "                        \
+    "WHERE owner_type = $1 AND owner_id = $2 AND provider = $3 FOR UPDATE), "                           \
+    "u AS (UPDATE token_pools t SET allowance_remaining = p.a - LEAST(p.n, p.a), "                      \
+    "purchased_remaining = p.pr - (p.n - LEAST(p.n, p.a)), updated_at = $6 FROM p "                     \
+    "WHERE t.owner_type = p.owner_type AND t.owner_id = p.owner_id AND t.provider = p.provider "         \
+    "AND p.a >= $4::bigint - p.pr " WINDOW                                                              \
+    "RETURNING LEAST(p.n, p.a) AS fa, p.n - LEAST(p.n, p.a) AS fp, p.rt AS rt), "                       \
+    "i AS (INSERT INTO token_reservations (id, owner_type, owner_id, provider, from_allowance, "         \
+    "from_purchased, window_reset, created_at, expires_at) SELECT $7, $1, $2, $3, fa, fp, rt, $6, $8 FROM u " \
+    "RETURNING 1) "                                                                                     \
+    "SELECT fa, fp, rt, (SELECT count(*) FROM i) FROM u"
+constexpr std::string_view kReserveOneSql = LT_RESERVE_ONE("AND p.rt IS NOT NULL AND p.rt > $6 ");
+constexpr std::string_view kReserveOneNoWindowSql = LT_RESERVE_ONE("");
+#undef LT_RESERVE_ONE
+
+}  // namespace
+
+Result<bool> reserve_in_one_statement(ports::SqlSession& session, StoredReservation& r, std::int64_t min_tokens,
+                                      std::int64_t max_tokens, bool window_enabled,
+                                      std::chrono::system_clock::time_point now,
+                                      std::chrono::system_clock::time_point expires_at) {
+    auto q = session.execute(window_enabled ? kReserveOneSql : kReserveOneNoWindowSql,
+                             {text(to_string(r.key.type)), text(r.key.owner_id), text(r.key.provider),
+                              SqlValue(min_tokens), SqlValue(max_tokens), SqlValue(format_rfc3339(now)), text(r.id),
+                              SqlValue(format_rfc3339(expires_at))});
+    if (!q) return fail(q.error());
+    if (q->rows.empty()) return false;
+    const auto& row = q->rows.front();
+    if (row.size() < 4 || ports::as_int(row[3]).value_or(0) != 1) {
+        return fail(Errc::internal, "reservation insert of the one-statement reserve did not happen");
+    }
+    r.split.from_allowance = ports::as_int(row[0]).value_or(0);
+    r.split.from_purchased = ports::as_int(row[1]).value_or(0);
+    r.window_reset = time_of(row[2]);
+    return true;
+}
+
+Result<bool> settle_in_one_statement(ports::SqlSession& session, const std::string& id, const BoundStatement& outbox) {
+    // bind_outbox_insert(): "INSERT INTO token_outbox (...) VALUES ($1, ..., $6)" → "... SELECT ... FROM d".
+    static const std::string sql = [] {
+        return std::string("WITH d AS (DELETE FROM token_reservations WHERE id = $7 RETURNING 1) "
+                           "INSERT INTO token_outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at) "
+                           "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text FROM d");
+    }();
+    if (outbox.params.size() != 6 ||
+        outbox.sql.rfind("INSERT INTO token_outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at) "
+                         "VALUES ($1, $2, $3, $4, $5, $6)",
+                         0) != 0) {
+        return fail(Errc::internal, "unexpected outbox row shape");
+    }
+    std::vector<SqlValue> params(outbox.params);
+    params.push_back(text(id));
+    auto q = session.execute(sql, std::span<const SqlValue>(params));
+    if (!q) return fail(q.error());
+    return q->affected == 1;
+}
+
 Result<bool> delete_reservation(ports::SqlSession& session, const std::string& id) {
     auto q = session.execute("DELETE FROM token_reservations WHERE id = $1", {text(id)});
     if (!q) return fail(q.error());

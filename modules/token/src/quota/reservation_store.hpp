@@ -36,6 +36,20 @@ Result<void> insert_reservation(ports::SqlSession& session, const StoredReservat
                                 std::chrono::system_clock::time_point now,
                                 std::chrono::system_clock::time_point expires_at);
 
+/// PostgreSQL only, one statement: locks the pool row, and when its window is not due (or windows are
+/// off: `window_enabled` false) and a + p ≥ `min_tokens`, debits min(max_tokens, a + p) (a first, then
+/// p) and inserts the reservation row `r` (id and key set) expiring at `expires_at`. Fills r.split and
+/// r.window_reset and returns true when it reserved; false when the general path must decide (no pool,
+/// window due or unset, not enough tokens): nothing was changed then, the row may be locked.
+Result<bool> reserve_in_one_statement(ports::SqlSession& session, StoredReservation& r, std::int64_t min_tokens,
+                                      std::int64_t max_tokens, bool window_enabled,
+                                      std::chrono::system_clock::time_point now,
+                                      std::chrono::system_clock::time_point expires_at);
+
+/// PostgreSQL only, one statement: deletes the reservation row `id` and, only if it was there, inserts
+/// the outbox row `outbox` (a bind_outbox_insert() statement). True when the row was there.
+Result<bool> settle_in_one_statement(ports::SqlSession& session, const std::string& id, const BoundStatement& outbox);
+
 /// Deletes the reservation row; true when it was there (false: settled, released or swept already).
 Result<bool> delete_reservation(ports::SqlSession& session, const std::string& id);
 

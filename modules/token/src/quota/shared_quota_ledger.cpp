@@ -1,10 +1,12 @@
 #include "quota/shared_quota_ledger.hpp"
 
 #include <algorithm>
-
+#include <functional>
 #include <limits>
 #include <span>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "lt/core/time.hpp"
 #include "quota/pool_math.hpp"
@@ -44,11 +46,25 @@ Result<void> write_outbox(ports::SqlSession& s, const std::vector<BoundStatement
 
 /// What the ledger and the reservations it issued share.
 struct SharedQuotaLedger::Core {
-    Core(GroupCommitter& c, SharedLedgerOptions o, bool l) : committer(c), options(o), lock(l) {}
+    Core(GroupCommitter& c, SharedLedgerOptions o, bool l) : committer(c), options(o), lock(l) {
+        if (lock) {
+            for (std::size_t i = 1; i < options.lanes; ++i) {
+                lanes.push_back(std::make_unique<GroupCommitter>(c.database(), c.max_batch(), c.after_commit()));
+            }
+        }
+    }
     GroupCommitter& committer;
     const SharedLedgerOptions options;
     const bool lock;  ///< SELECT ... FOR UPDATE (PostgreSQL)
+    std::vector<std::unique_ptr<GroupCommitter>> lanes;  ///< lanes beyond `committer` (PostgreSQL)
     std::atomic<std::uint64_t> failed_refunds{0};
+
+    /// The committer of the pool whose map_key() is `k`: always the same one for one pool.
+    GroupCommitter& lane(const std::string& k) {
+        if (lanes.empty()) return committer;
+        const std::size_t i = std::hash<std::string>{}(k) % (lanes.size() + 1);
+        return i == 0 ? committer : *lanes[i - 1];
+    }
 
     /// The unit that refunds a reservation exactly once: only the transaction that deletes its row
     /// credits the split back.
@@ -63,9 +79,12 @@ struct SharedQuotaLedger::Core {
 
     /// Queues a refund without waiting for it.
     void queue_refund(std::shared_ptr<Core> self, StoredReservation r, Clock::time_point now) {
-        committer.enqueue(refund_work(std::move(r), now), make_waiter([self = std::move(self)](Result<void> done) {
-                              if (!done) self->failed_refunds.fetch_add(1, std::memory_order_relaxed);
-                          }));
+        std::string k = map_key(r.key);
+        GroupCommitter& c = lane(k);
+        c.enqueue(refund_work(std::move(r), now), make_waiter([self = std::move(self)](Result<void> done) {
+                      if (!done) self->failed_refunds.fetch_add(1, std::memory_order_relaxed);
+                  }),
+                  std::move(k), false);  // lost only with the server's crash: then the sweep refunds
     }
 };
 
@@ -96,7 +115,18 @@ SharedQuotaLedger::SharedQuotaLedger(ports::SqlDatabase& db, BlockingPool& block
                                      SharedLedgerOptions options)
     : db_(db), blocking_(blocking), core_(std::make_shared<Core>(committer, options, db.dialect() == "postgres")) {}
 
-SharedQuotaLedger::~SharedQuotaLedger() = default;
+SharedQuotaLedger::~SharedQuotaLedger() {
+    for (auto& lane : core_->lanes) lane->stop();
+}
+
+Result<void> SharedQuotaLedger::flush_sync() {
+    auto noop = [](ports::SqlSession&) -> Result<void> { return ok(); };
+    if (auto r = core_->committer.submit_sync(noop); !r) return r;
+    for (auto& lane : core_->lanes) {
+        if (auto r = lane->submit_sync(noop); !r) return r;
+    }
+    return ok();
+}
 
 std::uint64_t SharedQuotaLedger::failed_refunds() const {
     return core_->failed_refunds.load(std::memory_order_relaxed);
@@ -121,7 +151,11 @@ boost::asio::awaitable<Result<std::optional<PoolView>>> SharedQuotaLedger::get(P
     std::optional<PoolView> view;
     const auto window = core_->options.quota.window;
     const bool lock = core_->lock;
-    auto op = db_.transact([&](ports::SqlSession& s) -> Result<void> {
+    // On the pool's lane, after what this process queued for it (a refund queued by release() is
+    // seen by the next view), like every unit of the pool. Not durable: a lazy reset is redone.
+    std::string order = map_key(key);
+    GroupCommitter& lane = core_->lane(order);
+    GroupCommitter::Work work = [&](ports::SqlSession& s) -> Result<void> {
         view.reset();
         auto loaded = load_pool_locked(s, key, false);
         if (!loaded) return fail(loaded.error());
@@ -144,7 +178,8 @@ boost::asio::awaitable<Result<std::optional<PoolView>>> SharedQuotaLedger::get(P
         }
         view = view_of_stored(**loaded);
         return ok();
-    });
+    };
+    auto op = lane.submit(std::move(work), std::move(order), false);
     auto r = co_await std::move(op);
     if (!r) co_return fail(r.error());
     if (view) remember(key);
@@ -170,6 +205,17 @@ boost::asio::awaitable<Result<Reservation>> SharedQuotaLedger::reserve_up_to(Poo
     GroupCommitter::Work work = [out, min_tokens, max_tokens, tier_cap, now, window, expires,
                                  lock = core_->lock](ports::SqlSession& s) -> Result<void> {
         out->reserved = false;  // a unit re-runs alone when its batch rolled back
+        if (lock) {
+            // PostgreSQL: the common case in one round trip; else the general path below decides.
+            auto one = reserve_in_one_statement(s, out->r, min_tokens, max_tokens,
+                                                window > std::chrono::milliseconds::zero(), now, expires);
+            if (!one) return fail(one.error());
+            if (*one) {
+                out->tokens = saturating_add(out->r.split.from_allowance, out->r.split.from_purchased);
+                out->reserved = true;
+                return ok();
+            }
+        }
         auto loaded = load_pool_locked(s, out->r.key, lock);
         if (!loaded) return fail(loaded.error());
         if (!*loaded) return ok();
@@ -192,7 +238,11 @@ boost::asio::awaitable<Result<Reservation>> SharedQuotaLedger::reserve_up_to(Poo
         out->reserved = true;
         return ok();
     };
-    auto op = core_->committer.submit(std::move(work));
+    // Not durable: the reservation must be visible to every process before the provider is called,
+    // but the client is answered only after the settle's durable commit, whose WAL flush covers it.
+    std::string order = map_key(key);
+    GroupCommitter& lane = core_->lane(order);
+    auto op = lane.submit(std::move(work), std::move(order), false);
     auto committed = co_await std::move(op);
     if (!committed) co_return fail(committed.error());
     if (!out->reserved) co_return fail(insufficient());
@@ -228,6 +278,13 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::settle_partial(Reservati
     GroupCommitter::Work work = [id = hold->reservation().id, st = std::move(statements), settled, back,
                                  unspent = std::move(unspent), now, lock = core_->lock](ports::SqlSession& s) -> Result<void> {
         *settled = false;
+        if (lock && back == 0 && st.size() == 1) {
+            // PostgreSQL, full spend, one event: delete + insert in one round trip.
+            auto one = settle_in_one_statement(s, id, st.front());
+            if (!one) return fail(one.error());
+            *settled = *one;  // false: expired and refunded by a sweep, nothing spent
+            return ok();
+        }
         auto deleted = delete_reservation(s, id);
         if (!deleted) return fail(deleted.error());
         if (!*deleted) return ok();  // expired and refunded by a sweep: nothing to spend
@@ -238,7 +295,9 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::settle_partial(Reservati
         *settled = true;
         return ok();
     };
-    auto op = core_->committer.submit(std::move(work));
+    std::string order = map_key(hold->reservation().key);
+    GroupCommitter& lane = core_->lane(order);
+    auto op = lane.submit(std::move(work), std::move(order));
     auto committed = co_await std::move(op);
     if (!committed) {
         owned->release();  // nothing of the settle committed: give the tokens back
@@ -302,7 +361,9 @@ boost::asio::awaitable<Result<PoolView>> SharedQuotaLedger::set_allowance(PoolKe
         out->view = view_of_stored(**stored);
         return ok();
     };
-    auto op = core_->committer.submit(std::move(work));
+    std::string order = map_key(key);
+    GroupCommitter& lane = core_->lane(order);
+    auto op = lane.submit(std::move(work), std::move(order));
     auto committed = co_await std::move(op);
     if (!committed) co_return fail(committed.error());
     if (out->refused) {
@@ -323,7 +384,9 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::credit_purchase(PoolKey 
         if (extra) return extra(s);
         return ok();
     };
-    auto op = core_->committer.submit(std::move(work));
+    std::string order = map_key(key);
+    GroupCommitter& lane = core_->lane(order);
+    auto op = lane.submit(std::move(work), std::move(order));
     auto committed = co_await std::move(op);
     if (committed) remember(key);
     co_return committed;
@@ -339,6 +402,11 @@ boost::asio::awaitable<Result<std::size_t>> SharedQuotaLedger::sweep_expired(Clo
     });
     if (auto r = co_await std::move(load); !r) co_return fail(r.error());
     if (expired.empty()) co_return std::size_t{0};
+    // Lock the pools in key order, as every batch does.
+    std::stable_sort(expired.begin(), expired.end(), [](const StoredReservation& a, const StoredReservation& b) {
+        return map_key(a.key) < map_key(b.key);
+    });
+    std::string order = map_key(expired.front().key);
     auto refunded = std::make_shared<std::size_t>(0);
     GroupCommitter::Work work = [expired = std::move(expired), refunded, now,
                                  lock = core_->lock](ports::SqlSession& s) -> Result<void> {
@@ -352,7 +420,7 @@ boost::asio::awaitable<Result<std::size_t>> SharedQuotaLedger::sweep_expired(Clo
         }
         return ok();
     };
-    auto op = core_->committer.submit(std::move(work));
+    auto op = core_->committer.submit(std::move(work), std::move(order), false);  // a lost sweep runs again
     if (auto r = co_await std::move(op); !r) co_return fail(r.error());
     co_return *refunded;
 }

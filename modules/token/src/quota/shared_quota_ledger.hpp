@@ -12,6 +12,11 @@
 ///              already). If the row is gone (swept as expired) the settle fails and spends nothing.
 ///   release  = one unit (queued, not awaited): delete the reservation row and, only if it was there,
 ///              credit the split back (p += from_p; a += from_a only within the window it came from).
+///   On PostgreSQL the common cases are one statement each: reserve is one data-modifying CTE (lock the
+///   row, conditional debit, insert the reservation row) when the window is not due, settle of a full
+///   spend with one outbox row is one CTE (delete the reservation row, insert the outbox row only if it
+///   was there); anything else takes the general path above in the same unit. Units carry their pool
+///   key as order key (GroupCommitter), so batches lock pool rows in one order in every process.
 ///   sweep    = reservations older than their expiry (their process died between reserve and settle)
 ///              are refunded by whichever process sweeps first (the delete decides, exactly once).
 ///
@@ -43,15 +48,23 @@ struct SharedLedgerOptions {
     /// A reservation not settled or released within this time is refunded by the sweep
     /// (`token.quota.reservation-timeout`); it must exceed the longest consume request.
     std::chrono::milliseconds reservation_timeout{std::chrono::seconds(60)};
+    /// PostgreSQL only: group-commit lanes (the given committer plus lanes − 1 of the ledger's own, on
+    /// the same database). A pool's units always go to the lane of its key, so one pool's units keep
+    /// their order and two lanes never wait for one row; the lanes' transactions run at once on
+    /// separate connections (keep storage.sql.pool-size above it). SQLite (one writer) uses 1.
+    std::size_t lanes = 4;
 };
 
 /// Thread-safe: any thread or coroutine may call every member; awaiting callers resume on their own
-/// executor. Writes run on the group-commit thread, reads on the blocking pool.
+/// executor. Every unit of one pool, views included, runs on that pool's group-commit lane, in the
+/// order this process queued them (a view sees a refund release() queued before it); the sweep's
+/// read runs on the database's pool.
 class SharedQuotaLedger final : public QuotaLedger {
 public:
     /// `db`, `blocking` and `committer` must outlive the ledger and every Reservation it issued.
     SharedQuotaLedger(ports::SqlDatabase& db, BlockingPool& blocking, GroupCommitter& committer,
                       SharedLedgerOptions options = {});
+    /// Stops the ledger's own lanes (their queued units are committed first).
     ~SharedQuotaLedger() override;
     SharedQuotaLedger(const SharedQuotaLedger&) = delete;
     SharedQuotaLedger& operator=(const SharedQuotaLedger&) = delete;
@@ -89,6 +102,10 @@ public:
     /// Any coroutine.
     boost::asio::awaitable<Result<std::size_t>> sweep_expired(std::chrono::system_clock::time_point now,
                                                               std::size_t limit = 500);
+
+    /// Blocks until every unit queued so far on every lane (and the given committer) committed. Never on
+    /// an I/O thread nor a lane's thread. Tests, CLI.
+    Result<void> flush_sync();
 
     /// Releases whose refund unit failed to commit (left to the sweep). Any thread.
     std::uint64_t failed_refunds() const;

@@ -103,7 +103,11 @@ struct LedgerProcess {
     }
 
     /// Waits until every unit queued so far has committed.
-    void flush() { REQUIRE(committer->submit_sync([](ports::SqlSession&) { return ok(); })); }
+    /// Waits for everything queued on the committer and on the ledger's own lanes (PostgreSQL).
+    void flush() {
+        REQUIRE(committer->submit_sync([](ports::SqlSession&) { return ok(); }));
+        REQUIRE(ledger->flush_sync());
+    }
 
     BlockingPool blocking;
     std::unique_ptr<ports::SqlDatabase> db;

@@ -1,0 +1,213 @@
+#include "chat_stream.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace lt::token {
+
+namespace {
+
+std::int64_t int_field(const json::object& o, std::string_view key, std::int64_t fallback) {
+    auto* v = o.if_contains(key);
+    if (!v) return fallback;
+    if (v->is_int64()) return v->as_int64();
+    if (v->is_uint64()) return static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), INT64_MAX));
+    return fallback;
+}
+
+std::string str_field(const json::object& o, std::string_view key) {
+    auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+asio::awaitable<void> pause(std::chrono::milliseconds d) {
+    if (d.count() <= 0) co_return;
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    t.expires_after(d);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+json::object chunk_json(const StreamJob& job, json::object delta, json::value finish) {
+    json::array choices;
+    choices.push_back(json::object{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr},
+                                   {"finish_reason", std::move(finish)}});
+    return json::object{{"id", job.id},       {"object", "chat.completion.chunk"}, {"created", job.created},
+                        {"model", job.model}, {"system_fingerprint", nullptr},   {"choices", std::move(choices)}};
+}
+
+/// Sends one `data:` event; false when the client is gone.
+asio::awaitable<bool> send(http::BodyWriter& out, json::object o) {
+    auto line = std::make_shared<std::string>("data: " + json::serialize(o) + "\n\n");
+    auto op = out.write(*line);
+    co_return co_await std::move(op);
+}
+
+json::object error_event(std::string_view message) {
+    return json::object{{"error", json::object{{"message", message},
+                                               {"type", "server_error"},
+                                               {"param", nullptr},
+                                               {"code", "upstream_error"}}}};
+}
+
+/// The end of a stream the client still reads: finish chunk, usage chunk, [DONE]; or the error event.
+asio::awaitable<void> send_trailer(const StreamJob& job, http::BodyWriter& out, Completeness completeness,
+                                   const std::string& finish, std::int64_t prompt, std::int64_t completion) {
+    if (completeness == Completeness::upstream_error) {
+        auto op = send(out, error_event("the provider failed mid-stream"));
+        co_await std::move(op);
+        co_return;
+    }
+    {
+        auto op = send(out, chunk_json(job, json::object{}, json::value(finish)));
+        co_await std::move(op);
+    }
+    if (job.include_usage) {
+        auto o = chunk_json(job, json::object{}, nullptr);
+        o["choices"] = json::array{};
+        o["usage"] = usage_json(prompt, completion);
+        auto op = send(out, o);
+        co_await std::move(op);
+    }
+    auto done = std::make_shared<std::string>("data: [DONE]\n\n");
+    auto op = out.write(*done);
+    co_await std::move(op);
+}
+
+asio::awaitable<void> settle(StreamJob& job, std::int64_t prompt, std::int64_t completion, Completeness completeness) {
+    ChatOutcome outcome{job.model, prompt, completion, completeness, false};
+    auto op = job.metering->settle(std::move(job.admission), std::move(outcome));
+    auto settled = co_await std::move(op);
+    if (!settled) job.log->error("chat stream settle failed error={}", settled.error().message);
+}
+
+}  // namespace
+
+json::object usage_json(std::int64_t prompt, std::int64_t completion) {
+    return json::object{{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+}
+
+asio::awaitable<void> run_stream(std::shared_ptr<StreamJob> job, http::BodyWriter& out) {
+    const std::int64_t limit = job->admission.completion_limit();
+    std::int64_t prompt = int_field(job->reply.at("usage").as_object(), "promptTokens", 0);
+    std::int64_t produced = 0;
+    Completeness completeness = Completeness::complete;
+    std::string finish = str_field(job->reply, "finishReason");
+    if (finish.empty()) finish = "stop";
+    auto first = send(out, chunk_json(*job, json::object{{"role", "assistant"}, {"content", ""}}, nullptr));
+    bool connected = co_await std::move(first);
+    const auto* chunks = job->reply.if_contains("chunks");
+    const std::int64_t fail_at = int_field(job->reply, "failAtChunk", -1);
+    const std::chrono::milliseconds delay{int_field(job->reply, "chunkDelayMs", 0)};
+    if (connected && chunks && chunks->is_array()) {
+        std::int64_t index = 0;
+        for (const auto& c : chunks->as_array()) {
+            co_await pause(delay);
+            if (index++ == fail_at) {
+                completeness = Completeness::upstream_error;
+                break;
+            }
+            const auto& chunk = c.as_object();
+            std::int64_t tokens = int_field(chunk, "completionTokens", 0);
+            if (produced + tokens > limit) {  // never past the reservation
+                completeness = Completeness::cut_off;
+                finish = "length";
+                break;
+            }
+            produced += tokens;  // produced by the upstream: charged even if the client is gone
+            auto op = send(out, chunk_json(*job, json::object{{"content", chunk.at("content")}}, nullptr));
+            if (!co_await std::move(op)) {
+                connected = false;
+                break;
+            }
+        }
+    }
+    if (!connected) {
+        completeness = Completeness::client_disconnected;
+    } else {
+        if (finish == "length" && completeness == Completeness::complete) completeness = Completeness::cut_off;
+        auto op = send_trailer(*job, out, completeness, finish, prompt, produced);
+        co_await std::move(op);
+    }
+    auto op = settle(*job, prompt, produced, completeness);
+    co_await std::move(op);
+}
+
+asio::awaitable<void> run_live_stream(std::shared_ptr<StreamJob> job, http::BodyWriter& out) {
+    const std::int64_t limit = job->admission.completion_limit();
+    const std::int64_t held = job->admission.held;
+    std::int64_t counted = 0;
+    std::optional<std::pair<std::int64_t, std::int64_t>> reported;  // (prompt, completion) of the upstream
+    std::string finish = "stop";
+    bool cut = false, failed = false, ended = false;
+    auto first = send(out, chunk_json(*job, json::object{{"role", "assistant"}, {"content", ""}}, nullptr));
+    bool connected = co_await std::move(first);
+    while (!cut && !failed && !ended) {
+        auto op = job->caller->stream_next(job->session, job->idle, job->ctx);
+        auto batch = co_await std::move(op);
+        if (!batch) {
+            failed = true;
+            break;
+        }
+        if (auto* events = batch->if_contains("events"); events && events->is_array()) {
+            for (const auto& e : events->as_array()) {
+                const auto& ev = e.as_object();
+                std::int64_t tokens = int_field(ev, "tokens", 1);
+                if (counted + tokens > limit) {  // the upstream produces past the reservation: stop it
+                    cut = true;
+                    break;
+                }
+                counted += tokens;
+                if (!connected) continue;  // still read to the end for the usage
+                const auto* delta = ev.if_contains("delta");
+                auto send_op = send(out, chunk_json(*job, delta && delta->is_object() ? delta->as_object() : json::object{},
+                                                    nullptr));
+                connected = co_await std::move(send_op);
+            }
+        }
+        if (auto* u = batch->if_contains("usage"); u && u->is_object()) {
+            reported = std::pair{int_field(u->as_object(), "promptTokens", 0), int_field(u->as_object(), "completionTokens", 0)};
+        }
+        if (auto f = str_field(*batch, "finishReason"); !f.empty()) finish = f;
+        if (batch->contains("error")) failed = true;
+        if (auto* d = batch->if_contains("done"); d && d->is_bool() && d->as_bool()) ended = true;
+    }
+    if (!ended) {
+        auto close = job->caller->stream_close(job->session, job->ctx);
+        co_await std::move(close);
+    }
+    if (ended || failed) job->caller->record_stream(job->provider, ended && !failed);
+
+    Completeness completeness = Completeness::complete;
+    std::int64_t prompt = job->prompt_estimate;
+    std::int64_t completion = counted;
+    if (reported && !cut) {
+        prompt = reported->first;
+        completion = reported->second;
+    }
+    if (completion > limit) cut = true;  // reported past the limit: charged up to the reservation only
+    if (!connected) completeness = Completeness::client_disconnected;
+    else if (failed) completeness = Completeness::upstream_error;
+    else if (cut || finish == "length") completeness = Completeness::cut_off;
+    if (ended && !reported && !failed) {
+        job->log->warn("upstream stream ended without usage provider={}; charging the estimate", job->provider);
+    }
+    // What is charged (never past the reservation) is what the usage chunk says.
+    prompt = std::min(prompt, held);
+    completion = std::min(completion, held - prompt);
+    if (cut) finish = "length";
+    if (connected) {
+        auto op = send_trailer(*job, out, completeness, finish, prompt, completion);
+        co_await std::move(op);
+    }
+    auto op = settle(*job, prompt, completion, completeness);
+    co_await std::move(op);
+}
+
+}  // namespace lt::token
