@@ -7,6 +7,7 @@
 
 #include "filters.hpp"
 #include "lt/adapters/memory_key_value_store.hpp"
+#include "lt/core/actuator.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/metrics.hpp"
 #include "lt/http/errors.hpp"
@@ -143,6 +144,31 @@ TEST_CASE("The auth filter refuses anonymous calls to protected routes and passe
     CHECK(run_routed({&auth, &end}, ok).status == 204);
     REQUIRE(ok.req.ctx.principal);
     CHECK(ok.req.ctx.principal->user_id == "u-1");
+}
+
+TEST_CASE("The auth filter leaves kernel routes alone except the refresh endpoint, which gets the caller's principal") {
+    AuthOutcome outcome;
+    outcome.kind = AuthOutcome::Kind::authenticated;
+    outcome.principal.user_id = "admin-1";
+    int calls = 0;
+    AuthFilter auth(
+        [&](std::string, std::string, lt::bus::Context) -> asio::awaitable<AuthOutcome> {
+            ++calls;
+            co_return outcome;
+        },
+        false);
+    Terminal end;
+    auto health = routed(request("GET", "/actuator/health"), "/actuator/health", "kernel", true);
+    health.owner = "kernel";
+    CHECK(run_routed({&auth, &end}, health).status == 204);
+    CHECK(calls == 0);
+    CHECK_FALSE(health.req.ctx.principal);
+    auto refresh = routed(request("POST", std::string(lt::kRefreshPath)), std::string(lt::kRefreshPath), "kernel", true);
+    refresh.owner = "kernel";
+    CHECK(run_routed({&auth, &end}, refresh).status == 204);
+    CHECK(calls == 1);
+    REQUIRE(refresh.req.ctx.principal);
+    CHECK(refresh.req.ctx.principal->user_id == "admin-1");
 }
 
 TEST_CASE("The edge-limit filter refuses past capacity with 429 and sets its headers on allowed answers") {
