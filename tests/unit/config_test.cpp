@@ -565,7 +565,8 @@ TEST_CASE("config variables are read from the process environment in every layer
 }
 
 TEST_CASE("the built-in production profile takes its stores from the environment") {
-    auto options = with_vars({{"LEAKY_SQL_URL", "postgresql://lt:pw@pg:5432/lt"}});
+    auto options = with_vars({{"LEAKY_SQL_URL", "postgresql://lt:pw@pg:5432/lt"},
+                              {"LEAKY_KEY_ENCRYPTION_KEY", "a-long-enough-passphrase"}});
     options.profile = "production";
     const auto config = lt::config::load(kernel_schema(), options);
     REQUIRE_MESSAGE(config.has_value(), config.error().message);
@@ -578,6 +579,8 @@ TEST_CASE("the built-in production profile takes its stores from the environment
     CHECK(config->get_string("server.address") == "0.0.0.0");
     CHECK(config->get_int("server.port") == 8080);
     CHECK(config->get_string("storage.data-dir") == "/var/lib/leaky-tokens");
+    // Signing keys are always encrypted at rest in production (issue 15).
+    CHECK(config->get_string("auth.jwt.key-encryption-key") == "a-long-enough-passphrase");
 
     SUBCASE("without LEAKY_SQL_URL serve is refused, naming the variable and the key") {
         auto bare = with_vars({});
