@@ -5,16 +5,16 @@
 #   scripts/sanitize.sh [TEST_EXECUTABLE...]
 #
 # Default: the suites over the code hostile input reaches first (HTTP kernel, JSON, JWT, crypto,
-# config loader, auth with its limiter and key handling, the token limiter scripts, the security
-# abuse suite). The whole suite (every executable) builds the whole application a second time, which
-# does not fit CI's budget on 2 cores; LT_SANITIZE_ALL=1 runs it all.
+# config loader, auth with its limiter, names and key handling, the token limiter scripts): they need
+# the core, the auth module and two adapters only. The whole suite (security_test, integration_test, …)
+# builds the whole application a second time, which does not fit CI's budget on 2 cores;
+# LT_SANITIZE_ALL=1 runs it all, or name executables (e.g. security_test) to add them.
 # Servers: the tests read LT_TEST_POSTGRES_URL / LT_TEST_REDIS_URL like the normal run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-  tests=(unit_core_test unit_crypto_test unit_config_test unit_metrics_test auth_test token_limiter_test
-         security_test)
+  tests=(unit_core_test unit_crypto_test unit_config_test unit_metrics_test auth_test token_limiter_test)
 fi
 if [ ! -f build-asan/CMakeCache.txt ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLT_SANITIZE=ON >/dev/null
@@ -28,7 +28,12 @@ if [ "${LT_SANITIZE_ALL:-0}" = 1 ]; then
   exit
 fi
 started=$SECONDS
-cmake --build build-asan --target "${tests[@]}" leaky-tokens -j"$(nproc)"
+extra=()
+for t in "${tests[@]}"; do
+  # Suites that start the real executable need it sanitized too.
+  case "$t" in security_test|integration_test|e2e_*|cli_test) extra=(leaky-tokens) ;; esac
+done
+cmake --build build-asan --target "${tests[@]}" "${extra[@]}" -j"$(nproc)"
 echo "sanitize: built in $((SECONDS - started)) s"
 status=0
 for t in "${tests[@]}"; do
