@@ -1,5 +1,6 @@
 #include "lt/core/json.hpp"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct DuplicateKeyHandler {
     std::vector<std::vector<std::string>> objects;  ///< keys of each open object (innermost last)
     std::string key;                                ///< the key being assembled from parts
     bool duplicate = false;
+    bool out_of_range = false;  ///< a number beyond double's range (Boost.JSON would make it ±inf)
 
     using ec_t = boost::system::error_code;
     bool on_document_begin(ec_t&) { return true; }
@@ -61,19 +63,28 @@ struct DuplicateKeyHandler {
     bool on_number_part(json::string_view, ec_t&) { return true; }
     bool on_int64(std::int64_t, json::string_view, ec_t&) { return true; }
     bool on_uint64(std::uint64_t, json::string_view, ec_t&) { return true; }
-    bool on_double(double, json::string_view, ec_t&) { return true; }
+    bool on_double(double d, json::string_view, ec_t& ec) {
+        if (std::isfinite(d)) return true;
+        out_of_range = true;
+        ec = json::error::syntax;
+        return false;
+    }
     bool on_bool(bool, ec_t&) { return true; }
     bool on_null(ec_t&) { return true; }
     bool on_comment_part(json::string_view, ec_t&) { return true; }
     bool on_comment(json::string_view, ec_t&) { return true; }
 };
 
-/// True when some object in the (already valid) document `text` repeats a key.
-bool has_duplicate_key(std::string_view text, const json::parse_options& opts) {
+/// The first problem of the (already well-formed) document `text` that Boost.JSON lets through: a
+/// repeated key in an object, or a number out of double's range (found by the fuzzer: "1.5e309"
+/// became infinity, which serializes as 1e99999). Empty when none.
+std::string_view ambiguity(std::string_view text, const json::parse_options& opts) {
     json::basic_parser<DuplicateKeyHandler> p(opts);
     boost::system::error_code ec;
     p.write_some(false, text.data(), text.size(), ec);
-    return p.handler().duplicate;
+    if (p.handler().duplicate) return "duplicate key in JSON object";
+    if (p.handler().out_of_range) return "number out of range in JSON body";
+    return {};
 }
 
 }  // namespace
@@ -87,7 +98,7 @@ Result<json::value> parse_json(std::string_view text) {
         return fail(Errc::invalid_argument, "JSON nested deeper than 64 levels");
     }
     if (ec) return fail(Errc::invalid_argument, "malformed JSON body");
-    if (has_duplicate_key(text, opts)) return fail(Errc::invalid_argument, "duplicate key in JSON object");
+    if (auto problem = ambiguity(text, opts); !problem.empty()) return fail(Errc::invalid_argument, std::string(problem));
     return v;
 }
 Result<json::object> parse_json_object(std::string_view text) {

@@ -17,8 +17,9 @@ namespace json = boost::json;
 /// Maximum nesting depth accepted from clients (CONTRACT.md item 3).
 inline constexpr std::size_t kMaxJsonDepth = 64;
 
-/// Parses `text`; malformed JSON, nesting deeper than kMaxJsonDepth or an object that repeats a key
-/// (issue 15: the last one would win silently) → Errc::invalid_argument with a client-safe message.
+/// Parses `text`; malformed JSON, nesting deeper than kMaxJsonDepth, an object that repeats a key
+/// (issue 15: the last one would win silently) or a number beyond double's range (it would become
+/// infinity) → Errc::invalid_argument with a client-safe message.
 /// Any thread.
 Result<json::value> parse_json(std::string_view text);
 
