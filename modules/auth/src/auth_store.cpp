@@ -45,11 +45,11 @@ Result<ports::SqlResult> AuthStore::exec(std::string_view sql, std::initializer_
     return s_.execute(sql, params);
 }
 
-Result<std::optional<UserRow>> AuthStore::find_user_by_username(std::string_view username) {
+Result<std::optional<UserRow>> AuthStore::find_user_by_username(std::string_view username, bool exact) {
     // Exact name first (rows from before the key existed), then the canonical key.
     auto r = exec(std::string("SELECT ") + kUserColumns + " FROM auth_users WHERE username = $1", {text(username)});
     if (!r) return fail(r.error());
-    if (r->rows.empty()) {
+    if (r->rows.empty() && !exact) {
         r = exec(std::string("SELECT ") + kUserColumns + " FROM auth_users WHERE username_key = $1",
                  {text(username_key(username))});
         if (!r) return fail(r.error());

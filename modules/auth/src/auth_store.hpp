@@ -58,9 +58,9 @@ class AuthStore {
 public:
     explicit AuthStore(ports::SqlSession& session) : s_(session) {}
 
-    /// The user with exactly this username, else the one whose canonical key (username_key) matches
-    /// the name's, or nullopt.
-    Result<std::optional<UserRow>> find_user_by_username(std::string_view username);
+    /// The user with exactly this username, else (unless `exact`) the one whose canonical key
+    /// (username_key) matches the name's, or nullopt.
+    Result<std::optional<UserRow>> find_user_by_username(std::string_view username, bool exact = false);
     /// Users stored before the canonical key existed: (id, username), oldest first.
     Result<std::vector<std::pair<std::string, std::string>>> users_without_key();
     /// Sets a user's canonical key; false (nothing written) when another user holds that key.

@@ -60,7 +60,9 @@ Result<std::string> upsert_user(ports::SqlDatabase& db, std::chrono::system_cloc
     auto r = db.transact_sync([&](ports::SqlSession& s) -> Result<void> {
         AuthStore store(s);
         const auto stamp = format_rfc3339(now);
-        auto existing = store.find_user_by_username(username);
+        // Exact name only: the bootstrap admin must never take over a look-alike account registered
+        // before it (inserting then fails on the canonical key: "username already exists").
+        auto existing = store.find_user_by_username(username, true);
         if (!existing) return fail(existing.error());
         if (*existing) {
             id = (*existing)->id;
@@ -70,7 +72,10 @@ Result<std::string> upsert_user(ports::SqlDatabase& db, std::chrono::system_cloc
             if (!taken) return fail(taken.error());
             if (*taken) return fail(Errc::invalid_argument, "email already exists");
             id = new_uuid();
-            if (auto i = store.insert_user(UserRow{id, username, email, *hash}, stamp); !i) return i;
+            if (auto i = store.insert_user(UserRow{id, username, email, *hash}, stamp); !i) {
+                if (i.error().code == Errc::conflict) return fail(Errc::invalid_argument, "username already exists");
+                return i;
+            }
         }
         if (auto g = store.grant_role(id, kRoleUser); !g) return g;
         if (admin) return store.grant_role(id, kRoleAdmin);

@@ -11,6 +11,7 @@
 #include "auth_store.hpp"
 #include "key_manager.hpp"
 #include "password_pool.hpp"
+#include "user_service.hpp"
 #include "username.hpp"
 
 using lt::auth::test::Harness;
@@ -268,4 +269,16 @@ TEST_CASE("a role change bumps the user's roles version, carried by new tokens a
     auto user = h.command(lt::auth::kGetUserCommand, json::object{{"userId", id}});
     REQUIRE(user);
     CHECK(user->as_object().at("rolesVersion") == 2);
+}
+
+TEST_CASE("the admin bootstrap never takes over a look-alike account registered before it") {
+    Harness h;
+    auto [id, token] = h.register_user("Boss", "attacker-password");
+    auto r = lt::auth::upsert_user(h.db(), h.clock().now(), "boss", "", "admin-password-1", true);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "username already exists");
+    auto login = h.call("POST", kLogin, login_body("Boss", "attacker-password"));
+    REQUIRE(login.status == 200);
+    CHECK(login.body.at("roles") == json::array{"USER"});
+    CHECK(h.call("POST", kLogin, login_body("boss", "admin-password-1")).status == 401);
 }
