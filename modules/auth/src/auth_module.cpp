@@ -6,6 +6,7 @@
 #include "lt/core/clock.hpp"
 #include "lt/core/json.hpp"
 #include "auth_store.hpp"
+#include "username.hpp"
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/time.hpp"
 #include "lt/ports/sql_database.hpp"
@@ -28,12 +29,15 @@ AuthModule::AuthModule(ModuleContext ctx, AuthConfig config)
     : ctx_(std::move(ctx)),
       config_(std::move(config)),
       metrics_(registry_of(ctx_, own_metrics_)),
-      keys_(config_.issuer, std::chrono::seconds(config_.expiry_seconds), config_.key_bits),
-      users_(*ctx_.sql, *ctx_.blocking, *ctx_.clock, keys_, metrics_),
+      hashing_(static_cast<std::size_t>(config_.password_hash_threads), config_.password_hash_queue),
+      login_limiter_(ctx_.kv, config_.login),
+      keys_(config_.issuer, std::chrono::seconds(config_.expiry_seconds), config_.key_bits,
+            config_.key_encryption_key),
+      users_(*ctx_.sql, hashing_, *ctx_.clock, keys_, metrics_),
       api_keys_(*ctx_.sql, *ctx_.clock, metrics_, config_.max_keys_per_user),
-      oauth2_(config_, *ctx_.sql, *ctx_.blocking, *ctx_.clock, keys_),
+      oauth2_(config_, *ctx_.sql, hashing_, *ctx_.clock, keys_),
       http_(AuthHttpDeps{&users_, &api_keys_, &oauth2_, &keys_, ctx_.sql, ctx_.blocking, ctx_.bus, ctx_.clock,
-                         &metrics_, ctx_.log}) {}
+                         &metrics_, &login_limiter_, ctx_.log}) {}
 
 void AuthModule::register_handlers(bus::Bus& bus) {
     bus.handle(std::string(kVerifyKeyCommand), [this](bus::Message m) { return bus_verify_key(std::move(m)); });
@@ -45,6 +49,7 @@ Result<void> AuthModule::start_blocking() {
     auto migrated = ports::run_migrations(*ctx_.sql, "auth", ports::embedded_migrations("auth", ctx_.sql->dialect()));
     if (!migrated) return fail(migrated.error());
     if (auto r = keys_.load_or_create(*ctx_.sql, ctx_.clock->now()); !r) return r;
+    if (auto r = fill_username_keys(); !r) return r;
     if (config_.bootstrap_admin) {
         const auto& admin = *config_.bootstrap_admin;
         auto id = upsert_user(*ctx_.sql, ctx_.clock->now(), admin.username, admin.email, admin.password, true);
@@ -54,6 +59,22 @@ Result<void> AuthModule::start_blocking() {
     return ok();
 }
 
+Result<void> AuthModule::fill_username_keys() {
+    // Users registered before the canonical key existed get theirs now; the older of two colliding
+    // names keeps it (the other can still log in by its exact name, and new look-alikes are refused).
+    return ctx_.sql->transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        AuthStore store(s);
+        auto users = store.users_without_key();
+        if (!users) return fail(users.error());
+        for (const auto& [id, name] : *users) {
+            auto set = store.set_username_key(id, username_key(name));
+            if (!set) return fail(set.error());
+            if (!*set) ctx_.log->warn("user name collides with an older one after normalization user_id={}", id);
+        }
+        return ok();
+    });
+}
+
 asio::awaitable<Result<void>> AuthModule::start() {
     auto op = ctx_.blocking->run([this] { return start_blocking(); });
     auto r = co_await std::move(op);
@@ -61,7 +82,10 @@ asio::awaitable<Result<void>> AuthModule::start() {
     co_return r;
 }
 
-asio::awaitable<void> AuthModule::stop() { co_return; }
+asio::awaitable<void> AuthModule::stop() {
+    hashing_.stop();
+    co_return;
+}
 
 asio::awaitable<Result<boost::json::value>> AuthModule::bus_verify_key(bus::Message msg) {
     std::string raw;
@@ -89,7 +113,10 @@ asio::awaitable<Result<boost::json::value>> AuthModule::bus_get_user(bus::Messag
             if (!roles) return fail(roles.error());
             boost::json::array arr;
             for (const auto& r : *roles) arr.emplace_back(r);
-            out = boost::json::object{{"userId", uid}, {"username", (*user)->username}, {"roles", std::move(arr)}};
+            out = boost::json::object{{"userId", uid},
+                                      {"username", (*user)->username},
+                                      {"roles", std::move(arr)},
+                                      {"rolesVersion", (*user)->roles_version}};
             return ok();
         });
         if (!r) return fail(r.error());
@@ -109,6 +136,28 @@ asio::awaitable<Result<boost::json::value>> AuthModule::bus_jwks(bus::Message ms
     out["keys"] = boost::json::array{};
     if (const auto* keys = jwks.is_object() ? jwks.as_object().if_contains("keys") : nullptr) out["keys"] = *keys;
     out["revoked"] = std::move(list);
+    // Role changes a restarted (or event-missing) gateway must know: one token lifetime back.
+    const auto since = std::chrono::duration_cast<std::chrono::seconds>(ctx_.clock->now().time_since_epoch()).count() -
+                       config_.expiry_seconds - kClockSkew.count();
+    auto& db = *ctx_.sql;
+    auto versions_op = ctx_.blocking->run([&db, since]() {
+        std::vector<std::pair<std::string, std::int64_t>> rows;
+        auto r = db.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+            auto v = AuthStore(s).roles_changed_since(since);
+            if (!v) return fail(v.error());
+            rows = std::move(*v);
+            return ok();
+        });
+        return r ? Result<std::vector<std::pair<std::string, std::int64_t>>>(std::move(rows))
+                 : Result<std::vector<std::pair<std::string, std::int64_t>>>(fail(r.error()));
+    });
+    auto versions = co_await std::move(versions_op);
+    if (!versions) co_return fail(versions.error());
+    boost::json::array changed;
+    for (const auto& [user, version] : *versions) {
+        changed.push_back(boost::json::object{{"userId", user}, {"rolesVersion", version}});
+    }
+    out["rolesVersions"] = std::move(changed);
     co_return boost::json::value(std::move(out));
 }
 

@@ -98,6 +98,64 @@ asio::awaitable<void> Authenticator::refresh_keys(bus::Context ctx) {
             if (!jti.empty() && exp && exp->is_int64()) revoked_[jti] = exp->as_int64();
         }
     }
+    if (auto* rv = o.if_contains("rolesVersions"); rv && rv->is_array()) {
+        for (const auto& e : rv->as_array()) {
+            auto user = str_field(e, "userId");
+            auto* v = e.is_object() ? e.as_object().if_contains("rolesVersion") : nullptr;
+            if (user.empty() || !v || !v->is_int64()) continue;
+            auto& known = roles_versions_[user];
+            known = std::max(known, v->as_int64());
+        }
+    }
+}
+
+std::int64_t Authenticator::known_roles_version(const std::string& user) {
+    std::lock_guard lock(mutex_);
+    auto it = roles_versions_.find(user);
+    return it == roles_versions_.end() ? 0 : it->second;
+}
+
+void Authenticator::note_roles_version(const std::string& user, std::int64_t version) {
+    std::lock_guard lock(mutex_);
+    auto& known = roles_versions_[user];
+    known = std::max(known, version);
+}
+
+asio::awaitable<AuthOutcome> Authenticator::refresh_roles(JwtEntry entry, std::string hash,
+                                                         std::chrono::steady_clock::time_point expires,
+                                                         bus::Context ctx) {
+    auto op = bus_.call(std::string(auth::kGetUserCommand), boost::json::object{{"userId", entry.principal.user_id}},
+                        ctx.with_timeout(config_.auth_timeout));
+    auto reply = co_await std::move(op);
+    if (!reply) {
+        if (reply.error().code == Errc::not_found) {
+            co_return rejected(401, "user no longer exists", "Bearer error=\"invalid_token\"");
+        }
+        log_->warn("roles lookup unavailable error={}", reply.error().message);
+        co_return rejected(503, "authentication service unavailable", "");
+    }
+    std::vector<std::string> roles;
+    std::int64_t version = 0;
+    if (reply->is_object()) {
+        const auto& o = reply->as_object();
+        if (auto* r = o.if_contains("roles"); r && r->is_array()) {
+            for (const auto& v : r->as_array()) {
+                if (v.is_string()) roles.emplace_back(v.as_string());
+            }
+        }
+        if (auto* v = o.if_contains("rolesVersion"); v && v->is_int64()) version = v->as_int64();
+    }
+    std::sort(roles.begin(), roles.end());
+    // Never more than the token was issued with: a role granted later needs a new token.
+    std::vector<std::string> kept;
+    for (const auto& r : roles) {
+        if (std::binary_search(entry.principal.roles.begin(), entry.principal.roles.end(), r)) kept.push_back(r);
+    }
+    entry.principal.roles = std::move(kept);
+    entry.rv = version;
+    note_roles_version(entry.principal.user_id, version);
+    if (version >= known_roles_version(entry.principal.user_id)) jwts_.put(hash, entry, expires);
+    co_return authenticated(entry.principal);
 }
 
 asio::awaitable<AuthOutcome> Authenticator::authenticate(std::string api_key, std::string authorization, bus::Context ctx) {
@@ -184,6 +242,11 @@ asio::awaitable<AuthOutcome> Authenticator::by_jwt(std::string token, bus::Conte
         if (jwt_cache_hit_) jwt_cache_hit_->inc();
         if (hit->exp + config_.jwt_skew.count() < now_s) co_return rejected(401, "invalid token", bad);
         if (is_revoked(hit->jti, now_s)) co_return rejected(401, "token revoked", bad);
+        if (!hit->principal.user_id.empty() && hit->rv < known_roles_version(hit->principal.user_id)) {
+            auto left = std::chrono::seconds(hit->exp + config_.jwt_skew.count() - now_s);
+            auto op = refresh_roles(*hit, hash, now + left, std::move(ctx));
+            co_return co_await std::move(op);
+        }
         co_return authenticated(hit->principal);
     }
     if (jwt_cache_miss_) jwt_cache_miss_->inc();
@@ -208,7 +271,13 @@ asio::awaitable<AuthOutcome> Authenticator::by_jwt(std::string token, bus::Conte
     std::sort(roles.begin(), roles.end());
     bus::Principal p{claims->sub, std::move(roles), claims->scope.empty() ? "jwt" : "client_credentials"};
     auto left = std::chrono::seconds(claims->exp + config_.jwt_skew.count() - now_s);
-    jwts_.put(hash, JwtEntry{p, claims->jti, claims->exp}, now + left);
+    JwtEntry entry{p, claims->jti, claims->exp, claims->rv};
+    if (claims->scope.empty() && claims->rv < known_roles_version(claims->sub)) {
+        // Issued before the user's latest role change: its roles are stale.
+        auto op = refresh_roles(std::move(entry), hash, now + left, std::move(ctx));
+        co_return co_await std::move(op);
+    }
+    jwts_.put(hash, std::move(entry), now + left);
     co_return authenticated(std::move(p));
 }
 
@@ -239,6 +308,8 @@ asio::awaitable<Result<void>> Authenticator::on_roles_changed(bus::Message msg) 
     auto user = str_field(msg.body, "userId");
     ++key_epoch_;
     if (!user.empty()) {
+        auto* v = msg.body.is_object() ? msg.body.as_object().if_contains("rolesVersion") : nullptr;
+        if (v && v->is_int64()) note_roles_version(user, v->as_int64());
         // API keys carry their owner's current roles; JWTs carry the roles they were issued with.
         api_keys_.erase_if([&](const KeyEntry& e) { return e.principal.user_id == user; });
     }

@@ -23,10 +23,12 @@ namespace lt::auth {
 inline constexpr std::string_view kVerifyKeyCommand = "auth.verify_key.v1";
 
 /// Command: current verification material. Request {}. Reply {"keys": JWKS keys array,
-/// "revoked": [{"jti": string, "exp": epoch seconds}, ...]} (revoked tokens not yet expired).
+/// "revoked": [{"jti": string, "exp": epoch seconds}, ...] (revoked tokens not yet expired),
+/// "rolesVersions": [{"userId", "rolesVersion"}, ...] (users whose roles changed within one token
+/// lifetime: tokens with an older "rv" claim must not be trusted for their roles)}.
 inline constexpr std::string_view kJwksCommand = "auth.jwks.v1";
 
-/// Command: look a user up. Request {"userId"}. Reply {"userId","username","roles"}. Errors:
+/// Command: look a user up. Request {"userId"}. Reply {"userId","username","roles","rolesVersion"}. Errors:
 /// Errc::not_found `user not found`, Errc::invalid_argument for a malformed id.
 inline constexpr std::string_view kGetUserCommand = "auth.get_user.v1";
 
@@ -36,7 +38,8 @@ inline constexpr std::string_view kApiKeyRevokedEvent = "auth.api_key_revoked.v1
 inline constexpr std::string_view kTokenRevokedEvent = "auth.token_revoked.v1";
 /// Event: the signing keys changed (rotation). {} — verifiers refetch kJwksCommand.
 inline constexpr std::string_view kKeysRotatedEvent = "auth.keys_rotated.v1";
-/// Event: a user's roles changed. {"userId"} — caches holding that user's roles drop them.
+/// Event: a user's roles changed. {"userId", "rolesVersion"} — caches holding that user's roles drop
+/// them; JWTs of that user with an older "rv" claim lose their roles (looked up again).
 inline constexpr std::string_view kUserRolesChangedEvent = "auth.user_roles_changed.v1";
 
 struct VerifiedKey {
