@@ -299,7 +299,7 @@ else
   TARGET_LABEL[ours]="leaky-tokens embedded profile"
 fi
 TARGET_LABEL[oursB]="leaky-tokens embedded profile, **binary B**"
-TARGET_LABEL[split]="leaky-tokens **split mode** (2 processes: $SPLIT_FRONT | $SPLIT_BACK; SQLite each)"
+TARGET_LABEL[split]="leaky-tokens **split mode** (2 processes, SQLite each: front $SPLIT_FRONT → back $SPLIT_BACK)"
 
 # ---------------------------------------------------------------------------------------------
 # Seed through the public API (not measured): USERS users with one API key and QUOTA tokens each on
