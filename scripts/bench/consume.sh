@@ -536,7 +536,7 @@ CHECKS=""
 run_check() {
   local out rc=0
   out="$("${HELPER[@]}" check "$@")" || rc=$?
-  ((rc == 0)) || { echo "$out" >&2; die "the overshoot check could not run"; }
+  ((rc == 0)) || { echo "$out" >&2; tail -n 5 "$WORK"/leaky-tokens-*.log >&2 2>/dev/null; die "the overshoot check could not run"; }
   CHECKS+="$(grep -v '^STATUS ' <<<"$out")"$'\n'
   local st; st="$(grep '^STATUS ' <<<"$out" | sed 's/^STATUS //')"
   if [[ "$st" != ok ]]; then echo "FAIL: $st" >&2; status=1; fi
