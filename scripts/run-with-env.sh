@@ -72,7 +72,7 @@ if [[ $production == 1 ]]; then
     [[ -n "$brokers" ]] || { echo "lt-kafka-mock did not start"; cat "$mock_out"; exit 1; }
     # A Redis database per run (ctest runs several at once and TestApps empty theirs at start).
     redis="${LT_TEST_REDIS_URL%/*}/${LT_TEST_REDIS_DB:-3}"
-    extra="$extra;storage.kv.driver=redis;storage.kv.url=$redis;storage.events.driver=kafka;storage.events.brokers=$brokers;storage.events.create-topics=false;gateway.rate-limit.routes.analytics-service.capacity=1000000"
+    extra="$extra;auth.jwt.key-encryption-key=lt-test-key-encryption-passphrase;storage.kv.driver=redis;storage.kv.url=$redis;storage.events.driver=kafka;storage.events.brokers=$brokers;storage.events.create-topics=false;gateway.rate-limit.routes.analytics-service.capacity=1000000"
     # (The analytics tests poll their reports while Kafka delivers: the edge limit must not refuse the polling.)
 fi
 if [[ -n "${LT_TEST_EXTRA_SET:-}" ]]; then extra="$extra;$LT_TEST_EXTRA_SET"; fi

@@ -14,6 +14,8 @@ PACKAGES=(
   postgresql redis-server                           # throwaway servers for the tests (scripts/test-servers.sh)
   prometheus                                        # promtool, used by the metrics tests
   lua5.4                                            # runs the rate limiters' Redis Lua against the C++ twins
+  libicu-dev                                        # user names: NFKC_Casefold + confusable skeleton (auth)
+  clang libclang-rt-14-dev                          # libFuzzer targets (scripts/fuzz.sh, -DLT_FUZZ=ON)
   curl wrk nginx-light python3                      # smoke and benchmark scripts
   openssl                                           # the TLS tests make a throwaway CA with its CLI
   buildah debootstrap                               # scripts/container-test.sh: builds and runs the image without Docker

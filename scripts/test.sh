@@ -17,6 +17,16 @@ set -a
 set +a
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 echo "stage: ctest done after ${SECONDS} s"
+# ---- Issue 15: sanitizers and fuzzing (separate build dirs; see fuzz/README.md) ----------------------
+# ASan + UBSan build of the hostile-input suites, run on the same test servers.
+scripts/sanitize.sh
+# Each libFuzzer target for a bounded time (LT_FUZZ_SECONDS, default 30) on its seed corpus. The
+# endpoints target builds the whole application with clang: CI runs the library targets only unless
+# LT_FUZZ_TARGETS says otherwise.
+# shellcheck disable=SC2086
+scripts/fuzz.sh "${LT_FUZZ_SECONDS:-30}" ${LT_FUZZ_TARGETS:-http_request json_body jwt config}
+echo "stage: sanitizers and fuzzing done after ${SECONDS} s"
+# ----------------------------------------------------------------------------------------------------
 # Keep the benchmark scripts from rotting: a 2-second run (no figures asserted).
 scripts/bench/chat.sh --smoke > build/bench-chat-smoke.txt 2>&1 || { cat build/bench-chat-smoke.txt; exit 1; }
 echo "bench smoke: chat ok"

@@ -11,6 +11,7 @@
 # Usage: scripts/bench/consume.sh [--duration SEC] [--runs N] [--connections C] [--threads T]
 #                                 [--users N] [--binary PATH] [--smoke]
 #                                 [--profile embedded|production] [--processes 1|2]
+#                                 [--split] [--binary-b PATH]
 # --smoke: one 2-second run of everything, no warm-up, 50 users (unless --users is given), for CI.
 # --profile production: `serve --profile production` on a throwaway PostgreSQL 15 (durable: fsync and
 #   synchronous_commit on) + Redis 7 started by scripts/test-servers.sh, and Kafka = librdkafka's mock
@@ -18,6 +19,13 @@
 # --processes 2: two `serve` processes per variant sharing the same stores (production profile only);
 #   the load is split by running two wrk at once, one per process, each with half the threads and
 #   connections; req/s and requests are summed, p50/p99 are the worse of the two.
+# --split (embedded profile): adds split mode beside the embedded run, interleaved in the same run:
+#   per variant two `serve` processes, each its own data dir (SQLite), registry.url + cluster.secret:
+#   `--modules gateway,registry,auth` (API keys verify locally) and `--modules token,providers,analytics`
+#   (usage events stay local); every consume crosses the gateway -> token signed HTTP proxy hop.
+#   LT_SPLIT_FRONT / LT_SPLIT_BACK override the two module lists.
+# --binary-b PATH (or LT_BIN_B=PATH; embedded profile): adds "embedded (B)", the same variants on a
+#   second binary, interleaved with the first: before/after comparisons of two builds in one run.
 # LT_BENCH_KEEP=1 keeps the temp dir (nginx conf and logs, wrk outputs, counts) for inspection.
 # Needs: nginx, wrk, curl, python3 (Debian: apt-get install nginx-light wrk curl python3).
 set -euo pipefail
@@ -36,6 +44,10 @@ SMOKE=0
 WARMUP=1
 PROFILE=embedded
 PROCESSES=1
+SPLIT=0
+BINARY_B="${LT_BIN_B:-}"
+SPLIT_FRONT="${LT_SPLIT_FRONT:-gateway,registry,auth}"
+SPLIT_BACK="${LT_SPLIT_BACK:-token,providers,analytics}"
 CONSUME_PATH=/api/v1/tokens/consume
 CHAT_PATH=/api/v1/openai/chat
 QUOTA=100000                 # allowance of every benchmark user (the USER tier's cap)
@@ -45,7 +57,7 @@ CONTENDED_CAPACITY=1000      # variant "one key": most requests are 429
 CONTENDED_RATE=100
 LATENCY_QUOTA=1000000000     # the latency user makes ~10k req/s at -c1: fund it beyond 100,000
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "consume.sh: $*" >&2; exit 2; }
 log() { echo "[consume.sh] $*" >&2; }
 # shellcheck source=lib.sh
@@ -63,6 +75,8 @@ while (($#)); do
     --profile) [[ "${2-}" == embedded || "${2-}" == production ]] || die "--profile needs embedded or production"
                PROFILE="$2"; shift 2 ;;
     --processes) [[ "${2-}" == 1 || "${2-}" == 2 ]] || die "--processes needs 1 or 2"; PROCESSES="$2"; shift 2 ;;
+    --split) SPLIT=1; shift ;;
+    --binary-b) [[ -n "${2-}" ]] || die "--binary-b needs a path"; BINARY_B="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option '$1'" ;;
   esac
@@ -73,8 +87,13 @@ if ((PROCESSES > 1)); then
   [[ "$PROFILE" == production ]] || die "--processes 2 needs --profile production (the embedded stores are one process's)"
   ((CONNECTIONS >= 2 && CONNECTIONS % 2 == 0)) || die "--processes 2 needs an even --connections"
 fi
+if ((SPLIT)) || [[ -n "$BINARY_B" ]]; then
+  [[ "$PROFILE" == embedded ]] || die "--split and --binary-b need the embedded profile"
+  ((PROCESSES == 1)) || die "--split and --binary-b do not combine with --processes 2"
+fi
 ((THREADS <= CONNECTIONS)) || die "--threads ($THREADS) must not exceed --connections ($CONNECTIONS)"
 [[ "$BINARY" = /* ]] || BINARY="$PWD/$BINARY"
+[[ -z "$BINARY_B" || "$BINARY_B" = /* ]] || BINARY_B="$PWD/$BINARY_B"
 
 for tool in nginx wrk curl python3; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found (Debian: apt-get install nginx-light wrk curl python3)"
@@ -89,13 +108,14 @@ LT_A_PID=""   # leaky-tokens with a big bucket: "1,000 users" and the latency ru
 LT_B_PID=""   # leaky-tokens with the contended bucket: "one key"
 LT_A2_PID=""  # --processes 2: the second process of each variant, on the same stores
 LT_B2_PID=""
+EXTRA_PIDS=() # --split (gateway and token processes of each variant) and --binary-b instances
 NGINX_PID=""
 KAFKA_PID=""  # --profile production: librdkafka mock cluster
 SERVERS_ENV="" # --profile production: scripts/test-servers.sh env file (PostgreSQL + Redis)
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  stop_servers "$LT_A_PID" "$LT_B_PID" "$LT_A2_PID" "$LT_B2_PID" "$NGINX_PID" "$KAFKA_PID"
+  stop_servers "$LT_A_PID" "$LT_B_PID" "$LT_A2_PID" "$LT_B2_PID" "${EXTRA_PIDS[@]}" "$NGINX_PID" "$KAFKA_PID"
   if [[ -n "$SERVERS_ENV" ]]; then
     LT_TEST_SERVERS_ENV="$SERVERS_ENV" "$REPO_ROOT/scripts/test-servers.sh" stop >/dev/null 2>&1 || true
   fi
@@ -114,6 +134,10 @@ USED_PORTS=" "
 private_binary "$BINARY" "$WORK/leaky-tokens"
 LT="$WORK/leaky-tokens"
 LT_VERSION="$("$LT" version 2>/dev/null | head -n1)"
+if [[ -n "$BINARY_B" ]]; then
+  private_binary "$BINARY_B" "$WORK/leaky-tokens-b"
+  LT_VERSION_B="$("$WORK/leaky-tokens-b" version 2>/dev/null | head -n1)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Production profile: throwaway PostgreSQL + Redis (scripts/test-servers.sh, durable PostgreSQL) and
@@ -156,6 +180,8 @@ fi
 # Start the leaky-tokens instances (fresh data dirs). The bucket settings are global, hence one
 # instance (or, with --processes 2, two processes on the same stores) per variant.
 # start_lt NAME STORES PORT CAPACITY RATE [EXTRA --set ...] -> sets STARTED_PID (STORES: open|contended)
+# START_BIN (default: the private copy of --binary) and START_MODULES (`serve --modules`, default: all).
+START_BIN=""; START_MODULES=""
 start_lt() {
   local name=$1 stores=$2 port=$3 capacity=$4 rate=$5; shift 5
   mkdir -p "$WORK/data-$name"
@@ -167,14 +193,14 @@ start_lt() {
       for k in "${!PROFILE_ENV_CONTENDED[@]}"; do envs+=("$k=${PROFILE_ENV_CONTENDED[$k]}"); done
     fi
   fi
-  local cmd=("$LT" serve "${PROFILE_ARGS[@]}" --set server.address=127.0.0.1 --set "server.port=$port"
+  local cmd=("${START_BIN:-$LT}" serve ${START_MODULES:+--modules "$START_MODULES"} "${PROFILE_ARGS[@]}" --set server.address=127.0.0.1 --set "server.port=$port"
              --set "storage.data-dir=$WORK/data-$name"
              --set log.access=false --set log.level=warn
              --set auth.bootstrap-admin.username=root --set auth.bootstrap-admin.password=root-password-1
              --set "token.bucket.capacity=$capacity" --set "token.bucket.leak-rate-per-second=$rate"
              "${EDGE_SET[@]}" "$@")
   { ((${#envs[@]})) && printf '%q ' env "${envs[@]}"; printf '%q ' "${cmd[@]}"; } >"$WORK/cmd-$name.txt"
-  log "starting leaky-tokens ($name, $PROFILE profile) on 127.0.0.1:$port"
+  log "starting leaky-tokens ($name, $PROFILE profile${START_MODULES:+, modules $START_MODULES}) on 127.0.0.1:$port"
   (cd "$WORK" && exec env "${envs[@]}" "${cmd[@]}") >"$WORK/leaky-tokens-$name.log" 2>&1 &
   STARTED_PID=$!
 }
@@ -212,20 +238,87 @@ LT_A_RSS_IDLE_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$LT_A_PID/status")"
 LT_A="http://127.0.0.1:$LT_A_PORT"
 LT_B="http://127.0.0.1:$LT_B_PORT"
 
+# The targets measured beside nginx, interleaved: "ours" (the embedded or production run above),
+# "split" (--split) and "oursB" (--binary-b). Per target: the big-bucket URL, the contended URL, the
+# label in the table and the processes whose peak RSS is reported ("name:pid" pairs).
+TARGETS=(ours)
+declare -A URL_OPEN URL_CONTENDED TARGET_LABEL RSS_OPEN RSS_CONTENDED
+URL_OPEN[ours]="$LT_A"; URL_CONTENDED[ours]="$LT_B"
+RSS_OPEN[ours]="process:$LT_A_PID"; RSS_CONTENDED[ours]="process:$LT_B_PID"
+if [[ -n "$BINARY_B" ]]; then
+  TARGETS+=(oursB)
+  START_BIN="$WORK/leaky-tokens-b"
+  port="$(free_port)"
+  start_lt openB open "$port" "$OPEN_CAPACITY" "$OPEN_RATE" --set "token.tiers.levels.USER.quota-max-tokens=$LATENCY_QUOTA"
+  await_lt openB "$port" "$STARTED_PID"; EXTRA_PIDS+=("$STARTED_PID")
+  URL_OPEN[oursB]="http://127.0.0.1:$port"; RSS_OPEN[oursB]="process:$STARTED_PID"
+  port="$(free_port)"
+  start_lt contendedB contended "$port" "$CONTENDED_CAPACITY" "$CONTENDED_RATE"
+  await_lt contendedB "$port" "$STARTED_PID"; EXTRA_PIDS+=("$STARTED_PID")
+  URL_CONTENDED[oursB]="http://127.0.0.1:$port"; RSS_CONTENDED[oursB]="process:$STARTED_PID"
+  START_BIN=""
+fi
+# start_split NAME CAPACITY RATE [EXTRA --set ...]: the front process (SPLIT_FRONT: gateway, registry,
+# auth) with the registry, then the back process (SPLIT_BACK: token, providers, analytics) registering
+# there; each its own data dir. Ready when the gateway proxies a token route (the back process is in
+# its instance table). Sets SPLIT_URL and SPLIT_RSS.
+start_split() {
+  local name=$1 capacity=$2 rate=$3 gw_port tok_port gw_pid; shift 3
+  gw_port="$(free_port)"; tok_port="$(free_port)"
+  local cluster=(--set "registry.url=http://127.0.0.1:$gw_port" --set registry.fetch-interval=1s)
+  START_MODULES="$SPLIT_FRONT"
+  start_lt "$name-front" open "$gw_port" "$capacity" "$rate" "${cluster[@]}" "$@"
+  gw_pid=$STARTED_PID; EXTRA_PIDS+=("$gw_pid")
+  await_lt "$name-front" "$gw_port" "$gw_pid"
+  START_MODULES="$SPLIT_BACK"
+  start_lt "$name-back" open "$tok_port" "$capacity" "$rate" "${cluster[@]}" "$@"
+  EXTRA_PIDS+=("$STARTED_PID")
+  await_lt "$name-back" "$tok_port" "$STARTED_PID"
+  START_MODULES=""
+  if ! wait_http "http://127.0.0.1:$gw_port/api/v1/tokens/status" "$gw_pid" "split gateway ($name) -> token"; then
+    tail -n 20 "$WORK/leaky-tokens-$name-front.log" "$WORK/leaky-tokens-$name-back.log" >&2 || true
+    exit 1
+  fi
+  SPLIT_URL="http://127.0.0.1:$gw_port"
+  SPLIT_RSS="front:$gw_pid back:$STARTED_PID"
+}
+if ((SPLIT)); then
+  TARGETS+=(split)
+  # Every call between the processes is signed with it (CONTRACT 34); a fresh one per run.
+  LEAKY_CLUSTER_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export LEAKY_CLUSTER_SECRET
+  start_split split-open "$OPEN_CAPACITY" "$OPEN_RATE" --set "token.tiers.levels.USER.quota-max-tokens=$LATENCY_QUOTA"
+  URL_OPEN[split]="$SPLIT_URL"; RSS_OPEN[split]="$SPLIT_RSS"
+  start_split split-contended "$CONTENDED_CAPACITY" "$CONTENDED_RATE"
+  URL_CONTENDED[split]="$SPLIT_URL"; RSS_CONTENDED[split]="$SPLIT_RSS"
+fi
+if [[ "$PROFILE" == production ]]; then
+  TARGET_LABEL[ours]="leaky-tokens production profile ($PROCESSES process$( ((PROCESSES > 1)) && echo es): PostgreSQL 15 durable + Redis 7 + Kafka mock, quota reservation $(grep -o 'token.quota.reservation=[a-z]*' "$WORK/cmd-open.txt" | cut -d= -f2 || true))"
+  TARGET_LABEL[ours]="${TARGET_LABEL[ours]/reservation )/reservation auto → shared)}"
+else
+  TARGET_LABEL[ours]="leaky-tokens embedded profile"
+fi
+TARGET_LABEL[oursB]="leaky-tokens embedded profile, **binary B**"
+TARGET_LABEL[split]="leaky-tokens **split mode** (2 processes, SQLite each: front $SPLIT_FRONT → back $SPLIT_BACK)"
+
 # ---------------------------------------------------------------------------------------------
 # Seed through the public API (not measured): USERS users with one API key and QUOTA tokens each on
 # the big-bucket instance, one latency user (LATENCY_QUOTA tokens) there too, one user on the
 # contended instance. Files: one "userId apiKey" line per user.
-PAIRS_USERS="$WORK/pairs-users.txt"
-PAIRS_LATENCY="$WORK/pairs-latency.txt"
-PAIRS_ONE="$WORK/pairs-one.txt"
+# Every target is seeded the same way (its own users: each has its own stores).
+declare -A PAIRS_USERS PAIRS_LATENCY PAIRS_ONE
 seed_start=$SECONDS
-"${HELPER[@]}" seed --base "$LT_A" --users "$USERS" --allowance "$QUOTA" --out "$PAIRS_USERS" \
-  || die "seeding $USERS users failed"
-"${HELPER[@]}" seed --base "$LT_A" --users 1 --allowance "$LATENCY_QUOTA" --out "$PAIRS_LATENCY" \
-  --name-prefix bench-latency || die "seeding the latency user failed"
-"${HELPER[@]}" seed --base "$LT_B" --users 1 --allowance "$QUOTA" --out "$PAIRS_ONE" \
-  || die "seeding the contended user failed"
+for t in "${TARGETS[@]}"; do
+  PAIRS_USERS[$t]="$WORK/pairs-users-$t.txt"
+  PAIRS_LATENCY[$t]="$WORK/pairs-latency-$t.txt"
+  PAIRS_ONE[$t]="$WORK/pairs-one-$t.txt"
+  "${HELPER[@]}" seed --base "${URL_OPEN[$t]}" --users "$USERS" --allowance "$QUOTA" --out "${PAIRS_USERS[$t]}" \
+    || die "seeding $USERS users failed ($t)"
+  "${HELPER[@]}" seed --base "${URL_OPEN[$t]}" --users 1 --allowance "$LATENCY_QUOTA" --out "${PAIRS_LATENCY[$t]}" \
+    --name-prefix bench-latency || die "seeding the latency user failed ($t)"
+  "${HELPER[@]}" seed --base "${URL_CONTENDED[$t]}" --users 1 --allowance "$QUOTA" --out "${PAIRS_ONE[$t]}" \
+    || die "seeding the contended user failed ($t)"
+done
 SEED_SECONDS=$((SECONDS - seed_start))
 log "users ready in $SEED_SECONDS s"
 
@@ -255,7 +348,8 @@ fi
 # Probes: one POST to each target must be 200 with a JSON body; admitted probes are counted (they
 # debit the quota like any request). probe NAME URL PAIRS_FILE MODE [COUNTS_FILE]
 declare -A BODY_BYTES
-mkdir -p "$WORK/counts-open" "$WORK/counts-latency" "$WORK/counts-contended" "$WORK/counts-nginx"
+mkdir -p "$WORK/counts-nginx"
+for t in "${TARGETS[@]}"; do mkdir -p "$WORK/counts-open-$t" "$WORK/counts-latency-$t" "$WORK/counts-contended-$t"; done
 probe() {
   local name=$1 url=$2 pairs=$3 mode=$4 counts=${5-} user_id key body out="$WORK/probe-$1.json" code
   read -r user_id key <"$pairs"
@@ -267,10 +361,12 @@ probe() {
   [[ "$code" == 200 ]] || { log "probe POST $url answered '$code'"; cat "$out" >&2 2>/dev/null || true; exit 1; }
   BODY_BYTES[$name]="$(wc -c <"$out")"
 }
-probe ours-open "$LT_A$CONSUME_PATH" "$PAIRS_USERS" consume "$WORK/counts-open/probe.txt"
-probe ours-latency "$LT_A$CONSUME_PATH" "$PAIRS_LATENCY" consume "$WORK/counts-latency/probe.txt"
-probe ours-chat "$LT_A$CHAT_PATH" "$PAIRS_LATENCY" chat
-probe nginx-open "http://127.0.0.1:$NGX_OPEN_PORT$CONSUME_PATH" "$PAIRS_USERS" consume
+for t in "${TARGETS[@]}"; do
+  probe "$t-open" "${URL_OPEN[$t]}$CONSUME_PATH" "${PAIRS_USERS[$t]}" consume "$WORK/counts-open-$t/probe.txt"
+  probe "$t-latency" "${URL_OPEN[$t]}$CONSUME_PATH" "${PAIRS_LATENCY[$t]}" consume "$WORK/counts-latency-$t/probe.txt"
+  probe "$t-chat" "${URL_OPEN[$t]}$CHAT_PATH" "${PAIRS_LATENCY[$t]}" chat
+done
+probe nginx-open "http://127.0.0.1:$NGX_OPEN_PORT$CONSUME_PATH" "${PAIRS_USERS[ours]}" consume
 
 # ---------------------------------------------------------------------------------------------
 # wrk helpers
@@ -284,7 +380,7 @@ count_status() { local n; n="$(grep -o " status$2=[0-9]*" "$1" | cut -d= -f2)"; 
 # The machine is shared: measure how much CPU went to processes other than wrk and the servers
 # during each measured run. cpu_snapshot prints "busy total benchmark" in jiffies.
 BENCH_PIDS=()
-BENCH_PIDS=("$LT_A_PID" "$LT_B_PID" "$NGINX_PID" $LT_A2_PID $LT_B2_PID $KAFKA_PID)
+BENCH_PIDS=("$LT_A_PID" "$LT_B_PID" "$NGINX_PID" $LT_A2_PID $LT_B2_PID $KAFKA_PID "${EXTRA_PIDS[@]}")
 PARENTS=("$NGINX_PID")
 if [[ "$PROFILE" == production ]]; then
   # PostgreSQL's postmaster and its backends (the pools connected at start), and Redis.
@@ -364,7 +460,7 @@ measure() {
   OK200[$key]=$((${OK200[$key]:-0} + tok)); R429[$key]=$((${R429[$key]:-0} + t429))
   REQS[$key]=$((${REQS[$key]:-0} + treq))
   log "run $run/$RUNS $key: $trps req/s, p50 $tp50 ms, p99 $tp99 ms, $treq requests, 200s $tok, non-2xx $tnon, socket errors $tsock, other processes ${other}% CPU"
-  for pid in "$LT_A_PID" "$LT_B_PID" $LT_A2_PID $LT_B2_PID; do
+  for pid in "$LT_A_PID" "$LT_B_PID" $LT_A2_PID $LT_B2_PID "${EXTRA_PIDS[@]}"; do
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$WORK"/leaky-tokens-*.log >&2; die "leaky-tokens died during the run"; }
   done
   kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the run"
@@ -380,33 +476,56 @@ PER_INVOCATION=$((WARMUP > 0 ? 2 : 1))
 
 # Variant 1: USERS users, big bucket.
 for run in $(seq "$RUNS"); do
-  measure nginx-open "http://127.0.0.1:$NGX_OPEN_PORT$CONSUME_PATH" "$PAIRS_USERS" consume \
+  measure nginx-open "http://127.0.0.1:$NGX_OPEN_PORT$CONSUME_PATH" "${PAIRS_USERS[ours]}" consume \
     "$THREADS" "$CONNECTIONS" "" "$run"
-  measure ours-open "$LT_A$CONSUME_PATH${LT_A2:+ $LT_A2$CONSUME_PATH}" "$PAIRS_USERS" consume "$THREADS" "$CONNECTIONS" \
-    "$WORK/counts-open" "$run"
+  measure ours-open "$LT_A$CONSUME_PATH${LT_A2:+ $LT_A2$CONSUME_PATH}" "${PAIRS_USERS[ours]}" consume "$THREADS" "$CONNECTIONS" \
+    "$WORK/counts-open-ours" "$run"
+  for t in "${TARGETS[@]:1}"; do
+    measure "$t-open" "${URL_OPEN[$t]}$CONSUME_PATH" "${PAIRS_USERS[$t]}" consume "$THREADS" "$CONNECTIONS" \
+      "$WORK/counts-open-$t" "$run"
+  done
   INVOCATIONS_OPEN=$((INVOCATIONS_OPEN + PER_INVOCATION))
 done
 
-# Added latency at concurrency 1: consume vs the direct stub chat, same key, interleaved.
+# Added latency at concurrency 1: consume vs the direct stub chat, same key, interleaved. (Split
+# mode proxies the chat route too: its consume is compared with the embedded run's direct chat.)
 for run in $(seq "$RUNS"); do
-  measure lat-consume "$LT_A$CONSUME_PATH" "$PAIRS_LATENCY" consume 1 1 "$WORK/counts-latency" "$run"
-  measure lat-chat "$LT_A$CHAT_PATH" "$PAIRS_LATENCY" chat 1 1 "" "$run"
+  for t in "${TARGETS[@]}"; do
+    measure "lat-consume-$t" "${URL_OPEN[$t]}$CONSUME_PATH" "${PAIRS_LATENCY[$t]}" consume 1 1 "$WORK/counts-latency-$t" "$run"
+    [[ "$t" == split ]] || measure "lat-chat-$t" "${URL_OPEN[$t]}$CHAT_PATH" "${PAIRS_LATENCY[$t]}" chat 1 1 "" "$run"
+  done
   INVOCATIONS_LATENCY=$((INVOCATIONS_LATENCY + PER_INVOCATION))
 done
+# rss_of "name:pid ..." -> "name peak X MB, " per process (VmHWM); LT_A's figures are kept apart.
+rss_of() {
+  local pair out=""
+  for pair in $1; do out+="${pair%%:*} $(to_mb "$(awk '/^VmHWM:/ {print $2}' "/proc/${pair#*:}/status")") MB, "; done
+  echo "${out%, }"
+}
+declare -A HWM_OPEN HWM_CONTENDED
+for t in "${TARGETS[@]}"; do HWM_OPEN[$t]="$(rss_of "${RSS_OPEN[$t]}")"; done
 LT_A_HWM_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$LT_A_PID/status")"
 LT_A_RSS_END_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$LT_A_PID/status")"
 
-# Variant 2: one key, contended bucket. The phase's elapsed time bounds what the bucket may admit.
+# Variant 2: one key, contended bucket. The phase's elapsed time bounds what the bucket may admit
+# (one phase for all targets: they are probed at its start and measured in turn to its end).
 CONTENDED_START="$EPOCHREALTIME"
-probe ours-contended "$LT_B$CONSUME_PATH" "$PAIRS_ONE" consume "$WORK/counts-contended/probe.txt"
+for t in "${TARGETS[@]}"; do
+  probe "$t-contended" "${URL_CONTENDED[$t]}$CONSUME_PATH" "${PAIRS_ONE[$t]}" consume "$WORK/counts-contended-$t/probe.txt"
+done
 for run in $(seq "$RUNS"); do
-  measure nginx-contended "http://127.0.0.1:$NGX_CONTENDED_PORT$CONSUME_PATH" "$PAIRS_ONE" consume \
+  measure nginx-contended "http://127.0.0.1:$NGX_CONTENDED_PORT$CONSUME_PATH" "${PAIRS_ONE[ours]}" consume \
     "$THREADS" "$CONNECTIONS" "$WORK/counts-nginx" "$run"
-  measure ours-contended "$LT_B$CONSUME_PATH${LT_B2:+ $LT_B2$CONSUME_PATH}" "$PAIRS_ONE" consume "$THREADS" "$CONNECTIONS" \
-    "$WORK/counts-contended" "$run"
+  measure ours-contended "$LT_B$CONSUME_PATH${LT_B2:+ $LT_B2$CONSUME_PATH}" "${PAIRS_ONE[ours]}" consume "$THREADS" "$CONNECTIONS" \
+    "$WORK/counts-contended-ours" "$run"
+  for t in "${TARGETS[@]:1}"; do
+    measure "$t-contended" "${URL_CONTENDED[$t]}$CONSUME_PATH" "${PAIRS_ONE[$t]}" consume "$THREADS" "$CONNECTIONS" \
+      "$WORK/counts-contended-$t" "$run"
+  done
   INVOCATIONS_CONTENDED=$((INVOCATIONS_CONTENDED + PER_INVOCATION))
 done
 CONTENDED_SECONDS="$(awk -v a="$CONTENDED_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')"
+for t in "${TARGETS[@]}"; do HWM_CONTENDED[$t]="$(rss_of "${RSS_CONTENDED[$t]}")"; done
 LT_B_HWM_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$LT_B_PID/status")"
 
 # ---------------------------------------------------------------------------------------------
@@ -417,18 +536,21 @@ CHECKS=""
 run_check() {
   local out rc=0
   out="$("${HELPER[@]}" check "$@")" || rc=$?
-  ((rc == 0)) || { echo "$out" >&2; die "the overshoot check could not run"; }
+  ((rc == 0)) || { echo "$out" >&2; tail -n 5 "$WORK"/leaky-tokens-*.log >&2 2>/dev/null; die "the overshoot check could not run"; }
   CHECKS+="$(grep -v '^STATUS ' <<<"$out")"$'\n'
   local st; st="$(grep '^STATUS ' <<<"$out" | sed 's/^STATUS //')"
   if [[ "$st" != ok ]]; then echo "FAIL: $st" >&2; status=1; fi
 }
-run_check --base "$LT_A" --pairs "$PAIRS_USERS" --counts "$WORK/counts-open/*.txt" --funded "$QUOTA" \
-  --label "$(commas "$USERS") users" --inflight $((CONNECTIONS * INVOCATIONS_OPEN))
-run_check --base "$LT_A" --pairs "$PAIRS_LATENCY" --counts "$WORK/counts-latency/*.txt" \
-  --funded "$LATENCY_QUOTA" --label "latency user (-c1)" --inflight "$INVOCATIONS_LATENCY"
-run_check --base "$LT_B" --pairs "$PAIRS_ONE" --counts "$WORK/counts-contended/*.txt" --funded "$QUOTA" \
-  --label "one key (contention)" --inflight $((CONNECTIONS * INVOCATIONS_CONTENDED)) \
-  --capacity "$CONTENDED_CAPACITY" --rate "$CONTENDED_RATE" --phase-seconds "$CONTENDED_SECONDS"
+declare -A TARGET_NAME=([ours]="" [oursB]="binary B, " [split]="split mode, ")
+for t in "${TARGETS[@]}"; do
+  run_check --base "${URL_OPEN[$t]}" --pairs "${PAIRS_USERS[$t]}" --counts "$WORK/counts-open-$t/*.txt" --funded "$QUOTA" \
+    --label "${TARGET_NAME[$t]}$(commas "$USERS") users" --inflight $((CONNECTIONS * INVOCATIONS_OPEN))
+  run_check --base "${URL_OPEN[$t]}" --pairs "${PAIRS_LATENCY[$t]}" --counts "$WORK/counts-latency-$t/*.txt" \
+    --funded "$LATENCY_QUOTA" --label "${TARGET_NAME[$t]}latency user (-c1)" --inflight "$INVOCATIONS_LATENCY"
+  run_check --base "${URL_CONTENDED[$t]}" --pairs "${PAIRS_ONE[$t]}" --counts "$WORK/counts-contended-$t/*.txt" --funded "$QUOTA" \
+    --label "${TARGET_NAME[$t]}one key (contention)" --inflight $((CONNECTIONS * INVOCATIONS_CONTENDED)) \
+    --capacity "$CONTENDED_CAPACITY" --rate "$CONTENDED_RATE" --phase-seconds "$CONTENDED_SECONDS"
+done
 # nginx's limit_req admits at most burst + 1 at once: informational bound for the reference.
 NGINX_ADMITTED="$(cat "$WORK"/counts-nginx/*.txt | awk '$1 == "s" && $2 == 200 { n += $3 } END { print n + 0 }')"
 NGINX_BOUND="$(awk -v c="$CONTENDED_CAPACITY" -v r="$CONTENDED_RATE" -v t="$CONTENDED_SECONDS" \
@@ -455,12 +577,7 @@ row() {
     "$(commas "$lo")" "$(commas "$hi")" "$p50" "$p99" "$ratio"
 }
 USERS_LABEL="$(commas "$USERS") users"
-if [[ "$PROFILE" == production ]]; then
-  OURS="leaky-tokens production profile ($PROCESSES process$( ((PROCESSES > 1)) && echo es): PostgreSQL 15 durable + Redis 7 + Kafka mock, quota reservation $(grep -o 'token.quota.reservation=[a-z]*' "$WORK/cmd-open.txt" | cut -d= -f2 || true))"
-  OURS="${OURS/reservation )/reservation auto → shared)}"
-else
-  OURS="leaky-tokens embedded profile"
-fi
+uptime_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "### POST $CONSUME_PATH — leaky-tokens vs nginx limit_req proxy"
 echo
@@ -471,18 +588,28 @@ echo
 echo "| variant | config | median req/s (min–max) | p50 ms | p99 ms | ratio ours/nginx |"
 echo "|---|---|---:|---:|---:|---:|"
 row "$USERS_LABEL" "nginx limit_req (never rejects) → canned upstream; $(pct "${OK200[nginx-open]}" "${REQS[nginx-open]}") 200" nginx-open nginx-open
-row "$USERS_LABEL" "$OURS: bucket $(commas "$OPEN_CAPACITY") / $(commas "$OPEN_RATE") per s, quota $(commas "$QUOTA") each; $(pct "${OK200[ours-open]}" "${REQS[ours-open]}") 200" ours-open nginx-open
+for t in "${TARGETS[@]}"; do
+  row "$USERS_LABEL" "${TARGET_LABEL[$t]}: bucket $(commas "$OPEN_CAPACITY") / $(commas "$OPEN_RATE") per s, quota $(commas "$QUOTA") each; $(pct "${OK200[$t-open]}" "${REQS[$t-open]}") 200" "$t-open" nginx-open
+done
 row "one key (contention)" "nginx limit_req rate=${CONTENDED_RATE}r/s burst=$CONTENDED_CAPACITY nodelay → canned upstream; $(pct "${OK200[nginx-contended]}" "${REQS[nginx-contended]}") 200, rest 429" nginx-contended nginx-contended
-row "one key (contention)" "$OURS: bucket $CONTENDED_CAPACITY / $CONTENDED_RATE per s, quota $(commas "$QUOTA"); $(pct "${OK200[ours-contended]}" "${REQS[ours-contended]}") 200, rest 429" ours-contended nginx-contended
+for t in "${TARGETS[@]}"; do
+  row "one key (contention)" "${TARGET_LABEL[$t]}: bucket $CONTENDED_CAPACITY / $CONTENDED_RATE per s, quota $(commas "$QUOTA"); $(pct "${OK200[$t-contended]}" "${REQS[$t-contended]}") 200, rest 429" "$t-contended" nginx-contended
+done
 echo
 us() { awk -v m="$1" 'BEGIN { printf "%.0f", m * 1000 }'; }
-LC50="$(median <<<"${P50[lat-consume]}")"; LC99="$(median <<<"${P99[lat-consume]}")"
-LH50="$(median <<<"${P50[lat-chat]}")"; LH99="$(median <<<"${P99[lat-chat]}")"
-echo "- added latency at concurrency 1 (\`wrk -t1 -c1 -d${DURATION}s\`, one key, big bucket; medians of $RUNS run(s)):" \
-     "consume p50 $(us "$LC50") µs / p99 $(us "$LC99") µs ($(commas "$(median <<<"${RPS[lat-consume]}")") req/s);" \
-     "direct stub chat p50 $(us "$LH50") µs / p99 $(us "$LH99") µs ($(commas "$(median <<<"${RPS[lat-chat]}")") req/s);" \
-     "**added p50 $(awk -v a="$LC50" -v b="$LH50" 'BEGIN { printf "%.0f", (a - b) * 1000 }') µs, p99 $(awk -v a="$LC99" -v b="$LH99" 'BEGIN { printf "%.0f", (a - b) * 1000 }') µs**"
+for t in "${TARGETS[@]}"; do
+  chat_t=$t; [[ "$t" == split ]] && chat_t=ours
+  LC50="$(median <<<"${P50[lat-consume-$t]}")"; LC99="$(median <<<"${P99[lat-consume-$t]}")"
+  LH50="$(median <<<"${P50[lat-chat-$chat_t]}")"; LH99="$(median <<<"${P99[lat-chat-$chat_t]}")"
+  echo "- ${TARGET_NAME[$t]}added latency at concurrency 1 (\`wrk -t1 -c1 -d${DURATION}s\`, one key, big bucket; medians of $RUNS run(s)):" \
+       "consume p50 $(us "$LC50") µs / p99 $(us "$LC99") µs ($(commas "$(median <<<"${RPS[lat-consume-$t]}")") req/s);" \
+       "direct stub chat$([[ "$chat_t" != "$t" ]] && echo " (embedded run's)") p50 $(us "$LH50") µs / p99 $(us "$LH99") µs ($(commas "$(median <<<"${RPS[lat-chat-$chat_t]}")") req/s);" \
+       "**added p50 $(awk -v a="$LC50" -v b="$LH50" 'BEGIN { printf "%.0f", (a - b) * 1000 }') µs, p99 $(awk -v a="$LC99" -v b="$LH99" 'BEGIN { printf "%.0f", (a - b) * 1000 }') µs**"
+done
 echo "- leaky-tokens peak RSS (VmHWM) after all runs: **$(to_mb "$LT_A_HWM_KB") MB** ($USERS_LABEL instance; idle after start $(to_mb "$LT_A_RSS_IDLE_KB") MB, at end $(to_mb "$LT_A_RSS_END_KB") MB); one-key instance $(to_mb "$LT_B_HWM_KB") MB"
+for t in "${TARGETS[@]:1}"; do
+  echo "- ${TARGET_NAME[$t]}peak RSS (VmHWM): $USERS_LABEL: ${HWM_OPEN[$t]}; one key: ${HWM_CONTENDED[$t]}"
+done
 echo "- overshoot check (must be 0) and server cross-check (quota debited vs 200s counted by wrk; wrk drops in-flight responses when it stops, which can only make the server's figure larger):"
 printf '%s' "$CHECKS" | sed 's/^/  /'
 echo "  - nginx reference, one key: $(commas "$NGINX_ADMITTED") admitted in total ≤ $(commas "$NGINX_BOUND") (burst + 1 + rate × (elapsed + 1 s)), for comparison"
@@ -495,23 +622,30 @@ fi
 echo "- response body bytes (probe): leaky-tokens consume ${BODY_BYTES[ours-open]}, nginx canned ${BODY_BYTES[nginx-open]}, leaky-tokens stub chat ${BODY_BYTES[ours-chat]}"
 echo "- setup (not measured): $USERS_LABEL + 2 registered, keyed and funded in $SEED_SECONDS s"
 GIT_REV="$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
-echo "- binary: $LT_VERSION ($BINARY, tree $GIT_REV); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before"
+echo "- binary: $LT_VERSION ($BINARY, tree $GIT_REV); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before, after: $uptime_after"
+[[ -z "$BINARY_B" ]] || echo "- binary B: $LT_VERSION_B ($BINARY_B, modified $(date -u -r "$BINARY_B" '+%Y-%m-%d %H:%M UTC'))"
 other_max="$(tr ' ' '\n' <<<"$OTHER_CPU" | grep -v '^$' | sort -n | tail -n1)"
 echo "- CPU taken by other processes during the measured runs (% of the machine, in run order): ${OTHER_CPU% } (${other_idle}% just before)$( ((other_max > 10)) && echo " — **noisy: other work competed with the benchmark**")"
 echo "- command: \`$cmd_str\`"
 echo "- wrk per run: \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s scripts/bench/consume.lua <url>\` (latency: \`-t1 -c1\`)"
 echo
-for key in nginx-open ours-open nginx-contended ours-contended lat-consume lat-chat; do
+for key in nginx-open nginx-contended; do
   echo "errors: $key: non-2xx responses ${NON2XX[$key]}; socket errors ${SOCKERR[$key]}"
 done
-if ((${NON2XX[ours-open]} + ${NON2XX[lat-consume]} + ${NON2XX[lat-chat]} > 0)); then
-  echo "FAIL: leaky-tokens answered non-2xx responses where everything should be 200" >&2; status=1
-fi
+for t in "${TARGETS[@]}"; do
+  for key in "$t-open" "$t-contended" "lat-consume-$t" "lat-chat-$t"; do
+    [[ -n "${REQS[$key]:-}" ]] || continue
+    echo "errors: $key: non-2xx responses ${NON2XX[$key]}; socket errors ${SOCKERR[$key]}"
+  done
+  if ((${NON2XX[$t-open]} + ${NON2XX[lat-consume-$t]} + ${NON2XX[lat-chat-$t]:-0} > 0)); then
+    echo "FAIL: leaky-tokens ($t) answered non-2xx responses where everything should be 200" >&2; status=1
+  fi
+  if ((${OK200[$t-contended]} + ${R429[$t-contended]} != ${REQS[$t-contended]})); then
+    echo "FAIL: one key ($t): leaky-tokens answered statuses other than 200 and 429 (see the wrk outputs)" >&2; status=1
+  fi
+done
 if ((${NON2XX[nginx-open]} > 0)); then
   echo "FAIL: the nginx reference answered non-2xx responses (limit_req rejected?): comparison invalid" >&2; status=1
-fi
-if ((${OK200[ours-contended]} + ${R429[ours-contended]} != ${REQS[ours-contended]})); then
-  echo "FAIL: one key: leaky-tokens answered statuses other than 200 and 429 (see the wrk outputs)" >&2; status=1
 fi
 for key in "${!SOCKERR[@]}"; do
   ((SOCKERR[$key] == 0)) || echo "warning: $key had ${SOCKERR[$key]} socket errors (connect/read/write/timeout)" >&2

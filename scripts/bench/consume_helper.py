@@ -101,10 +101,19 @@ def check(args):
     per_user, files = read_counts(args.counts)
     admin = admin_token(args.base)
 
+    retried = []
+
     def remaining(user_id):
-        status, body = call(args.base, "GET",
-                            f"/api/v1/tokens/quota?userId={user_id}&provider=openai",
-                            headers={"Authorization": f"Bearer {admin}"})
+        # A 502/503/504 is a hop that failed (split mode: the gateway's proxy), not an answer about
+        # the quota: retried for up to 10 s, and the retries are reported.
+        for attempt in range(40):
+            status, body = call(args.base, "GET",
+                                f"/api/v1/tokens/quota?userId={user_id}&provider=openai",
+                                headers={"Authorization": f"Bearer {admin}"})
+            if status not in (502, 503, 504):
+                break
+            retried.append(f"{status} {body.get('message', '')}")
+            time.sleep(0.25)
         if status != 200:
             raise RuntimeError(f"quota of {user_id}: {status} {body}")
         return body["remainingTokens"]
@@ -159,6 +168,8 @@ def check(args):
           f"when wrk stopped)")
     for line in lines:
         print(f"  - {line}")
+    if retried:
+        print(f"  - the quota reads were retried {len(retried)} time(s) after {sorted(set(retried))}")
     if overshoot > 0:
         problems.append(f"{label}: overshoot {overshoot:.0f}")
     if negative < 0:

@@ -48,6 +48,15 @@ Result<void> open_sqlite(const FactoryContext& f, Adapters& a) {
         if (file != ":memory:" && file.is_relative()) file = data_dir / file;
         return file;
     };
+    {
+        // The data dir holds the databases (and their keys): the owner's alone (issue 15 item 4). New
+        // ones are 0700 through the umask main() sets; an existing one is tightened here.
+        std::error_code ec;
+        if (std::filesystem::is_directory(data_dir, ec)) {
+            std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all,
+                                         std::filesystem::perm_options::replace, ec);
+        }
+    }
     auto db = adapters::SqliteDatabase::open(in_data_dir(f.cfg.get_string("storage.sql.path", "leaky-tokens.db")), f.pool);
     if (!db) return fail(db.error());
     a.sql = std::move(*db);

@@ -10,6 +10,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "lt/core/json.hpp"
+
 namespace lt::jwt {
 
 namespace json = boost::json;
@@ -18,8 +20,6 @@ namespace {
 
 /// Tokens longer than this are rejected before any decoding.
 constexpr std::size_t kMaxTokenSize = 8 * 1024;
-/// Header and payload are flat objects (roles is the only array); anything deeper is hostile.
-constexpr std::size_t kMaxDepth = 8;
 
 tl::unexpected<Error> reject(std::string reason) { return fail(Errc::unauthenticated, std::move(reason)); }
 
@@ -41,12 +41,10 @@ std::optional<json::object> decode_object(std::string_view part) {
     if (part.empty()) return std::nullopt;
     auto text = crypto::base64url_decode(part);
     if (!text) return std::nullopt;
-    json::parse_options opts;
-    opts.max_depth = kMaxDepth;
-    boost::system::error_code ec;
-    json::value v = json::parse(*text, ec, json::storage_ptr(), opts);
-    if (ec || !v.is_object()) return std::nullopt;
-    return std::move(v.as_object());
+    // parse_json also refuses repeated members (a second "alg" or "roles" must not win silently).
+    auto v = parse_json(*text);
+    if (!v || !v->is_object()) return std::nullopt;
+    return std::move(v->as_object());
 }
 
 enum class Field { absent, ok, bad };
@@ -80,7 +78,8 @@ Result<Claims> claims_from(const json::object& p) {
     if (read_string(p, "sub", c.sub) != Field::ok || c.sub.empty()) return reject("token has no subject");
     if (read_int(p, "exp", c.exp) != Field::ok) return reject("token has no valid expiry");
     if (read_string(p, "iss", c.iss) == Field::bad || read_string(p, "jti", c.jti) == Field::bad ||
-        read_string(p, "scope", c.scope) == Field::bad || read_int(p, "iat", c.iat) == Field::bad) {
+        read_string(p, "scope", c.scope) == Field::bad || read_int(p, "iat", c.iat) == Field::bad ||
+        read_int(p, "rv", c.rv) == Field::bad) {
         return reject("malformed token claims");
     }
     std::int64_t nbf = 0;
@@ -123,6 +122,7 @@ Result<std::string> sign(const Claims& claims, const crypto::RsaKey& key, std::s
     payload["jti"] = claims.jti;
     if (claims.nbf) payload["nbf"] = *claims.nbf;
     if (!claims.scope.empty()) payload["scope"] = claims.scope;
+    if (claims.rv != 0) payload["rv"] = claims.rv;
 
     std::string input = crypto::base64url_encode(json::serialize(header));
     input += '.';

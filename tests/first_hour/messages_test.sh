@@ -24,7 +24,7 @@ out="$("$BIN" serve --profile dev 2>&1)"; rc=$?
 [ $rc -eq 1 ] || fail "serve --profile dev: exit $rc"
 expect_in "$out" "unknown profile 'dev'" "unknown profile"
 expect_in "$out" "production" "the known profiles are listed"
-out="$(LEAKY_SQL_URL=postgresql://u@h/db LEAKY_REDIS_URL=redis://h:6379 LEAKY_KAFKA_BROKERS=h:9092 "$BIN" config check --profile production 2>&1)"; rc=$?
+out="$(LEAKY_SQL_URL=postgresql://u@h/db LEAKY_REDIS_URL=redis://h:6379 LEAKY_KAFKA_BROKERS=h:9092 LEAKY_KEY_ENCRYPTION_KEY=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef "$BIN" config check --profile production 2>&1)"; rc=$?
 [ $rc -eq 0 ] || fail "config check --profile production: exit $rc: $out"
 
 start_server

@@ -5,5 +5,6 @@ lt_add_test(NAME security_test
     security/timeout_test.cpp
     security/fd_exhaustion_test.cpp
     security/connections_per_ip_test.cpp
+    security/hardening_abuse_test.cpp
   LIBS lt_app)
 add_dependencies(security_test leaky-tokens)

@@ -567,7 +567,8 @@ TEST_CASE("config variables are read from the process environment in every layer
 }
 
 TEST_CASE("the built-in production profile takes its stores from the environment") {
-    auto options = with_vars({{"LEAKY_SQL_URL", "postgresql://lt:pw@pg:5432/lt"}});
+    auto options = with_vars({{"LEAKY_SQL_URL", "postgresql://lt:pw@pg:5432/lt"},
+                              {"LEAKY_KEY_ENCRYPTION_KEY", "a-long-enough-passphrase"}});
     options.profile = "production";
     const auto config = lt::config::load(kernel_schema(), options);
     REQUIRE_MESSAGE(config.has_value(), config.error().message);
@@ -580,6 +581,8 @@ TEST_CASE("the built-in production profile takes its stores from the environment
     CHECK(config->get_string("server.address") == "0.0.0.0");
     CHECK(config->get_int("server.port") == 8080);
     CHECK(config->get_string("storage.data-dir") == "/var/lib/leaky-tokens");
+    // (auth.jwt.key-encryption-key, also from the environment, is the auth module's key: outside the
+    // kernel schema it is skipped here; the security tests start the auth module with it.)
 
     SUBCASE("without LEAKY_SQL_URL serve is refused, naming the variable and the key") {
         auto bare = with_vars({});

@@ -7,4 +7,5 @@ lt_add_test(NAME unit_core_test
     unit/http_message_test.cpp
     unit/cluster_kernel_test.cpp
     unit/json_text_test.cpp
+    unit/json_test.cpp
   LIBS lt::core)

@@ -22,6 +22,18 @@ std::string base64url_encode(std::string_view bytes);
 /// Inverse of base64url_encode; nullopt on characters outside the alphabet or padding.
 std::optional<std::string> base64url_decode(std::string_view text);
 
+/// A 256-bit AES key.
+using AeadKey = std::array<unsigned char, 32>;
+/// The key SHA-256(passphrase) (the config module's LEAKY_CONFIG_ENCRYPT_KEY and the auth module's
+/// auth.jwt.key-encryption-key are passphrases). Any thread.
+AeadKey derive_key(std::string_view passphrase);
+/// AES-256-GCM with a fresh random 96-bit nonce; raw bytes nonce (12) ‖ cipher ‖ tag (16). `aad` is
+/// authenticated, not stored (e.g. the row id the text belongs to). Any thread.
+Result<std::string> seal(const AeadKey& key, std::string_view plain, std::string_view aad = {});
+/// Inverse of seal: Errc::invalid_argument when too short or not authentic (tampered, other key or
+/// other `aad`). Any thread.
+Result<std::string> open(const AeadKey& key, std::string_view sealed, std::string_view aad = {});
+
 /// An RSA key (private or public only). Copies share the underlying key; immutable after creation,
 /// so any thread may use it.
 class RsaKey {

@@ -17,12 +17,19 @@ namespace json = boost::json;
 /// Maximum nesting depth accepted from clients (CONTRACT.md item 3).
 inline constexpr std::size_t kMaxJsonDepth = 64;
 
-/// Parses `text`; malformed JSON or nesting deeper than kMaxJsonDepth → Errc::invalid_argument
-/// with a client-safe message.
+/// Parses `text`; malformed JSON, nesting deeper than kMaxJsonDepth, an object that repeats a key
+/// (issue 15: the last one would win silently) or a number beyond double's range (it would become
+/// infinity) → Errc::invalid_argument with a client-safe message.
+/// Any thread.
 Result<json::value> parse_json(std::string_view text);
 
 /// Parses a body that must be a JSON object (400 "request body must be a JSON object" otherwise).
 Result<json::object> parse_json_object(std::string_view text);
+
+/// `text` with every byte that does not start or continue a well-formed UTF-8 sequence (RFC 3629: no
+/// overlong forms, surrogates or code points past U+10FFFF) replaced by U+FFFD. For client-supplied
+/// text echoed in JSON (paths, messages): Boost.JSON serializes bytes as they are. Any thread.
+std::string valid_utf8(std::string_view text);
 
 /// Serializes compactly.
 std::string to_json_text(const json::value& v);

@@ -26,10 +26,13 @@ struct Claims {
     std::int64_t exp = 0;            ///< expires at, epoch seconds
     std::optional<std::int64_t> nbf; ///< not before, epoch seconds
     std::string scope;               ///< OAuth2 scopes, space-separated ("" = none, claim omitted)
+    /// Roles version of the subject when issued (claim "rv", omitted when 0): a gateway that knows a
+    /// newer version for the subject no longer trusts `roles` (docs/security.md).
+    std::int64_t rv = 0;
 };
 
 /// Signs `claims` with RS256. Header: {"alg":"RS256","typ":"JWT","kid":kid}. Payload members:
-/// sub, iss, roles (array, always present), iat, exp, jti, and nbf/scope when set.
+/// sub, iss, roles (array, always present), iat, exp, jti, and nbf/scope/rv when set.
 Result<std::string> sign(const Claims& claims, const crypto::RsaKey& key, std::string_view kid);
 
 /// Public keys by kid. Not synchronized: build it, then share it read-only (e.g. via shared_ptr).

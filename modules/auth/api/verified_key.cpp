@@ -50,10 +50,21 @@ TokenRevoked tag_invoke(json::value_to_tag<TokenRevoked>, const json::value& v) 
     return TokenRevoked{codec::required<std::string>(o, "jti"), codec::with_default<std::int64_t>(o, "exp", 0)};
 }
 
+void tag_invoke(json::value_from_tag, json::value& v, const RolesVersion& m) {
+    v = json::object{{"userId", m.user_id}, {"rolesVersion", m.roles_version}};
+}
+
+RolesVersion tag_invoke(json::value_to_tag<RolesVersion>, const json::value& v) {
+    const auto& o = codec::object_of(v, "roles version");
+    return RolesVersion{codec::required<std::string>(o, "userId"), codec::with_default<std::int64_t>(o, "rolesVersion", 0)};
+}
+
 void tag_invoke(json::value_from_tag, json::value& v, const JwksReply& m) {
     json::array revoked;
     for (const auto& t : m.revoked) revoked.push_back(json::value_from(t));
-    v = json::object{{"keys", m.keys}, {"revoked", std::move(revoked)}};
+    json::array versions;
+    for (const auto& r : m.roles_versions) versions.push_back(json::value_from(r));
+    v = json::object{{"keys", m.keys}, {"revoked", std::move(revoked)}, {"rolesVersions", std::move(versions)}};
 }
 
 JwksReply tag_invoke(json::value_to_tag<JwksReply>, const json::value& v) {
@@ -61,6 +72,7 @@ JwksReply tag_invoke(json::value_to_tag<JwksReply>, const json::value& v) {
     JwksReply r;
     r.keys = codec::with_default<json::array>(o, "keys", {});
     r.revoked = codec::with_default<std::vector<TokenRevoked>>(o, "revoked", {});
+    r.roles_versions = codec::with_default<std::vector<RolesVersion>>(o, "rolesVersions", {});
     return r;
 }
 
@@ -72,13 +84,17 @@ GetUserRequest tag_invoke(json::value_to_tag<GetUserRequest>, const json::value&
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const UserInfo& m) {
-    v = json::object{{"userId", m.user_id}, {"username", m.username}, {"roles", strings(m.roles)}};
+    v = json::object{{"userId", m.user_id},
+                     {"username", m.username},
+                     {"roles", strings(m.roles)},
+                     {"rolesVersion", m.roles_version}};
 }
 
 UserInfo tag_invoke(json::value_to_tag<UserInfo>, const json::value& v) {
     const auto& o = codec::object_of(v, "user");
     return UserInfo{codec::required<std::string>(o, "userId"), codec::with_default<std::string>(o, "username", ""),
-                    codec::with_default<std::vector<std::string>>(o, "roles", {})};
+                    codec::with_default<std::vector<std::string>>(o, "roles", {}),
+                    codec::with_default<std::int64_t>(o, "rolesVersion", 0)};
 }
 
 void tag_invoke(json::value_from_tag, json::value& v, const ApiKeyRevoked& m) {
@@ -90,11 +106,13 @@ ApiKeyRevoked tag_invoke(json::value_to_tag<ApiKeyRevoked>, const json::value& v
     return ApiKeyRevoked{codec::required<std::string>(o, "keyHash"), codec::with_default<std::string>(o, "userId", "")};
 }
 
-void tag_invoke(json::value_from_tag, json::value& v, const UserRolesChanged& m) { v = json::object{{"userId", m.user_id}}; }
+void tag_invoke(json::value_from_tag, json::value& v, const UserRolesChanged& m) {
+    v = json::object{{"userId", m.user_id}, {"rolesVersion", m.roles_version}};
+}
 
 UserRolesChanged tag_invoke(json::value_to_tag<UserRolesChanged>, const json::value& v) {
     const auto& o = codec::object_of(v, "user roles changed event");
-    return UserRolesChanged{codec::required<std::string>(o, "userId")};
+    return UserRolesChanged{codec::required<std::string>(o, "userId"), codec::with_default<std::int64_t>(o, "rolesVersion", 0)};
 }
 
 }  // namespace lt::auth

@@ -1,5 +1,8 @@
 #include "auth_config.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include "lt/auth/auth.hpp"
 #include "lt/core/time.hpp"
 #include "password.hpp"
@@ -47,6 +50,21 @@ void describe_config(config::Schema& schema) {
                    "bcrypt hash of an OAuth2 client's secret (client_credentials grant).", std::nullopt, std::nullopt,
                    true));
     schema.add(key("auth.oauth2.clients.*.scopes", Type::string_list, "Scopes an OAuth2 client may request."));
+    schema.add(key("auth.jwt.key-encryption-key", Type::string,
+                   "Passphrase encrypting the JWT signing private keys at rest (AES-256-GCM); `file:/path` reads it "
+                   "from a file. Plaintext keys are encrypted at start; a wrong key stops the start.",
+                   std::nullopt, std::nullopt, true));
+    schema.add(key("auth.login.limit-enabled", Type::boolean, "Failed-login limiter per account and per client IP."));
+    schema.add(key("auth.login.max-failures-per-account", Type::integer,
+                   "Login attempts per account and window before 429 (a success clears the account).", 1, 1000000));
+    schema.add(key("auth.login.max-failures-per-ip", Type::integer,
+                   "Failed login attempts per client IP and window before 429.", 1, 1000000));
+    schema.add(key("auth.login.window-seconds", Type::integer, "Window of the failed-login limiter in seconds.", 1,
+                   86400));
+    schema.add(key("auth.password-hash.threads", Type::integer,
+                   "Threads of bcrypt's own pool (password hashing never runs on the storage pool).", 1, 64));
+    schema.add(key("auth.password-hash.max-queued", Type::integer,
+                   "bcrypt jobs waiting for a thread at most; beyond it logins answer 503.", 1, 100000));
     schema.add(key("auth.api-key.max-per-user", Type::integer, "API keys one user may hold at once.", 1, 100000));
 }
 
@@ -68,6 +86,25 @@ Result<AuthConfig> parse_config(const config::Config& cfg) {
     out.expiry_seconds = cfg.get_int("auth.jwt.expiry-seconds", out.expiry_seconds);
     out.key_bits = static_cast<int>(cfg.get_int("auth.jwt.key-bits", out.key_bits));
     out.max_keys_per_user = cfg.get_int("auth.api-key.max-per-user", out.max_keys_per_user);
+    out.key_encryption_key = cfg.get_string("auth.jwt.key-encryption-key");
+    if (std::string_view(out.key_encryption_key).substr(0, 5) == "file:") {
+        const std::string path = out.key_encryption_key.substr(5);
+        std::ifstream in(path, std::ios::binary);
+        std::stringstream text;
+        text << in.rdbuf();
+        out.key_encryption_key = trim(text.str());
+        if (!in) error("auth.jwt.key-encryption-key: cannot read " + path);
+    }
+    if (cfg.has("auth.jwt.key-encryption-key") && out.key_encryption_key.size() < 16) {
+        error("auth.jwt.key-encryption-key must be at least 16 characters");
+    }
+    out.login.enabled = cfg.get_bool("auth.login.limit-enabled", out.login.enabled);
+    out.login.max_failures_per_account =
+        cfg.get_int("auth.login.max-failures-per-account", out.login.max_failures_per_account);
+    out.login.max_failures_per_ip = cfg.get_int("auth.login.max-failures-per-ip", out.login.max_failures_per_ip);
+    out.login.window = std::chrono::seconds(cfg.get_int("auth.login.window-seconds", out.login.window.count()));
+    out.password_hash_threads = cfg.get_int("auth.password-hash.threads", out.password_hash_threads);
+    out.password_hash_queue = cfg.get_int("auth.password-hash.max-queued", out.password_hash_queue);
 
     const bool has_user = cfg.has("auth.bootstrap-admin.username");
     const bool has_password = cfg.has("auth.bootstrap-admin.password");

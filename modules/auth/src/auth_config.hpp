@@ -9,6 +9,7 @@
 
 #include "lt/core/config.hpp"
 #include "lt/core/result.hpp"
+#include "login_limiter.hpp"
 
 namespace lt::auth {
 
@@ -38,6 +39,12 @@ struct AuthConfig {
     std::optional<BootstrapAdmin> bootstrap_admin;
     std::map<std::string, OAuthClient, std::less<>> clients;  ///< by client id
     std::int64_t max_keys_per_user = 100;                     ///< API keys one user may hold
+    /// Passphrase encrypting signing keys at rest ("" = plaintext); a "file:" value names a file
+    /// holding it (auth.jwt.key-encryption-key).
+    std::string key_encryption_key;
+    LoginLimitConfig login;                    ///< auth.login.*
+    std::int64_t password_hash_threads = 2;    ///< bcrypt's own pool (auth.password-hash.threads)
+    std::int64_t password_hash_queue = 64;     ///< bcrypt jobs waiting at most (auth.password-hash.max-queued)
 };
 
 /// Number of characters (UTF-8 code points) in `text`.

@@ -9,6 +9,7 @@
 #include "api_key_service.hpp"
 #include "auth_metrics.hpp"
 #include "key_manager.hpp"
+#include "login_limiter.hpp"
 #include "lt/bus/bus.hpp"
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/clock.hpp"
@@ -30,6 +31,7 @@ struct AuthHttpDeps {
     bus::Bus* bus = nullptr;
     Clock* clock = nullptr;
     AuthMetrics* metrics = nullptr;
+    LoginLimiter* login_limiter = nullptr;  ///< failed-login limits (issue 15 item 5)
     Logger log;
 };
 

@@ -6,6 +6,7 @@
 #include "lt/core/clock.hpp"
 #include "lt/core/json.hpp"
 #include "auth_store.hpp"
+#include "username.hpp"
 #include "lt/core/blocking_pool.hpp"
 #include "lt/core/time.hpp"
 #include "lt/ports/sql_database.hpp"
@@ -28,12 +29,15 @@ AuthModule::AuthModule(ModuleContext ctx, AuthConfig config)
     : ctx_(std::move(ctx)),
       config_(std::move(config)),
       metrics_(registry_of(ctx_, own_metrics_)),
-      keys_(config_.issuer, std::chrono::seconds(config_.expiry_seconds), config_.key_bits),
-      users_(*ctx_.sql, *ctx_.blocking, *ctx_.clock, keys_, metrics_),
+      hashing_(static_cast<std::size_t>(config_.password_hash_threads), config_.password_hash_queue),
+      login_limiter_(ctx_.kv, config_.login),
+      keys_(config_.issuer, std::chrono::seconds(config_.expiry_seconds), config_.key_bits,
+            config_.key_encryption_key),
+      users_(*ctx_.sql, hashing_, *ctx_.clock, keys_, metrics_),
       api_keys_(*ctx_.sql, *ctx_.clock, metrics_, config_.max_keys_per_user),
-      oauth2_(config_, *ctx_.sql, *ctx_.blocking, *ctx_.clock, keys_),
+      oauth2_(config_, *ctx_.sql, hashing_, *ctx_.clock, keys_),
       http_(AuthHttpDeps{&users_, &api_keys_, &oauth2_, &keys_, ctx_.sql, ctx_.blocking, ctx_.bus, ctx_.clock,
-                         &metrics_, ctx_.log}) {}
+                         &metrics_, &login_limiter_, ctx_.log}) {}
 
 void AuthModule::register_handlers(bus::Bus& bus) {
     bus.handle(kVerifyKey, [this](VerifyKeyRequest r, bus::Context) { return bus_verify_key(std::move(r)); });
@@ -45,6 +49,7 @@ Result<void> AuthModule::start_blocking() {
     auto migrated = ports::run_migrations(*ctx_.sql, "auth", ports::embedded_migrations("auth", ctx_.sql->dialect()));
     if (!migrated) return fail(migrated.error());
     if (auto r = keys_.load_or_create(*ctx_.sql, ctx_.clock->now()); !r) return r;
+    if (auto r = fill_username_keys(); !r) return r;
     if (config_.bootstrap_admin) {
         const auto& admin = *config_.bootstrap_admin;
         auto id = upsert_user(*ctx_.sql, ctx_.clock->now(), admin.username, admin.email, admin.password, true);
@@ -54,6 +59,22 @@ Result<void> AuthModule::start_blocking() {
     return ok();
 }
 
+Result<void> AuthModule::fill_username_keys() {
+    // Users registered before the canonical key existed get theirs now; the older of two colliding
+    // names keeps it (the other can still log in by its exact name, and new look-alikes are refused).
+    return ctx_.sql->transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        AuthStore store(s);
+        auto users = store.users_without_key();
+        if (!users) return fail(users.error());
+        for (const auto& [id, name] : *users) {
+            auto set = store.set_username_key(id, username_key(name));
+            if (!set) return fail(set.error());
+            if (!*set) ctx_.log->warn("user name collides with an older one after normalization user_id={}", id);
+        }
+        return ok();
+    });
+}
+
 asio::awaitable<Result<void>> AuthModule::start() {
     auto op = ctx_.blocking->run([this] { return start_blocking(); });
     auto r = co_await std::move(op);
@@ -61,7 +82,10 @@ asio::awaitable<Result<void>> AuthModule::start() {
     co_return r;
 }
 
-asio::awaitable<void> AuthModule::stop() { co_return; }
+asio::awaitable<void> AuthModule::stop() {
+    hashing_.stop();
+    co_return;
+}
 
 asio::awaitable<Result<VerifiedKey>> AuthModule::bus_verify_key(VerifyKeyRequest req) {
     auto op = api_keys_.verify(std::move(req.api_key));
@@ -81,7 +105,8 @@ asio::awaitable<Result<UserInfo>> AuthModule::bus_get_user(GetUserRequest req) {
             if (!*user) return fail(Errc::not_found, "user not found");
             auto roles = store.roles_of(uid);
             if (!roles) return fail(roles.error());
-            out = UserInfo{uid, (*user)->username, std::vector<std::string>(roles->begin(), roles->end())};
+            out = UserInfo{uid, (*user)->username, std::vector<std::string>(roles->begin(), roles->end()),
+                           (*user)->roles_version};
             return ok();
         });
         if (!r) return fail(r.error());
@@ -100,6 +125,24 @@ asio::awaitable<Result<JwksReply>> AuthModule::bus_jwks() {
     if (const auto* keys = jwks.is_object() ? jwks.as_object().if_contains("keys") : nullptr; keys && keys->is_array()) {
         out.keys = keys->as_array();
     }
+    // Role changes a restarted (or event-missing) gateway must know: one token lifetime back.
+    const auto since = std::chrono::duration_cast<std::chrono::seconds>(ctx_.clock->now().time_since_epoch()).count() -
+                       config_.expiry_seconds - kClockSkew.count();
+    auto& db = *ctx_.sql;
+    auto versions_op = ctx_.blocking->run([&db, since]() {
+        std::vector<std::pair<std::string, std::int64_t>> rows;
+        auto r = db.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+            auto v = AuthStore(s).roles_changed_since(since);
+            if (!v) return fail(v.error());
+            rows = std::move(*v);
+            return ok();
+        });
+        return r ? Result<std::vector<std::pair<std::string, std::int64_t>>>(std::move(rows))
+                 : Result<std::vector<std::pair<std::string, std::int64_t>>>(fail(r.error()));
+    });
+    auto versions = co_await std::move(versions_op);
+    if (!versions) co_return fail(versions.error());
+    for (auto& [user, version] : *versions) out.roles_versions.push_back(RolesVersion{std::move(user), version});
     co_return out;
 }
 

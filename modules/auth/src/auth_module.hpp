@@ -8,6 +8,8 @@
 #include "auth_http.hpp"
 #include "auth_metrics.hpp"
 #include "key_manager.hpp"
+#include "login_limiter.hpp"
+#include "password_pool.hpp"
 #include "lt/core/metrics.hpp"
 #include "lt/core/module.hpp"
 #include "oauth2_service.hpp"
@@ -37,17 +39,23 @@ public:
 
     /// The HTTP handlers (for tests that call them without the router).
     AuthHttp& http() { return http_; }
+    /// bcrypt's pool (for tests).
+    const PasswordPool& password_pool() const { return hashing_; }
     /// The signing keys (for tests).
     const KeyManager& keys() const { return keys_; }
 
 private:
     /// start()'s blocking part.
     Result<void> start_blocking();
+    /// Fills auth_users.username_key for rows from before it existed. Blocking.
+    Result<void> fill_username_keys();
 
     ModuleContext ctx_;
     AuthConfig config_;
     std::unique_ptr<MetricsRegistry> own_metrics_;  ///< only when the context has no registry
     AuthMetrics metrics_;
+    PasswordPool hashing_;  ///< bcrypt's own bounded pool (not the kernel's blocking pool)
+    LoginLimiter login_limiter_;
     KeyManager keys_;
     UserService users_;
     ApiKeyService api_keys_;

@@ -1,5 +1,7 @@
 #include "auth_store.hpp"
 
+#include "username.hpp"
+
 namespace lt::auth {
 
 using ports::as_int;
@@ -19,7 +21,13 @@ std::optional<std::string> opt_col(const SqlRow& row, std::size_t i) {
     return i < row.size() ? as_text(row[i]) : std::nullopt;
 }
 
-UserRow user_from(const SqlRow& row) { return UserRow{col(row, 0), col(row, 1), col(row, 2), opt_col(row, 3)}; }
+constexpr const char* kUserColumns = "id, username, email, password_hash, roles_version";
+
+UserRow user_from(const SqlRow& row) {
+    UserRow u{col(row, 0), col(row, 1), col(row, 2), opt_col(row, 3)};
+    u.roles_version = row.size() > 4 ? as_int(row[4]).value_or(0) : 0;
+    return u;
+}
 
 ApiKeyRow key_from(const SqlRow& row) {
     return ApiKeyRow{col(row, 0), col(row, 1), opt_col(row, 2), col(row, 3), opt_col(row, 4)};
@@ -37,15 +45,56 @@ Result<ports::SqlResult> AuthStore::exec(std::string_view sql, std::initializer_
     return s_.execute(sql, params);
 }
 
-Result<std::optional<UserRow>> AuthStore::find_user_by_username(std::string_view username) {
-    auto r = exec("SELECT id, username, email, password_hash FROM auth_users WHERE username = $1", {text(username)});
+Result<std::optional<UserRow>> AuthStore::find_user_by_username(std::string_view username, bool exact) {
+    // Exact name first (rows from before the key existed), then the canonical key.
+    auto r = exec(std::string("SELECT ") + kUserColumns + " FROM auth_users WHERE username = $1", {text(username)});
     if (!r) return fail(r.error());
+    if (r->rows.empty() && !exact) {
+        r = exec(std::string("SELECT ") + kUserColumns + " FROM auth_users WHERE username_key = $1",
+                 {text(username_key(username))});
+        if (!r) return fail(r.error());
+    }
     if (r->rows.empty()) return std::optional<UserRow>();
     return std::optional<UserRow>(user_from(r->rows.front()));
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> AuthStore::users_without_key() {
+    auto r = exec("SELECT id, username FROM auth_users WHERE username_key IS NULL ORDER BY created_at, id", {});
+    if (!r) return fail(r.error());
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& row : r->rows) out.emplace_back(col(row, 0), col(row, 1));
+    return out;
+}
+
+Result<bool> AuthStore::set_username_key(std::string_view user_id, std::string_view key) {
+    auto taken = exec("SELECT 1 FROM auth_users WHERE username_key = $1", {text(key)});
+    if (!taken) return fail(taken.error());
+    if (!taken->rows.empty()) return false;
+    auto r = exec("UPDATE auth_users SET username_key = $2 WHERE id = $1", {text(user_id), text(key)});
+    if (!r) return fail(r.error());
+    return true;
+}
+
+Result<std::int64_t> AuthStore::bump_roles_version(std::string_view user_id, std::int64_t now_s) {
+    auto r = exec("UPDATE auth_users SET roles_version = roles_version + 1, roles_changed_at = $2 WHERE id = $1",
+                  {text(user_id), SqlValue(now_s)});
+    if (!r) return fail(r.error());
+    auto v = exec("SELECT roles_version FROM auth_users WHERE id = $1", {text(user_id)});
+    if (!v) return fail(v.error());
+    if (v->rows.empty() || v->rows.front().empty()) return fail(Errc::not_found, "user not found");
+    return as_int(v->rows.front()[0]).value_or(0);
+}
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> AuthStore::roles_changed_since(std::int64_t since_s) {
+    auto r = exec("SELECT id, roles_version FROM auth_users WHERE roles_changed_at >= $1", {SqlValue(since_s)});
+    if (!r) return fail(r.error());
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    for (const auto& row : r->rows) out.emplace_back(col(row, 0), row.size() > 1 ? as_int(row[1]).value_or(0) : 0);
+    return out;
+}
+
 Result<std::optional<UserRow>> AuthStore::find_user_by_id(std::string_view id) {
-    auto r = exec("SELECT id, username, email, password_hash FROM auth_users WHERE id = $1", {text(id)});
+    auto r = exec(std::string("SELECT ") + kUserColumns + " FROM auth_users WHERE id = $1", {text(id)});
     if (!r) return fail(r.error());
     if (r->rows.empty()) return std::optional<UserRow>();
     return std::optional<UserRow>(user_from(r->rows.front()));
@@ -59,9 +108,10 @@ Result<bool> AuthStore::email_taken(std::string_view email) {
 
 Result<void> AuthStore::insert_user(const UserRow& user, std::string_view now) {
     auto r = exec(
-        "INSERT INTO auth_users (id, username, email, password_hash, created_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $5)",
-        {text(user.id), text(user.username), text(user.email), opt_text(user.password_hash), text(now)});
+        "INSERT INTO auth_users (id, username, email, password_hash, created_at, updated_at, username_key) "
+        "VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        {text(user.id), text(user.username), text(user.email), opt_text(user.password_hash), text(now),
+         text(username_key(user.username))});
     if (!r) return fail(r.error());
     return ok();
 }
@@ -164,6 +214,12 @@ Result<void> AuthStore::insert_signing_key(const SigningKeyRow& key) {
         "INSERT INTO auth_signing_keys (kid, private_pem, public_pem, created_at, retired_at) "
         "VALUES ($1, $2, $3, $4, $5)",
         {text(key.kid), text(key.private_pem), text(key.public_pem), text(key.created_at), opt_text(key.retired_at)});
+    if (!r) return fail(r.error());
+    return ok();
+}
+
+Result<void> AuthStore::set_signing_key_private(std::string_view kid, std::string_view private_pem) {
+    auto r = exec("UPDATE auth_signing_keys SET private_pem = $2 WHERE kid = $1", {text(kid), text(private_pem)});
     if (!r) return fail(r.error());
     return ok();
 }

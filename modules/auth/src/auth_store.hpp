@@ -26,6 +26,7 @@ struct UserRow {
     std::string username;
     std::string email;
     std::optional<std::string> password_hash;
+    std::int64_t roles_version = 0;  ///< bumped by every role change (JWT claim "rv")
 };
 
 /// A row of auth_api_keys (without the hash).
@@ -57,13 +58,22 @@ class AuthStore {
 public:
     explicit AuthStore(ports::SqlSession& session) : s_(session) {}
 
-    /// The user with exactly this username (case-sensitive), or nullopt.
-    Result<std::optional<UserRow>> find_user_by_username(std::string_view username);
+    /// The user with exactly this username, else (unless `exact`) the one whose canonical key
+    /// (username_key) matches the name's, or nullopt.
+    Result<std::optional<UserRow>> find_user_by_username(std::string_view username, bool exact = false);
+    /// Users stored before the canonical key existed: (id, username), oldest first.
+    Result<std::vector<std::pair<std::string, std::string>>> users_without_key();
+    /// Sets a user's canonical key; false (nothing written) when another user holds that key.
+    Result<bool> set_username_key(std::string_view user_id, std::string_view key);
+    /// Increments the user's roles version (now_s: epoch seconds of the change); returns the new one.
+    Result<std::int64_t> bump_roles_version(std::string_view user_id, std::int64_t now_s);
+    /// (user id, roles version) of users whose roles changed at or after `since_s` (epoch seconds).
+    Result<std::vector<std::pair<std::string, std::int64_t>>> roles_changed_since(std::int64_t since_s);
     /// The user with this canonical id, or nullopt.
     Result<std::optional<UserRow>> find_user_by_id(std::string_view id);
     /// True when a user has exactly this email.
     Result<bool> email_taken(std::string_view email);
-    /// Errc::conflict when the username or email exists.
+    /// Errc::conflict when the username, its canonical key or the email exists.
     Result<void> insert_user(const UserRow& user, std::string_view now);
     /// Replaces the password hash of a user.
     Result<void> update_password(std::string_view user_id, std::string_view hash, std::string_view now);
@@ -90,6 +100,8 @@ public:
     Result<std::vector<SigningKeyRow>> signing_keys();
     /// Stores a signing key.
     Result<void> insert_signing_key(const SigningKeyRow& key);
+    /// Replaces the stored private key of `kid` (encryption at rest of a plaintext key).
+    Result<void> set_signing_key_private(std::string_view kid, std::string_view private_pem);
     /// Retires the current key(s): sets retired_at and erases the private key.
     Result<void> retire_signing_keys(std::string_view now);
     /// Forgets a signing key no token can need any more.

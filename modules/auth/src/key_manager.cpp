@@ -7,8 +7,11 @@
 
 namespace lt::auth {
 
-KeyManager::KeyManager(std::string issuer, std::chrono::seconds token_lifetime, int key_bits)
-    : issuer_(std::move(issuer)), token_lifetime_(token_lifetime), key_bits_(key_bits) {}
+KeyManager::KeyManager(std::string issuer, std::chrono::seconds token_lifetime, int key_bits,
+                       std::string_view key_encryption_key)
+    : issuer_(std::move(issuer)), token_lifetime_(token_lifetime), key_bits_(key_bits) {
+    if (!key_encryption_key.empty()) kek_ = crypto::derive_key(key_encryption_key);
+}
 
 namespace {
 
@@ -19,13 +22,60 @@ bool has_current(const std::vector<SigningKeyRow>& rows) {
     return false;
 }
 
-Result<SigningKeyRow> new_key_row(int bits, KeyManager::TimePoint now) {
-    auto key = crypto::RsaKey::generate(bits);
-    if (!key) return fail(key.error());
-    return SigningKeyRow{new_uuid(), key->private_pem(), key->public_pem(), format_rfc3339(now), std::nullopt};
-}
+constexpr std::string_view kEncryptedPrefix = "enc:v1:";
+constexpr const char* kKekKey = "auth.jwt.key-encryption-key";
+
+bool is_encrypted(std::string_view stored) { return stored.substr(0, kEncryptedPrefix.size()) == kEncryptedPrefix; }
 
 }  // namespace
+
+Result<SigningKeyRow> KeyManager::new_key(TimePoint now) const {
+    auto key = crypto::RsaKey::generate(key_bits_);
+    if (!key) return fail(key.error());
+    SigningKeyRow row{new_uuid(), {}, key->public_pem(), format_rfc3339(now), std::nullopt};
+    auto stored = protect(row.kid, key->private_pem());
+    if (!stored) return fail(stored.error());
+    row.private_pem = std::move(*stored);
+    return row;
+}
+
+Result<std::string> KeyManager::protect(const std::string& kid, const std::string& pem) const {
+    if (!kek_ || pem.empty()) return pem;
+    auto sealed = crypto::seal(*kek_, pem, kid);
+    if (!sealed) return fail(sealed.error());
+    return std::string(kEncryptedPrefix) + crypto::base64url_encode(*sealed);
+}
+
+Result<std::string> KeyManager::unprotect(const std::string& kid, const std::string& stored) const {
+    if (!is_encrypted(stored)) return stored;
+    if (!kek_) {
+        return fail(Errc::invalid_argument, "signing key " + kid + " is encrypted at rest but " + kKekKey +
+                                                " is not set");
+    }
+    auto raw = crypto::base64url_decode(std::string_view(stored).substr(kEncryptedPrefix.size()));
+    auto pem = raw ? crypto::open(*kek_, *raw, kid) : Result<std::string>(fail(Errc::invalid_argument, "bad"));
+    if (!pem) {
+        return fail(Errc::invalid_argument,
+                    std::string(kKekKey) + " does not decrypt signing key " + kid + " (wrong key?)");
+    }
+    return std::move(*pem);
+}
+
+Result<void> KeyManager::encrypt_plaintext_keys(ports::SqlDatabase& db) {
+    if (!kek_) return ok();
+    return db.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        AuthStore store(s);
+        auto rows = store.signing_keys();
+        if (!rows) return fail(rows.error());
+        for (const auto& row : *rows) {
+            if (row.private_pem.empty() || is_encrypted(row.private_pem)) continue;
+            auto stored = protect(row.kid, row.private_pem);
+            if (!stored) return fail(stored.error());
+            if (auto u = store.set_signing_key_private(row.kid, *stored); !u) return u;
+        }
+        return ok();
+    });
+}
 
 Result<void> KeyManager::load_or_create(ports::SqlDatabase& db, TimePoint now) {
     std::vector<SigningKeyRow> rows;
@@ -36,10 +86,16 @@ Result<void> KeyManager::load_or_create(ports::SqlDatabase& db, TimePoint now) {
         return ok();
     });
     if (!read) return read;
+    // A wrong (or missing) key-encryption key stops the start, naming the config key.
+    for (const auto& row : rows) {
+        if (row.private_pem.empty()) continue;
+        if (auto pem = unprotect(row.kid, row.private_pem); !pem) return fail(pem.error());
+    }
+    if (auto r = encrypt_plaintext_keys(db); !r) return r;
     if (!has_current(rows)) {
         // Generate outside the transaction (slow); another instance may have stored a key meanwhile,
         // in which case ours is dropped.
-        auto row = new_key_row(key_bits_, now);
+        auto row = new_key(now);
         if (!row) return fail(row.error());
         auto stored = db.transact_sync([&](ports::SqlSession& s) -> Result<void> {
             AuthStore store(s);
@@ -54,7 +110,7 @@ Result<void> KeyManager::load_or_create(ports::SqlDatabase& db, TimePoint now) {
 }
 
 Result<std::string> KeyManager::rotate(ports::SqlDatabase& db, TimePoint now) {
-    auto row = new_key_row(key_bits_, now);
+    auto row = new_key(now);
     if (!row) return fail(row.error());
     auto stored = db.transact_sync([&](ports::SqlSession& s) -> Result<void> {
         AuthStore store(s);
@@ -88,7 +144,9 @@ Result<void> KeyManager::reload(ports::SqlDatabase& db, TimePoint now) {
                 if (!pub) return fail(Errc::internal, "stored signing key " + row.kid + " is unreadable");
                 p.key = std::move(*pub);
             } else {
-                auto priv = crypto::RsaKey::from_private_pem(row.private_pem);
+                auto pem = unprotect(row.kid, row.private_pem);
+                if (!pem) return fail(pem.error());
+                auto priv = crypto::RsaKey::from_private_pem(*pem);
                 if (!priv) return fail(Errc::internal, "stored signing key " + row.kid + " is unreadable");
                 state->current = *priv;
                 state->current_kid = row.kid;
@@ -124,7 +182,7 @@ Result<std::string> KeyManager::sign(const jwt::Claims& claims) const {
 }
 
 Result<std::string> KeyManager::issue(std::string sub, std::vector<std::string> roles, std::string scope,
-                                      TimePoint now) const {
+                                      TimePoint now, std::int64_t roles_version) const {
     jwt::Claims claims;
     claims.sub = std::move(sub);
     claims.iss = issuer_;
@@ -134,6 +192,7 @@ Result<std::string> KeyManager::issue(std::string sub, std::vector<std::string> 
     claims.iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
     claims.exp = claims.iat + token_lifetime_.count();
     claims.scope = std::move(scope);
+    claims.rv = roles_version;
     return sign(claims);
 }
 

@@ -43,9 +43,9 @@ std::int64_t epoch_seconds(std::chrono::system_clock::time_point tp) {
 
 }  // namespace
 
-OAuth2Service::OAuth2Service(const AuthConfig& config, ports::SqlDatabase& db, BlockingPool& blocking, Clock& clock,
+OAuth2Service::OAuth2Service(const AuthConfig& config, ports::SqlDatabase& db, PasswordPool& hashing, Clock& clock,
                              const KeyManager& keys)
-    : config_(config), db_(db), blocking_(blocking), clock_(clock), keys_(keys) {}
+    : config_(config), db_(db), hashing_(hashing), clock_(clock), keys_(keys) {}
 
 asio::awaitable<OAuthResult<ClientToken>> OAuth2Service::client_credentials(TokenRequest req) {
     const std::string id = req.client_id.value_or("");
@@ -55,10 +55,12 @@ asio::awaitable<OAuthResult<ClientToken>> OAuth2Service::client_credentials(Toke
     if (secret.size() > kMaxClientField) secret.clear();
     // Unknown clients cost one bcrypt as well, so timing does not reveal which ids exist.
     std::optional<std::string> hash = client ? std::optional<std::string>(client->secret_hash) : std::nullopt;
-    auto verify_op = blocking_.run([secret = std::move(secret), hash = std::move(hash)] {
+    auto verify_op = hashing_.run([secret = std::move(secret), hash = std::move(hash)] {
         return hash ? verify_password(secret, *hash) : verify_dummy(secret);
     });
-    const bool authenticated = co_await std::move(verify_op);
+    const auto verified = co_await std::move(verify_op);
+    if (!verified) co_return oauth_fail(503, "temporarily_unavailable", "too many authentications in progress");
+    const bool authenticated = *verified;
     if (!client || !authenticated || !req.client_secret || req.client_secret->empty()) {
         co_return oauth_fail(401, "invalid_client", "client authentication failed");
     }

@@ -1,6 +1,6 @@
 #pragma once
 /// OAuth2Service: the client_credentials grant (CONTRACT.md 13a), JWT revocation by jti (RFC 7009)
-/// and the revocation list verifiers need. Thread-safe; bcrypt and SQL run on the blocking pool.
+/// and the revocation list verifiers need. Thread-safe; SQL runs on the blocking pool, bcrypt on the PasswordPool.
 
 #include <cstdint>
 #include <optional>
@@ -14,7 +14,7 @@
 #include "auth_store.hpp"
 #include "key_manager.hpp"
 #include "lt/bus/bus.hpp"
-#include "lt/core/blocking_pool.hpp"
+#include "password_pool.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/result.hpp"
 #include "lt/ports/sql_database.hpp"
@@ -50,7 +50,7 @@ struct ClientToken {
 /// Thread-safe: any I/O thread may call it concurrently.
 class OAuth2Service {
 public:
-    OAuth2Service(const AuthConfig& config, ports::SqlDatabase& db, BlockingPool& blocking, Clock& clock,
+    OAuth2Service(const AuthConfig& config, ports::SqlDatabase& db, PasswordPool& hashing, Clock& clock,
                   const KeyManager& keys);
 
     /// client_credentials: the client is authenticated first (401 invalid_client), then the grant
@@ -67,7 +67,7 @@ public:
 private:
     const AuthConfig& config_;
     ports::SqlDatabase& db_;
-    BlockingPool& blocking_;
+    PasswordPool& hashing_;
     Clock& clock_;
     const KeyManager& keys_;
 };

@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "auth_http.hpp"
+#include "username.hpp"
 #include "lt/auth/auth.hpp"
 #include "lt/core/json.hpp"
 #include "lt/core/time.hpp"
@@ -50,9 +51,34 @@ asio::awaitable<http::Response> AuthHttp::login(http::Request req) {
         co_return http::error_response(body.error(), req.path);
     }
     Credentials in{get_string(*body, "username"), std::nullopt, get_string(*body, "password")};
+    // Checked before the password is, per account (its canonical name) and per client IP.
+    const std::string account = in.username ? username_key(trim(*in.username)) : std::string();
+    const std::string ip = req.remote_ip;
+    if (d_.login_limiter != nullptr && !account.empty()) {
+        auto admit_op = d_.login_limiter->check(account, ip, d_.clock->now());
+        auto admission = co_await std::move(admit_op);
+        if (!admission.allowed) {
+            d_.metrics->login_failure();
+            d_.log->warn("login refused by the failed-login limiter request_id={} remote={}", req.ctx.request_id, ip);
+            auto res = http::error_response(429, "too many failed logins: try again later", req.path,
+                                            boost::json::object{{"retryAfterSeconds", admission.retry_after_seconds}});
+            res.set_header("Retry-After", std::to_string(admission.retry_after_seconds));
+            co_return res;
+        }
+    }
     auto op = d_.users->login(std::move(in));
     auto r = co_await std::move(op);
-    if (!r) co_return failure(r.error(), req);
+    if (!r) {
+        if (d_.login_limiter != nullptr && !account.empty() && r.error().code == Errc::unauthenticated) {
+            auto failed_op = d_.login_limiter->failed(account, ip, d_.clock->now());
+            co_await std::move(failed_op);
+        }
+        co_return failure(r.error(), req);
+    }
+    if (d_.login_limiter != nullptr) {
+        auto ok_op = d_.login_limiter->succeeded(account, d_.clock->now());
+        co_await std::move(ok_op);
+    }
     co_return http::Response::json(200, to_json(*r));
 }
 
@@ -70,7 +96,7 @@ asio::awaitable<http::Response> AuthHttp::set_role(http::Request req, bool grant
     const auto id = *normalize_uuid(user_id);
     d_.log->info("user role changed request_id={} user_id={} role={} granted={}", req.ctx.request_id, id,
                  *parse_role(role), grant);
-    auto event_op = announce(kUserRolesChanged, UserRolesChanged{id}, req.ctx);
+    auto event_op = announce(kUserRolesChanged, UserRolesChanged{id, *r}, req.ctx);
     co_await std::move(event_op);
     co_return http::Response::empty(204);
 }

@@ -7,6 +7,7 @@
 #include "auth_store.hpp"
 #include "lt/core/time.hpp"
 #include "password.hpp"
+#include "username.hpp"
 
 namespace asio = boost::asio;
 
@@ -17,11 +18,13 @@ namespace {
 constexpr const char* kRequired = "username, email, and password are required";
 constexpr const char* kLoginRequired = "username and password are required";
 constexpr const char* kInvalidCredentials = "invalid credentials";
+constexpr const char* kBusy = "too many logins in progress: try again later";
 
 /// The first problem with registration fields (already trimmed), or "".
 std::string validate_new_user(const std::string& username, const std::string& email, const std::string& password) {
     if (username.empty() || email.empty() || trim(password).empty()) return kRequired;
     if (utf8_length(username) > kMaxUsernameChars) return "username too long";
+    if (auto problem = username_problem(username)) return *problem;
     if (utf8_length(email) > kMaxEmailChars) return "email too long";
     if (password.size() > kMaxPasswordBytes) return "password too long";
     if (password.find('\0') != std::string::npos) return "password must not contain NUL characters";
@@ -57,7 +60,9 @@ Result<std::string> upsert_user(ports::SqlDatabase& db, std::chrono::system_cloc
     auto r = db.transact_sync([&](ports::SqlSession& s) -> Result<void> {
         AuthStore store(s);
         const auto stamp = format_rfc3339(now);
-        auto existing = store.find_user_by_username(username);
+        // Exact name only: the bootstrap admin must never take over a look-alike account registered
+        // before it (inserting then fails on the canonical key: "username already exists").
+        auto existing = store.find_user_by_username(username, true);
         if (!existing) return fail(existing.error());
         if (*existing) {
             id = (*existing)->id;
@@ -67,7 +72,10 @@ Result<std::string> upsert_user(ports::SqlDatabase& db, std::chrono::system_cloc
             if (!taken) return fail(taken.error());
             if (*taken) return fail(Errc::invalid_argument, "email already exists");
             id = new_uuid();
-            if (auto i = store.insert_user(UserRow{id, username, email, *hash}, stamp); !i) return i;
+            if (auto i = store.insert_user(UserRow{id, username, email, *hash}, stamp); !i) {
+                if (i.error().code == Errc::conflict) return fail(Errc::invalid_argument, "username already exists");
+                return i;
+            }
         }
         if (auto g = store.grant_role(id, kRoleUser); !g) return g;
         if (admin) return store.grant_role(id, kRoleAdmin);
@@ -77,9 +85,9 @@ Result<std::string> upsert_user(ports::SqlDatabase& db, std::chrono::system_cloc
     return id;
 }
 
-UserService::UserService(ports::SqlDatabase& db, BlockingPool& blocking, Clock& clock, const KeyManager& keys,
+UserService::UserService(ports::SqlDatabase& db, PasswordPool& hashing, Clock& clock, const KeyManager& keys,
                          AuthMetrics& metrics)
-    : db_(db), blocking_(blocking), clock_(clock), keys_(keys), metrics_(metrics) {}
+    : db_(db), hashing_(hashing), clock_(clock), keys_(keys), metrics_(metrics) {}
 
 asio::awaitable<Result<std::string>> UserService::duplicate_of(std::string username, std::string email) {
     std::string duplicate;
@@ -122,8 +130,10 @@ asio::awaitable<Result<AuthResult>> UserService::register_user(Credentials in) {
         co_return fail(Errc::invalid_argument, *dup);
     }
 
-    auto hash_op = blocking_.run([pw = std::move(password)] { return hash_password(pw); });
-    auto hash = co_await std::move(hash_op);
+    auto hash_op = hashing_.run([pw = std::move(password)] { return hash_password(pw); });
+    auto hashed = co_await std::move(hash_op);
+    if (!hashed) co_return fail(Errc::unavailable, kBusy);
+    auto hash = std::move(*hashed);
     if (!hash) co_return fail(hash.error());
 
     AuthResult out{new_uuid(), username, {}, {std::string(kRoleUser)}};
@@ -177,10 +187,12 @@ asio::awaitable<Result<AuthResult>> UserService::login(Credentials in) {
     }
     // Unknown users cost one bcrypt as well, so timing does not reveal which names exist.
     std::optional<std::string> hash = user ? user->password_hash : std::nullopt;
-    auto verify_op = blocking_.run([pw = std::move(password), hash = std::move(hash)] {
+    auto verify_op = hashing_.run([pw = std::move(password), hash = std::move(hash)] {
         return hash ? verify_password(pw, *hash) : verify_dummy(pw);
     });
-    const bool match = co_await std::move(verify_op);
+    const auto verified = co_await std::move(verify_op);
+    if (!verified) co_return fail(Errc::unavailable, kBusy);
+    const bool match = *verified;
     if (!match || !user) {
         metrics_.login_failure();
         co_return fail(Errc::unauthenticated, kInvalidCredentials);
@@ -194,29 +206,38 @@ asio::awaitable<Result<AuthResult>> UserService::login(Credentials in) {
         roles.emplace_back(kRoleUser);
     }
     AuthResult out{user->id, user->username, {}, roles};
-    auto token = keys_.issue(out.user_id, out.roles, {}, clock_.now());
+    auto token = keys_.issue(out.user_id, out.roles, {}, clock_.now(), user->roles_version);
     if (!token) co_return fail(token.error());
     out.token = std::move(*token);
     metrics_.login_success();
     co_return out;
 }
 
-asio::awaitable<Result<void>> UserService::set_role(std::string user_id, std::string role, bool grant) {
+asio::awaitable<Result<std::int64_t>> UserService::set_role(std::string user_id, std::string role, bool grant) {
     auto id = normalize_uuid(user_id);
     if (!id) co_return fail(Errc::invalid_argument, "invalid userId");
     auto parsed = parse_role(role);
     if (!parsed) co_return fail(Errc::invalid_argument, "role must be USER or ADMIN");
     const std::string name = *parsed;
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
+    std::int64_t version = 0;
     auto body = [&](ports::SqlSession& s) -> Result<void> {
         AuthStore store(s);
         auto user = store.find_user_by_id(*id);
         if (!user) return fail(user.error());
         if (!*user) return fail(Errc::not_found, "user not found");
-        return grant ? store.grant_role(*id, name) : store.revoke_role(*id, name);
+        auto changed = grant ? store.grant_role(*id, name) : store.revoke_role(*id, name);
+        if (!changed) return changed;
+        // Every change bumps the version, so tokens issued before it stop carrying their roles.
+        auto v = store.bump_roles_version(*id, now_s);
+        if (!v) return fail(v.error());
+        version = *v;
+        return ok();
     };
     auto op = db_.transact(body);
     auto r = co_await std::move(op);
-    co_return r;
+    if (!r) co_return fail(r.error());
+    co_return version;
 }
 
 }  // namespace lt::auth

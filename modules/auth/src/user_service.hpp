@@ -1,6 +1,6 @@
 #pragma once
 /// UserService: registration, login, role management and the admin bootstrap. Takes ports and a
-/// clock; SQL and bcrypt run on the blocking pool. Thread-safe: called from any I/O thread.
+/// clock; SQL runs on the blocking pool, bcrypt on the PasswordPool. Thread-safe: called from any I/O thread.
 
 #include <chrono>
 #include <optional>
@@ -13,7 +13,7 @@
 #include "auth_config.hpp"
 #include "auth_metrics.hpp"
 #include "key_manager.hpp"
-#include "lt/core/blocking_pool.hpp"
+#include "password_pool.hpp"
 #include "lt/core/clock.hpp"
 #include "lt/core/result.hpp"
 #include "lt/ports/sql_database.hpp"
@@ -50,7 +50,7 @@ Result<std::string> upsert_user(ports::SqlDatabase& db, std::chrono::system_cloc
 /// Thread-safe: any I/O thread may call it concurrently.
 class UserService {
 public:
-    UserService(ports::SqlDatabase& db, BlockingPool& blocking, Clock& clock, const KeyManager& keys,
+    UserService(ports::SqlDatabase& db, PasswordPool& hashing, Clock& clock, const KeyManager& keys,
                 AuthMetrics& metrics);
 
     /// A1. Errc::invalid_argument with the contract messages.
@@ -58,15 +58,16 @@ public:
     /// A2. Errc::unauthenticated: "username and password are required" / "invalid credentials".
     boost::asio::awaitable<Result<AuthResult>> login(Credentials in);
     /// Grants (`grant`) or removes a built-in role. `user_id` and `role` must be valid
-    /// (Errc::invalid_argument); an unknown user is Errc::not_found "user not found".
-    boost::asio::awaitable<Result<void>> set_role(std::string user_id, std::string role, bool grant);
+    /// (Errc::invalid_argument); an unknown user is Errc::not_found "user not found". Returns the
+    /// user's new roles version.
+    boost::asio::awaitable<Result<std::int64_t>> set_role(std::string user_id, std::string role, bool grant);
 
 private:
     /// "" when free, else the duplicate message.
     boost::asio::awaitable<Result<std::string>> duplicate_of(std::string username, std::string email);
 
     ports::SqlDatabase& db_;
-    BlockingPool& blocking_;
+    PasswordPool& hashing_;
     Clock& clock_;
     const KeyManager& keys_;
     AuthMetrics& metrics_;

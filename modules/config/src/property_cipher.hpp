@@ -1,5 +1,5 @@
 #pragma once
-/// PropertyCipher: the `{cipher}` values of the config module. AES-256-GCM (OpenSSL EVP) under a key
+/// PropertyCipher: the `{cipher}` values of the config module. AES-256-GCM (lt::crypto::seal) under a key
 /// derived with SHA-256 from a passphrase (the environment variable LEAKY_CONFIG_ENCRYPT_KEY).
 /// Cipher text: base64 (RFC 4648, padded) of nonce (12 bytes) ‖ cipher ‖ tag (16 bytes).
 
@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "lt/core/crypto.hpp"
 #include "lt/core/result.hpp"
 
 namespace lt::config_server {
@@ -34,7 +35,7 @@ public:
     Result<std::string> decrypt(std::string_view cipher_text) const;
 
 private:
-    std::optional<std::array<unsigned char, 32>> key_;
+    std::optional<crypto::AeadKey> key_;
 };
 
 /// The value prefix that marks an encrypted configuration value.

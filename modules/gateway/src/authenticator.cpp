@@ -87,6 +87,50 @@ asio::awaitable<void> Authenticator::refresh_keys(bus::Context ctx) {
     for (const auto& e : reply->revoked) {
         if (!e.jti.empty()) revoked_[e.jti] = e.exp;
     }
+    for (const auto& e : reply->roles_versions) {
+        if (e.user_id.empty()) continue;
+        auto& known = roles_versions_[e.user_id];
+        known = std::max(known, e.roles_version);
+    }
+}
+
+std::int64_t Authenticator::known_roles_version(const std::string& user) {
+    std::lock_guard lock(mutex_);
+    auto it = roles_versions_.find(user);
+    return it == roles_versions_.end() ? 0 : it->second;
+}
+
+void Authenticator::note_roles_version(const std::string& user, std::int64_t version) {
+    std::lock_guard lock(mutex_);
+    auto& known = roles_versions_[user];
+    known = std::max(known, version);
+}
+
+asio::awaitable<AuthOutcome> Authenticator::refresh_roles(JwtEntry entry, std::string hash,
+                                                         std::chrono::steady_clock::time_point expires,
+                                                         bus::Context ctx) {
+    auto op = bus_.call(auth::kGetUser, auth::GetUserRequest{entry.principal.user_id}, ctx.with_timeout(config_.auth_timeout));
+    auto reply = co_await std::move(op);
+    if (!reply) {
+        if (reply.error().code == Errc::not_found) {
+            co_return rejected(401, "user no longer exists", "Bearer error=\"invalid_token\"");
+        }
+        log_->warn("roles lookup unavailable error={}", reply.error().message);
+        co_return rejected(503, "authentication service unavailable", "");
+    }
+    std::vector<std::string> roles = std::move(reply->roles);
+    const std::int64_t version = reply->roles_version;
+    std::sort(roles.begin(), roles.end());
+    // Never more than the token was issued with: a role granted later needs a new token.
+    std::vector<std::string> kept;
+    for (const auto& r : roles) {
+        if (std::binary_search(entry.principal.roles.begin(), entry.principal.roles.end(), r)) kept.push_back(r);
+    }
+    entry.principal.roles = std::move(kept);
+    entry.rv = version;
+    note_roles_version(entry.principal.user_id, version);
+    if (version >= known_roles_version(entry.principal.user_id)) jwts_.put(hash, entry, expires);
+    co_return authenticated(entry.principal);
 }
 
 asio::awaitable<AuthOutcome> Authenticator::authenticate(std::string api_key, std::string authorization, bus::Context ctx) {
@@ -171,6 +215,11 @@ asio::awaitable<AuthOutcome> Authenticator::by_jwt(std::string token, bus::Conte
         if (jwt_cache_hit_) jwt_cache_hit_->inc();
         if (hit->exp + config_.jwt_skew.count() < now_s) co_return rejected(401, "invalid token", bad);
         if (is_revoked(hit->jti, now_s)) co_return rejected(401, "token revoked", bad);
+        if (!hit->principal.user_id.empty() && hit->rv < known_roles_version(hit->principal.user_id)) {
+            auto left = std::chrono::seconds(hit->exp + config_.jwt_skew.count() - now_s);
+            auto op = refresh_roles(*hit, hash, now + left, std::move(ctx));
+            co_return co_await std::move(op);
+        }
         co_return authenticated(hit->principal);
     }
     if (jwt_cache_miss_) jwt_cache_miss_->inc();
@@ -195,7 +244,13 @@ asio::awaitable<AuthOutcome> Authenticator::by_jwt(std::string token, bus::Conte
     std::sort(roles.begin(), roles.end());
     bus::Principal p{claims->sub, std::move(roles), claims->scope.empty() ? "jwt" : "client_credentials"};
     auto left = std::chrono::seconds(claims->exp + config_.jwt_skew.count() - now_s);
-    jwts_.put(hash, JwtEntry{p, claims->jti, claims->exp}, now + left);
+    JwtEntry entry{p, claims->jti, claims->exp, claims->rv};
+    if (claims->scope.empty() && claims->rv < known_roles_version(claims->sub)) {
+        // Issued before the user's latest role change: its roles are stale.
+        auto op = refresh_roles(std::move(entry), hash, now + left, std::move(ctx));
+        co_return co_await std::move(op);
+    }
+    jwts_.put(hash, std::move(entry), now + left);
     co_return authenticated(std::move(p));
 }
 
@@ -225,6 +280,7 @@ asio::awaitable<Result<void>> Authenticator::on_roles_changed(auth::UserRolesCha
     const auto& user = event.user_id;
     ++key_epoch_;
     if (!user.empty()) {
+        note_roles_version(user, event.roles_version);
         // API keys carry their owner's current roles; JWTs carry the roles they were issued with.
         api_keys_.erase_if([&](const KeyEntry& e) { return e.principal.user_id == user; });
     }

@@ -2,7 +2,9 @@
 /// Authenticator: turns a request's credentials into a verified principal at the gateway.
 /// - `Authorization: Bearer <jwt>`: RS256 verified locally against the auth module's JWKS (fetched
 ///   over the bus, refreshed on rotation or an unknown kid); verified tokens are cached by SHA-256
-///   until they expire; revoked `jti`s are honoured until expiry.
+///   until they expire; revoked `jti`s are honoured until expiry. A token whose roles version (claim
+///   "rv") is older than the subject's latest known one (role-change events and the JWKS reply) gets
+///   the user's current roles from the auth module instead of its own (docs/security.md).
 /// - `X-Api-Key`: validated by the auth module's bus command, cached (LRU + TTL); a revocation event
 ///   evicts the key at once.
 /// Thread-safe: called concurrently from every I/O thread.
@@ -59,6 +61,7 @@ private:
         bus::Principal principal;
         std::string jti;
         std::int64_t exp = 0;
+        std::int64_t rv = 0;  ///< roles version `principal.roles` belong to
     };
 
     boost::asio::awaitable<AuthOutcome> by_api_key(std::string raw, bus::Context ctx);
@@ -68,6 +71,14 @@ private:
     boost::asio::awaitable<Result<void>> on_keys_rotated(bus::Context ctx);
     boost::asio::awaitable<Result<void>> on_roles_changed(auth::UserRolesChanged event);
     bool is_revoked(const std::string& jti, std::int64_t now_s);
+    /// The latest roles version known for `user` (0 when none).
+    std::int64_t known_roles_version(const std::string& user);
+    /// Records `version` for `user` when newer than the known one.
+    void note_roles_version(const std::string& user, std::int64_t version);
+    /// Replaces the roles of a stale token's entry with the user's current ones (auth.get_user.v1).
+    boost::asio::awaitable<AuthOutcome> refresh_roles(JwtEntry entry, std::string hash,
+                                                      std::chrono::steady_clock::time_point expires,
+                                                      bus::Context ctx);
     std::shared_ptr<const jwt::KeySet> keys();
 
     bus::Bus& bus_;
@@ -79,6 +90,7 @@ private:
     std::mutex mutex_;  ///< guards keys_, revoked_, last_refresh_
     std::shared_ptr<const jwt::KeySet> keys_;
     std::unordered_map<std::string, std::int64_t> revoked_;  ///< jti → exp (epoch seconds)
+    std::unordered_map<std::string, std::int64_t> roles_versions_;  ///< user id → latest roles version
     std::chrono::steady_clock::time_point last_refresh_{};
     /// Bumped by every revocation or role change: a validation that was in flight meanwhile is not
     /// cached (it may describe a key that is revoked now).

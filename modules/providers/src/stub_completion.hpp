@@ -21,7 +21,7 @@ std::string message_text(const boost::json::value& content);
 /// plus 3. Never more than bytes of the texts + 4 per message + 3 (the gateway's estimate relies on it).
 long long stub_prompt_tokens(const boost::json::array& messages);
 
-/// The reply of kCompletionCommand for `request` (see providers.hpp). The natural completion length
+/// The reply of kCompletion for `request` (see providers.hpp). The natural completion length
 /// is 8 + (FNV-1a of the texts mod 25) tokens, one word each; cut at `maxTokens` → finishReason
 /// "length". `fail_draw` in [0, 1): the stream breaks off when it is below the stream failure rate.
 boost::json::object stub_completion(const ProviderSettings& s, std::string_view provider,

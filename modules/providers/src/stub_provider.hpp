@@ -39,7 +39,7 @@ public:
     /// One chat call honouring the context deadline.
     boost::asio::awaitable<Result<ChatReply>> chat(ChatRequest req, bus::Context ctx);
 
-    /// One OpenAI-style completion (kCompletionCommand) honouring the context deadline; the stub's
+    /// One OpenAI-style completion (kCompletion) honouring the context deadline; the stub's
     /// latency, jitter, failure and hang settings apply as to chat(). A provider with a base-url and
     /// type `stub` (the old /api/v1/{p}/chat upstream) has no chat completions: Errc::unavailable; an
     /// openai-compatible one is called without streaming (its upstream's 429 → Errc::rate_limited).
@@ -48,15 +48,15 @@ public:
     /// Builds the HTTPS clients of openai-compatible providers (loads CA files). Start-up only.
     Result<void> init();
 
-    /// {"<provider>": ["model", ...]} for every provider (kModelsCommand's `providers`).
+    /// {"<provider>": ["model", ...]} for every provider (kModels's `providers`).
     boost::json::object models() const;
-    /// {"<provider>": {"fallback", "maxCompletionTokens"}} (kModelsCommand's `settings`).
+    /// {"<provider>": {"fallback", "maxCompletionTokens"}} (kModels's `settings`).
     boost::json::object settings() const;
 
-    /// kStreamOpenCommand: a stub answers as complete(); an openai-compatible upstream is asked to
+    /// kStreamOpen: a stub answers as complete(); an openai-compatible upstream is asked to
     /// stream (with stream_options.include_usage) and the open stream becomes a session.
     boost::asio::awaitable<Result<boost::json::object>> open_stream(boost::json::object request, bus::Context ctx);
-    /// The stream sessions in flight (kStreamNextCommand, kStreamCloseCommand).
+    /// The stream sessions in flight (kStreamNext, kStreamClose).
     StreamSessions& sessions() { return sessions_; }
     /// The keep-alive client of an openai-compatible provider (nullptr otherwise). For tests.
     UpstreamClient* upstream(const std::string& provider);
@@ -64,7 +64,7 @@ public:
 private:
     /// The stub's simulated latency, hangs and failures before it answers.
     boost::asio::awaitable<Result<void>> simulate(const ProviderSettings& s, const bus::Context& ctx);
-    /// kCompletionCommand answered by an openai-compatible upstream (not streamed upstream: the
+    /// kCompletion answered by an openai-compatible upstream (not streamed upstream: the
     /// answer becomes one chunk).
     boost::asio::awaitable<Result<boost::json::object>> complete_upstream(const ProviderSettings& s,
                                                                            const std::string& provider,
@@ -73,7 +73,7 @@ private:
     boost::asio::awaitable<Result<ChatReply>> call_upstream(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
     boost::asio::awaitable<Result<ChatReply>> call_stub(const ProviderSettings& s, ChatRequest req, bus::Context ctx);
 
-    /// The upstream request of kCompletionCommand / kStreamOpenCommand; `traceparent` (W3C) is
+    /// The upstream request of kCompletion / kStreamOpen; `traceparent` (W3C) is
     /// forwarded when not empty.
     Result<http::ClientRequest> upstream_request(const ProviderSettings& s, const boost::json::object& request,
                                                  bool stream, const std::string& traceparent) const;

@@ -1,5 +1,5 @@
-// Chat completions answered by an openai-compatible upstream: one call (kCompletionCommand) or a
-// stream read batch by batch (kStreamOpenCommand + StreamSessions).
+// Chat completions answered by an openai-compatible upstream: one call (kCompletion) or a
+// stream read batch by batch (kStreamOpen + StreamSessions).
 #include <boost/json.hpp>
 
 #include "lt/core/json.hpp"

@@ -54,7 +54,7 @@ struct StreamJob {
     ProviderCaller* caller = nullptr;  ///< live streams: reads the session
     Logger log;
     ChatAdmission admission;
-    boost::json::object reply;  ///< simulated: the provider's kCompletionCommand reply
+    boost::json::object reply;  ///< simulated: the provider's kCompletion reply
     std::string id;
     std::string model;          ///< as the caller wrote it
     std::string provider;       ///< the provider serving it

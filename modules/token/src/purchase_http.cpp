@@ -57,6 +57,12 @@ asio::awaitable<http::Response> TokenModule::purchase(http::Request req) {
         if (auto denied = co_await std::move(access)) co_return *denied;
     }
     if (!config_.live()->saga_enabled) co_return http::error_response(503, "token purchase disabled", req.path);
+    {
+        // Tokens for a user that does not exist (or no longer does) are refused (issue 15 item 7).
+        auto known = user_roles(*uid, req);
+        auto roles = co_await std::move(known);
+        if (!roles) co_return std::move(roles.error());
+    }
 
     PurchaseRequest request{*uid, org, provider, *tokens, std::nullopt};
     if (!key.empty()) request.idempotency_key = key;

@@ -128,6 +128,18 @@ lt::Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::
     for (const char* pragma : {"PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
         if (auto r = conn->execute(pragma, {}); !r) return fail(r.error());
     }
+    if (!memory) {
+        // Files made by an older version (or under a looser umask) are the owner's alone from now on
+        // (issue 15 item 4); SQLite gives -wal/-shm the database file's mode when it creates them.
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+            std::error_code ec;
+            const std::filesystem::path f(name + suffix);
+            if (std::filesystem::exists(f, ec)) {
+                std::filesystem::permissions(f, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                             std::filesystem::perm_options::replace, ec);
+            }
+        }
+    }
     return conn;
 }
 

@@ -386,13 +386,17 @@ void add_profile(std::vector<Source>& sources, std::vector<std::string>& errors,
         const auto dir = file->parent_path();
         candidates.push_back((dir.empty() ? std::filesystem::path(".") : dir) / "profiles" / file_name);
     }
-    candidates.push_back(std::filesystem::path("config") / "profiles" / file_name);
+    const auto shipped = std::filesystem::path("config") / "profiles" / file_name;
+    candidates.push_back(shipped);
     std::error_code ec;
     for (const auto& candidate : candidates) {
         if (!std::filesystem::is_regular_file(candidate, ec)) continue;
         std::string content;
         if (read_file(candidate, content, errors)) {
-            sources.push_back({detail::parse_yaml(content, candidate.string()), true});
+            // The shipped profiles are the embedded ones (checked strictly by check_embedded): like
+            // them, their keys of modules this process does not describe (auth.* in a process without
+            // auth) are skipped, not errors.
+            sources.push_back({detail::parse_yaml(content, candidate.string()), candidate != shipped});
         }
         return;
     }

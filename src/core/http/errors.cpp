@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "lt/core/json.hpp"
 #include "lt/core/time.hpp"
 #include "lt/http/router.hpp"
 
@@ -28,11 +29,12 @@ int status_of(Errc code) {
 }
 
 Response error_response(int status, std::string_view message, std::string_view path, boost::json::object extra) {
-    extra["message"] = message;
+    // Paths and messages may echo percent-decoded client bytes: the body must stay valid UTF-8 JSON.
+    extra["message"] = valid_utf8(message);
     extra["timestamp"] = format_rfc3339(std::chrono::system_clock::now());
     extra["status"] = status;
     extra["error"] = reason_phrase(status);
-    extra["path"] = path;
+    extra["path"] = valid_utf8(path);
     return Response::json(status, extra);
 }
 

@@ -20,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
+#include "lt/adapters/memory_key_value_store.hpp"
 #include "lt/adapters/sqlite_database.hpp"
 #include "lt/auth/auth.hpp"
 #include "lt/bus/in_process_bus.hpp"
@@ -84,6 +85,8 @@ public:
         ctx.metrics = &metrics_;
         ctx.log = make_logger("auth", "off");
         ctx.sql = db_.get();
+        kv_ = std::make_unique<adapters::MemoryKeyValueStore>(*clock_);
+        ctx.kv = kv_.get();  // the failed-login limiter's windows
         ctx.routes = &router_;
         auto m = make_module(ctx);
         REQUIRE_MESSAGE(m, (m ? "" : m.error().message));
@@ -124,8 +127,9 @@ public:
     /// Calls the route matching `method` and `target` with `principal` as the verified identity.
     Reply call(std::string method, std::string target, std::string body = {},
                std::optional<bus::Principal> principal = std::nullopt,
-               std::map<std::string, std::string> headers = {}) {
+               std::map<std::string, std::string> headers = {}, std::string remote_ip = "127.0.0.1") {
         http::Request req;
+        req.remote_ip = std::move(remote_ip);
         req.method = method;
         req.target = target;
         auto q = target.find('?');
@@ -188,6 +192,7 @@ public:
     }
 
     FakeClock& clock() { return *clock_; }
+    Module& module() { return *module_; }
     MetricsRegistry& metrics() { return metrics_; }
     ports::SqlDatabase& db() { return *db_; }
     BlockingPool& blocking() { return blocking_; }
@@ -207,6 +212,7 @@ private:
     http::Router router_;
     MetricsRegistry metrics_;
     std::unique_ptr<adapters::SqliteDatabase> db_;
+    std::unique_ptr<adapters::MemoryKeyValueStore> kv_;
     std::unique_ptr<Module> module_;
     std::vector<Event> events_;
 };

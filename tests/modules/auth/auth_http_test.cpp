@@ -96,11 +96,14 @@ TEST_CASE("register refuses duplicate usernames and emails with the original mes
     r = h.post(kRegister, reg("bobby", "bob@example.com", "pw"));
     CHECK(r.status == 400);
     CHECK(r.message() == "email already exists");
-    // Uniqueness is exact (case-sensitive), as in the original.
-    CHECK(h.post(kRegister, reg("BOB", "BOB@example.com", "pw")).status == 201);
+    // Uniqueness is by the canonical name (issue 15: NFKC + case folding + confusable skeleton).
+    r = h.post(kRegister, reg("BOB", "BOB@example.com", "pw"));
+    CHECK(r.status == 400);
+    CHECK(r.message() == "username already exists");
+    CHECK(h.post(kRegister, reg("bobby", "bobby@example.com", "pw")).status == 201);
     auto text = h.metrics().render();
     CHECK(text.find("auth_register_total{outcome=\"success\",reason=\"\"} 2") != std::string::npos);
-    CHECK(text.find("auth_register_total{outcome=\"failure\",reason=\"invalid\"} 2") != std::string::npos);
+    CHECK(text.find("auth_register_total{outcome=\"failure\",reason=\"invalid\"} 3") != std::string::npos);
 }
 
 TEST_CASE("login answers 200 with a fresh token, 401 with the original messages otherwise") {
@@ -332,7 +335,9 @@ TEST_CASE("only an ADMIN changes roles, and the change shows at the next login a
     CHECK(h.call("PUT", path + "admin", {}, admin()).status == 204);  // idempotent, any case
     auto events = h.events_of(lt::auth::kUserRolesChanged.name);
     REQUIRE(events.size() == 2);
-    CHECK(events[0].body == json::object{{"userId", id}});
+    // Every change bumps the user's roles version (JWT claim "rv"), announced with it.
+    CHECK(events[0].body == json::object{{"userId", id}, {"rolesVersion", 1}});
+    CHECK(events[1].body == json::object{{"userId", id}, {"rolesVersion", 2}});
     auto login = h.post(kLogin, json::object{{"username", "mia"}, {"password", "mia-pw"}});
     CHECK(login.body.at("roles") == json::array{"ADMIN", "USER"});
     auto claims = lt::jwt::verify(login.str("token"), h.published_keys(), h.clock().now());

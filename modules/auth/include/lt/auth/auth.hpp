@@ -43,10 +43,19 @@ struct TokenRevoked {
     bool operator==(const TokenRevoked&) const = default;
 };
 
+/// A user's roles version (bumped on every role change; a JWT with an older "rv" claim must not be
+/// trusted for its roles).
+struct RolesVersion {
+    std::string user_id;
+    std::int64_t roles_version = 0;
+    bool operator==(const RolesVersion&) const = default;
+};
+
 /// Reply of kJwks: the current verification material.
 struct JwksReply {
     boost::json::array keys;             ///< JWKS keys (RFC 7517 objects)
     std::vector<TokenRevoked> revoked;   ///< revoked tokens not yet expired
+    std::vector<RolesVersion> roles_versions;  ///< users whose roles changed within one token lifetime (wire "rolesVersions")
     bool operator==(const JwksReply&) const = default;
 };
 
@@ -61,6 +70,7 @@ struct UserInfo {
     std::string user_id;  ///< canonical lower-case UUID
     std::string username;
     std::vector<std::string> roles;  ///< sorted
+    std::int64_t roles_version = 0;  ///< the user's current roles version
     bool operator==(const UserInfo&) const = default;
 };
 
@@ -74,6 +84,7 @@ struct ApiKeyRevoked {
 /// Event kUserRolesChanged.
 struct UserRolesChanged {
     std::string user_id;
+    std::int64_t roles_version = 0;  ///< the user's roles version after the change
     bool operator==(const UserRolesChanged&) const = default;
 };
 
@@ -102,6 +113,8 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Verifi
 VerifiedKey tag_invoke(boost::json::value_to_tag<VerifiedKey>, const boost::json::value& v);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const TokenRevoked& m);
 TokenRevoked tag_invoke(boost::json::value_to_tag<TokenRevoked>, const boost::json::value& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const RolesVersion& m);
+RolesVersion tag_invoke(boost::json::value_to_tag<RolesVersion>, const boost::json::value& v);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const JwksReply& m);
 JwksReply tag_invoke(boost::json::value_to_tag<JwksReply>, const boost::json::value& v);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const GetUserRequest& m);
