@@ -14,7 +14,7 @@ RUN apt-get update \
       libboost1.81-dev libboost-json1.81-dev \
       libspdlog-dev libfmt-dev libyaml-cpp-dev libexpected-dev \
       libsqlite3-dev libssl-dev libcrypt-dev libjemalloc-dev \
-      libpq-dev libhiredis-dev librdkafka-dev \
+      libpq-dev libhiredis-dev librdkafka-dev libicu-dev \
       nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -33,7 +33,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libspdlog1.10 libfmt9 libyaml-cpp0.7 libboost-json1.81.0 libjemalloc2 \
-      libsqlite3-0 libssl3 libpq5 libhiredis0.14 librdkafka1 ca-certificates \
+      libsqlite3-0 libssl3 libpq5 libhiredis0.14 librdkafka1 libicu72 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/leaky-tokens --no-create-home \
       --shell /usr/sbin/nologin leaky \

@@ -3,7 +3,12 @@
 
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
+
+#include "lt/http/client.hpp"
 
 #include "support/test_app.hpp"
 #include "support/test_http.hpp"
@@ -183,6 +188,31 @@ TEST_CASE("an idle keep-alive connection is closed after the idle timeout") {
     boost::system::error_code ec;
     c.socket().read_some(boost::asio::buffer(&byte, 1), ec);
     CHECK(ec == boost::asio::error::eof);
+}
+
+TEST_CASE("the HTTP client recovers when every pooled connection was closed by the peer") {
+    // The split-mode proxy's pool: after the server closed its idle connections, a call must open a
+    // fresh one instead of failing on a second stale pooled one.
+    TestApp app(lt::test::open_gateway({"server.idle-timeout=200ms"}));
+    boost::asio::io_context io;
+    lt::http::Client client(io.get_executor());
+    auto call = [&]() -> boost::asio::awaitable<int> {
+        lt::http::ClientRequest req;
+        req.method = "GET";
+        req.target = "/actuator/health";
+        auto op = client.request("127.0.0.1", app.port(), std::move(req), std::chrono::seconds(5));
+        auto r = co_await std::move(op);
+        co_return r ? r->status : -1;
+    };
+    std::vector<std::future<int>> first;
+    for (int i = 0; i < 4; ++i) first.push_back(boost::asio::co_spawn(io, call(), boost::asio::use_future));
+    io.run();
+    for (auto& f : first) CHECK(f.get() == 200);  // four connections now idle in the pool
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // the server closed them all
+    io.restart();
+    auto again = boost::asio::co_spawn(io, call(), boost::asio::use_future);
+    io.run();
+    CHECK(again.get() == 200);
 }
 
 TEST_CASE("a request that stalls half-way is dropped after the read timeout") {

@@ -1,7 +1,9 @@
 #include "lt/http/client.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <iterator>
 #include <mutex>
 #include <unordered_map>
 
@@ -32,7 +34,13 @@ struct Conn {
     explicit Conn(asio::any_io_executor ex) : stream(std::move(ex)) {}
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
+    std::chrono::steady_clock::time_point idle_since{};  ///< when it went back to the pool
 };
+
+/// A pooled connection idle longer than this is closed instead of reused: peers close idle
+/// connections (our own server after server.idle-timeout, 60 s by default), and a request written
+/// into a connection the peer is closing fails.
+constexpr auto kMaxIdle = std::chrono::seconds(15);
 
 bool stale_connection_error(const boost::system::error_code& ec) {
     return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -139,18 +147,37 @@ struct Client::Pool {
     std::mutex mutex;  ///< guards idle
     std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
 
+    /// The most recently used idle connection, or null; connections idle too long are dropped.
     std::unique_ptr<Conn> take(const std::string& key) {
-        std::lock_guard lock(mutex);
-        auto it = idle.find(key);
-        if (it == idle.end() || it->second.empty()) return nullptr;
-        auto c = std::move(it->second.back());
-        it->second.pop_back();
+        std::unique_ptr<Conn> c;
+        std::vector<std::unique_ptr<Conn>> expired;  // closed outside the lock
+        {
+            std::lock_guard lock(mutex);
+            auto it = idle.find(key);
+            if (it == idle.end()) return nullptr;
+            auto& v = it->second;
+            auto now = std::chrono::steady_clock::now();
+            // The vector is ordered oldest first: expired ones form a prefix.
+            auto alive = std::find_if(v.begin(), v.end(), [&](const auto& x) { return now - x->idle_since < kMaxIdle; });
+            std::move(v.begin(), alive, std::back_inserter(expired));
+            v.erase(v.begin(), alive);
+            if (v.empty()) return nullptr;
+            c = std::move(v.back());
+            v.pop_back();
+        }
         return c;
     }
     void put(const std::string& key, std::unique_ptr<Conn> c) {
+        c->idle_since = std::chrono::steady_clock::now();
         std::lock_guard lock(mutex);
         auto& v = idle[key];
         if (v.size() < max_idle) v.push_back(std::move(c));
+    }
+    /// Drops every idle connection to `key` (one turned out stale: the others likely are too).
+    void drop(const std::string& key) {
+        std::vector<std::unique_ptr<Conn>> gone;
+        std::lock_guard lock(mutex);
+        if (auto it = idle.find(key); it != idle.end()) gone.swap(it->second);
     }
 };
 
@@ -179,7 +206,8 @@ asio::awaitable<Result<ClientResponse>> Client::request(std::string host, std::u
     out.prepare_payload();
 
     for (int attempt = 0; attempt < 2; ++attempt) {
-        auto conn = pool->take(key);
+        // The retry after a stale pooled connection always opens a fresh one.
+        auto conn = attempt == 0 ? pool->take(key) : nullptr;
         bool reused = conn != nullptr;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) co_return fail(Errc::timeout, "HTTP call timed out");
@@ -207,7 +235,10 @@ asio::awaitable<Result<ClientResponse>> Client::request(std::string host, std::u
             }
             auto& [sec, sres] = got;
             if (sec) {
-                if (reused && attempt == 0 && stale_connection_error(sec)) continue;
+                if (reused && attempt == 0 && stale_connection_error(sec)) {
+                    pool->drop(key);
+                    continue;
+                }
                 if (sec == beast::error::timeout) co_return fail(Errc::timeout, "HTTP call timed out");
                 co_return fail(Errc::unavailable, "HTTP call to " + key + " failed: " + sec.message());
             }
@@ -225,7 +256,10 @@ asio::awaitable<Result<ClientResponse>> Client::request(std::string host, std::u
             ec = rec;
         }
         if (ec) {
-            if (reused && attempt == 0 && stale_connection_error(ec)) continue;  // the peer closed an idle connection
+            if (reused && attempt == 0 && stale_connection_error(ec)) {  // the peer closed an idle connection
+                pool->drop(key);
+                continue;
+            }
             if (ec == beast::error::timeout) co_return fail(Errc::timeout, "HTTP call timed out");
             co_return fail(Errc::unavailable, "HTTP call to " + key + " failed: " + ec.message());
         }
