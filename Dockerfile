@@ -8,6 +8,9 @@
 # build the admin console (console/: npm ci from its package-lock.json, then vite build) ------------
 FROM debian:bookworm AS build
 ARG DEBIAN_FRONTEND=noninteractive
+# Optional: a CA bundle (a path inside the build) for an npm registry reached through a TLS-intercepting
+# proxy; scripts/container-test.sh passes the host's. Unset normally.
+ARG NODE_EXTRA_CA_CERTS
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build ccache pkg-config \

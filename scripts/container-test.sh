@@ -100,8 +100,16 @@ make_base bookworm-slim --exclude='./usr/share/doc/*' --exclude='./usr/share/man
 
 # --- 2. the image -----------------------------------------------------------------------------
 log "buildah bud -t $IMAGE"
+# The console's `npm ci` runs inside the build. Where the npm registry is reached through a proxy with
+# its own CA (as on our CI machines), the host's CA bundle is lent to the build's RUN steps and named
+# in NODE_EXTRA_CA_CERTS; the image does not keep it (a bind mount, not a layer).
+ca_args=()
+host_ca=${LT_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+if [ -s "$host_ca" ]; then
+  ca_args=(--volume "$host_ca:/run/lt-build-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/lt-build-ca.crt)
+fi
 # Docker format: the OCI format has no HEALTHCHECK.
-"${BUILDAH[@]}" bud --isolation chroot --network host --pull=never --layers --format docker -t "$IMAGE" . \
+"${BUILDAH[@]}" bud --isolation chroot --network host --pull=never --layers --format docker "${ca_args[@]}" -t "$IMAGE" . \
   >"$CACHE/bud.log" 2>&1 || { tail -40 "$CACHE/bud.log"; die "buildah bud (log: $CACHE/bud.log)"; }
 log "built $IMAGE ($("${BUILDAH[@]}" images --format '{{.Size}}' "$IMAGE" | head -1))"
 
