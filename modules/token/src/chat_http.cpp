@@ -22,24 +22,11 @@ namespace lt::token {
 
 namespace {
 
-std::int64_t int_field(const json::object& o, std::string_view key, std::int64_t fallback) {
-    auto* v = o.if_contains(key);
-    if (!v) return fallback;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64()) return static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), INT64_MAX));
-    return fallback;
-}
-
-std::string str_field(const json::object& o, std::string_view key) {
-    auto* v = o.if_contains(key);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 /// A positive integer field, absent/null → nullopt; anything else → error message.
 Result<std::optional<std::int64_t>> limit_field(const json::object& o, std::string_view key) {
     auto* v = o.if_contains(key);
     if (!v || v->is_null()) return std::optional<std::int64_t>();
-    if ((v->is_int64() && v->as_int64() > 0) || v->is_uint64()) return std::optional<std::int64_t>(int_field(o, key, 1));
+    if ((v->is_int64() && v->as_int64() > 0) || v->is_uint64()) return std::optional<std::int64_t>(v->is_int64() ? v->as_int64() : INT64_MAX);  // uint64: past int64
     return fail(Errc::invalid_argument, std::string(key) + " must be a positive integer");
 }
 
@@ -66,7 +53,7 @@ void apply_settings(const json::object& directory, ChatRoute& route) {
     const auto* settings = directory.if_contains("settings");
     const auto* mine = settings && settings->is_object() ? settings->as_object().if_contains(route.provider) : nullptr;
     if (!mine || !mine->is_object()) return;
-    route.default_limit = int_field(mine->as_object(), "maxCompletionTokens", route.default_limit);
+    route.default_limit = get_int(mine->as_object(), "maxCompletionTokens").value_or(route.default_limit);
     if (auto* f = mine->as_object().if_contains("fallback"); f && f->is_string()) route.fallback = std::string(f->as_string());
 }
 
@@ -145,7 +132,7 @@ asio::awaitable<http::Response> TokenModule::chat_completions_inner(http::Reques
     if (!parsed) co_return invalid("We could not parse the JSON body of your request: " + parsed.error().message, "");
     const auto& body = *parsed;
     ChatCall call;
-    call.model = str_field(body, "model");
+    call.model = get_string(body, "model").value_or("");
     if (call.model.empty()) co_return invalid("you must provide a model parameter", "model");
     const auto* messages = body.if_contains("messages");
     if (!messages || !messages->is_array() || messages->as_array().empty()) {
@@ -264,8 +251,8 @@ asio::awaitable<ChatAttempt> TokenModule::chat_attempt(const ChatCall& call, con
     job->metering = chat_.get();
     job->caller = providers_.get();
     job->log = ctx_.log;
-    job->id = str_field(*reply, "id");
-    job->created = int_field(*reply, "created", 0);
+    job->id = get_string(*reply, "id").value_or("");
+    job->created = get_int(*reply, "created").value_or(0);
     job->model = call.model;
     job->provider = provider;
     job->include_usage = call.include_usage;
@@ -276,8 +263,8 @@ asio::awaitable<ChatAttempt> TokenModule::chat_attempt(const ChatCall& call, con
         res.set_header("Content-Type", "text/event-stream");
         res.set_header("Cache-Control", "no-cache");
         if (live) {
-            job->session = str_field(*reply, "session");
-            job->idle = std::chrono::milliseconds(int_field(*reply, "idleTimeoutMs", 30000));
+            job->session = get_string(*reply, "session").value_or("");
+            job->idle = std::chrono::milliseconds(get_int(*reply, "idleTimeoutMs").value_or(30000));
             job->prompt_estimate = std::min(prompt_token_estimate(call.messages), bound);
             job->ctx = req.ctx;
             res.stream = [job](http::BodyWriter& w) { return run_live_stream(job, w); };
@@ -287,9 +274,9 @@ asio::awaitable<ChatAttempt> TokenModule::chat_attempt(const ChatCall& call, con
         }
     } else {
         const auto& usage = reply->at("usage").as_object();
-        std::int64_t prompt = int_field(usage, "promptTokens", 0);
-        std::int64_t completion = int_field(usage, "completionTokens", 0);
-        std::string finish = str_field(*reply, "finishReason");
+        std::int64_t prompt = get_int(usage, "promptTokens").value_or(0);
+        std::int64_t completion = get_int(usage, "completionTokens").value_or(0);
+        std::string finish = get_string(*reply, "finishReason").value_or("");
         if (finish.empty()) finish = "stop";
         ChatOutcome outcome{call.model, prompt, completion,
                             finish == "length" ? Completeness::cut_off : Completeness::complete, false};

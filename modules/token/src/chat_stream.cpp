@@ -6,25 +6,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include "lt/core/json.hpp"
+
 namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace lt::token {
 
 namespace {
-
-std::int64_t int_field(const json::object& o, std::string_view key, std::int64_t fallback) {
-    auto* v = o.if_contains(key);
-    if (!v) return fallback;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64()) return static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), INT64_MAX));
-    return fallback;
-}
-
-std::string str_field(const json::object& o, std::string_view key) {
-    auto* v = o.if_contains(key);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 asio::awaitable<void> pause(std::chrono::milliseconds d) {
     if (d.count() <= 0) co_return;
@@ -95,16 +84,16 @@ json::object usage_json(std::int64_t prompt, std::int64_t completion) {
 
 asio::awaitable<void> run_stream(std::shared_ptr<StreamJob> job, http::BodyWriter& out) {
     const std::int64_t limit = job->admission.completion_limit();
-    std::int64_t prompt = int_field(job->reply.at("usage").as_object(), "promptTokens", 0);
+    std::int64_t prompt = get_int(job->reply.at("usage").as_object(), "promptTokens").value_or(0);
     std::int64_t produced = 0;
     Completeness completeness = Completeness::complete;
-    std::string finish = str_field(job->reply, "finishReason");
+    std::string finish = get_string(job->reply, "finishReason").value_or("");
     if (finish.empty()) finish = "stop";
     auto first = send(out, chunk_json(*job, json::object{{"role", "assistant"}, {"content", ""}}, nullptr));
     bool connected = co_await std::move(first);
     const auto* chunks = job->reply.if_contains("chunks");
-    const std::int64_t fail_at = int_field(job->reply, "failAtChunk", -1);
-    const std::chrono::milliseconds delay{int_field(job->reply, "chunkDelayMs", 0)};
+    const std::int64_t fail_at = get_int(job->reply, "failAtChunk").value_or(-1);
+    const std::chrono::milliseconds delay{get_int(job->reply, "chunkDelayMs").value_or(0)};
     if (connected && chunks && chunks->is_array()) {
         std::int64_t index = 0;
         for (const auto& c : chunks->as_array()) {
@@ -114,7 +103,7 @@ asio::awaitable<void> run_stream(std::shared_ptr<StreamJob> job, http::BodyWrite
                 break;
             }
             const auto& chunk = c.as_object();
-            std::int64_t tokens = int_field(chunk, "completionTokens", 0);
+            std::int64_t tokens = get_int(chunk, "completionTokens").value_or(0);
             if (produced + tokens > limit) {  // never past the reservation
                 completeness = Completeness::cut_off;
                 finish = "length";
@@ -158,7 +147,7 @@ asio::awaitable<void> run_live_stream(std::shared_ptr<StreamJob> job, http::Body
         if (auto* events = batch->if_contains("events"); events && events->is_array()) {
             for (const auto& e : events->as_array()) {
                 const auto& ev = e.as_object();
-                std::int64_t tokens = int_field(ev, "tokens", 1);
+                std::int64_t tokens = get_int(ev, "tokens").value_or(1);
                 if (counted + tokens > limit) {  // the upstream produces past the reservation: stop it
                     cut = true;
                     break;
@@ -172,9 +161,10 @@ asio::awaitable<void> run_live_stream(std::shared_ptr<StreamJob> job, http::Body
             }
         }
         if (auto* u = batch->if_contains("usage"); u && u->is_object()) {
-            reported = std::pair{int_field(u->as_object(), "promptTokens", 0), int_field(u->as_object(), "completionTokens", 0)};
+            reported = std::pair{get_int(u->as_object(), "promptTokens").value_or(0),
+                                 get_int(u->as_object(), "completionTokens").value_or(0)};
         }
-        if (auto f = str_field(*batch, "finishReason"); !f.empty()) finish = f;
+        if (auto f = get_string(*batch, "finishReason").value_or(""); !f.empty()) finish = f;
         if (batch->contains("error")) failed = true;
         if (auto* d = batch->if_contains("done"); d && d->is_bool() && d->as_bool()) ended = true;
     }
