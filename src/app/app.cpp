@@ -159,10 +159,6 @@ struct App::Impl {
     std::unique_ptr<cluster::KernelDispatcher> kernel;
     /// POST /actuator/refresh and config.changed.v1.
     std::unique_ptr<ConfigRefresher> refresher;
-    /// Modules hosted elsewhere, built (never started) only to put their routes in the table, so the
-    /// gateway knows which module owns a path it proxies. Their metrics go to a registry of their own.
-    MetricsRegistry shadow_metrics;
-    std::vector<std::unique_ptr<Module>> shadows;
     bool running = false;
     std::mutex status_mutex;  ///< guards status
     std::vector<ModuleStatus> status;
@@ -317,14 +313,22 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
 
     for (const auto& spec : module_list()) {
         const bool host = std::find(hosted.begin(), hosted.end(), spec.name) != hosted.end();
+        // Routes as data: the routes of a module hosted elsewhere are known from its contract, and
+        // the gateway proxies them to an instance found in the registry.
         if (!host && !s.registry) continue;
+        try {
+            s.router.declare(spec.name, spec.routes);
+        } catch (const std::exception& e) {
+            return fail(Errc::internal, "module " + std::string(spec.name) + ": " + e.what());
+        }
+        if (!host) continue;
         ModuleContext ctx;
         ctx.io = &s.io;
         ctx.blocking = &s.blocking;
         ctx.bus = bus;
         ctx.config = &s.cfg;
         ctx.clock = &s.clock;
-        ctx.metrics = host ? &s.metrics : &s.shadow_metrics;
+        ctx.metrics = &s.metrics;
         ctx.log = make_logger(std::string(spec.name), s.cfg);
         ctx.tracer = &s.tracer;
         ctx.http_client = &s.client;
@@ -340,16 +344,12 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
         ctx.hosted = hosted;
         auto m = spec.make(std::move(ctx));
         if (!m) return fail(m.error().code, "module " + std::string(spec.name) + ": " + m.error().message);
-        if (host) {
-            s.modules.push_back(std::move(*m));
-            s.status.push_back({std::string(spec.name), "STARTING"});
-        } else {
-            s.shadows.push_back(std::move(*m));
-        }
+        s.modules.push_back(std::move(*m));
+        s.status.push_back({std::string(spec.name), "STARTING"});
     }
     try {
         for (auto& m : s.modules) m->register_routes(s.router);
-        for (auto& m : s.shadows) m->register_routes(s.router);
+        if (auto problem = s.router.verify(hosted); !problem.empty()) return fail(Errc::internal, problem);
         Impl* raw = &s;
         ActuatorInfo info{LT_VERSION, hosted, compiled_adapters(), options.profile, [raw] {
                               std::lock_guard lock(raw->status_mutex);

@@ -66,7 +66,10 @@ ConfigRefresher::ConfigRefresher(Options options, bus::Bus& bus, BlockingPool& b
     : options_(std::move(options)), bus_(bus), blocking_(blocking), guard_(std::move(guard)), log_(std::move(log)) {}
 
 void ConfigRefresher::register_route(http::Router& router) {
-    router.add("kernel", "POST", std::string(kRefreshPath), [this](http::Request r) { return handle(std::move(r)); });
+    // Public like all of /actuator/** (CONTRACT 5): the gateway reads the credentials and the handler
+    // requires ADMIN (or a cluster signature) itself.
+    router.add("kernel", "POST", std::string(kRefreshPath), [this](http::Request r) { return handle(std::move(r)); },
+               http::RouteOptions{http::Access::optional, "actuator"});
 }
 
 void ConfigRefresher::register_handlers(bus::Bus& bus) {

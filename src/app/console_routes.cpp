@@ -71,10 +71,12 @@ boost::asio::awaitable<http::Response> asset(http::Request req) {
 }  // namespace
 
 void register_console_routes(http::Router& router) {
-    router.add("kernel", "GET", "/admin", index_page);
+    // Static files: the console signs in through the auth routes, so its files need no credentials.
+    const http::RouteOptions kConsole{http::Access::anonymous, "console"};
+    router.add("kernel", "GET", "/admin", index_page, kConsole);
     // Any page under /admin/ is the single-page console (its views are not separate files).
-    router.add("kernel", "GET", "/admin/{page}", index_page);
-    router.add("kernel", "GET", "/admin/assets/{file}", asset);
+    router.add("kernel", "GET", "/admin/{page}", index_page, kConsole);
+    router.add("kernel", "GET", "/admin/assets/{file}", asset, kConsole);
 }
 
 }  // namespace lt::app

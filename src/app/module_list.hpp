@@ -4,11 +4,13 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
 #include "lt/core/config.hpp"
 #include "lt/core/module.hpp"
+#include "lt/http/route_spec.hpp"
 
 namespace lt::app {
 
@@ -16,6 +18,9 @@ struct ModuleSpec {
     std::string_view name;
     void (*describe)(config::Schema&);
     Result<std::unique_ptr<Module>> (*make)(ModuleContext);
+    /// The public HTTP routes its contract declares (routes as data: the gateway knows them whether
+    /// the module runs here or in another process).
+    std::span<const http::RouteSpec> routes;
     /// Bus commands the module calls (a process without a registry must host their handlers).
     std::vector<std::string_view> calls{};
 };

@@ -78,11 +78,13 @@ void register_actuator_routes(http::Router& router, MetricsRegistry& metrics, Ac
                                 });
     }
     auto a = std::make_shared<Actuator>(Actuator{&metrics, std::move(info)});
-    router.add("kernel", "GET", "/actuator/health", [a](http::Request r) { return health(a, std::move(r)); });
-    router.add("kernel", "GET", "/actuator/health/liveness", liveness);
-    router.add("kernel", "GET", "/actuator/health/readiness", [a](http::Request r) { return health(a, std::move(r)); });
-    router.add("kernel", "GET", "/actuator/info", [a](http::Request r) { return info_route(a, std::move(r)); });
-    router.add("kernel", "GET", "/actuator/prometheus", [a](http::Request r) { return prometheus(a, std::move(r)); });
+    // /actuator/** is public (CONTRACT 5) and reads no credentials.
+    const http::RouteOptions kActuator{http::Access::anonymous, "actuator"};
+    router.add("kernel", "GET", "/actuator/health", [a](http::Request r) { return health(a, std::move(r)); }, kActuator);
+    router.add("kernel", "GET", "/actuator/health/liveness", liveness, kActuator);
+    router.add("kernel", "GET", "/actuator/health/readiness", [a](http::Request r) { return health(a, std::move(r)); }, kActuator);
+    router.add("kernel", "GET", "/actuator/info", [a](http::Request r) { return info_route(a, std::move(r)); }, kActuator);
+    router.add("kernel", "GET", "/actuator/prometheus", [a](http::Request r) { return prometheus(a, std::move(r)); }, kActuator);
 }
 
 }  // namespace lt

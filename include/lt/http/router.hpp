@@ -2,12 +2,14 @@
 /// Router: method + path template ("/api/v1/tokens/purchase/{sagaId}") → owning module and handler.
 /// Routes are added before start (single-threaded); matching is read-only and thread-safe after.
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "lt/http/message.hpp"
+#include "lt/http/route_spec.hpp"
 
 namespace lt::http {
 
@@ -15,7 +17,17 @@ struct Route {
     std::string owner;     ///< module name, e.g. "token"; "kernel" for /actuator/**
     std::string method;    ///< upper-case method
     std::string path;      ///< template
-    Handler handler;
+    Handler handler;       ///< empty for a declared route of a module this process does not host
+    Access access = Access::required;
+    std::string route_id;  ///< the original gateway's route id; the owner's name when none is declared
+    bool declared = false; ///< came from a module contract's declaration (Router::declare)
+    bool catch_all = false;///< the template is made only of parameters ("/{application}/{profile}")
+};
+
+/// Options of a route added without a contract declaration (the kernel's own routes, tests).
+struct RouteOptions {
+    Access access = Access::required;
+    std::string route_id;  ///< empty: the owner's name
 };
 
 enum class MatchKind { found, not_found, method_not_allowed };
@@ -29,8 +41,19 @@ struct Match {
 
 class Router {
 public:
-    /// Adds a route. Throws std::invalid_argument on a malformed or duplicate template (start-up only).
-    void add(std::string owner, std::string method, std::string path, Handler handler);
+    /// Declares a module's routes from its contract, without handlers (start-up only). The gateway
+    /// proxies a declared route of a module hosted elsewhere; a hosted module binds its handlers with add().
+    /// Throws std::invalid_argument on a malformed or duplicate template.
+    void declare(std::string_view owner, std::span<const RouteSpec> routes);
+
+    /// Binds `handler` to the route `owner` declared with this method and template; a route nobody
+    /// declared is added with `options`. Throws std::invalid_argument on a malformed or duplicate template,
+    /// a second handler, or a declared route of another owner (start-up only).
+    void add(std::string owner, std::string method, std::string path, Handler handler, RouteOptions options = {});
+
+    /// Start-up check of a process hosting `hosted`: every route a hosted module declared has its handler,
+    /// and no module route lacks a declaration. Returns the first problem, or an empty string.
+    std::string verify(const std::vector<std::string>& hosted) const;
 
     /// Finds the route for a decoded path. HEAD matches GET routes. When several templates fit, the
     /// most specific owns the path (a literal segment beats a parameter at the first difference), so
@@ -44,6 +67,8 @@ public:
     const std::vector<Route>& routes() const { return routes_; }
 
 private:
+    void insert(Route route);
+
     struct Compiled {
         std::vector<std::string> segments;  ///< literal, or "{name}"
         std::vector<bool> is_param;         ///< per segment: true for "{name}"

@@ -13,7 +13,6 @@
 #include "lt/http/errors.hpp"
 #include "lt/http/server.hpp"
 #include "proxy.hpp"
-#include "route_map.hpp"
 
 namespace asio = boost::asio;
 
@@ -78,8 +77,7 @@ asio::awaitable<http::Response> RouteFilter::apply(Exchange& ex, Chain& chain) {
     ex.route = m.route;
     ex.route_template = m.route->path;
     ex.owner = m.route->owner;
-    const auto* prefix = find_prefix(ex.route_template);
-    ex.route_id = prefix ? std::string(prefix->route_id) : ex.owner;
+    ex.route_id = m.route->route_id;
     ex.local = ex.owner == "kernel" || hosted_(ex.owner);
     ex.req.path_params = std::move(m.params);
     std::erase_if(ex.req.headers, [](const http::Header& h) { return is_identity_header(h.name); });
@@ -87,19 +85,21 @@ asio::awaitable<http::Response> RouteFilter::apply(Exchange& ex, Chain& chain) {
     auto op = chain.next(ex);
     auto res = co_await std::move(op);
     // A catch-all's 404 is an unknown path, counted as such (not under the catch-all's template).
-    res.route = res.status == 404 && is_catch_all(ex.route_template) ? std::string("NOT_FOUND") : ex.route_template;
+    res.route = res.status == 404 && m.route->catch_all ? std::string("NOT_FOUND") : ex.route_template;
     co_return res;
 }
 
 asio::awaitable<http::Response> AuthFilter::apply(Exchange& ex, Chain& chain) {
-    // Kernel routes are open, except the refresh endpoint, which checks the principal (ADMIN) itself.
-    if (ex.owner != "kernel" || ex.route_template == kRefreshPath) {
+    // Anonymous routes (the kernel's /actuator/** and console files) read no credentials; public ones
+    // use valid credentials and pass without them (CONTRACT 5); the others require them.
+    const auto access = ex.route ? ex.route->access : http::Access::required;
+    if (access != http::Access::anonymous) {
         auto op = authenticate_(std::string(ex.req.header("X-Api-Key")), std::string(ex.req.header("Authorization")),
                                 ex.req.ctx);
         auto outcome = co_await std::move(op);
         if (outcome.kind == AuthOutcome::Kind::authenticated) {
             ex.req.ctx.principal = std::move(outcome.principal);
-        } else if (!permit_all_ && !is_public_path(ex.route_template)) {
+        } else if (!permit_all_ && access == http::Access::required) {
             auto res = outcome.kind == AuthOutcome::Kind::rejected
                            ? http::error_response(outcome.status, outcome.message, ex.path)
                            : http::error_response(401, "authentication required", ex.path);

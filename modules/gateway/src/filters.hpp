@@ -45,9 +45,10 @@ private:
     std::function<bool(std::string_view)> hosted_;
 };
 
-/// JWT / API-key authentication: 401 on protected routes without valid credentials; public routes
-/// pass whatever the credentials (CONTRACT 5). /actuator/** (owner "kernel") is not authenticated, except
-/// kRefreshPath (POST /actuator/refresh), whose handler checks for an ADMIN principal.
+/// JWT / API-key authentication by the route's declared access (lt/http/route_spec.hpp): 401 on
+/// `required` routes without valid credentials; `optional` (public) routes pass whatever the credentials
+/// (CONTRACT 5); `anonymous` routes (/actuator/**, the console's files) read none. POST /actuator/refresh
+/// is `optional`: its handler checks for an ADMIN principal.
 class AuthFilter final : public Filter {
 public:
     using Authenticate = std::function<boost::asio::awaitable<AuthOutcome>(std::string api_key,

@@ -14,7 +14,6 @@
 #include "lt/http/server.hpp"
 #include "filters.hpp"
 #include "resilience.hpp"
-#include "route_map.hpp"
 
 namespace asio = boost::asio;
 
@@ -56,7 +55,6 @@ public:
     void register_handlers(bus::Bus& bus) override { auth_.subscribe(bus); }
 
     asio::awaitable<Result<void>> start() override {
-        if (auto v = verify_routes(*ctx_.routes); !v) co_return v;
         auto op = auth_.refresh_keys(bus::Context{});
         co_await std::move(op);
         // The kernel owns the listener; unsigned requests come here.

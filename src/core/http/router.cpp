@@ -25,16 +25,66 @@ std::vector<std::string> split_path(std::string_view path) {
 bool is_param(const std::string& seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
 }  // namespace
 
-void Router::add(std::string owner, std::string method, std::string path, Handler handler) {
+void Router::insert(Route route) {
+    const auto& path = route.path;
     if (path.empty() || path.front() != '/') throw std::invalid_argument("route must start with '/': " + path);
-    if (find(method, path)) throw std::invalid_argument("duplicate route: " + method + " " + path);
+    if (find(route.method, path)) throw std::invalid_argument("duplicate route: " + route.method + " " + path);
     Compiled c{split_path(path), {}};
     for (const auto& s : c.segments) {
         if (s.find('{') != std::string::npos && !is_param(s)) throw std::invalid_argument("bad route segment: " + path);
         c.is_param.push_back(is_param(s));
     }
-    routes_.push_back(Route{std::move(owner), std::move(method), std::move(path), std::move(handler)});
+    route.catch_all = !c.segments.empty() && std::find(c.is_param.begin(), c.is_param.end(), false) == c.is_param.end();
+    if (route.route_id.empty()) route.route_id = route.owner;
+    routes_.push_back(std::move(route));
     compiled_.push_back(std::move(c));
+}
+
+void Router::declare(std::string_view owner, std::span<const RouteSpec> routes) {
+    for (const auto& spec : routes) {
+        Route r;
+        r.owner = std::string(owner);
+        r.method = std::string(spec.method);
+        r.path = std::string(spec.path);
+        r.access = spec.access;
+        r.route_id = std::string(spec.route_id);
+        r.declared = true;
+        insert(std::move(r));
+    }
+}
+
+void Router::add(std::string owner, std::string method, std::string path, Handler handler, RouteOptions options) {
+    for (auto& r : routes_) {
+        if (r.method != method || r.path != path || !r.declared) continue;
+        if (r.owner != owner) {
+            throw std::invalid_argument("route " + method + " " + path + " is declared by module " + r.owner +
+                                        ", not " + owner);
+        }
+        if (r.handler) throw std::invalid_argument("duplicate route: " + method + " " + path);
+        r.handler = std::move(handler);
+        return;
+    }
+    Route r;
+    r.owner = std::move(owner);
+    r.method = std::move(method);
+    r.path = std::move(path);
+    r.handler = std::move(handler);
+    r.access = options.access;
+    r.route_id = std::move(options.route_id);
+    insert(std::move(r));
+}
+
+std::string Router::verify(const std::vector<std::string>& hosted) const {
+    for (const auto& r : routes_) {
+        const bool host = std::find(hosted.begin(), hosted.end(), r.owner) != hosted.end();
+        if (r.owner != "kernel" && !r.declared) {
+            return "route " + r.method + " " + r.path + " of module " + r.owner + " is not declared in its contract";
+        }
+        if (host && r.declared && !r.handler) {
+            return "module " + r.owner + " declares " + r.method + " " + r.path + " but registers no handler for it";
+        }
+    }
+    return {};
 }
 
 const Route* Router::find(std::string_view method, std::string_view path_template) const {
@@ -106,8 +156,7 @@ Match Router::match(std::string_view method, std::string_view path) const {
     }
     // A template made only of parameters is a catch-all: a path nobody else owns stays unknown (404)
     // for the methods it does not serve.
-    bool catch_all = std::find(best->is_param.begin(), best->is_param.end(), false) == best->is_param.end();
-    if (catch_all) {
+    if (std::find(best->is_param.begin(), best->is_param.end(), false) == best->is_param.end()) {
         m.kind = MatchKind::not_found;
         m.allow.clear();
         return m;

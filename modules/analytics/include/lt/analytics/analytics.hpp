@@ -8,10 +8,22 @@
 #include <string_view>
 
 #include "lt/core/config.hpp"
+#include "lt/http/route_spec.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/result.hpp"
 
 namespace lt::analytics {
+
+/// Public HTTP routes of the analytics module (its health is public: CONTRACT 5).
+inline constexpr http::RouteSpec kRoutes[] = {
+    {"GET", "/api/v1/analytics/health", http::Access::optional, "analytics-service"},
+    {"GET", "/api/v1/analytics/usage", http::Access::required, "analytics-service"},
+    {"GET", "/api/v1/analytics/report", http::Access::required, "analytics-service"},
+    {"GET", "/api/v1/analytics/anomalies", http::Access::required, "analytics-service"},
+    {"GET", "/api/v1/analytics/providers", http::Access::required, "analytics-service"},
+    {"GET", "/api/v1/analytics/users/{userId}", http::Access::required, "analytics-service"},
+    {"GET", "/api/v1/analytics/trends", http::Access::required, "analytics-service"},
+};
 
 /// Declares analytics.* configuration keys.
 void describe_config(config::Schema& schema);

@@ -16,6 +16,7 @@
 #include "lt/bus/bus.hpp"
 
 #include "lt/core/config.hpp"
+#include "lt/http/route_spec.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/result.hpp"
 
@@ -125,6 +126,22 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const ApiKey
 ApiKeyRevoked tag_invoke(boost::json::value_to_tag<ApiKeyRevoked>, const boost::json::value& v);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const UserRolesChanged& m);
 UserRolesChanged tag_invoke(boost::json::value_to_tag<UserRolesChanged>, const boost::json::value& v);
+
+/// Public HTTP routes of the auth module (register, login, key validation, JWKS and the token endpoint are public: CONTRACT 5).
+inline constexpr http::RouteSpec kRoutes[] = {
+    {"POST", "/api/v1/auth/register", http::Access::optional, "auth-server"},
+    {"POST", "/api/v1/auth/login", http::Access::optional, "auth-server"},
+    {"POST", "/api/v1/auth/api-keys", http::Access::required, "auth-server"},
+    {"GET", "/api/v1/auth/api-keys", http::Access::required, "auth-server"},
+    {"DELETE", "/api/v1/auth/api-keys", http::Access::required, "auth-server"},
+    {"GET", "/api/v1/auth/api-keys/validate", http::Access::optional, "auth-server"},
+    {"PUT", "/api/v1/auth/users/{userId}/roles/{role}", http::Access::required, "auth-server"},
+    {"DELETE", "/api/v1/auth/users/{userId}/roles/{role}", http::Access::required, "auth-server"},
+    {"POST", "/api/v1/auth/keys/rotate", http::Access::required, "auth-server"},
+    {"GET", "/oauth2/jwks", http::Access::optional, "auth-server"},
+    {"POST", "/oauth2/token", http::Access::optional, "auth-server"},
+    {"POST", "/oauth2/revoke", http::Access::required, "auth-server"},
+};
 
 /// Declares auth.* configuration keys.
 void describe_config(config::Schema& schema);

@@ -21,6 +21,7 @@
 #include <boost/json/value.hpp>
 
 #include "lt/core/config.hpp"
+#include "lt/http/route_spec.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/result.hpp"
 
@@ -34,6 +35,17 @@ inline constexpr std::string_view kEncryptKeyEnv = "LEAKY_CONFIG_ENCRYPT_KEY";
 /// specific source first. Non-string values become their JSON text (`true`, `42`). For a process
 /// applying `config.url`. Errc::invalid_argument on another shape.
 Result<std::vector<std::pair<std::string, std::string>>> properties_from_environment(const boost::json::value& env);
+
+/// Public HTTP routes of the config module (Spring Cloud Config's shape). The catch-all templates are
+/// public at the gateway: the module answers 404 for an unknown application before it asks for
+/// credentials, then needs ADMIN or a cluster signature itself (other processes fetch their configuration here).
+inline constexpr http::RouteSpec kRoutes[] = {
+    {"POST", "/encrypt", http::Access::required, "config-server"},
+    {"POST", "/decrypt", http::Access::required, "config-server"},
+    {"GET", "/{application}/{profile}", http::Access::optional, "config-server"},
+    {"GET", "/{application}/{profile}/{label}", http::Access::optional, "config-server"},
+    {"GET", "/{document}", http::Access::optional, "config-server"},
+};
 
 /// Declares config.server.search-locations.
 void describe_config(config::Schema& schema);

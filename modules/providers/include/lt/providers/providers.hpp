@@ -18,6 +18,7 @@
 
 #include "lt/bus/bus.hpp"
 #include "lt/core/config.hpp"
+#include "lt/http/route_spec.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/result.hpp"
 
@@ -190,6 +191,13 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Stream
 StreamDelta tag_invoke(boost::json::value_to_tag<StreamDelta>, const boost::json::value& v);
 void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const StreamBatch& m);
 StreamBatch tag_invoke(boost::json::value_to_tag<StreamBatch>, const boost::json::value& v);
+
+/// Public HTTP routes of the providers module: the stub providers' chat (credentials required: CONTRACT 5).
+inline constexpr http::RouteSpec kRoutes[] = {
+    {"POST", "/api/v1/qwen/chat", http::Access::required, "qwen-stub"},
+    {"POST", "/api/v1/gemini/chat", http::Access::required, "gemini-stub"},
+    {"POST", "/api/v1/openai/chat", http::Access::required, "openai-stub"},
+};
 
 /// Declares providers.* configuration keys.
 void describe_config(config::Schema& schema);

@@ -21,6 +21,7 @@
 
 #include "lt/core/cluster.hpp"
 #include "lt/core/config.hpp"
+#include "lt/http/route_spec.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/result.hpp"
 
@@ -46,6 +47,15 @@ boost::json::value registration_body(const Registration& r);
 /// Reads the body of GET /eureka/apps into instances (module = lower-case app name, url =
 /// homePageUrl without a trailing slash, up = status "UP"). Errc::invalid_argument on another shape.
 Result<std::vector<cluster::Instance>> instances_from_apps(const boost::json::value& apps);
+
+/// Public HTTP routes of the registry module (Eureka's REST shape; ADMIN or a cluster signature).
+inline constexpr http::RouteSpec kRoutes[] = {
+    {"GET", "/eureka/apps", http::Access::required, "registry"},
+    {"GET", "/eureka/apps/{app}", http::Access::required, "registry"},
+    {"POST", "/eureka/apps/{app}", http::Access::required, "registry"},
+    {"PUT", "/eureka/apps/{app}/{instanceId}", http::Access::required, "registry"},
+    {"DELETE", "/eureka/apps/{app}/{instanceId}", http::Access::required, "registry"},
+};
 
 /// Declares registry.heartbeat-interval, registry.lease-duration, registry.eviction-interval.
 void describe_config(config::Schema& schema);

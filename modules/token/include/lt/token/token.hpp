@@ -18,6 +18,7 @@
 #include "lt/bus/codec.hpp"
 
 #include "lt/core/config.hpp"
+#include "lt/http/route_spec.hpp"
 #include "lt/core/module.hpp"
 #include "lt/core/result.hpp"
 
@@ -101,6 +102,23 @@ Envelope<Payload> tag_invoke(boost::json::value_to_tag<Envelope<Payload>>, const
     e.payload = boost::json::value_to<Payload>(*p);
     return e;
 }
+
+/// Public HTTP routes of the token module (the gateway routes, authenticates and proxies by these).
+inline constexpr http::RouteSpec kRoutes[] = {
+    {"GET", "/api/v1/tokens/status", http::Access::optional, "token-service"},
+    {"GET", "/api/v1/tokens/quota", http::Access::required, "token-service"},
+    {"PUT", "/api/v1/tokens/quota", http::Access::required, "token-service"},
+    {"GET", "/api/v1/tokens/quota/org", http::Access::required, "token-service"},
+    {"POST", "/api/v1/tokens/consume", http::Access::required, "token-service"},
+    {"POST", "/api/v1/tokens/purchase", http::Access::required, "token-service"},
+    {"GET", "/api/v1/tokens/purchase/{sagaId}", http::Access::required, "token-service"},
+    {"POST", "/api/v1/tokens/orgs", http::Access::required, "token-service"},
+    {"GET", "/api/v1/tokens/orgs/{orgId}/members", http::Access::required, "token-service"},
+    {"PUT", "/api/v1/tokens/orgs/{orgId}/members/{userId}", http::Access::required, "token-service"},
+    {"DELETE", "/api/v1/tokens/orgs/{orgId}/members/{userId}", http::Access::required, "token-service"},
+    {"GET", "/v1/models", http::Access::required, "token-service"},
+    {"POST", "/v1/chat/completions", http::Access::required, "token-service"},
+};
 
 /// Declares token.* and feature.flags.token-service.* configuration keys.
 void describe_config(config::Schema& schema);
