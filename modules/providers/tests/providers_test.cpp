@@ -47,6 +47,17 @@ struct Harness {
         if (!r) return lt::fail(r.error());
         return std::move(*r).take<lt::providers::ChatReply>("reply");
     }
+    /// provider.models.v1 as another process would call it.
+    lt::Result<lt::providers::ModelsReply> models() {
+        boost::json::value empty = boost::json::object{};
+        auto fut = asio::co_spawn(io, bus.call_named(std::string(lt::providers::kModels.name), std::move(empty), {}),
+                                  asio::use_future);
+        io.restart();
+        io.run();
+        auto r = fut.get();
+        if (!r) return lt::fail(r.error());
+        return std::move(*r).take<lt::providers::ModelsReply>("reply");
+    }
     asio::io_context io;
     lt::FakeClock clock;
     lt::config::Config cfg;
@@ -206,4 +217,34 @@ TEST_CASE("providers.<name>.fallback must name another known provider") {
     REQUIRE(good);
     CHECK(good->providers.at("openai").fallback == std::optional<std::string>("gemini"));
     CHECK(good->providers.at("openai").max_completion_tokens == 512);
+}
+
+TEST_CASE("a refresh of providers.* swaps the settings the next command sees, keeping ca-file until a restart") {
+    Harness h({"providers.openai.models=gpt-a", "providers.openai.max-completion-tokens=100"});
+    auto before = h.models();
+    REQUIRE(before);
+    CHECK(before->providers.at("openai") == std::vector<std::string>{"gpt-a"});
+    CHECK(before->settings.at("openai").max_completion_tokens == 100);
+
+    auto next = load({"providers.openai.models=gpt-b", "providers.openai.max-completion-tokens=7",
+                      "providers.openai.fallback=qwen", "providers.openai.ca-file=/nowhere/ca.pem",
+                      "providers.gemini.failure-rate=1"});
+    auto applied = h.module->refresh(next, {"providers.gemini.failure-rate", "providers.openai.ca-file",
+                                            "providers.openai.fallback", "providers.openai.max-completion-tokens",
+                                            "providers.openai.models"});
+    CHECK(applied == std::vector<std::string>{"providers.gemini.failure-rate", "providers.openai.fallback",
+                                              "providers.openai.max-completion-tokens", "providers.openai.models"});
+    auto after = h.models();
+    REQUIRE(after);
+    CHECK(after->providers.at("openai") == std::vector<std::string>{"gpt-b"});
+    CHECK(after->settings.at("openai").max_completion_tokens == 7);
+    CHECK(after->settings.at("openai").fallback == std::optional<std::string>("qwen"));
+    auto failing = h.call(boost::json::object{{"provider", "gemini"}, {"body", boost::json::object{}}});
+    REQUIRE_FALSE(failing);
+    CHECK(failing.error().code == lt::Errc::unavailable);
+
+    // A configuration the module rejects applies nothing.
+    auto bad = load({"providers.openai.type=openai-compatible"});  // no base-url
+    CHECK(h.module->refresh(bad, {"providers.openai.type"}).empty());
+    CHECK(h.models()->settings.at("openai").max_completion_tokens == 7);
 }
