@@ -60,3 +60,10 @@ if(LT_WITH_POSTGRES)
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(openai_stream_test_postgres PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
 endif()
+
+# POST /actuator/refresh applying provider settings (providers.*, token.provider.*) against fake
+# OpenAI-compatible upstreams: new upstream, key and limit for the next request, in-flight requests
+# keep theirs, the replaced upstream's keep-alive pool is dropped.
+lt_add_test(NAME provider_refresh_test
+  SOURCES integration/provider_refresh_test.cpp
+  LIBS lt_app)

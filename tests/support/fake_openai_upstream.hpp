@@ -85,6 +85,8 @@ public:
         return std::string(secure_ ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(port_) + "/v1";
     }
     int connections() const { return connections_.load(); }
+    /// Connections accepted and not yet closed (by either side).
+    int open_connections() const { return open_.load(); }
     int requests() const { return requests_.load(); }
     boost::json::object last_body() {
         std::lock_guard lock(mutex_);
@@ -225,6 +227,10 @@ private:
     }
 
     void connection(boost::asio::ip::tcp::socket socket) {
+        struct Open {
+            std::atomic<int>& n;
+            ~Open() { --n; }
+        } open{open_};
         socket.set_option(boost::asio::ip::tcp::no_delay(true));
         if (!secure_) {
             serve(socket);
@@ -247,6 +253,7 @@ private:
             acceptor_.accept(socket, ec);
             if (ec || stop_) continue;
             ++connections_;
+            ++open_;
             std::lock_guard lock(mutex_);
             fds_.push_back(socket.native_handle());
             workers_.emplace_back([this, s = std::move(socket)]() mutable { connection(std::move(s)); });
@@ -261,6 +268,7 @@ private:
     std::uint16_t port_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<int> connections_{0};
+    std::atomic<int> open_{0};
     std::atomic<int> requests_{0};
     std::mutex mutex_;  ///< guards workers_, body_, authorization_
     std::list<std::thread> workers_;

@@ -50,6 +50,10 @@ void describe_config(config::Schema& schema) {
                 "openai-compatible: an idle pooled connection is closed after this.", 0});
 }
 
+bool is_refreshable_key(std::string_view key) {
+    return key.starts_with("providers.") && !key.ends_with(".ca-file");
+}
+
 Result<ProvidersConfig> parse_config(const config::Config& cfg) {
     ProvidersConfig out;
     std::string errors;

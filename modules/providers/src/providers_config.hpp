@@ -46,4 +46,9 @@ struct ProvidersConfig {
 /// Reads providers.*; an unknown provider name is an error naming the key.
 Result<ProvidersConfig> parse_config(const config::Config& cfg);
 
+/// True for a providers.* key POST /actuator/refresh applies live: all of them but
+/// providers.<name>.ca-file (trust anchors are loaded at start; reading them would block the I/O
+/// thread that applies a refresh).
+bool is_refreshable_key(std::string_view key);
+
 }  // namespace lt::providers

@@ -25,6 +25,30 @@ asio::awaitable<Result<void>> ProvidersModule::start() { co_return service_.init
 
 asio::awaitable<void> ProvidersModule::stop() { co_return; }
 
+std::vector<std::string> ProvidersModule::refresh(const config::Config& next, const std::vector<std::string>& changed) {
+    std::vector<std::string> mine;
+    for (const auto& k : changed) {
+        if (is_refreshable_key(k)) mine.push_back(k);
+    }
+    if (mine.empty()) return {};
+    auto parsed = parse_config(next);
+    if (!parsed) {
+        if (ctx_.log) ctx_.log->error("providers settings not refreshed: {}", parsed.error().message);
+        return {};
+    }
+    // A CA file is loaded at start only: the running one stays until a restart.
+    const auto running = service_.snapshot();
+    for (auto& [name, s] : parsed->providers) {
+        auto it = running->providers.find(name);
+        s.ca_file = it == running->providers.end() ? std::nullopt : it->second.settings.ca_file;
+    }
+    if (auto applied = service_.apply(std::move(*parsed)); !applied) {
+        if (ctx_.log) ctx_.log->error("providers settings not refreshed: {}", applied.error().message);
+        return {};
+    }
+    return mine;
+}
+
 asio::awaitable<http::Response> ProvidersModule::http_chat(std::string provider, http::Request req) {
     auto body = parse_json_object(req.body);
     if (!body) co_return http::error_response(body.error(), req.path);
@@ -40,42 +64,20 @@ asio::awaitable<Result<ChatReply>> ProvidersModule::bus_chat(ChatRequest req, bu
 }
 
 asio::awaitable<Result<CompletionReply>> ProvidersModule::bus_complete(CompletionRequest req, bus::Context ctx) {
-    // The completion service still works on the JSON shapes (the OpenAI-compatible work owns it): the
-    // glue converts until it takes the DTOs.
-    auto request = boost::json::value_from(req).as_object();
-    auto op = service_.complete(std::move(request), std::move(ctx));
-    auto reply = co_await std::move(op);
-    if (!reply) co_return fail(reply.error());
-    auto decoded = bus::decode<CompletionReply>(boost::json::value(std::move(*reply)));
-    if (!decoded) co_return fail(Errc::bad_gateway, "malformed completion reply: " + decoded.error().message);
-    co_return std::move(*decoded);
+    auto op = service_.complete(std::move(req), std::move(ctx));
+    co_return co_await std::move(op);
 }
 
-asio::awaitable<Result<ModelsReply>> ProvidersModule::bus_models() {
-    auto decoded =
-        bus::decode<ModelsReply>(boost::json::object{{"providers", service_.models()}, {"settings", service_.settings()}});
-    if (!decoded) co_return fail(Errc::internal, decoded.error().message);
-    co_return std::move(*decoded);
-}
+asio::awaitable<Result<ModelsReply>> ProvidersModule::bus_models() { co_return service_.models(); }
 
 asio::awaitable<Result<StreamOpenReply>> ProvidersModule::bus_stream_open(CompletionRequest req, bus::Context ctx) {
-    // The stream service works on the JSON shapes: the glue converts until it takes the DTOs.
-    auto request = boost::json::value_from(req).as_object();
-    auto op = service_.open_stream(std::move(request), std::move(ctx));
-    auto reply = co_await std::move(op);
-    if (!reply) co_return fail(reply.error());
-    auto decoded = bus::decode<StreamOpenReply>(boost::json::value(std::move(*reply)));
-    if (!decoded) co_return fail(Errc::bad_gateway, "malformed stream open reply: " + decoded.error().message);
-    co_return std::move(*decoded);
+    auto op = service_.open_stream(std::move(req), std::move(ctx));
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<Result<StreamBatch>> ProvidersModule::bus_stream_next(StreamRef ref) {
     auto op = service_.sessions().next(std::move(ref.session));
-    auto reply = co_await std::move(op);
-    if (!reply) co_return fail(reply.error());
-    auto decoded = bus::decode<StreamBatch>(boost::json::value(std::move(*reply)));
-    if (!decoded) co_return fail(Errc::bad_gateway, "malformed stream batch: " + decoded.error().message);
-    co_return std::move(*decoded);
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<Result<bus::Empty>> ProvidersModule::bus_stream_close(StreamRef ref) {

@@ -18,6 +18,9 @@ public:
     void register_handlers(bus::Bus& bus) override;
     boost::asio::awaitable<Result<void>> start() override;
     boost::asio::awaitable<void> stop() override;
+    /// Refreshable: every providers.<name>.* key but ca-file (is_refreshable_key), applied at once as
+    /// one new settings snapshot. A configuration the module rejects is logged and applies nothing.
+    std::vector<std::string> refresh(const config::Config& next, const std::vector<std::string>& changed) override;
 
     /// POST /api/v1/{provider}/chat for one provider.
     boost::asio::awaitable<http::Response> http_chat(std::string provider, http::Request req);

@@ -39,33 +39,32 @@ void dispose(std::shared_ptr<StreamSessions::Session> s) {
 }
 }  // namespace
 
-json::object translate_sse(const SseBatch& batch, long long& reported_completion) {
-    json::array events;
-    json::object out;
+StreamBatch translate_sse(const SseBatch& batch, long long& reported_completion) {
+    StreamBatch out;
+    out.done = batch.done;
     for (const auto& data : batch.data) {
         if (data == "[DONE]") continue;
         auto parsed = parse_json(data);
         if (!parsed || !parsed->is_object()) {
-            out["error"] = "the upstream sent a malformed chunk";
+            out.error = "the upstream sent a malformed chunk";
             break;
         }
         const auto& o = parsed->as_object();
         if (auto* e = o.if_contains("error"); e && !e->is_null()) {
             const auto* m = e->is_object() ? e->as_object().if_contains("message") : nullptr;
-            out["error"] = m && m->is_string() ? std::string(m->as_string()) : std::string("the upstream reported an error");
+            out.error = m && m->is_string() ? std::string(m->as_string()) : std::string("the upstream reported an error");
             break;
         }
         std::optional<long long> running;
         if (auto* u = o.if_contains("usage"); u && u->is_object()) {
             const auto& usage = u->as_object();
-            out["usage"] = json::object{{"promptTokens", int_of(usage, "prompt_tokens")},
-                                        {"completionTokens", int_of(usage, "completion_tokens")}};
-            running = int_of(usage, "completion_tokens");
+            out.usage = StreamUsage{int_of(usage, "prompt_tokens"), int_of(usage, "completion_tokens")};
+            running = out.usage->completion_tokens;
         }
         const auto* choices = o.if_contains("choices");
         if (choices && choices->is_array() && !choices->as_array().empty() && choices->as_array()[0].is_object()) {
             const auto& choice = choices->as_array()[0].as_object();
-            if (auto* f = choice.if_contains("finish_reason"); f && f->is_string()) out["finishReason"] = *f;
+            if (auto* f = choice.if_contains("finish_reason"); f && f->is_string()) out.finish_reason = std::string(f->as_string());
             const auto* d = choice.if_contains("delta");
             json::object whole;
             if (auto* m = choice.if_contains("message"); (!d || !d->is_object()) && m && m->is_object()) {
@@ -85,15 +84,13 @@ json::object translate_sse(const SseBatch& batch, long long& reported_completion
                 if (has_output) {
                     // One token per chunk unless the upstream counts them for us (usage in every chunk).
                     long long tokens = running ? std::max(0LL, *running - reported_completion) : 1;
-                    events.push_back(json::object{{"delta", std::move(delta)}, {"tokens", tokens}});
+                    out.events.push_back(StreamDelta{std::move(delta), tokens});
                     reported_completion += tokens;
                 }
             }
         }
         if (running) reported_completion = std::max(reported_completion, *running);
     }
-    out["events"] = std::move(events);
-    out["done"] = batch.done;
     return out;
 }
 
@@ -143,20 +140,24 @@ std::size_t StreamSessions::size() const {
 }
 
 namespace {
-asio::awaitable<Result<json::object>> read_batch(std::shared_ptr<StreamSessions::Session> s) {
+asio::awaitable<Result<StreamBatch>> read_batch(std::shared_ptr<StreamSessions::Session> s) {
     auto op = s->stream->next(s->idle);
     auto batch = co_await std::move(op);
-    if (!batch) co_return json::object{{"events", json::array{}}, {"done", false}, {"error", batch.error().message}};
+    if (!batch) {
+        StreamBatch failed;
+        failed.error = batch.error().message;
+        co_return failed;
+    }
     co_return translate_sse(*batch, s->reported_completion);
 }
 }  // namespace
 
-asio::awaitable<Result<json::object>> StreamSessions::next(std::string id) {
+asio::awaitable<Result<StreamBatch>> StreamSessions::next(std::string id) {
     auto s = take(id, false);
     if (!s) co_return fail(Errc::not_found, "no such stream session");
     auto op = asio::co_spawn(s->ex, read_batch(s), asio::use_awaitable);
     auto reply = co_await std::move(op);
-    if (reply && ((*reply)["done"].as_bool() || reply->contains("error"))) {
+    if (reply && (reply->done || reply->error)) {
         if (auto ended = take(id, true)) dispose(ended);
     }
     co_return reply;

@@ -14,6 +14,7 @@
 #include <boost/json/object.hpp>
 
 #include "lt/core/result.hpp"
+#include "lt/providers/providers.hpp"
 #include "upstream_client.hpp"
 
 namespace lt::providers {
@@ -21,9 +22,9 @@ namespace lt::providers {
 /// What an OpenAI `chat.completion.chunk` stream said so far, turned into gateway events.
 /// `reported_completion` carries the running completion count between batches (for upstreams that
 /// send usage in every chunk).
-/// Reply shape: {"events": [{"delta": {...}, "tokens": n}], "finishReason"?, "usage"?:
-/// {"promptTokens", "completionTokens"}, "done": bool, "error"?: message}.
-boost::json::object translate_sse(const SseBatch& batch, long long& reported_completion);
+/// The batch carries the deltas with output, the finish reason and usage when the upstream sent them,
+/// `done` from `batch`, and an error message for a malformed chunk or an upstream error event.
+StreamBatch translate_sse(const SseBatch& batch, long long& reported_completion);
 
 /// Thread-safe: called from any executor.
 class StreamSessions {
@@ -33,7 +34,7 @@ public:
     std::string add(std::unique_ptr<UpstreamStream> stream, std::chrono::milliseconds idle);
     /// The next batch of session `id` (waits at most its idle timeout). The session ends with the
     /// batch that is done or has an error. Errc::not_found for an unknown or ended session.
-    boost::asio::awaitable<Result<boost::json::object>> next(std::string id);
+    boost::asio::awaitable<Result<StreamBatch>> next(std::string id);
     /// Stops session `id` (closes the upstream connection). Unknown ids are ignored.
     boost::asio::awaitable<void> close(std::string id);
     /// Sessions in flight.

@@ -53,11 +53,9 @@ long long stub_prompt_tokens(const boost::json::array& messages) {
     return total;
 }
 
-boost::json::object stub_completion(const ProviderSettings& s, std::string_view provider,
-                                    const boost::json::object& request, std::chrono::system_clock::time_point now,
-                                    double fail_draw) {
-    boost::json::array messages;
-    if (auto* m = request.if_contains("messages"); m && m->is_array()) messages = m->as_array();
+CompletionReply stub_completion(const ProviderSettings& s, const CompletionRequest& request,
+                                std::chrono::system_clock::time_point now, double fail_draw) {
+    const auto& messages = request.messages;
     std::uint64_t h = 1469598103934665603ULL;
     for (const auto& m : messages) {
         if (const auto* o = m.if_object()) {
@@ -65,18 +63,21 @@ boost::json::object stub_completion(const ProviderSettings& s, std::string_view 
         }
     }
     long long natural = 8 + static_cast<long long>(h % 25);
-    long long limit = natural;
-    if (auto* mt = request.if_contains("maxTokens"); mt && mt->is_int64() && mt->as_int64() > 0) {
-        limit = mt->as_int64();
-    }
+    long long limit = request.max_tokens > 0 ? request.max_tokens : natural;
     long long completion = std::min(natural, limit);
-    std::string model = "stub";
-    if (auto* m = request.if_contains("model"); m && m->is_string()) model = std::string(m->as_string());
+
+    CompletionReply out;
+    out.id = "chatcmpl-" + new_uuid();
+    out.created = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    out.model = request.model.empty() ? std::string("stub") : request.model;
+    out.provider = request.provider;
+    out.finish_reason = completion < natural ? "length" : "stop";
+    out.prompt_tokens = stub_prompt_tokens(messages);
+    out.completion_tokens = completion;
+    out.chunk_delay_ms = s.stream_delay.count();
 
     // One word per token; the stream splits them into at most stream.chunks chunks.
     long long chunks = std::max<long long>(1, std::min(s.stream_chunks, completion));
-    boost::json::array stream;
-    std::string content;
     long long word = 0;
     for (long long i = 0; i < chunks; ++i) {
         long long n = completion / chunks + (i < completion % chunks ? 1 : 0);
@@ -85,27 +86,17 @@ boost::json::object stub_completion(const ProviderSettings& s, std::string_view 
             if (word > 0) piece += ' ';
             piece += kWords[static_cast<std::size_t>(word) % kWords.size()];
         }
-        content += piece;
-        stream.push_back(boost::json::object{{"content", piece}, {"completionTokens", n}});
+        out.content += piece;
+        out.chunks.push_back(CompletionChunk{std::move(piece), n});
     }
-    long long fail_at = -1;
     if (s.stream_failure_rate > 0 && fail_draw < s.stream_failure_rate) {
         // Mid-stream: after at least one chunk when there are several.
-        fail_at = chunks > 1 ? 1 + static_cast<long long>(fail_draw / s.stream_failure_rate * static_cast<double>(chunks - 1))
-                             : 0;
-        fail_at = std::min(fail_at, chunks - 1);
+        long long fail_at = chunks > 1
+                                ? 1 + static_cast<long long>(fail_draw / s.stream_failure_rate * static_cast<double>(chunks - 1))
+                                : 0;
+        out.fail_at_chunk = std::min(fail_at, chunks - 1);
     }
-    return boost::json::object{
-        {"id", "chatcmpl-" + new_uuid()},
-        {"created", std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()},
-        {"model", model},
-        {"provider", provider},
-        {"content", content},
-        {"finishReason", completion < natural ? "length" : "stop"},
-        {"usage", boost::json::object{{"promptTokens", stub_prompt_tokens(messages)}, {"completionTokens", completion}}},
-        {"chunks", std::move(stream)},
-        {"chunkDelayMs", s.stream_delay.count()},
-        {"failAtChunk", fail_at}};
+    return out;
 }
 
 }  // namespace lt::providers

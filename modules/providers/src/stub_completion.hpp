@@ -9,6 +9,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "lt/providers/providers.hpp"
 #include "providers_config.hpp"
 
 namespace lt::providers {
@@ -22,10 +23,9 @@ std::string message_text(const boost::json::value& content);
 long long stub_prompt_tokens(const boost::json::array& messages);
 
 /// The reply of kCompletion for `request` (see providers.hpp). The natural completion length
-/// is 8 + (FNV-1a of the texts mod 25) tokens, one word each; cut at `maxTokens` → finishReason
+/// is 8 + (FNV-1a of the texts mod 25) tokens, one word each; cut at `max_tokens` → finish_reason
 /// "length". `fail_draw` in [0, 1): the stream breaks off when it is below the stream failure rate.
-boost::json::object stub_completion(const ProviderSettings& s, std::string_view provider,
-                                    const boost::json::object& request, std::chrono::system_clock::time_point now,
-                                    double fail_draw);
+CompletionReply stub_completion(const ProviderSettings& s, const CompletionRequest& request,
+                                std::chrono::system_clock::time_point now, double fail_draw);
 
 }  // namespace lt::providers

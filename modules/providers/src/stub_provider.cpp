@@ -71,14 +71,113 @@ ChatReply stub_reply(std::string_view provider, const boost::json::object& body,
 }
 
 ProviderService::ProviderService(ProvidersConfig config, http::Client* client, Clock& clock, Logger log)
-    : config_(std::move(config)), client_(client), clock_(clock), log_(std::move(log)) {}
+    : initial_(std::move(config)), client_(client), clock_(clock), log_(std::move(log)) {
+    // Until init(): the settings without upstream clients.
+    auto first = std::make_shared<ProvidersSnapshot>();
+    for (const auto& [name, s] : initial_.providers) first->providers.emplace(name, ProviderEntry{s, std::nullopt, nullptr});
+    snapshot_.store(std::move(first));
+}
+
+namespace {
+bool wants_tls(const ProviderSettings& s) {
+    return s.type == ProviderType::openai_compatible && s.base_url && s.base_url->starts_with("https://");
+}
+
+/// A client can be kept across a refresh when it would be built the same.
+bool same_upstream(const ProviderSettings& a, const ProviderSettings& b) {
+    return a.base_url == b.base_url && a.ca_file == b.ca_file && a.pool_max_idle == b.pool_max_idle &&
+           a.pool_idle_timeout == b.pool_idle_timeout;
+}
+}  // namespace
+
+Result<void> ProviderService::init() {
+    std::lock_guard lock(apply_mutex_);
+    for (const auto& [name, s] : initial_.providers) {
+        if (tls_.count(s.ca_file)) continue;
+        auto tls = make_upstream_tls(s.ca_file);
+        if (!tls) {
+            if (wants_tls(s)) return fail(Errc::invalid_argument, "providers." + name + ": " + tls.error().message);
+            if (log_) log_->warn("providers.{}: {}", name, tls.error().message);
+            continue;
+        }
+        tls_[s.ca_file] = std::move(*tls);
+    }
+    if (!tls_.count(std::nullopt)) {
+        // The system store, so that a refresh can point any provider at an https upstream.
+        if (auto tls = make_upstream_tls(std::nullopt)) tls_[std::nullopt] = std::move(*tls);
+    }
+    auto built = build(initial_, nullptr);
+    if (!built) return fail(built.error());
+    snapshot_.store(std::move(*built));
+    initial_ = {};
+    return ok();
+}
+
+Result<std::shared_ptr<const ProvidersSnapshot>> ProviderService::build(const ProvidersConfig& cfg,
+                                                                        const ProvidersSnapshot* current) const {
+    auto out = std::make_shared<ProvidersSnapshot>();
+    for (const auto& [name, s] : cfg.providers) {
+        ProviderEntry e{s, std::nullopt, nullptr};
+        if (s.type == ProviderType::openai_compatible) {
+            auto url = parse_upstream_url(s.base_url.value_or(""));
+            if (!url) return fail(Errc::invalid_argument, "providers." + name + ".base-url: " + url.error().message);
+            e.url = *url;
+            const ProviderEntry* old = nullptr;
+            if (current) {
+                auto it = current->providers.find(name);
+                if (it != current->providers.end() && it->second.client) old = &it->second;
+            }
+            if (old && same_upstream(old->settings, s)) {
+                e.client = old->client;  // the keep-alive pool survives the refresh
+            } else {
+                std::shared_ptr<UpstreamTls> tls;
+                if (url->tls) {
+                    auto t = tls_.find(s.ca_file);
+                    if (t == tls_.end()) {
+                        return fail(Errc::invalid_argument,
+                                    "providers." + name + ".ca-file: not loaded at start (a new CA file needs a restart)");
+                    }
+                    tls = t->second;
+                }
+                e.client = UpstreamClient::create(std::move(tls), PoolOptions{static_cast<std::size_t>(s.pool_max_idle),
+                                                                              s.pool_idle_timeout});
+            }
+        }
+        out->providers.emplace(name, std::move(e));
+    }
+    return std::shared_ptr<const ProvidersSnapshot>(std::move(out));
+}
+
+Result<void> ProviderService::apply(ProvidersConfig next) {
+    std::lock_guard lock(apply_mutex_);
+    auto current = snapshot_.load();
+    auto built = build(next, current.get());
+    if (!built) return fail(built.error());
+    snapshot_.store(*built);
+    for (const auto& [name, e] : current->providers) {
+        if (!e.client) continue;
+        auto it = (*built)->providers.find(name);
+        if (it == (*built)->providers.end() || it->second.client != e.client) {
+            e.client->retire();  // its idle connections go now; in-flight ones when they end
+            if (log_) log_->info("provider upstream replaced provider={}", name);
+        }
+    }
+    return ok();
+}
+
+std::shared_ptr<UpstreamClient> ProviderService::upstream(const std::string& provider) const {
+    auto snap = snapshot();
+    auto it = snap->providers.find(provider);
+    return it == snap->providers.end() ? nullptr : it->second.client;
+}
 
 asio::awaitable<Result<ChatReply>> ProviderService::chat(ChatRequest req, bus::Context ctx) {
-    auto it = config_.providers.find(req.provider);
-    if (it == config_.providers.end()) co_return fail(Errc::invalid_argument, "unknown provider");
+    const auto snap = snapshot();  // kept to the end of the call
+    auto it = snap->providers.find(req.provider);
+    if (it == snap->providers.end()) co_return fail(Errc::invalid_argument, "unknown provider");
     if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "provider call deadline passed");
-    auto op = it->second.base_url ? call_upstream(it->second, std::move(req), std::move(ctx))
-                                  : call_stub(it->second, std::move(req), std::move(ctx));
+    const auto& s = it->second.settings;
+    auto op = s.base_url ? call_upstream(s, std::move(req), std::move(ctx)) : call_stub(s, std::move(req), std::move(ctx));
     co_return co_await std::move(op);
 }
 
@@ -112,43 +211,30 @@ asio::awaitable<Result<ChatReply>> ProviderService::call_stub(const ProviderSett
     co_return stub_reply(req.provider, req.body, new_uuid(), clock_.now());
 }
 
-asio::awaitable<Result<boost::json::object>> ProviderService::complete(boost::json::object request, bus::Context ctx) {
-    std::string provider;
-    if (auto* p = request.if_contains("provider"); p && p->is_string()) provider = to_lower(p->as_string());
-    auto it = config_.providers.find(provider);
-    if (it == config_.providers.end()) co_return fail(Errc::invalid_argument, "unknown provider");
+asio::awaitable<Result<CompletionReply>> ProviderService::complete(CompletionRequest request, bus::Context ctx) {
+    const auto snap = snapshot();  // kept to the end of the call
+    request.provider = to_lower(request.provider);
+    auto it = snap->providers.find(request.provider);
+    if (it == snap->providers.end()) co_return fail(Errc::invalid_argument, "unknown provider");
     if (ctx.remaining_ms() <= 0) co_return fail(Errc::timeout, "provider call deadline passed");
-    if (it->second.type == ProviderType::openai_compatible) {
-        auto op = complete_upstream(it->second, provider, std::move(request), std::move(ctx));
+    const auto& p = it->second;
+    if (p.settings.type == ProviderType::openai_compatible) {
+        auto op = complete_upstream(p, std::move(request), std::move(ctx));
         co_return co_await std::move(op);
     }
-    if (it->second.base_url) {
-        co_return fail(Errc::unavailable, "provider " + provider + " has no OpenAI-compatible upstream");
+    if (p.settings.base_url) {
+        co_return fail(Errc::unavailable, "provider " + request.provider + " has no OpenAI-compatible upstream");
     }
-    auto op = simulate(it->second, ctx);
+    auto op = simulate(p.settings, ctx);
     if (auto r = co_await std::move(op); !r) co_return fail(r.error());
-    co_return stub_completion(it->second, provider, request, clock_.now(), uniform01());
+    co_return stub_completion(p.settings, request, clock_.now(), uniform01());
 }
 
-Result<void> ProviderService::init() {
-    for (const auto& [name, s] : config_.providers) {
-        if (s.type != ProviderType::openai_compatible) continue;
-        auto url = parse_upstream_url(s.base_url.value_or(""));
-        if (!url) return fail(Errc::invalid_argument, "providers." + name + ".base-url: " + url.error().message);
-        PoolOptions pool{static_cast<std::size_t>(s.pool_max_idle), s.pool_idle_timeout};
-        auto client = UpstreamClient::create(s.ca_file, pool);
-        if (!client) return fail(Errc::invalid_argument, "providers." + name + ": " + client.error().message);
-        upstreams_[name] = std::move(*client);
-    }
-    return ok();
-}
-
-boost::json::object ProviderService::models() const {
-    boost::json::object out;
-    for (const auto& [name, s] : config_.providers) {
-        boost::json::array list;
-        for (const auto& m : s.models) list.push_back(boost::json::string(m));
-        out[name] = std::move(list);
+ModelsReply ProviderService::models() const {
+    ModelsReply out;
+    for (const auto& [name, p] : snapshot()->providers) {
+        out.providers[name] = p.settings.models;
+        out.settings[name] = ProviderRouting{p.settings.fallback, p.settings.max_completion_tokens};
     }
     return out;
 }

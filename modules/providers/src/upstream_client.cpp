@@ -128,11 +128,33 @@ Result<UpstreamUrl> parse_upstream_url(std::string_view url) {
     return u;
 }
 
+struct UpstreamTls {
+    ssl::context context{ssl::context::tls_client};
+};
+
+Result<std::shared_ptr<UpstreamTls>> make_upstream_tls(const std::optional<std::string>& ca_file) {
+    auto tls = std::make_shared<UpstreamTls>();
+    boost::system::error_code ec;
+    tls->context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                                 ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                             ec);
+    tls->context.set_verify_mode(ssl::verify_peer, ec);
+    if (ca_file) {
+        tls->context.load_verify_file(*ca_file, ec);
+        if (ec) return fail(Errc::invalid_argument, "cannot load ca-file " + *ca_file + ": " + ec.message());
+    } else {
+        tls->context.set_default_verify_paths(ec);
+        if (ec) return fail(Errc::invalid_argument, "cannot load the system CA store: " + ec.message());
+    }
+    return tls;
+}
+
 struct UpstreamClient::Impl {
-    ssl::context tls{ssl::context::tls_client};
+    std::shared_ptr<UpstreamTls> tls;  ///< null: plain HTTP only
     PoolOptions pool;
-    mutable std::mutex mutex;  ///< guards idle
+    mutable std::mutex mutex;  ///< guards idle, retired
     std::vector<std::unique_ptr<UpstreamConnection>> idle;
+    bool retired = false;
     std::atomic<std::uint64_t> opened{0};
 
     /// An idle connection of executor `ex` (expired ones are disposed of on the way).
@@ -176,7 +198,8 @@ struct UpstreamClient::Impl {
             conn->plain.emplace(std::move(tcp_stream));
             co_return std::move(conn);
         }
-        conn->secure.emplace(std::move(tcp_stream), tls);
+        if (!tls) co_return fail(Errc::unavailable, "no TLS context for an https upstream");
+        conn->secure.emplace(std::move(tcp_stream), tls->context);
         // SNI and host-name verification against the certificate (RFC 6125 through OpenSSL).
         if (!SSL_set_tlsext_host_name(conn->secure->native_handle(), url.host.c_str())) {
             co_return fail(Errc::unavailable, "cannot set SNI");
@@ -197,22 +220,21 @@ UpstreamClient::~UpstreamClient() {
     for (auto& c : impl_->idle) dispose(std::move(c));
 }
 
-Result<std::unique_ptr<UpstreamClient>> UpstreamClient::create(std::optional<std::string> ca_file, PoolOptions pool) {
+std::shared_ptr<UpstreamClient> UpstreamClient::create(std::shared_ptr<UpstreamTls> tls, PoolOptions pool) {
     auto impl = std::make_unique<Impl>();
+    impl->tls = std::move(tls);
     impl->pool = pool;
-    boost::system::error_code ec;
-    impl->tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                              ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
-                          ec);
-    impl->tls.set_verify_mode(ssl::verify_peer, ec);
-    if (ca_file) {
-        impl->tls.load_verify_file(*ca_file, ec);
-        if (ec) return fail(Errc::invalid_argument, "cannot load ca-file " + *ca_file + ": " + ec.message());
-    } else {
-        impl->tls.set_default_verify_paths(ec);
-        if (ec) return fail(Errc::invalid_argument, "cannot load the system CA store: " + ec.message());
+    return std::shared_ptr<UpstreamClient>(new UpstreamClient(std::move(impl)));
+}
+
+void UpstreamClient::retire() {
+    std::vector<std::unique_ptr<UpstreamConnection>> idle;
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->retired = true;
+        idle.swap(impl_->idle);
     }
-    return std::unique_ptr<UpstreamClient>(new UpstreamClient(std::move(impl)));
+    for (auto& c : idle) dispose(std::move(c));
 }
 
 std::size_t UpstreamClient::idle_connections() const {
@@ -227,7 +249,7 @@ void UpstreamClient::recycle(std::unique_ptr<UpstreamConnection> conn) {
     conn->tcp().expires_never();
     conn->idle_since = std::chrono::steady_clock::now();
     std::lock_guard lock(impl_->mutex);
-    if (impl_->idle.size() < impl_->pool.max_idle && impl_->pool.idle_ttl.count() > 0) {
+    if (!impl_->retired && impl_->idle.size() < impl_->pool.max_idle && impl_->pool.idle_ttl.count() > 0) {
         impl_->idle.push_back(std::move(conn));
     }
     // else: destroyed here, on its own executor (recycle runs where the connection was used)
@@ -292,7 +314,7 @@ asio::awaitable<Result<StreamOpen>> UpstreamClient::open_stream(UpstreamUrl url,
         for (const auto& f : parser->get()) out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
         if (out.status >= 200 && out.status <= 299) {
             auto type = std::string(parser->get()[bhttp::field::content_type]);
-            out.stream = std::make_unique<UpstreamStream>(*this, std::move(conn), parser);
+            out.stream = std::make_unique<UpstreamStream>(shared_from_this(), std::move(conn), parser);
             if (type.find("event-stream") == std::string::npos) out.stream->set_whole_body();
             co_return out;
         }
@@ -306,9 +328,9 @@ asio::awaitable<Result<StreamOpen>> UpstreamClient::open_stream(UpstreamUrl url,
     co_return fail(Errc::bad_gateway, "upstream closed the connection");
 }
 
-UpstreamStream::UpstreamStream(UpstreamClient& owner, std::unique_ptr<UpstreamConnection> conn,
+UpstreamStream::UpstreamStream(std::shared_ptr<UpstreamClient> owner, std::unique_ptr<UpstreamConnection> conn,
                                std::shared_ptr<void> parser)
-    : owner_(owner), conn_(std::move(conn)), parser_(std::move(parser)) {}
+    : owner_(std::move(owner)), conn_(std::move(conn)), parser_(std::move(parser)) {}
 
 UpstreamStream::~UpstreamStream() = default;
 
@@ -318,7 +340,7 @@ void UpstreamStream::close() {
     if (!conn_) return;
     auto& parser = *static_cast<Parser*>(parser_.get());
     if (done_ && parser.is_done() && parser.keep_alive()) {
-        owner_.recycle(std::move(conn_));
+        owner_->recycle(std::move(conn_));
         return;
     }
     boost::system::error_code ec;

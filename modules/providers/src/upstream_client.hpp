@@ -50,11 +50,22 @@ struct SseBatch {
 struct UpstreamConnection;
 class UpstreamClient;
 
+/// The trust anchors of upstream TLS connections (an OpenSSL client context), shared by the clients
+/// that use the same CA file. Opaque here.
+struct UpstreamTls;
+
+/// Builds the TLS client context: `ca_file` PEM trust anchors, unset = the system store.
+/// Errc::invalid_argument when they cannot be loaded. Reads and parses files: start-up only (or a
+/// blocking thread), never an I/O thread.
+Result<std::shared_ptr<UpstreamTls>> make_upstream_tls(const std::optional<std::string>& ca_file);
+
 /// The body of a streamed upstream response, being read. Not thread-safe: use it from the executor
 /// that opened it (executor()).
 class UpstreamStream {
 public:
-    UpstreamStream(UpstreamClient& owner, std::unique_ptr<UpstreamConnection> conn, std::shared_ptr<void> parser);
+    /// `owner` is kept alive while the stream is (a refresh may replace the provider's client).
+    UpstreamStream(std::shared_ptr<UpstreamClient> owner, std::unique_ptr<UpstreamConnection> conn,
+                   std::shared_ptr<void> parser);
     ~UpstreamStream();
 
     /// Waits until at least one `data:` payload arrived or the body ended, at most `idle`.
@@ -69,7 +80,7 @@ public:
     void set_whole_body() { whole_body_ = true; }
 
 private:
-    UpstreamClient& owner_;
+    std::shared_ptr<UpstreamClient> owner_;
     std::unique_ptr<UpstreamConnection> conn_;
     std::shared_ptr<void> parser_;  ///< the response parser (type hidden from this header)
     std::string pending_;           ///< body text not yet split into lines
@@ -85,12 +96,13 @@ struct StreamOpen {
     std::unique_ptr<UpstreamStream> stream;  ///< 2xx only
 };
 
-/// Thread-safe after construction (the TLS context is only read; the pool is locked).
-class UpstreamClient {
+/// Thread-safe after construction (the TLS context is only read; the pool is locked). Owned by
+/// shared_ptr: the provider's settings snapshot and every stream read from it share it.
+class UpstreamClient : public std::enable_shared_from_this<UpstreamClient> {
 public:
-    /// `ca_file`: PEM trust anchors; unset = the system store. Errc::invalid_argument when the file
-    /// cannot be loaded (start-up).
-    static Result<std::unique_ptr<UpstreamClient>> create(std::optional<std::string> ca_file, PoolOptions pool = {});
+    /// `tls`: the trust anchors for https upstreams (null: plain HTTP only, an https connect fails
+    /// with Errc::unavailable). Never blocks.
+    static std::shared_ptr<UpstreamClient> create(std::shared_ptr<UpstreamTls> tls, PoolOptions pool = {});
     ~UpstreamClient();
 
     /// Sends `req` (target relative to the host) and reads the whole response, on a pooled
@@ -109,6 +121,10 @@ public:
     std::size_t idle_connections() const;
     /// Connections opened since start (for tests and metrics).
     std::uint64_t connections_opened() const;
+    /// Retires the client (its provider's base URL or pool changed): closes the idle connections now,
+    /// and connections of requests still in flight are closed when they end instead of pooled. Any
+    /// thread.
+    void retire();
 
     struct Impl;
     /// Returns a connection whose last response ended cleanly with keep-alive to the pool.

@@ -33,58 +33,39 @@ std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
 }
 }  // namespace
 
-UpstreamClient* ProviderService::upstream(const std::string& provider) {
-    auto it = upstreams_.find(provider);
-    return it == upstreams_.end() ? nullptr : it->second.get();
-}
-
-json::object ProviderService::settings() const {
-    json::object out;
-    for (const auto& [name, s] : config_.providers) {
-        out[name] = json::object{{"fallback", s.fallback ? json::value(*s.fallback) : json::value(nullptr)},
-                                 {"maxCompletionTokens", s.max_completion_tokens}};
-    }
-    return out;
-}
-
-Result<http::ClientRequest> ProviderService::upstream_request(const ProviderSettings& s, const json::object& request,
-                                                              bool stream, const std::string& traceparent) const {
-    auto url = parse_upstream_url(s.base_url.value_or(""));
-    if (!url) return fail(Errc::unavailable, "provider is not set up");
-    json::object body;
+http::ClientRequest ProviderService::upstream_request(const ProviderEntry& p, const CompletionRequest& request,
+                                                     bool stream, const std::string& traceparent) const {
     // The caller's other fields (temperature, tools, ...) go upstream untouched.
-    if (auto* extra = request.if_contains("extra"); extra && extra->is_object()) body = extra->as_object();
-    for (auto key : {"model", "messages"}) {
-        if (auto* v = request.if_contains(key)) body[key] = *v;
-    }
+    json::object body = request.extra;
+    body["model"] = request.model;
+    body["messages"] = request.messages;
     body["stream"] = stream;
     if (stream) body["stream_options"] = json::object{{"include_usage", true}};
-    if (auto* m = request.if_contains("maxTokens"); m && m->is_int64()) body["max_tokens"] = *m;
-    if (auto* u = request.if_contains("user"); u && u->is_string()) body["user"] = *u;
+    body["max_tokens"] = request.max_tokens;
+    if (request.user) body["user"] = *request.user;
     http::ClientRequest out;
     out.method = "POST";
-    out.target = url->base_path + "/chat/completions";
+    out.target = p.url->base_path + "/chat/completions";
     out.headers = {{"Content-Type", "application/json"},
                    {"Accept", stream ? "text/event-stream" : "application/json"}};
-    if (s.api_key) out.headers.push_back({"Authorization", "Bearer " + *s.api_key});
+    if (p.settings.api_key) out.headers.push_back({"Authorization", "Bearer " + *p.settings.api_key});
     if (!traceparent.empty()) out.headers.push_back({"traceparent", traceparent});  // W3C trace context
     out.body = json::serialize(body);
     return out;
 }
 
-asio::awaitable<Result<json::object>> ProviderService::complete_upstream(const ProviderSettings& s,
-                                                                        const std::string& provider,
-                                                                        json::object request, bus::Context ctx) {
-    auto client = upstreams_.find(provider);
-    auto url = parse_upstream_url(s.base_url.value_or(""));
-    auto out = upstream_request(s, request, false, ctx.traceparent);
-    if (client == upstreams_.end() || !url || !out) co_return fail(Errc::unavailable, "provider " + provider + " is not set up");
+asio::awaitable<Result<CompletionReply>> ProviderService::complete_upstream(const ProviderEntry& p,
+                                                                            CompletionRequest request,
+                                                                            bus::Context ctx) {
+    const auto& s = p.settings;
+    if (!p.client || !p.url) co_return fail(Errc::unavailable, "provider " + request.provider + " is not set up");
+    auto out = upstream_request(p, request, false, ctx.traceparent);
     auto timeout = std::min<long long>(s.timeout.count(), std::max<long long>(1, ctx.remaining_ms()));
     UpstreamTimeouts timeouts{s.connect_timeout, s.first_byte_timeout, std::chrono::milliseconds(timeout)};
-    auto op = client->second->request(*url, std::move(*out), timeouts);
+    auto op = p.client->request(*p.url, std::move(out), timeouts);
     auto res = co_await std::move(op);
     if (!res) {
-        log_->warn("upstream call failed provider={} error={}", provider, res.error().message);
+        log_->warn("upstream call failed provider={} error={}", request.provider, res.error().message);
         co_return fail(res.error());
     }
     if (res->status < 200 || res->status > 299) co_return fail(upstream_status_error(res->status, res->body));
@@ -97,66 +78,66 @@ asio::awaitable<Result<json::object>> ProviderService::complete_upstream(const P
         co_return fail(Errc::bad_gateway, "provider answered without choices or usage");
     }
     const auto& choice = choices->as_array().front();
-    std::string content;
-    std::string finish = "stop";
+    CompletionReply reply;
+    reply.finish_reason = "stop";
     if (const auto* c = choice.is_object() ? choice.as_object().if_contains("message") : nullptr; c && c->is_object()) {
-        if (auto* t = c->as_object().if_contains("content"); t && t->is_string()) content = std::string(t->as_string());
+        if (auto* t = c->as_object().if_contains("content"); t && t->is_string()) reply.content = std::string(t->as_string());
     }
     if (choice.is_object()) {
-        if (auto* f = choice.as_object().if_contains("finish_reason"); f && f->is_string()) finish = std::string(f->as_string());
+        if (auto* f = choice.as_object().if_contains("finish_reason"); f && f->is_string()) {
+            reply.finish_reason = std::string(f->as_string());
+        }
     }
-    auto count = [&](std::string_view key) -> long long {
+    auto count = [&](std::string_view key) -> std::int64_t {
         auto* v = usage->as_object().if_contains(key);
         return v && v->is_int64() ? v->as_int64() : 0;
     };
-    long long completion = count("completion_tokens");
-    json::array chunks;
-    chunks.push_back(json::object{{"content", content}, {"completionTokens", completion}});
     auto* id = o.if_contains("id");
     auto* created = o.if_contains("created");
-    co_return json::object{
-        {"id", id && id->is_string() ? *id : json::value("chatcmpl-" + new_uuid())},
-        {"created", created && created->is_int64() ? created->as_int64() : unix_seconds(clock_.now())},
-        {"model", request["model"]},
-        {"provider", provider},
-        {"content", content},
-        {"finishReason", finish},
-        {"usage", json::object{{"promptTokens", count("prompt_tokens")}, {"completionTokens", completion}}},
-        {"chunks", std::move(chunks)},
-        {"chunkDelayMs", 0},
-        {"failAtChunk", -1}};
+    reply.id = id && id->is_string() ? std::string(id->as_string()) : "chatcmpl-" + new_uuid();
+    reply.created = created && created->is_int64() ? created->as_int64() : unix_seconds(clock_.now());
+    reply.model = request.model;
+    reply.provider = request.provider;
+    reply.prompt_tokens = count("prompt_tokens");
+    reply.completion_tokens = count("completion_tokens");
+    reply.chunks.push_back(CompletionChunk{reply.content, reply.completion_tokens});
+    co_return reply;
 }
 
-asio::awaitable<Result<json::object>> ProviderService::open_stream(json::object request, bus::Context ctx) {
-    std::string provider;
-    if (auto* p = request.if_contains("provider"); p && p->is_string()) provider = to_lower(p->as_string());
-    auto it = config_.providers.find(provider);
-    if (it == config_.providers.end() || it->second.type != ProviderType::openai_compatible) {
+asio::awaitable<Result<StreamOpenReply>> ProviderService::open_stream(CompletionRequest request, bus::Context ctx) {
+    const auto snap = snapshot();  // kept until the stream is open (the session keeps the client)
+    request.provider = to_lower(request.provider);
+    auto it = snap->providers.find(request.provider);
+    if (it == snap->providers.end() || it->second.settings.type != ProviderType::openai_compatible) {
         auto op = complete(std::move(request), std::move(ctx));  // stubs simulate the stream in one reply
-        co_return co_await std::move(op);
+        auto simulated = co_await std::move(op);
+        if (!simulated) co_return fail(simulated.error());
+        co_return StreamOpenReply{std::nullopt, std::move(*simulated)};
     }
-    const auto& s = it->second;
-    auto client = upstreams_.find(provider);
-    auto url = parse_upstream_url(s.base_url.value_or(""));
-    auto out = upstream_request(s, request, true, ctx.traceparent);
-    if (client == upstreams_.end() || !url || !out) co_return fail(Errc::unavailable, "provider " + provider + " is not set up");
+    const auto& p = it->second;
+    const auto& s = p.settings;
+    if (!p.client || !p.url) co_return fail(Errc::unavailable, "provider " + request.provider + " is not set up");
+    auto out = upstream_request(p, request, true, ctx.traceparent);
     // The first byte may take long (a big prompt); the caller's deadline still bounds the wait.
     auto first_byte = std::min<long long>(s.first_byte_timeout.count(), std::max<long long>(1, ctx.remaining_ms()));
     UpstreamTimeouts timeouts{s.connect_timeout, std::chrono::milliseconds(first_byte), s.timeout};
-    auto op = client->second->open_stream(*url, std::move(*out), timeouts);
+    auto op = p.client->open_stream(*p.url, std::move(out), timeouts);
     auto opened = co_await std::move(op);
     if (!opened) {
-        log_->warn("upstream stream failed to open provider={} error={}", provider, opened.error().message);
+        log_->warn("upstream stream failed to open provider={} error={}", request.provider, opened.error().message);
         co_return fail(opened.error());
     }
     if (!opened->stream) co_return fail(upstream_status_error(opened->status, opened->error_body));
-    std::string session = sessions_.add(std::move(opened->stream), s.idle_timeout);
-    co_return json::object{{"session", session},
-                           {"id", "chatcmpl-" + new_uuid()},
-                           {"created", unix_seconds(clock_.now())},
-                           {"model", request["model"]},
-                           {"provider", provider},
-                           {"idleTimeoutMs", s.idle_timeout.count()}};
+    StreamSession session;
+    session.session = sessions_.add(std::move(opened->stream), s.idle_timeout);
+    session.id = "chatcmpl-" + new_uuid();
+    session.created = unix_seconds(clock_.now());
+    session.model = request.model;
+    session.provider = request.provider;
+    session.idle_timeout_ms = s.idle_timeout.count();
+    StreamOpenReply reply;
+    reply.stream = std::move(session);
+    co_return reply;
 }
 
 }  // namespace lt::providers

@@ -47,6 +47,17 @@ struct Harness {
         if (!r) return lt::fail(r.error());
         return std::move(*r).take<lt::providers::ChatReply>("reply");
     }
+    /// provider.models.v1 as another process would call it.
+    lt::Result<lt::providers::ModelsReply> models() {
+        boost::json::value empty = boost::json::object{};
+        auto fut = asio::co_spawn(io, bus.call_named(std::string(lt::providers::kModels.name), std::move(empty), {}),
+                                  asio::use_future);
+        io.restart();
+        io.run();
+        auto r = fut.get();
+        if (!r) return lt::fail(r.error());
+        return std::move(*r).take<lt::providers::ModelsReply>("reply");
+    }
     asio::io_context io;
     lt::FakeClock clock;
     lt::config::Config cfg;
@@ -121,32 +132,38 @@ TEST_CASE("the stub's chat completion splits its tokens into chunks, stops at ma
     lt::providers::ProviderSettings s;
     s.stream_chunks = 3;
     boost::json::array messages{boost::json::object{{"role", "user"}, {"content", "Hello there"}}};
-    boost::json::object req{{"model", "gpt-4o-mini"}, {"messages", messages}, {"maxTokens", 1000}};
+    lt::providers::CompletionRequest req;
+    req.provider = "openai";
+    req.model = "gpt-4o-mini";
+    req.messages = messages;
+    req.max_tokens = 1000;
     auto now = std::chrono::system_clock::now();
-    auto full = lt::providers::stub_completion(s, "openai", req, now, 0.5);
-    auto completion = full.at("usage").at("completionTokens").as_int64();
+    auto full = lt::providers::stub_completion(s, req, now, 0.5);
+    auto completion = full.completion_tokens;
     CHECK(completion >= 8);
     CHECK(completion <= 32);
-    CHECK(full.at("finishReason") == "stop");
-    CHECK(full.at("failAtChunk").as_int64() == -1);
+    CHECK(full.finish_reason == "stop");
+    CHECK(full.fail_at_chunk == -1);
+    CHECK(full.provider == "openai");
+    CHECK(full.model == "gpt-4o-mini");
     std::int64_t sum = 0;
-    for (const auto& c : full.at("chunks").as_array()) sum += c.at("completionTokens").as_int64();
+    for (const auto& c : full.chunks) sum += c.completion_tokens;
     CHECK(sum == completion);
-    CHECK(full.at("chunks").as_array().size() == 3);
+    CHECK(full.chunks.size() == 3);
     // Prompt: ceil((4 + 11) / 4) + 3, plus 3 — never above the gateway's bound (bytes + 4 per message + 3).
-    CHECK(full.at("usage").at("promptTokens").as_int64() == 10);
+    CHECK(full.prompt_tokens == 10);
     CHECK(lt::providers::stub_prompt_tokens(messages) <= 4 + 11 + 4 + 3);
 
-    req["maxTokens"] = 5;
-    auto cut = lt::providers::stub_completion(s, "openai", req, now, 0.5);
-    CHECK(cut.at("usage").at("completionTokens").as_int64() == 5);
-    CHECK(cut.at("finishReason") == "length");
+    req.max_tokens = 5;
+    auto cut = lt::providers::stub_completion(s, req, now, 0.5);
+    CHECK(cut.completion_tokens == 5);
+    CHECK(cut.finish_reason == "length");
 
     s.stream_failure_rate = 1.0;
-    req["maxTokens"] = 1000;
-    auto broken = lt::providers::stub_completion(s, "openai", req, now, 0.5);
-    CHECK(broken.at("failAtChunk").as_int64() >= 1);
-    CHECK(broken.at("failAtChunk").as_int64() < 3);
+    req.max_tokens = 1000;
+    auto broken = lt::providers::stub_completion(s, req, now, 0.5);
+    CHECK(broken.fail_at_chunk >= 1);
+    CHECK(broken.fail_at_chunk < 3);
 }
 
 #include "providers_config.hpp"
@@ -164,14 +181,15 @@ TEST_CASE("translate_sse turns OpenAI chunks into gateway events: deltas, finish
     batch.done = true;
     long long counted = 0;
     auto out = lt::providers::translate_sse(batch, counted);
-    const auto& events = out.at("events").as_array();
-    REQUIRE(events.size() == 2);  // the role-only chunk and the empty finish delta carry no output
-    CHECK(events[0].as_object().at("delta").as_object().at("content") == "Hel");
-    CHECK(events[1].as_object().at("tokens").as_int64() == 1);
-    CHECK(out.at("finishReason") == "stop");
-    CHECK(out.at("usage").as_object().at("promptTokens").as_int64() == 7);
-    CHECK(out.at("usage").as_object().at("completionTokens").as_int64() == 2);
-    CHECK(out.at("done") == true);
+    REQUIRE(out.events.size() == 2);  // the role-only chunk and the empty finish delta carry no output
+    CHECK(out.events[0].delta.at("content") == "Hel");
+    CHECK(out.events[1].tokens == 1);
+    CHECK(out.finish_reason == std::optional<std::string>("stop"));
+    REQUIRE(out.usage);
+    CHECK(out.usage->prompt_tokens == 7);
+    CHECK(out.usage->completion_tokens == 2);
+    CHECK(out.done);
+    CHECK_FALSE(out.error);
 
     // Usage in every chunk (vLLM continuous usage): the running count gives each chunk's tokens.
     lt::providers::SseBatch running;
@@ -179,15 +197,15 @@ TEST_CASE("translate_sse turns OpenAI chunks into gateway events: deltas, finish
                     R"({"choices":[{"delta":{"content":" d"}}],"usage":{"prompt_tokens":5,"completion_tokens":4}})"};
     long long so_far = 0;
     auto r = lt::providers::translate_sse(running, so_far);
-    REQUIRE(r.at("events").as_array().size() == 2);
-    CHECK(r.at("events").as_array()[0].as_object().at("tokens").as_int64() == 3);
-    CHECK(r.at("events").as_array()[1].as_object().at("tokens").as_int64() == 1);
+    REQUIRE(r.events.size() == 2);
+    CHECK(r.events[0].tokens == 3);
+    CHECK(r.events[1].tokens == 1);
     CHECK(so_far == 4);
 
     lt::providers::SseBatch failed;
     failed.data = {R"({"error":{"message":"overloaded","type":"server_error"}})"};
     long long n = 0;
-    CHECK(lt::providers::translate_sse(failed, n).at("error") == "overloaded");
+    CHECK(lt::providers::translate_sse(failed, n).error == std::optional<std::string>("overloaded"));
 }
 
 TEST_CASE("providers.<name>.fallback must name another known provider") {
@@ -199,4 +217,34 @@ TEST_CASE("providers.<name>.fallback must name another known provider") {
     REQUIRE(good);
     CHECK(good->providers.at("openai").fallback == std::optional<std::string>("gemini"));
     CHECK(good->providers.at("openai").max_completion_tokens == 512);
+}
+
+TEST_CASE("a refresh of providers.* swaps the settings the next command sees, keeping ca-file until a restart") {
+    Harness h({"providers.openai.models=gpt-a", "providers.openai.max-completion-tokens=100"});
+    auto before = h.models();
+    REQUIRE(before);
+    CHECK(before->providers.at("openai") == std::vector<std::string>{"gpt-a"});
+    CHECK(before->settings.at("openai").max_completion_tokens == 100);
+
+    auto next = load({"providers.openai.models=gpt-b", "providers.openai.max-completion-tokens=7",
+                      "providers.openai.fallback=qwen", "providers.openai.ca-file=/nowhere/ca.pem",
+                      "providers.gemini.failure-rate=1"});
+    auto applied = h.module->refresh(next, {"providers.gemini.failure-rate", "providers.openai.ca-file",
+                                            "providers.openai.fallback", "providers.openai.max-completion-tokens",
+                                            "providers.openai.models"});
+    CHECK(applied == std::vector<std::string>{"providers.gemini.failure-rate", "providers.openai.fallback",
+                                              "providers.openai.max-completion-tokens", "providers.openai.models"});
+    auto after = h.models();
+    REQUIRE(after);
+    CHECK(after->providers.at("openai") == std::vector<std::string>{"gpt-b"});
+    CHECK(after->settings.at("openai").max_completion_tokens == 7);
+    CHECK(after->settings.at("openai").fallback == std::optional<std::string>("qwen"));
+    auto failing = h.call(boost::json::object{{"provider", "gemini"}, {"body", boost::json::object{}}});
+    REQUIRE_FALSE(failing);
+    CHECK(failing.error().code == lt::Errc::unavailable);
+
+    // A configuration the module rejects applies nothing.
+    auto bad = load({"providers.openai.type=openai-compatible"});  // no base-url
+    CHECK(h.module->refresh(bad, {"providers.openai.type"}).empty());
+    CHECK(h.models()->settings.at("openai").max_completion_tokens == 7);
 }

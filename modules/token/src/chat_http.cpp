@@ -42,19 +42,18 @@ bool gateway_field(std::string_view key) {
     return false;
 }
 
-const json::array* models_of(const json::object& directory, std::string_view provider) {
-    const auto* list = directory.if_contains("providers");
-    const auto* models = list && list->is_object() ? list->as_object().if_contains(provider) : nullptr;
-    return models && models->is_array() ? &models->as_array() : nullptr;
+/// The models `provider` serves (providers.<p>.models); null when the directory has none for it.
+const std::vector<std::string>* models_of(const providers::ModelsReply& directory, const std::string& provider) {
+    auto it = directory.providers.find(provider);
+    return it == directory.providers.end() ? nullptr : &it->second;
 }
 
 /// providers.<p>.max-completion-tokens and .fallback from the directory's settings.
-void apply_settings(const json::object& directory, ChatRoute& route) {
-    const auto* settings = directory.if_contains("settings");
-    const auto* mine = settings && settings->is_object() ? settings->as_object().if_contains(route.provider) : nullptr;
-    if (!mine || !mine->is_object()) return;
-    route.default_limit = get_int(mine->as_object(), "maxCompletionTokens").value_or(route.default_limit);
-    if (auto* f = mine->as_object().if_contains("fallback"); f && f->is_string()) route.fallback = std::string(f->as_string());
+void apply_settings(const providers::ModelsReply& directory, ChatRoute& route) {
+    auto it = directory.settings.find(route.provider);
+    if (it == directory.settings.end()) return;
+    if (it->second.max_completion_tokens > 0) route.default_limit = it->second.max_completion_tokens;
+    route.fallback = it->second.fallback;
 }
 
 }  // namespace
@@ -63,9 +62,7 @@ asio::awaitable<Result<ChatRoute>> TokenModule::resolve_model(std::string model,
     auto op = ctx_.bus->call(providers::kModels, bus::Empty{}, std::move(ctx));
     auto reply = co_await std::move(op);
     if (!reply) co_return fail(reply.error());
-    // The routing below reads the directory's JSON shape (providers, settings).
-    const auto directory_value = json::value_from(*reply);
-    const auto& directory = directory_value.as_object();
+    const providers::ModelsReply& directory = *reply;
     ChatRoute route;
     auto slash = model.find('/');
     if (slash != std::string::npos && providers::is_known_provider(model.substr(0, slash)) && slash + 1 < model.size()) {
@@ -73,13 +70,11 @@ asio::awaitable<Result<ChatRoute>> TokenModule::resolve_model(std::string model,
         route.upstream_model = model.substr(slash + 1);
     } else {
         for (auto p : providers::kKnownProviders) {
-            const auto* models = models_of(directory, p);
-            if (!models) continue;
-            for (const auto& m : *models) {
-                if (m.is_string() && m.as_string() == model && route.provider.empty()) {
-                    route.provider = std::string(p);
-                    route.upstream_model = model;
-                }
+            const auto* models = models_of(directory, std::string(p));
+            if (!models || route.provider.size()) continue;
+            if (std::find(models->begin(), models->end(), model) != models->end()) {
+                route.provider = std::string(p);
+                route.upstream_model = model;
             }
         }
         if (route.provider.empty()) {
@@ -93,9 +88,9 @@ asio::awaitable<Result<ChatRoute>> TokenModule::resolve_model(std::string model,
         fb.provider = *route.fallback;
         fb.upstream_model = route.upstream_model;
         if (const auto* models = models_of(directory, fb.provider); models && !models->empty()) {
-            bool listed = false;
-            for (const auto& m : *models) listed = listed || (m.is_string() && m.as_string() == fb.upstream_model);
-            if (!listed && (*models)[0].is_string()) fb.upstream_model = std::string((*models)[0].as_string());
+            if (std::find(models->begin(), models->end(), fb.upstream_model) == models->end()) {
+                fb.upstream_model = models->front();
+            }
         }
         apply_settings(directory, fb);
         fb.fallback.reset();  // one hop only
@@ -219,21 +214,30 @@ asio::awaitable<ChatAttempt> TokenModule::chat_attempt(const ChatCall& call, con
     const auto decision = admission.decision;
     const auto params = admission.params;
 
-    json::object upstream{{"model", route.upstream_model},
-                          {"messages", call.messages},
-                          {"maxTokens", admission.completion_limit()},
-                          {"stream", call.stream},
-                          {"extra", call.extra}};
-    if (call.user) upstream["user"] = *call.user;
-    auto complete = call.stream ? providers_->open_stream(provider, std::move(upstream), req.ctx)
-                                : providers_->complete(provider, std::move(upstream), req.ctx);
-    auto reply = co_await std::move(complete);
-    const bool live = reply && reply->contains("session");
-    if (!reply || (!live && (!reply->contains("usage") || !reply->at("usage").is_object()))) {
+    providers::CompletionRequest upstream;
+    upstream.provider = provider;
+    upstream.model = route.upstream_model;
+    upstream.messages = call.messages;
+    upstream.max_tokens = admission.completion_limit();
+    upstream.stream = call.stream;
+    upstream.user = call.user;
+    upstream.extra = call.extra;
+    // A stream's open reply, or (not streamed) the completion in the same shape as a simulated stream.
+    Result<providers::StreamOpenReply> reply = fail(Errc::internal, "no reply");
+    if (call.stream) {
+        auto op = providers_->open_stream(std::move(upstream), req.ctx);
+        reply = co_await std::move(op);
+    } else {
+        auto op = providers_->complete(std::move(upstream), req.ctx);
+        auto completed = co_await std::move(op);
+        if (completed) reply = providers::StreamOpenReply{std::nullopt, std::move(*completed)};
+        else reply = fail(completed.error());
+    }
+    if (!reply) {
         ChatOutcome failed{call.model, 0, 0, Completeness::upstream_error, true};
         auto settle = chat_->settle(std::move(admission), std::move(failed));
         co_await std::move(settle);
-        if (!reply && reply.error().code == Errc::rate_limited) {
+        if (reply.error().code == Errc::rate_limited) {
             // The upstream's own 429, passed on: the client can tell it from the gateway's.
             auto res = http::openai_error(429, reply.error().message, "rate_limit_exceeded", "requests");
             res.set_header("X-Leaky-Upstream-Refused", "true");
@@ -251,34 +255,39 @@ asio::awaitable<ChatAttempt> TokenModule::chat_attempt(const ChatCall& call, con
     job->metering = chat_.get();
     job->caller = providers_.get();
     job->log = ctx_.log;
-    job->id = get_string(*reply, "id").value_or("");
-    job->created = get_int(*reply, "created").value_or(0);
     job->model = call.model;
     job->provider = provider;
     job->include_usage = call.include_usage;
+    if (reply->stream) {
+        job->id = reply->stream->id;
+        job->created = reply->stream->created;
+    } else {
+        job->id = reply->completion.id;
+        job->created = reply->completion.created;
+    }
     http::Response res;
     if (call.stream) {
         job->admission = std::move(admission);
         res.status = 200;
         res.set_header("Content-Type", "text/event-stream");
         res.set_header("Cache-Control", "no-cache");
-        if (live) {
-            job->session = get_string(*reply, "session").value_or("");
-            job->idle = std::chrono::milliseconds(get_int(*reply, "idleTimeoutMs").value_or(30000));
+        if (reply->stream) {
+            job->session = reply->stream->session;
+            job->idle = std::chrono::milliseconds(reply->stream->idle_timeout_ms > 0 ? reply->stream->idle_timeout_ms
+                                                                                      : 30000);
             job->prompt_estimate = std::min(prompt_token_estimate(call.messages), bound);
             job->ctx = req.ctx;
             res.stream = [job](http::BodyWriter& w) { return run_live_stream(job, w); };
         } else {
-            job->reply = std::move(*reply);
+            job->reply = std::move(reply->completion);
             res.stream = [job](http::BodyWriter& w) { return run_stream(job, w); };
         }
     } else {
-        const auto& usage = reply->at("usage").as_object();
-        std::int64_t prompt = get_int(usage, "promptTokens").value_or(0);
-        std::int64_t completion = get_int(usage, "completionTokens").value_or(0);
-        std::string finish = get_string(*reply, "finishReason").value_or("");
-        if (finish.empty()) finish = "stop";
-        ChatOutcome outcome{call.model, prompt, completion,
+        const auto& completion = reply->completion;
+        const std::int64_t prompt = completion.prompt_tokens;
+        const std::int64_t produced = completion.completion_tokens;
+        const std::string finish = completion.finish_reason.empty() ? std::string("stop") : completion.finish_reason;
+        ChatOutcome outcome{call.model, prompt, produced,
                             finish == "length" ? Completeness::cut_off : Completeness::complete, false};
         auto settle = chat_->settle(std::move(admission), std::move(outcome));
         auto charged = co_await std::move(settle);
@@ -289,7 +298,7 @@ asio::awaitable<ChatAttempt> TokenModule::chat_attempt(const ChatCall& call, con
         json::array choices;
         choices.push_back(json::object{
             {"index", 0},
-            {"message", json::object{{"role", "assistant"}, {"content", reply->at("content")}, {"refusal", nullptr}}},
+            {"message", json::object{{"role", "assistant"}, {"content", completion.content}, {"refusal", nullptr}}},
             {"logprobs", nullptr},
             {"finish_reason", finish}});
         res = http::Response::json(200, json::object{{"id", job->id},
@@ -298,7 +307,7 @@ asio::awaitable<ChatAttempt> TokenModule::chat_attempt(const ChatCall& call, con
                                                      {"model", call.model},
                                                      {"system_fingerprint", nullptr},
                                                      {"choices", std::move(choices)},
-                                                     {"usage", usage_json(prompt, completion)}});
+                                                     {"usage", usage_json(prompt, produced)}});
     }
     res.set_header("X-Leaky-Provider", provider);
     add_rate_headers(res, decision, params);

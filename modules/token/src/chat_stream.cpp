@@ -6,7 +6,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
-#include "lt/core/json.hpp"
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -84,33 +83,29 @@ json::object usage_json(std::int64_t prompt, std::int64_t completion) {
 
 asio::awaitable<void> run_stream(std::shared_ptr<StreamJob> job, http::BodyWriter& out) {
     const std::int64_t limit = job->admission.completion_limit();
-    std::int64_t prompt = get_int(job->reply.at("usage").as_object(), "promptTokens").value_or(0);
+    const auto& reply = job->reply;
+    const std::int64_t prompt = reply.prompt_tokens;
     std::int64_t produced = 0;
     Completeness completeness = Completeness::complete;
-    std::string finish = get_string(job->reply, "finishReason").value_or("");
-    if (finish.empty()) finish = "stop";
+    std::string finish = reply.finish_reason.empty() ? std::string("stop") : reply.finish_reason;
     auto first = send(out, chunk_json(*job, json::object{{"role", "assistant"}, {"content", ""}}, nullptr));
     bool connected = co_await std::move(first);
-    const auto* chunks = job->reply.if_contains("chunks");
-    const std::int64_t fail_at = get_int(job->reply, "failAtChunk").value_or(-1);
-    const std::chrono::milliseconds delay{get_int(job->reply, "chunkDelayMs").value_or(0)};
-    if (connected && chunks && chunks->is_array()) {
+    const std::chrono::milliseconds delay{reply.chunk_delay_ms};
+    if (connected) {
         std::int64_t index = 0;
-        for (const auto& c : chunks->as_array()) {
+        for (const auto& chunk : reply.chunks) {
             co_await pause(delay);
-            if (index++ == fail_at) {
+            if (index++ == reply.fail_at_chunk) {
                 completeness = Completeness::upstream_error;
                 break;
             }
-            const auto& chunk = c.as_object();
-            std::int64_t tokens = get_int(chunk, "completionTokens").value_or(0);
-            if (produced + tokens > limit) {  // never past the reservation
+            if (produced + chunk.completion_tokens > limit) {  // never past the reservation
                 completeness = Completeness::cut_off;
                 finish = "length";
                 break;
             }
-            produced += tokens;  // produced by the upstream: charged even if the client is gone
-            auto op = send(out, chunk_json(*job, json::object{{"content", chunk.at("content")}}, nullptr));
+            produced += chunk.completion_tokens;  // produced by the upstream: charged even if the client is gone
+            auto op = send(out, chunk_json(*job, json::object{{"content", chunk.content}}, nullptr));
             if (!co_await std::move(op)) {
                 connected = false;
                 break;
@@ -144,29 +139,20 @@ asio::awaitable<void> run_live_stream(std::shared_ptr<StreamJob> job, http::Body
             failed = true;
             break;
         }
-        if (auto* events = batch->if_contains("events"); events && events->is_array()) {
-            for (const auto& e : events->as_array()) {
-                const auto& ev = e.as_object();
-                std::int64_t tokens = get_int(ev, "tokens").value_or(1);
-                if (counted + tokens > limit) {  // the upstream produces past the reservation: stop it
-                    cut = true;
-                    break;
-                }
-                counted += tokens;
-                if (!connected) continue;  // still read to the end for the usage
-                const auto* delta = ev.if_contains("delta");
-                auto send_op = send(out, chunk_json(*job, delta && delta->is_object() ? delta->as_object() : json::object{},
-                                                    nullptr));
-                connected = co_await std::move(send_op);
+        for (auto& ev : batch->events) {
+            if (counted + ev.tokens > limit) {  // the upstream produces past the reservation: stop it
+                cut = true;
+                break;
             }
+            counted += ev.tokens;
+            if (!connected) continue;  // still read to the end for the usage
+            auto send_op = send(out, chunk_json(*job, std::move(ev.delta), nullptr));
+            connected = co_await std::move(send_op);
         }
-        if (auto* u = batch->if_contains("usage"); u && u->is_object()) {
-            reported = std::pair{get_int(u->as_object(), "promptTokens").value_or(0),
-                                 get_int(u->as_object(), "completionTokens").value_or(0)};
-        }
-        if (auto f = get_string(*batch, "finishReason").value_or(""); !f.empty()) finish = f;
-        if (batch->contains("error")) failed = true;
-        if (auto* d = batch->if_contains("done"); d && d->is_bool() && d->as_bool()) ended = true;
+        if (batch->usage) reported = std::pair{batch->usage->prompt_tokens, batch->usage->completion_tokens};
+        if (batch->finish_reason && !batch->finish_reason->empty()) finish = *batch->finish_reason;
+        if (batch->error) failed = true;
+        if (batch->done) ended = true;
     }
     if (!ended) {
         auto close = job->caller->stream_close(job->session, job->ctx);

@@ -17,6 +17,7 @@
 #include "lt/bus/bus.hpp"
 #include "lt/core/log.hpp"
 #include "lt/http/message.hpp"
+#include "lt/providers/providers.hpp"
 #include "provider_caller.hpp"
 
 namespace lt::token {
@@ -54,7 +55,7 @@ struct StreamJob {
     ProviderCaller* caller = nullptr;  ///< live streams: reads the session
     Logger log;
     ChatAdmission admission;
-    boost::json::object reply;  ///< simulated: the provider's kCompletion reply
+    providers::CompletionReply reply;  ///< simulated: the provider's kCompletion reply
     std::string id;
     std::string model;          ///< as the caller wrote it
     std::string provider;       ///< the provider serving it

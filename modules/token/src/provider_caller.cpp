@@ -25,7 +25,7 @@ bool CircuitBreaker::allow(std::chrono::steady_clock::time_point now) {
     return true;
 }
 
-void CircuitBreaker::record(bool success, std::chrono::steady_clock::time_point now) {
+void CircuitBreaker::record(bool success, std::chrono::steady_clock::time_point now, const ResilienceConfig& config) {
     std::lock_guard lock(mutex_);
     if (state_ == State::half_open) {
         probe_in_flight_ = false;
@@ -34,18 +34,18 @@ void CircuitBreaker::record(bool success, std::chrono::steady_clock::time_point 
             window_.clear();
         } else {
             state_ = State::open;
-            open_until_ = now + config_.open_duration;
+            open_until_ = now + config.open_duration;
         }
         return;
     }
     if (state_ == State::open) return;
     window_.push_back(!success);
-    while (static_cast<int>(window_.size()) > config_.window_size) window_.pop_front();
-    if (static_cast<int>(window_.size()) < config_.minimum_calls) return;
+    while (static_cast<int>(window_.size()) > config.window_size) window_.pop_front();
+    if (static_cast<int>(window_.size()) < config.minimum_calls) return;
     auto failures = std::count(window_.begin(), window_.end(), true);
-    if (100.0 * static_cast<double>(failures) / static_cast<double>(window_.size()) >= config_.failure_rate_threshold) {
+    if (100.0 * static_cast<double>(failures) / static_cast<double>(window_.size()) >= config.failure_rate_threshold) {
         state_ = State::open;
-        open_until_ = now + config_.open_duration;
+        open_until_ = now + config.open_duration;
         window_.clear();
     }
 }
@@ -61,7 +61,7 @@ CircuitBreaker::State CircuitBreaker::state() const {
 }
 
 ProviderCaller::ProviderCaller(bus::Bus& bus, ResilienceConfig config, Logger log, MetricsRegistry* metrics)
-    : bus_(bus), config_(config), log_(std::move(log)), metrics_(metrics) {
+    : bus_(bus), config_(std::make_shared<const ResilienceConfig>(config)), log_(std::move(log)), metrics_(metrics) {
     if (metrics_) {
         // One family for every provider (not one metric name per provider): 0 closed, 1 open, 2 half-open.
         metrics_->callback_family("token_provider_circuit_state",
@@ -90,80 +90,95 @@ ProviderCaller::~ProviderCaller() {
     }
 }
 
+void ProviderCaller::set_config(ResilienceConfig config) {
+    config_.store(std::make_shared<const ResilienceConfig>(std::move(config)));
+}
+
 ProviderCaller::PerProvider& ProviderCaller::get(const std::string& provider) {
     std::lock_guard lock(mutex_);
     auto& p = providers_[provider];
-    if (!p) {
-        p = std::make_unique<PerProvider>(config_);
-    }
+    if (!p) p = std::make_unique<PerProvider>();
     return *p;
 }
 
 CircuitBreaker& ProviderCaller::breaker(const std::string& provider) { return get(provider).breaker; }
 
-asio::awaitable<Result<boost::json::object>> ProviderCaller::call(std::string provider, boost::json::object body,
-                                                                  bus::Context ctx) {
-    auto req = std::make_shared<const providers::ChatRequest>(providers::ChatRequest{provider, std::move(body)});
-    Attempt attempt = [this, req](bus::Context c) { return chat_once(*req, std::move(c)); };
-    auto op = invoke(std::move(provider), std::move(attempt), std::move(ctx));
-    co_return co_await std::move(op);
+template <class Req, class Rep>
+asio::awaitable<Result<Rep>> ProviderCaller::invoke(std::string provider, bus::Command<Req, Rep> cmd, Req req,
+                                                    bus::Context ctx, bool caller_deadline) {
+    const auto config = config_.load();  // this call's settings, whatever a refresh does meanwhile
+    auto& p = get(provider);
+    if (p.in_flight.fetch_add(1) >= config->max_concurrent_calls) {
+        p.in_flight.fetch_sub(1);
+        co_return fail(Errc::unavailable, "provider bulkhead full");
+    }
+    struct Release {
+        std::atomic<int>& n;
+        ~Release() { n.fetch_sub(1); }
+    } release{p.in_flight};
+
+    auto deadline = std::chrono::steady_clock::now() + config->timeout;
+    if (ctx.deadline < deadline || caller_deadline) deadline = ctx.deadline;
+    ctx.deadline = deadline;
+    Error last{Errc::unavailable, "provider call failed"};
+    for (int attempt = 1; attempt <= config->max_attempts; ++attempt) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) co_return fail(Errc::timeout, "provider call timed out");
+        if (!p.breaker.allow(now)) co_return fail(Errc::unavailable, "provider circuit open");
+        Req copy = req;  // the request of one attempt (a retry sends it again)
+        auto op = bus_.call(cmd, std::move(copy), ctx);
+        auto reply = co_await std::move(op);
+        if (reply) {
+            p.breaker.record(true, std::chrono::steady_clock::now(), *config);
+            co_return std::move(*reply);
+        }
+        last = reply.error();
+        if (last.code == Errc::invalid_argument || last.code == Errc::rate_limited) {
+            p.breaker.release();  // unknown provider, or the upstream's own 429: passed on, never retried
+            co_return fail(last);
+        }
+        p.breaker.record(false, std::chrono::steady_clock::now(), *config);
+        if (attempt < config->max_attempts && std::chrono::steady_clock::now() + config->retry_wait < deadline) {
+            asio::steady_timer t(co_await asio::this_coro::executor);
+            t.expires_after(config->retry_wait);
+            boost::system::error_code ec;
+            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+            break;
+        }
+    }
+    co_return fail(last);
 }
 
-asio::awaitable<Result<boost::json::object>> ProviderCaller::chat_once(providers::ChatRequest req, bus::Context ctx) {
-    auto op = bus_.call(providers::kChat, std::move(req), std::move(ctx));
+asio::awaitable<Result<boost::json::object>> ProviderCaller::call(std::string provider, boost::json::object body,
+                                                                  bus::Context ctx) {
+    providers::ChatRequest req{provider, std::move(body)};
+    auto op = invoke(std::move(provider), providers::kChat, std::move(req), std::move(ctx));
     auto reply = co_await std::move(op);
     if (!reply) co_return fail(reply.error());
     co_return std::move(reply->response);
 }
 
-asio::awaitable<Result<boost::json::object>> ProviderCaller::complete_once(providers::CompletionRequest req,
-                                                                           bus::Context ctx) {
-    auto op = bus_.call(providers::kCompletion, std::move(req), std::move(ctx));
-    auto reply = co_await std::move(op);
-    if (!reply) co_return fail(reply.error());
-    // The chat completions handlers still read the JSON shape (owned by the OpenAI-compatible work).
-    co_return boost::json::value_from(*reply).as_object();
-}
-
-asio::awaitable<Result<boost::json::object>> ProviderCaller::complete(std::string provider,
-                                                                      boost::json::object request, bus::Context ctx) {
-    request["provider"] = provider;
-    auto decoded = bus::decode<providers::CompletionRequest>(boost::json::value(std::move(request)));
-    if (!decoded) co_return fail(decoded.error());
-    auto req = std::make_shared<const providers::CompletionRequest>(std::move(*decoded));
-    Attempt attempt = [this, req](bus::Context c) { return complete_once(*req, std::move(c)); };
-    auto op = invoke(std::move(provider), std::move(attempt), std::move(ctx));
+asio::awaitable<Result<providers::CompletionReply>> ProviderCaller::complete(providers::CompletionRequest request,
+                                                                             bus::Context ctx) {
+    std::string provider = request.provider;
+    auto op = invoke(std::move(provider), providers::kCompletion, std::move(request), std::move(ctx));
     co_return co_await std::move(op);
 }
 
-asio::awaitable<Result<boost::json::object>> ProviderCaller::open_once(providers::CompletionRequest req,
-                                                                       bus::Context ctx) {
-    auto op = bus_.call(providers::kStreamOpen, std::move(req), std::move(ctx));
-    auto reply = co_await std::move(op);
-    if (!reply) co_return fail(reply.error());
-    // The chat stream reads the JSON shape ({"session", ...} or the simulated completion).
-    co_return boost::json::value_from(*reply).as_object();
-}
-
-asio::awaitable<Result<boost::json::object>> ProviderCaller::open_stream(std::string provider,
-                                                                         boost::json::object request, bus::Context ctx) {
-    request["provider"] = provider;
-    auto decoded = bus::decode<providers::CompletionRequest>(boost::json::value(std::move(request)));
-    if (!decoded) co_return fail(decoded.error());
-    auto req = std::make_shared<const providers::CompletionRequest>(std::move(*decoded));
-    Attempt attempt = [this, req](bus::Context c) { return open_once(*req, std::move(c)); };
-    auto op = invoke(std::move(provider), std::move(attempt), std::move(ctx), true);
+asio::awaitable<Result<providers::StreamOpenReply>> ProviderCaller::open_stream(providers::CompletionRequest request,
+                                                                                bus::Context ctx) {
+    std::string provider = request.provider;
+    auto op = invoke(std::move(provider), providers::kStreamOpen, std::move(request), std::move(ctx), true);
     co_return co_await std::move(op);
 }
 
-asio::awaitable<Result<boost::json::object>> ProviderCaller::stream_next(std::string session,
-                                                                         std::chrono::milliseconds wait,
-                                                                         bus::Context ctx) {
+asio::awaitable<Result<providers::StreamBatch>> ProviderCaller::stream_next(std::string session,
+                                                                            std::chrono::milliseconds wait,
+                                                                            bus::Context ctx) {
     ctx.deadline = std::chrono::steady_clock::now() + wait + std::chrono::seconds(5);
     auto op = bus_.call(providers::kStreamNext, providers::StreamRef{std::move(session)}, std::move(ctx));
-    auto reply = co_await std::move(op);
-    if (!reply) co_return fail(reply.error());
-    co_return boost::json::value_from(*reply).as_object();
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<void> ProviderCaller::stream_close(std::string session, bus::Context ctx) {
@@ -175,52 +190,7 @@ asio::awaitable<void> ProviderCaller::stream_close(std::string session, bus::Con
 void ProviderCaller::record_stream(const std::string& provider, bool success) {
     auto& p = get(provider);
     auto now = std::chrono::steady_clock::now();
-    if (p.breaker.state() == CircuitBreaker::State::closed) p.breaker.record(success, now);
-}
-
-asio::awaitable<Result<boost::json::object>> ProviderCaller::invoke(std::string provider, Attempt once,
-                                                                    bus::Context ctx, bool caller_deadline) {
-    auto& p = get(provider);
-    if (p.in_flight.fetch_add(1) >= config_.max_concurrent_calls) {
-        p.in_flight.fetch_sub(1);
-        co_return fail(Errc::unavailable, "provider bulkhead full");
-    }
-    struct Release {
-        std::atomic<int>& n;
-        ~Release() { n.fetch_sub(1); }
-    } release{p.in_flight};
-
-    auto deadline = std::chrono::steady_clock::now() + config_.timeout;
-    if (ctx.deadline < deadline || caller_deadline) deadline = ctx.deadline;
-    ctx.deadline = deadline;
-    Error last{Errc::unavailable, "provider call failed"};
-    for (int attempt = 1; attempt <= config_.max_attempts; ++attempt) {
-        auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) co_return fail(Errc::timeout, "provider call timed out");
-        if (!p.breaker.allow(now)) co_return fail(Errc::unavailable, "provider circuit open");
-        auto op = once(ctx);
-        auto reply = co_await std::move(op);
-        if (reply) {
-            p.breaker.record(true, std::chrono::steady_clock::now());
-            co_return std::move(*reply);
-        } else {
-            last = reply.error();
-        }
-        if (last.code == Errc::invalid_argument || last.code == Errc::rate_limited) {
-            p.breaker.release();  // unknown provider, or the upstream's own 429: passed on, never retried
-            co_return fail(last);
-        }
-        p.breaker.record(false, std::chrono::steady_clock::now());
-        if (attempt < config_.max_attempts && std::chrono::steady_clock::now() + config_.retry_wait < deadline) {
-            asio::steady_timer t(co_await asio::this_coro::executor);
-            t.expires_after(config_.retry_wait);
-            boost::system::error_code ec;
-            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        } else {
-            break;
-        }
-    }
-    co_return fail(last);
+    if (p.breaker.state() == CircuitBreaker::State::closed) p.breaker.record(success, now, *config_.load());
 }
 
 }  // namespace lt::token

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,22 +23,22 @@
 
 namespace lt::token {
 
-/// Count-based circuit breaker. Thread-safe.
+/// Count-based circuit breaker. Thread-safe. Its thresholds come with each outcome (the settings
+/// snapshot of the call), so a refresh of token.provider.circuit-breaker.* applies to the next call.
 class CircuitBreaker {
 public:
     enum class State { closed, open, half_open };
-    explicit CircuitBreaker(const ResilienceConfig& config) : config_(config) {}
 
     /// May a call start now? Open → no until the open duration passed; then one probe at a time.
     bool allow(std::chrono::steady_clock::time_point now);
-    /// Outcome of a call that allow() let through.
-    void record(bool success, std::chrono::steady_clock::time_point now);
+    /// Outcome of a call that allow() let through, judged by `config`'s window, minimum calls,
+    /// threshold and open duration.
+    void record(bool success, std::chrono::steady_clock::time_point now, const ResilienceConfig& config);
     /// A call that allow() let through ended without saying anything about the provider's health.
     void release();
     State state() const;
 
 private:
-    const ResilienceConfig& config_;
     mutable std::mutex mutex_;  ///< guards everything below
     State state_ = State::closed;
     std::deque<bool> window_;   ///< most recent outcomes, true = failure
@@ -47,30 +46,38 @@ private:
     bool probe_in_flight_ = false;
 };
 
+/// Thread-safe: called from any I/O thread.
 class ProviderCaller {
 public:
     ProviderCaller(bus::Bus& bus, ResilienceConfig config, Logger log, MetricsRegistry* metrics);
     /// Empties the circuit-state metric family that reads this object.
     ~ProviderCaller();
 
-    /// Calls `provider` with `body`. Any failure (error, timeout, open circuit, bulkhead full) is an
-    /// error; Errc::invalid_argument (unknown provider) is never retried.
+    /// Replaces the resilience settings (token.provider.*, POST /actuator/refresh). Calls already
+    /// running keep the settings they started with; breakers keep their state. Any thread.
+    void set_config(ResilienceConfig config);
+    /// The resilience settings in force now. Any thread.
+    std::shared_ptr<const ResilienceConfig> config() const { return config_.load(); }
+
+    /// Calls `provider` with `body` ({"prompt": ...}) and returns the provider's response object.
+    /// Any failure (error, timeout, open circuit, bulkhead full) is an error; Errc::invalid_argument
+    /// (unknown provider) is never retried.
     boost::asio::awaitable<Result<boost::json::object>> call(std::string provider, boost::json::object body, bus::Context ctx);
 
-    /// One OpenAI-style completion (`provider.completion.v1`, request/reply shapes in
-    /// lt/providers/providers.hpp) with the same deadline, retries, breaker and bulkhead as call().
-    boost::asio::awaitable<Result<boost::json::object>> complete(std::string provider, boost::json::object request,
-                                                                 bus::Context ctx);
+    /// One OpenAI-style completion (`provider.completion.v1`) of `request.provider` with the same
+    /// deadline, retries, breaker and bulkhead as call().
+    boost::asio::awaitable<Result<providers::CompletionReply>> complete(providers::CompletionRequest request,
+                                                                        bus::Context ctx);
 
     /// Opens a streamed completion (`provider.completion.open.v1`) with the same retries, breaker and
     /// bulkhead; the deadline is the caller's (the provider's first-byte timeout bounds the wait)
     /// instead of token.provider.timeout. The bulkhead slot is held until the stream is open.
-    boost::asio::awaitable<Result<boost::json::object>> open_stream(std::string provider, boost::json::object request,
-                                                                    bus::Context ctx);
+    boost::asio::awaitable<Result<providers::StreamOpenReply>> open_stream(providers::CompletionRequest request,
+                                                                           bus::Context ctx);
     /// The next batch of a stream session (`provider.completion.next.v1`); no retries. `wait`: the
     /// provider's idle timeout (the bus deadline is set a little past it).
-    boost::asio::awaitable<Result<boost::json::object>> stream_next(std::string session, std::chrono::milliseconds wait,
-                                                                    bus::Context ctx);
+    boost::asio::awaitable<Result<providers::StreamBatch>> stream_next(std::string session, std::chrono::milliseconds wait,
+                                                                       bus::Context ctx);
     /// Stops a stream session (`provider.completion.close.v1`); errors are ignored.
     boost::asio::awaitable<void> stream_close(std::string session, bus::Context ctx);
     /// Records a stream's end in the provider's breaker (a mid-stream failure counts as a failure).
@@ -81,23 +88,19 @@ public:
 
 private:
     struct PerProvider {
-        explicit PerProvider(const ResilienceConfig& c) : breaker(c) {}
         CircuitBreaker breaker;
         std::atomic<int> in_flight{0};
     };
     PerProvider& get(const std::string& provider);
-    /// One attempt: a bus call whose error (including a reply that does not decode) counts as failed.
-    using Attempt = std::function<boost::asio::awaitable<Result<boost::json::object>>(bus::Context)>;
-    /// The resilient attempt loop around one bus command; `caller_deadline`: the caller's deadline
-    /// instead of token.provider.timeout.
-    boost::asio::awaitable<Result<boost::json::object>> invoke(std::string provider, Attempt once, bus::Context ctx,
-                                                               bool caller_deadline = false);
-    boost::asio::awaitable<Result<boost::json::object>> chat_once(providers::ChatRequest req, bus::Context ctx);
-    boost::asio::awaitable<Result<boost::json::object>> complete_once(providers::CompletionRequest req, bus::Context ctx);
-    boost::asio::awaitable<Result<boost::json::object>> open_once(providers::CompletionRequest req, bus::Context ctx);
+    /// The resilient attempt loop around one bus command `cmd` with request `req`: deadline over all
+    /// attempts, retries, breaker and bulkhead of `provider`; `caller_deadline`: the caller's deadline
+    /// instead of token.provider.timeout. Defined in the .cpp (used there only).
+    template <class Req, class Rep>
+    boost::asio::awaitable<Result<Rep>> invoke(std::string provider, bus::Command<Req, Rep> cmd, Req req,
+                                               bus::Context ctx, bool caller_deadline = false);
 
     bus::Bus& bus_;
-    ResilienceConfig config_;
+    std::atomic<std::shared_ptr<const ResilienceConfig>> config_;
     Logger log_;
     MetricsRegistry* metrics_;
     std::mutex mutex_;  ///< guards providers_ (entries are never removed)

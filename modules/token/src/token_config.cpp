@@ -84,6 +84,21 @@ bool is_live_key(std::string_view k) {
            k.starts_with("feature.flags.token-service.");
 }
 
+ResilienceConfig parse_resilience(const config::Config& c) {
+    ResilienceConfig r;
+    r.timeout = c.get_duration("token.provider.timeout", r.timeout);
+    r.max_attempts = static_cast<int>(c.get_int("token.provider.retry.max-attempts", r.max_attempts));
+    r.retry_wait = c.get_duration("token.provider.retry.wait", r.retry_wait);
+    r.window_size = static_cast<int>(c.get_int("token.provider.circuit-breaker.sliding-window-size", r.window_size));
+    r.minimum_calls = static_cast<int>(c.get_int("token.provider.circuit-breaker.minimum-number-of-calls", r.minimum_calls));
+    r.failure_rate_threshold = c.get_double("token.provider.circuit-breaker.failure-rate-threshold", r.failure_rate_threshold);
+    r.open_duration = c.get_duration("token.provider.circuit-breaker.wait-duration-in-open-state", r.open_duration);
+    r.max_concurrent_calls = static_cast<int>(c.get_int("token.provider.bulkhead.max-concurrent-calls", r.max_concurrent_calls));
+    return r;
+}
+
+bool is_resilience_key(std::string_view k) { return k.starts_with("token.provider."); }
+
 Result<TokenConfig> parse_config(const config::Config& c) {
     TokenConfig t;
     t.live_box->set(parse_live(c));
@@ -99,15 +114,7 @@ Result<TokenConfig> parse_config(const config::Config& c) {
                      (reservation == "auto" && to_lower(c.get_string("storage.sql.driver", "sqlite")) == "postgres");
     t.reservation_timeout = c.get_duration("token.quota.reservation-timeout", t.reservation_timeout);
     t.commit_max_batch = static_cast<std::size_t>(c.get_int("token.commit.max-batch", 256));
-    auto& r = t.provider;
-    r.timeout = c.get_duration("token.provider.timeout", r.timeout);
-    r.max_attempts = static_cast<int>(c.get_int("token.provider.retry.max-attempts", r.max_attempts));
-    r.retry_wait = c.get_duration("token.provider.retry.wait", r.retry_wait);
-    r.window_size = static_cast<int>(c.get_int("token.provider.circuit-breaker.sliding-window-size", r.window_size));
-    r.minimum_calls = static_cast<int>(c.get_int("token.provider.circuit-breaker.minimum-number-of-calls", r.minimum_calls));
-    r.failure_rate_threshold = c.get_double("token.provider.circuit-breaker.failure-rate-threshold", r.failure_rate_threshold);
-    r.open_duration = c.get_duration("token.provider.circuit-breaker.wait-duration-in-open-state", r.open_duration);
-    r.max_concurrent_calls = static_cast<int>(c.get_int("token.provider.bulkhead.max-concurrent-calls", r.max_concurrent_calls));
+    t.provider = parse_resilience(c);
     t.saga.simulate_failure = c.get_bool("token.saga.simulate-failure", false);
     t.saga.stale_after = std::chrono::minutes(c.get_int("token.saga.recovery.stale-minutes", 10));
     t.saga.recovery_lease = c.get_duration("token.saga.recovery.lease", t.saga.recovery_lease);

@@ -90,5 +90,10 @@ Result<TokenConfig> parse_config(const config::Config& cfg);
 LiveSettings parse_live(const config::Config& cfg);
 /// True for a key parse_live() reads.
 bool is_live_key(std::string_view key);
+/// token.provider.* of `cfg` (timeout, retry, circuit breaker, bulkhead). Refreshable: ProviderCaller
+/// takes a new one while it runs.
+ResilienceConfig parse_resilience(const config::Config& cfg);
+/// True for a key parse_resilience() reads (token.provider.*).
+bool is_resilience_key(std::string_view key);
 
 }  // namespace lt::token

@@ -25,6 +25,24 @@ TokenModule::TokenModule(ModuleContext ctx, TokenConfig config) : ctx_(std::move
 
 TokenModule::~TokenModule() = default;
 
+std::vector<std::string> TokenModule::refresh(const config::Config& next, const std::vector<std::string>& changed) {
+    std::vector<std::string> applied;
+    bool live = false, resilience = false;
+    for (const auto& k : changed) {
+        if (is_live_key(k)) live = true;
+        else if (is_resilience_key(k)) resilience = true;
+        else continue;
+        applied.push_back(k);
+    }
+    if (live) config_.live_box->set(parse_live(next));
+    if (resilience) {
+        // Only the caller reads them after start(): it swaps its snapshot, calls in flight keep theirs.
+        if (providers_) providers_->set_config(parse_resilience(next));
+        else config_.provider = parse_resilience(next);
+    }
+    return applied;
+}
+
 
 namespace {
 asio::awaitable<void> purge_loop(asio::steady_timer* timer, ports::KeyValueStore* kv, std::chrono::milliseconds every) {

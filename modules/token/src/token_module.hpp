@@ -35,15 +35,9 @@ public:
     boost::asio::awaitable<Result<void>> start() override;
     boost::asio::awaitable<void> stop() override;
     /// Refreshable: the bucket (capacity, leak rate, window, strategy), tiers and
-    /// feature.flags.token-service.* (token_config.hpp, LiveSettings).
-    std::vector<std::string> refresh(const config::Config& next, const std::vector<std::string>& changed) override {
-        std::vector<std::string> applied;
-        for (const auto& k : changed) {
-            if (is_live_key(k)) applied.push_back(k);
-        }
-        if (!applied.empty()) config_.live_box->set(parse_live(next));
-        return applied;
-    }
+    /// feature.flags.token-service.* (token_config.hpp, LiveSettings); token.provider.* (the
+    /// provider calls' deadline, retries, circuit breaker and bulkhead, for calls that start after).
+    std::vector<std::string> refresh(const config::Config& next, const std::vector<std::string>& changed) override;
 
     // Handlers (token_http.cpp, quota_http.cpp).
     boost::asio::awaitable<http::Response> status(http::Request req);

@@ -47,21 +47,21 @@ TEST_CASE("the circuit breaker opens at the failure threshold, refuses while ope
     c.minimum_calls = 10;
     c.failure_rate_threshold = 50;
     c.open_duration = std::chrono::seconds(10);
-    CircuitBreaker cb(c);
+    CircuitBreaker cb;
     auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
     for (int i = 0; i < 9; ++i) {
         REQUIRE(cb.allow(t0));
-        cb.record(false, t0);
+        cb.record(false, t0, c);
     }
     CHECK(cb.state() == CircuitBreaker::State::closed);  // fewer than the minimum number of calls
     REQUIRE(cb.allow(t0));
-    cb.record(true, t0);  // 9 failures of 10 = 90 % ≥ 50 %
+    cb.record(true, t0, c);  // 9 failures of 10 = 90 % ≥ 50 %
     CHECK(cb.state() == CircuitBreaker::State::open);
     CHECK_FALSE(cb.allow(t0 + std::chrono::seconds(5)));
     auto later = t0 + std::chrono::seconds(11);
     CHECK(cb.allow(later));        // one probe
     CHECK_FALSE(cb.allow(later));  // only one at a time
-    cb.record(true, later);
+    cb.record(true, later, c);
     CHECK(cb.state() == CircuitBreaker::State::closed);
 }
 
@@ -69,18 +69,37 @@ TEST_CASE("a failed half-open probe opens the circuit again") {
     ResilienceConfig c;
     c.minimum_calls = 2;
     c.window_size = 2;
-    CircuitBreaker cb(c);
+    CircuitBreaker cb;
     auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
     cb.allow(t0);
-    cb.record(false, t0);
+    cb.record(false, t0, c);
     cb.allow(t0);
-    cb.record(false, t0);
+    cb.record(false, t0, c);
     REQUIRE(cb.state() == CircuitBreaker::State::open);
     auto later = t0 + c.open_duration + std::chrono::seconds(1);
     REQUIRE(cb.allow(later));
-    cb.record(false, later);
+    cb.record(false, later, c);
     CHECK(cb.state() == CircuitBreaker::State::open);
     CHECK_FALSE(cb.allow(later));
+}
+
+TEST_CASE("the breaker judges each outcome by the settings of its call, so refreshed thresholds apply at once") {
+    ResilienceConfig loose;
+    loose.window_size = 10;
+    loose.minimum_calls = 4;
+    loose.failure_rate_threshold = 100;
+    CircuitBreaker cb;
+    auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    for (bool ok : {false, true, false, true}) {
+        REQUIRE(cb.allow(t0));
+        cb.record(ok, t0, loose);
+    }
+    CHECK(cb.state() == CircuitBreaker::State::closed);  // 50 % < 100 %
+    ResilienceConfig strict = loose;
+    strict.failure_rate_threshold = 50;  // token.provider.circuit-breaker.failure-rate-threshold refreshed
+    REQUIRE(cb.allow(t0));
+    cb.record(false, t0, strict);  // 3 of 5 = 60 % ≥ 50 %
+    CHECK(cb.state() == CircuitBreaker::State::open);
 }
 
 TEST_CASE("tokens must be a JSON integer from 1 to 2147483647") {
