@@ -100,7 +100,7 @@ struct Fixture {
     static std::vector<std::string> settings(const FakeOpenAiUpstream& up, std::vector<std::string> extra,
                                              const std::string& ca) {
         std::vector<std::string> s{"providers.openai.type=openai-compatible", "providers.openai.base-url=" + up.base_url(),
-                                   "providers.openai.api-key=sk-fake", "providers.openai.idle-timeout=400ms"};
+                                   "providers.openai.api-key=sk-fake", "providers.openai.idle-timeout=1500ms"};
         if (!ca.empty()) s.push_back("providers.openai.ca-file=" + ca);
         for (auto& e : extra) s.push_back(std::move(e));
         return s;
@@ -135,7 +135,11 @@ long long read_then_close(std::uint16_t port, const std::map<std::string, std::s
         }
         std::size_t count = 0, pos = 0;
         while ((pos = received.find("data: ", pos)) != std::string::npos) ++count, pos += 6;
-        if (static_cast<int>(count) >= stop_after || received.find("data: [DONE]") != std::string::npos) break;
+        // Stop at [DONE], or at the end of the chunked body (a stream that ends with an error event).
+        if (static_cast<int>(count) >= stop_after || received.find("data: [DONE]") != std::string::npos ||
+            received.ends_with("\r\n0\r\n\r\n")) {
+            break;
+        }
     }
     boost::system::error_code ignored;
     s.set_option(boost::asio::socket_base::linger(true, 0), ignored);
@@ -249,7 +253,7 @@ TEST_CASE("an upstream that stalls past the idle timeout is an upstream_error ch
     auto r = http_call(port, "POST", kChat, chat_body(text, true, 100), f.user.auth());
     auto took = std::chrono::steady_clock::now() - started;
     REQUIRE(r.status == 200);
-    CHECK(took < std::chrono::seconds(3));  // idle-timeout 400ms, not the 5 s stall
+    CHECK(took < std::chrono::milliseconds(4000));  // idle-timeout 1.5 s, not the 5 s stall
     CHECK(sse_data(r.body).back().find("\"upstream_error\"") != std::string::npos);
     auto events = usage_events(f.app, 1);
     REQUIRE(events.size() == 1);
