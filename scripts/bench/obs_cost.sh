@@ -22,6 +22,7 @@ done
 log() { echo "# $*" >&2; }
 die() { echo "obs_cost: $*" >&2; exit 1; }
 source "$SCRIPT_DIR/lib.sh"
+USED_PORTS=" "
 WORK="$(mktemp -d /tmp/lt-obs-cost.XXXXXX)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
@@ -45,15 +46,16 @@ HZ="$(getconf CLK_TCK)"
 run_variant() {  # NAME BINARY SET...
   local name="$1" bin="$2"; shift 2
   local port; port="$(free_port)"
+  rm -rf "$WORK/data-$name" "$WORK/pairs-$name.txt"
   "$bin" serve --set server.address=127.0.0.1 --set "server.port=$port" --set "storage.data-dir=$WORK/data-$name" \
     --set server.threads=1 --set log.access=false --set log.level=warn \
     --set auth.bootstrap-admin.username=root --set auth.bootstrap-admin.password=root-password-1 \
-    --set token.bucket.capacity=100000000 --set token.bucket.leak-rate-per-second=100000000 "$@" \
+    --set token.bucket.capacity=100000000 --set token.bucket.leak-rate-per-second=100000000 "${EDGE_SET[@]}" "$@" \
     >"$WORK/$name.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null && break; sleep 0.1; done
-  python3 "$SCRIPT_DIR/consume_helper.py" seed --base "http://127.0.0.1:$port" --users 20 --allowance 100000000 \
+  python3 "$SCRIPT_DIR/consume_helper.py" seed --base "http://127.0.0.1:$port" --users 20 --allowance 100000 \
     --out "$WORK/pairs-$name.txt" >/dev/null
   for target in consume status; do
     local url="http://127.0.0.1:$port/api/v1/tokens/status" script=()
@@ -66,14 +68,15 @@ run_variant() {  # NAME BINARY SET...
     out="$(LT_BENCH_PAIRS_FILE="$WORK/pairs-$name.txt" wrk -t1 -c4 -d"${DURATION}s" "${script[@]}" "$url" 2>&1)"
     after="$(cpu_ticks "$pid")"
     reqs="$(awk '/requests in/ { print $1 }' <<<"$out")"
-    awk -v n="$name" -v t="$target" -v r="$reqs" -v c=$((after - before)) -v hz="$HZ" -v d="$DURATION" \
-      'BEGIN { printf "| %s | %s | %.0f req/s | %.2f µs |\n", n, t, r / d, 1e6 * c / hz / r }'
+    local non2xx; non2xx="$(awk '/Non-2xx/ { print $NF }' <<<"$out")"
+    awk -v n="$name" -v t="$target" -v r="$reqs" -v c=$((after - before)) -v hz="$HZ" -v d="$DURATION" -v e="${non2xx:-0}" \
+      'BEGIN { printf "| %s | %s | %.0f req/s | %.2f µs | %d |\n", n, t, r / d, 1e6 * c / hz / r, e }'
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
-echo "| variant | request | throughput | server CPU per request |"
-echo "|---|---|---|---|"
+echo "| variant | request | throughput | server CPU per request | non-2xx |"
+echo "|---|---|---|---|---|"
 OTLP="tracing.otlp.endpoint=http://127.0.0.1:$SINK_PORT/v1/traces"
 for run in $(seq "$RUNS"); do
   log "run $run of $RUNS"
