@@ -10,12 +10,14 @@
 /// bus command) swaps its own traceparent in for its lifetime (TraceparentSwap). Code that runs on
 /// other threads (the SQL pool, the group committer, the outbox relay) has no scope unless a
 /// ScopeGuard lends it one. Cost with tracing off: two thread-local stores per resumption.
+/// Scopes come from RequestScopePool: one per open connection, reused, never freed.
 
-#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/execution.hpp>
 #include <boost/asio/prefer.hpp>
@@ -83,14 +85,48 @@ private:
     std::string saved_;
 };
 
+/// Scopes for connections, from a process-wide free list. A scope is never freed: an executor copy
+/// or a handler that outlives its connection still points to valid memory (at worst it names the
+/// next connection's request), so executors can hold a plain pointer (copies cost nothing). At most
+/// as many scopes exist as connections were ever open at once. Thread-safe.
+class RequestScopePool {
+public:
+    /// A cleared scope for a new connection.
+    static RequestScope* acquire() {
+        auto& p = instance();
+        std::lock_guard lock(p.mutex_);
+        if (p.free_.empty()) return new RequestScope();  // never deleted (see above)
+        auto* s = p.free_.back();
+        p.free_.pop_back();
+        return s;
+    }
+    /// Gives `scope` back once its connection ended (cleared here).
+    static void release(RequestScope* scope) {
+        if (!scope) return;
+        scope->clear();
+        auto& p = instance();
+        std::lock_guard lock(p.mutex_);
+        p.free_.push_back(scope);
+    }
+
+private:
+    static RequestScopePool& instance() {
+        static RequestScopePool pool;
+        return pool;
+    }
+    std::mutex mutex_;  ///< guards free_
+    std::vector<RequestScope*> free_;
+};
+
 /// An executor adapter: runs every function of `Inner` with `scope` as the thread's current
-/// RequestScope. 24 bytes with an io_context executor, so an any_io_executor holds it in place (no
-/// allocation per copy). Properties are those of `Inner`.
+/// RequestScope. 16 bytes with an io_context executor, so an any_io_executor holds it in place and
+/// copies it without allocating or counting references. `scope` comes from RequestScopePool (it
+/// must stay valid while any copy of the executor or any of its functions exists). Properties are
+/// those of `Inner`.
 template <class Inner>
 class RequestExecutor {
 public:
-    RequestExecutor(Inner inner, std::shared_ptr<RequestScope> scope) noexcept
-        : inner_(std::move(inner)), scope_(std::move(scope)) {}
+    RequestExecutor(Inner inner, RequestScope* scope) noexcept : inner_(std::move(inner)), scope_(scope) {}
 
     template <class Property>
     auto query(const Property& p) const noexcept(noexcept(boost::asio::query(std::declval<const Inner&>(), p)))
@@ -111,13 +147,13 @@ public:
     template <class F>
     void execute(F&& f) const {
         inner_.execute([scope = scope_, fn = std::forward<F>(f)]() mutable {
-            ScopeGuard guard(scope.get());
+            ScopeGuard guard(scope);
             std::move(fn)();
         });
     }
 
     const Inner& inner() const noexcept { return inner_; }
-    const std::shared_ptr<RequestScope>& scope() const noexcept { return scope_; }
+    RequestScope* scope() const noexcept { return scope_; }
 
     friend bool operator==(const RequestExecutor& a, const RequestExecutor& b) noexcept {
         return a.inner_ == b.inner_ && a.scope_ == b.scope_;
@@ -126,7 +162,7 @@ public:
 
 private:
     Inner inner_;
-    std::shared_ptr<RequestScope> scope_;
+    RequestScope* scope_;
 };
 
 }  // namespace lt

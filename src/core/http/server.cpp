@@ -156,11 +156,14 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> st) {
         st->connections.fetch_add(1);
         // The connection's coroutines run on its context through a RequestExecutor, so every
         // resumption sees the connection's RequestScope (log lines and store spans name the request).
-        RequestExecutor ex(socket.get_executor(), std::make_shared<RequestScope>());
+        // The scope goes back to the pool when the connection's coroutine has finished.
+        auto* scope = RequestScopePool::acquire();
+        RequestExecutor ex(socket.get_executor(), scope);
+        auto release = [scope](std::exception_ptr) { RequestScopePool::release(scope); };
         if (st->opt.tls.enabled) {
-            asio::co_spawn(ex, serve_tls(st, std::move(socket), peer, st->current_tls()), asio::detached);
+            asio::co_spawn(ex, serve_tls(st, std::move(socket), peer, st->current_tls()), release);
         } else {
-            asio::co_spawn(ex, serve_plain(st, std::move(socket), peer), asio::detached);
+            asio::co_spawn(ex, serve_plain(st, std::move(socket), peer), release);
         }
     }
 }
