@@ -6,6 +6,9 @@
 # the requests wrk completed is printed per variant and run. Tracing variants post to a local sink
 # (python http.server answering 200) whose CPU is not counted.
 # Usage: scripts/bench/obs_cost.sh [--runs N] [--duration S] [--binary PATH] [--binary-b PATH]
+#   --binary-b adds "B-tracing-off" (another build, e.g. main's, interleaved with this one's variants).
+#   LT_OBS_TARGETS="consume status" (default) and LT_OBS_VARIANTS="off ratio-0 ratio-1" (default)
+#   narrow a run.
 set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
@@ -57,7 +60,7 @@ run_variant() {  # NAME BINARY SET...
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null && break; sleep 0.1; done
   python3 "$SCRIPT_DIR/consume_helper.py" seed --base "http://127.0.0.1:$port" --users 20 --allowance 100000 \
     --out "$WORK/pairs-$name.txt" >/dev/null
-  for target in consume status; do
+  for target in ${LT_OBS_TARGETS:-consume status}; do
     local url="http://127.0.0.1:$port/api/v1/tokens/status" script=()
     if [[ $target == consume ]]; then
       url="http://127.0.0.1:$port"; script=(-s "$SCRIPT_DIR/consume.lua")
@@ -81,7 +84,11 @@ OTLP="tracing.otlp.endpoint=http://127.0.0.1:$SINK_PORT/v1/traces"
 for run in $(seq "$RUNS"); do
   log "run $run of $RUNS"
   [[ -n "$LT_B" ]] && run_variant "B-tracing-off" "$LT_B"
-  run_variant "tracing-off" "$LT"
-  run_variant "tracing-ratio-0" "$LT" --set "$OTLP" --set tracing.sampling-ratio=0
-  run_variant "tracing-ratio-1" "$LT" --set "$OTLP" --set tracing.sampling-ratio=1
+  for v in ${LT_OBS_VARIANTS:-off ratio-0 ratio-1}; do
+    case "$v" in
+      off) run_variant "tracing-off" "$LT" ;;
+      ratio-0) run_variant "tracing-ratio-0" "$LT" --set "$OTLP" --set tracing.sampling-ratio=0 ;;
+      ratio-1) run_variant "tracing-ratio-1" "$LT" --set "$OTLP" --set tracing.sampling-ratio=1 ;;
+    esac
+  done
 done
