@@ -254,10 +254,12 @@ Result<std::unique_ptr<App>> App::create(config::Config cfg, AppOptions options)
     auto adapters = make_adapters(s.cfg, s.blocking, s.clock, s.io.get_executor());
     if (!adapters) return fail(adapters.error());
     s.adapters = std::move(*adapters);
-    // Store latency histograms: one decorator per port, here and nowhere else.
-    s.adapters.sql = instrument_sql(std::move(s.adapters.sql), s.metrics, "main");
-    s.adapters.kv = instrument_kv(std::move(s.adapters.kv), s.metrics);
-    s.adapters.events = instrument_event_log(std::move(s.adapters.events), s.metrics);
+    // Store latency histograms and store spans: one decorator per port, here and nowhere else.
+    s.adapters.sql = instrument_sql(std::move(s.adapters.sql), s.metrics, "main", &s.tracer);
+    s.adapters.kv = instrument_kv(std::move(s.adapters.kv), s.metrics, &s.tracer,
+                                  s.cfg.get_string("storage.kv.driver", "memory"));
+    s.adapters.events = instrument_event_log(std::move(s.adapters.events), s.metrics, &s.tracer,
+                                             s.cfg.get_string("storage.events.driver", "memory"));
 
     for (const auto& name : options.modules) {
         const auto& list = module_list();

@@ -18,14 +18,16 @@
 
 #include "lt/core/config.hpp"
 #include "lt/core/metrics.hpp"
+#include "lt/core/request_scope.hpp"
 
 namespace lt {
 namespace {
 
-constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [%n] %v";
-constexpr const char* kJsonPattern = R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n",%*})";
+/// `%?`: the request the line was written for (RequestScope of the writing thread), when there is one.
+constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ [%n] %?%v";
+constexpr const char* kJsonPattern = R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n",%?%*})";
 /// Access lines already are JSON objects: embedded as they are.
-constexpr const char* kJsonAccessPattern = R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","logger":"%n","access":%v})";
+constexpr const char* kJsonAccessPattern = R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","logger":"%n",%?"access":%v})";
 
 void append_json_string(spdlog::memory_buf_t& dest, std::string_view s) {
     dest.push_back('"');
@@ -53,12 +55,50 @@ bool key_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
 }
 
+/// `%?` in JSON: `"request_id":"…","trace_id":"…",` (trace_id only when traced); in text:
+/// `[req=… trace=…] `. Nothing outside a request. Reads the thread's RequestScope: the line is
+/// formatted on the thread that wrote it (stderr sinks are synchronous, the access sink formats
+/// before queueing).
+class RequestFlag final : public spdlog::custom_flag_formatter {
+public:
+    explicit RequestFlag(bool json) : json_(json) {}
+    void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+        const auto* scope = current_request();
+        if (!scope || scope->request_id.empty()) return;
+        const auto trace = scope->trace_id();
+        if (json_) {
+            dest.append(std::string_view("\"request_id\":"));
+            append_json_string(dest, scope->request_id);
+            if (!trace.empty()) {
+                dest.append(std::string_view(",\"trace_id\":\""));
+                dest.append(trace);
+                dest.push_back('"');
+            }
+            dest.push_back(',');
+        } else {
+            dest.append(std::string_view("[req="));
+            dest.append(std::string_view(scope->request_id));
+            if (!trace.empty()) {
+                dest.append(std::string_view(" trace="));
+                dest.append(trace);
+            }
+            dest.append(std::string_view("] "));
+        }
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<RequestFlag>(json_); }
+
+private:
+    bool json_;
+};
+
 /// `%*`: `"msg":"<phrase>"` then `"k":"v"` for each ` k=v` of the message (STYLE.md: an event phrase
 /// and key=value pairs; a value runs to the next ` k=`).
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 public:
     void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
         std::string_view text(msg.payload.data(), msg.payload.size());
+        const auto* scope = current_request();
+        const bool in_request = scope && !scope->request_id.empty();
         // Start offsets of " key=" tokens.
         std::vector<std::size_t> keys;
         for (std::size_t i = 0; i + 1 < text.size(); ++i) {
@@ -75,6 +115,7 @@ public:
             const auto eq = text.find('=', start);
             auto name = text.substr(start, eq - start);
             if (name == "ts" || name == "level" || name == "logger" || name == "msg") continue;
+            if ((name == "request_id" || name == "trace_id") && in_request) continue;  // from %? already
             dest.push_back(',');
             append_json_string(dest, name);
             dest.push_back(':');
@@ -87,9 +128,9 @@ public:
 std::unique_ptr<spdlog::formatter> make_formatter(bool json, const char* json_pattern = kJsonPattern) {
     auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     if (json) {
-        f->add_flag<JsonMessageFlag>('*').set_pattern(json_pattern);
+        f->add_flag<JsonMessageFlag>('*').add_flag<RequestFlag>('?', true).set_pattern(json_pattern);
     } else {
-        f->set_pattern(kTextPattern);
+        f->add_flag<RequestFlag>('?', false).set_pattern(kTextPattern);
     }
     return f;
 }

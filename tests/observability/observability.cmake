@@ -7,6 +7,7 @@ lt_add_test(NAME observability_test
     observability/metrics_registry_test.cpp
     observability/tracing_test.cpp
     observability/json_log_test.cpp
+    observability/request_context_test.cpp
   LIBS lt_app yaml-cpp)
 add_dependencies(observability_test leaky-tokens)
 

@@ -147,6 +147,7 @@ TEST_CASE("a real Prometheus scrapes the server and finds the series an operator
         R"(token_purchase_saga_completed_total >= 1)",
         R"(token_purchase_saga_failed_total)",
         R"(token_outbox_backlog)",
+        R"(outbox_relay_lag_seconds >= 0)",
         R"(token_provider_circuit_state{provider="openai"} == 0)",
         R"(store_sql_transaction_seconds_count{database="main",outcome="ok"} > 0)",
         R"(store_kv_call_seconds_count{op="atomic_update",outcome="ok"} > 0)",

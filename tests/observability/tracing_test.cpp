@@ -1,7 +1,7 @@
 // Traces of one consume request, received by a small OTLP/HTTP receiver run by the test: the client's
 // traceparent is the parent of the server span, the token module's span is its child, and the
 // provider call (provider.chat.v1 over the bus) is a child of that; the upstream provider receives the
-// provider call's span as its traceparent.
+// provider call's span as its traceparent. Store calls (kv …, sql …) are spans of the same trace.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -160,18 +160,24 @@ TEST_CASE("the spans of one consume request reach an OTLP receiver with their pa
               .status == 200);
 
     // The exporter posts at least every second.
-    const ReceivedSpan *root = nullptr, *module = nullptr, *provider = nullptr;
+    const ReceivedSpan *root = nullptr, *module = nullptr, *provider = nullptr, *store = nullptr;
     std::vector<ReceivedSpan> keep;  // what the pointers point into
-    for (int i = 0; i < 60 && !(root && module && provider); ++i) {
+    for (int i = 0; i < 60 && !(root && module && provider && store); ++i) {
         std::this_thread::sleep_for(100ms);
         keep = receiver.spans();
-        provider = module = nullptr;
+        provider = module = store = nullptr;
         root = find(keep, trace, client_span);
         if (!root) continue;
-        module = find(keep, trace, root->span_id);
+        // The token module's span among the server span's children (the gateway's own store calls,
+        // e.g. its edge rate limiter's, are children of the server span too).
+        for (const auto& s : keep) {
+            if (s.trace_id == trace && s.parent_id == root->span_id && s.name.rfind("token ", 0) == 0) module = &s;
+        }
         if (module) {
             for (const auto& s : keep) {
                 if (s.trace_id == trace && s.name == "provider.chat.v1") provider = &s;
+                // A store call (the rate limiter's key-value update, a SQL transaction): a client span.
+                if (s.trace_id == trace && (s.name.rfind("kv ", 0) == 0 || s.name.rfind("sql ", 0) == 0)) store = &s;
             }
         }
     }
@@ -200,6 +206,23 @@ TEST_CASE("the spans of one consume request reach an OTLP receiver with their pa
     auto upstream = receiver.upstream_traceparents();
     REQUIRE(upstream.size() >= 1);
     CHECK(upstream.front() == "00-" + trace + "-" + provider->span_id + "-01");
+    // Store calls are spans of the request's trace, children of a span of that trace.
+    REQUIRE_MESSAGE(store, "no store span (kv … / sql …) in the trace");
+    CHECK(store->kind == 3);
+    CHECK(parent_of.count(store->parent_id) == 1);
+    // The token module's own store calls (its rate limiter's bucket) descend from its span.
+    std::string store_names;
+    bool store_under_module = false;
+    for (const auto& s : spans) {
+        if (s.trace_id != trace || !(s.name.rfind("kv ", 0) == 0 || s.name.rfind("sql ", 0) == 0)) continue;
+        store_names += " " + s.name;
+        for (std::string up = s.parent_id; !up.empty() && !store_under_module;) {
+            store_under_module = up == module->span_id;
+            up = parent_of.count(up) ? parent_of[up] : std::string();
+        }
+    }
+    MESSAGE("store spans in the consume trace:" << store_names);
+    CHECK(store_under_module);
     // Every span of the trace hangs off a span of the trace, or off the client's.
     for (const auto& s : spans) {
         if (s.trace_id != trace) continue;

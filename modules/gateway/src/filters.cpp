@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <exception>
+#include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -10,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "lt/core/actuator.hpp"
+#include "lt/core/request_scope.hpp"
 #include "lt/http/errors.hpp"
 #include "lt/http/server.hpp"
 #include "proxy.hpp"
@@ -206,6 +208,9 @@ asio::awaitable<http::Response> DispatchFilter::apply(Exchange& ex, Chain& /*cha
         span = tracer_->start(ex.owner + " " + ex.route_template, ex.req.ctx.traceparent);
         ex.req.ctx.traceparent = span.traceparent();
     }
+    // The handler's store calls are children of this span (request_scope.hpp).
+    std::optional<TraceparentSwap> swap;
+    if (span.recording()) swap.emplace(ex.req.ctx.traceparent);
     if (ex.local) {
         try {
             auto op = ex.route->handler(std::move(ex.req));

@@ -64,8 +64,8 @@ std::string_view to_string(Completeness c) {
 }
 
 ChatMetering::ChatMetering(const TokenConfig& config, QuotaLedger& quota, RateLimiter& limiter, Clock& clock,
-                           Logger log)
-    : config_(config), quota_(quota), limiter_(limiter), clock_(clock), log_(std::move(log)) {}
+                           Logger log, TokenMetrics* metrics)
+    : config_(config), quota_(quota), limiter_(limiter), clock_(clock), log_(std::move(log)), metrics_(metrics) {}
 
 asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> ChatMetering::admit(ConsumeInput who, Tier tier,
                                                                                std::string model,
@@ -83,6 +83,7 @@ asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> ChatMetering::admit(Co
     if (min_total > kMaxTokens) {
         refusal.status = 402;
         refusal.message = "insufficient token quota";
+        if (metrics_) metrics_->record_tokens(who.provider, model, "quota_insufficient", max_total);
         co_return tl::make_unexpected(std::move(refusal));
     }
     std::int64_t want = max_total;
@@ -94,6 +95,10 @@ asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> ChatMetering::admit(Co
             refusal.status = r.error().code == Errc::payment_required ? 402 : 503;
             refusal.message = r.error().code == Errc::payment_required ? "insufficient token quota"
                                                                         : "token service unavailable";
+            if (metrics_) {
+                metrics_->record_tokens(who.provider, model, refusal.status == 402 ? "quota_insufficient" : "error",
+                                        max_total);
+            }
             co_return tl::make_unexpected(std::move(refusal));
         }
         want = r->tokens();
@@ -122,6 +127,7 @@ asio::awaitable<tl::expected<ChatAdmission, ChatRefusal>> ChatMetering::admit(Co
             auto op = quota_.record({usage_event(who, false, "rate_limited", now, &extra)});
             co_await std::move(op);
         }
+        if (metrics_) metrics_->record_tokens(who.provider, model, decision ? "rate_limited" : "error", want);
         co_return tl::make_unexpected(std::move(refusal));
     }
     a.decision = *decision;
@@ -165,7 +171,12 @@ asio::awaitable<Result<std::int64_t>> ChatMetering::settle(ChatAdmission a, Chat
             auto refund = limiter_.refund(a.bucket_key, a.params, charge, clock_.now(), a.acquired_at);
             (void)co_await std::move(refund);
         }
+        if (metrics_) metrics_->record_tokens(a.who.provider, o.model, "error", charge);
         co_return fail(settled.error());
+    }
+    if (metrics_) {
+        metrics_->record_tokens(a.who.provider, o.model, o.provider_failed ? "provider_failure" : "allowed",
+                                o.provider_failed ? a.held : charge);
     }
     co_return charge;
 }

@@ -72,7 +72,11 @@ struct ChatOutcome {
 /// Thread-safe (holds no mutable state of its own).
 class ChatMetering {
 public:
-    ChatMetering(const TokenConfig& config, QuotaLedger& quota, RateLimiter& limiter, Clock& clock, Logger log);
+    /// `metrics` (may be null) receives token_consumed_tokens_total{provider,model,outcome}: a refusal
+    /// counts the tokens asked for (rate_limited, quota_insufficient, error), settle() the tokens
+    /// charged (allowed; error when the store failed) or held (provider_failure).
+    ChatMetering(const TokenConfig& config, QuotaLedger& quota, RateLimiter& limiter, Clock& clock, Logger log,
+                 TokenMetrics* metrics = nullptr);
 
     /// Admits a call of at most `prompt_bound` + `max_completion` tokens, or as many as fit when at
     /// least `prompt_bound` + 1 do; else a refusal (402 pool, 429 bucket, 503 store). A 429 records a
@@ -93,6 +97,7 @@ private:
     RateLimiter& limiter_;
     Clock& clock_;
     Logger log_;
+    TokenMetrics* metrics_;
 };
 
 }  // namespace lt::token

@@ -56,4 +56,13 @@ void TokenMetrics::record(std::string_view provider, std::string_view model, std
     if (tokens > 0) r.tokens[i]->inc(static_cast<double>(tokens));
 }
 
+void TokenMetrics::record_tokens(std::string_view provider, std::string_view model, std::string_view outcome,
+                                 std::int64_t tokens) {
+    if (!tokens_) return;
+    auto it = std::find(kConsumeOutcomes.begin(), kConsumeOutcomes.end(), outcome);
+    const auto i = static_cast<std::size_t>(it == kConsumeOutcomes.end() ? 4 : it - kConsumeOutcomes.begin());
+    auto& r = row(provider, model);
+    if (tokens > 0) r.tokens[i]->inc(static_cast<double>(tokens));
+}
+
 }  // namespace lt::token

@@ -1,7 +1,8 @@
 #pragma once
 /// The consume path's counters with their series resolved ahead of the request:
 ///   token_consume_total{provider,outcome}                 requests (the original's metric)
-///   token_consumed_tokens_total{provider,model,outcome}   tokens asked for, by outcome
+///   token_consumed_tokens_total{provider,model,outcome}   tokens asked for, by outcome (consume and
+///                                                         chat completions: see record_tokens)
 /// A request finds its (provider, model) row by comparing views in a short list under a shared lock
 /// (no string is built, nothing allocated); outcomes are an array index. Models beyond kMaxModels
 /// distinct ones per process share the label value "other", so callers cannot grow the metrics.
@@ -33,6 +34,10 @@ public:
     /// Counts one request with `outcome` (a kConsumeOutcomes value; others count as "error") for
     /// `provider` and `model` ("" for the plain consume API: label "default"), and its `tokens`.
     void record(std::string_view provider, std::string_view model, std::string_view outcome, std::int64_t tokens);
+    /// Counts `tokens` only (token_consumed_tokens_total), not a consume request: the chat path
+    /// (ChatMetering), whose calls are not consume requests. Same outcome and model rules as record().
+    void record_tokens(std::string_view provider, std::string_view model, std::string_view outcome,
+                       std::int64_t tokens);
 
 private:
     struct Row {

@@ -116,7 +116,7 @@ asio::awaitable<Result<void>> TokenModule::start() {
     limiter_ = std::make_unique<RateLimiter>(*ctx_.kv, config_.bucket_entry_ttl);
     providers_ = std::make_unique<ProviderCaller>(*ctx_.bus, config_.provider, ctx_.log, ctx_.metrics);
     consume_ = std::make_unique<ConsumeService>(config_, *quota_, *limiter_, *providers_, *ctx_.clock, ctx_.metrics);
-    chat_ = std::make_unique<ChatMetering>(config_, *quota_, *limiter_, *ctx_.clock, ctx_.log);
+    chat_ = std::make_unique<ChatMetering>(config_, *quota_, *limiter_, *ctx_.clock, ctx_.log, &consume_->metrics());
     if (ctx_.metrics) {
         auto* c = committer_.get();
         ctx_.metrics->gauge_callback("token_commit_batches", "Group-commit transactions so far",

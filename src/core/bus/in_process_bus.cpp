@@ -2,12 +2,14 @@
 
 #include <deque>
 #include <exception>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "lt/core/metrics.hpp"
+#include "lt/core/request_scope.hpp"
 #include "lt/core/tracer.hpp"
 
 namespace asio = boost::asio;
@@ -96,6 +98,9 @@ asio::awaitable<Result<Payload>> InProcessBus::call_named(std::string name, Payl
         span = tracer_->start(name, ctx.traceparent, SpanKind::internal);
         ctx.traceparent = span.traceparent();
     }
+    // The handler's store calls are children of this span (request_scope.hpp).
+    std::optional<TraceparentSwap> swap;
+    if (span.recording()) swap.emplace(ctx.traceparent);
     try {
         auto request = checked(name, std::move(body));
         if (!request) {

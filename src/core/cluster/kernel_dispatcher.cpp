@@ -7,6 +7,7 @@
 
 #include "lt/core/cluster.hpp"
 #include "lt/core/metrics.hpp"
+#include "lt/core/request_scope.hpp"
 #include "lt/http/errors.hpp"
 #include "lt/ports/event_log.hpp"
 
@@ -77,7 +78,10 @@ asio::awaitable<http::Response> KernelDispatcher::handle(http::Request req) {
                         std::chrono::system_clock::now());
         if (!v) co_return rejected(req, v.error().message);
         req.ctx.principal = std::move(v->principal);
-        if (auto rid = req.header("X-Request-Id"); !rid.empty()) req.ctx.request_id = std::string(rid);
+        if (auto rid = req.header("X-Request-Id"); !rid.empty()) {
+            req.ctx.request_id = std::string(rid);  // the front's id: one id across the processes
+            if (auto* scope = current_request()) scope->request_id = req.ctx.request_id;
+        }
         if (starts_with(req.path, kInternal)) {
             auto op = internal(std::move(req));
             co_return co_await std::move(op);

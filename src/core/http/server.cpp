@@ -28,6 +28,7 @@
 #include <boost/json/string.hpp>
 
 #include "lt/core/metrics.hpp"
+#include "lt/core/request_scope.hpp"
 #include "lt/core/time.hpp"
 #include "lt/core/tracer.hpp"
 #include "lt/http/errors.hpp"
@@ -153,11 +154,16 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> st) {
         }
         socket.set_option(tcp::no_delay(true), ignored);
         st->connections.fetch_add(1);
-        auto ex = socket.get_executor();
+        // The connection's coroutines run on its context through a RequestExecutor, so every
+        // resumption sees the connection's RequestScope (log lines and store spans name the request).
+        // The scope goes back to the pool when the connection's coroutine has finished.
+        auto* scope = RequestScopePool::acquire();
+        RequestExecutor ex(socket.get_executor(), scope);
+        auto release = [scope](std::exception_ptr) { RequestScopePool::release(scope); };
         if (st->opt.tls.enabled) {
-            asio::co_spawn(ex, serve_tls(st, std::move(socket), peer, st->current_tls()), asio::detached);
+            asio::co_spawn(ex, serve_tls(st, std::move(socket), peer, st->current_tls()), release);
         } else {
-            asio::co_spawn(ex, serve_plain(st, std::move(socket), peer), asio::detached);
+            asio::co_spawn(ex, serve_plain(st, std::move(socket), peer), release);
         }
     }
 }

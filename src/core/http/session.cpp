@@ -18,6 +18,7 @@
 #include <boost/json/string.hpp>
 
 #include "lt/core/time.hpp"
+#include "lt/core/request_scope.hpp"
 #include "lt/core/tracer.hpp"
 #include "lt/http/errors.hpp"
 #include "request_framing.hpp"
@@ -311,6 +312,12 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, std::shared_ptr
                 req.ctx.traceparent = std::string(incoming);
             }
         }
+        // Log lines and store spans of this request name it (request_scope.hpp); cleared at its end.
+        RequestScope* scope = current_request();
+        if (scope) {
+            scope->request_id = req_id;
+            scope->traceparent = req.ctx.traceparent;
+        }
         std::string method = req.method;
         std::string path = req.path;
         if (st->opt.cors.enabled && msg.method() == bhttp::verb::options && !origin.empty() &&
@@ -334,6 +341,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, std::shared_ptr
         }
         if (st->draining) keep_alive = false;
         st->decorate(res, cid, origin);
+        res.set_header("X-Request-Id", req_id);  // the request_id of the request's log lines
         int status = res.status;
         std::string route = res.route.empty() ? std::string("UNKNOWN") : std::move(res.route);
         if (span.recording()) {
@@ -375,6 +383,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> st, std::shared_ptr
                           json_quote(method), json_quote(path), json_quote(route), status, seconds * 1000.0, remote_ip,
                           cid);
         }
+        if (scope) scope->clear();
         conn->busy = false;
         if (!written || !keep_alive) break;
     }

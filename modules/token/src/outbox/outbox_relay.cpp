@@ -75,6 +75,20 @@ OutboxOptions usable(OutboxOptions o) {
     return o;
 }
 
+/// How often measure_lag() queries the oldest unpublished row (one indexed row read).
+constexpr auto kLagPeriod = std::chrono::seconds(1);
+constexpr std::string_view kOldestSql =
+    "SELECT created_at FROM token_outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1";
+
+/// Seconds from `oldest_ms` (ms since the epoch; 0: none) to now, never negative.
+double lag_of(std::int64_t oldest_ms) {
+    if (oldest_ms == 0) return 0;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    return std::max<double>(0, static_cast<double>(now - oldest_ms) / 1000.0);
+}
+
 std::string take_text(ports::SqlValue& v) {
     if (auto* s = std::get_if<std::string>(&v)) return std::move(*s);
     return {};
@@ -110,6 +124,9 @@ OutboxRelay::OutboxRelay(ports::SqlDatabase& db, ports::EventLog& log, Clock& cl
                                  .labels({});
         purged_counter_ =
             &metrics->counter("token_outbox_purged_total", "Published outbox rows deleted after retention").labels({});
+        metrics->gauge_callback("outbox_relay_lag_seconds",
+                                "Age of the oldest unpublished outbox row (0: everything published)",
+                                [oldest = oldest_unpublished_ms_] { return lag_of(oldest->load()); });
     }
 }
 
@@ -248,6 +265,7 @@ Result<std::size_t> OutboxRelay::publish_once() {
     } catch (...) {
         result = fail(Errc::internal, "outbox pass threw");
     }
+    measure_lag();
     if (result) {
         consecutive_failures_.store(0, std::memory_order_relaxed);
         return result;
@@ -406,6 +424,32 @@ Result<std::size_t> OutboxRelay::purge_once() {
         total += *deleted;
         if (*deleted < static_cast<std::size_t>(kPurgeChunk)) return total;
     }
+}
+
+double OutboxRelay::lag_seconds() const { return lag_of(oldest_unpublished_ms_->load()); }
+
+// Relay lag (docs/operations.md): the age of the oldest unpublished row, read after a pass at most
+// once per kLagPeriod. A failed read keeps the last value, so a relay that cannot reach its
+// database shows a growing lag. Called with pass_mutex_ held.
+void OutboxRelay::measure_lag() {
+    const auto now = Steady::now();
+    if (now - last_lag_ < kLagPeriod) return;
+    last_lag_ = now;
+    std::int64_t oldest = 0;
+    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        auto q = s.execute(kOldestSql);
+        if (!q) return fail(q.error());
+        if (!q->rows.empty() && !q->rows[0].empty()) {
+            if (auto text = ports::as_text(q->rows[0][0])) {
+                if (auto tp = parse_rfc3339(*text)) {
+                    oldest = std::max<std::int64_t>(
+                        1, std::chrono::duration_cast<std::chrono::milliseconds>(tp->time_since_epoch()).count());
+                }
+            }
+        }
+        return ok();
+    });
+    if (r) oldest_unpublished_ms_->store(oldest);
 }
 
 }  // namespace lt::token

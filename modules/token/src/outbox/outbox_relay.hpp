@@ -26,6 +26,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -98,6 +99,10 @@ public:
     std::chrono::milliseconds current_backoff() const {
         return std::chrono::milliseconds(backoff_ms_.load(std::memory_order_relaxed));
     }
+    /// Seconds since the oldest unpublished row was created, as last measured (at most once a second,
+    /// after a pass); 0 when every row is published. What outbox_relay_lag_seconds shows (the gauge
+    /// adds the time since the measurement, so a stuck relay's lag keeps growing). Any thread.
+    double lag_seconds() const;
     /// Unpublished rows as last measured by a pass (what the token_outbox_backlog gauge shows).
     std::int64_t backlog() const { return backlog_.load(std::memory_order_relaxed); }
     /// The options in use.
@@ -111,6 +116,7 @@ private:
     Result<void> mark_published(const std::vector<Row>& rows, std::size_t count, bool full_batch);
     Result<std::size_t> purge_chunk(const std::string& cutoff);
     void set_backlog(std::int64_t value);
+    void measure_lag();
     std::chrono::milliseconds next_backoff(std::chrono::milliseconds previous) const;
 
     ports::SqlDatabase& db_;
@@ -144,6 +150,10 @@ private:
     std::atomic<std::uint64_t> consecutive_failures_{0};
     std::atomic<std::int64_t> backoff_ms_{0};
     std::atomic<std::int64_t> backlog_{0};
+    /// created_at of the oldest unpublished row (ms since the epoch; 0: none), as last measured by
+    /// measure_lag(); shared with the outbox_relay_lag_seconds callback, which may outlive the relay.
+    std::shared_ptr<std::atomic<std::int64_t>> oldest_unpublished_ms_ = std::make_shared<std::atomic<std::int64_t>>(0);
+    std::chrono::steady_clock::time_point last_lag_{};  ///< last measure_lag() query; guarded by pass_mutex_
 };
 
 }  // namespace lt::token
