@@ -1,5 +1,8 @@
 #include "consume_service.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 
 #include "lt/core/time.hpp"
@@ -82,8 +85,11 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
         metrics_.record(in.provider, {}, "rate_limited", in.tokens);
         out.outcome = Outcome::rate_limited;
         out.message = "rate limit exceeded";
+        // Nothing was admitted or debited: the 429 does not wait for its usage event's commit (it
+        // joins the next group commit; a crash before it loses an analytics event, never a token).
+        auto ex = co_await asio::this_coro::executor;
         auto op = quota_.record({usage_event(in, false, "rate_limited", now)});
-        co_await std::move(op);
+        asio::co_spawn(ex, std::move(op), asio::detached);
         co_return out;
     }
 

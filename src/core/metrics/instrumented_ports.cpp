@@ -186,6 +186,9 @@ public:
         committed_.observe(r, start);
         return r;
     }
+    Result<std::int64_t> consumed_by_all(std::string_view topic, int partition) override {
+        return inner_->consumed_by_all(topic, partition);
+    }
     bool durable() const override { return inner_->durable(); }
     bool available() const override { return inner_->available(); }
 
