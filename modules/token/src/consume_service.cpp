@@ -1,7 +1,6 @@
 #include "consume_service.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 
@@ -87,9 +86,17 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
         out.message = "rate limit exceeded";
         // Nothing was admitted or debited: the 429 does not wait for its usage event's commit (it
         // joins the next group commit; a crash before it loses an analytics event, never a token).
-        auto ex = co_await asio::this_coro::executor;
+        constexpr std::int64_t kMaxDetachedRecords = 1024;
         auto op = quota_.record({usage_event(in, false, "rate_limited", now)});
-        asio::co_spawn(ex, std::move(op), asio::detached);
+        if (detached_->fetch_add(1, std::memory_order_relaxed) >= kMaxDetachedRecords) {
+            detached_->fetch_sub(1, std::memory_order_relaxed);
+            co_await std::move(op);  // the committer is behind: wait, as every 429 did before
+            co_return out;
+        }
+        auto ex = co_await asio::this_coro::executor;
+        asio::co_spawn(ex, std::move(op), [counter = detached_](std::exception_ptr, Result<void>) {
+            counter->fetch_sub(1, std::memory_order_relaxed);
+        });
         co_return out;
     }
 

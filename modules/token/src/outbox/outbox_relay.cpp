@@ -419,8 +419,12 @@ namespace {
 constexpr std::string_view kCursorSelectSql =
     "SELECT seq, id, aggregate_type, aggregate_id, payload FROM token_outbox WHERE seq > $1 ORDER BY seq LIMIT $2";
 constexpr std::string_view kCursorCountSql = "SELECT COUNT(*) FROM token_outbox WHERE seq > $1";
-/// The rows up to a seq every consumer has: a range of the primary key.
-constexpr std::string_view kCursorDeleteSql = "DELETE FROM token_outbox WHERE seq <= $1";
+/// The rows up to a seq every consumer has: a range of the primary key (above the rows no longer
+/// tracked, which only the retention deletes).
+constexpr std::string_view kCursorDeleteSql = "DELETE FROM token_outbox WHERE seq <= $1 AND seq > $2";
+/// Rows sent and tracked until consumed at most (memory bound when a topic's consumer is far behind
+/// or absent): beyond it the oldest go untracked and only the retention deletes them.
+constexpr std::size_t kMaxTracked = 1'000'000;
 /// Retention of rows sent that no consumer group reads: the newest such seq past the cutoff.
 constexpr std::string_view kCursorExpiredSql =
     "SELECT MAX(seq) FROM token_outbox WHERE seq <= $1 AND created_at < $2";
@@ -470,6 +474,10 @@ Result<std::size_t> OutboxRelay::publish_cursor_pass() {
             break;
         }
         sent_.push_back(Sent{row.seq, is_usage, appended->partition, appended->offset});
+        if (sent_.size() > kMaxTracked) {
+            untracked_upto_ = sent_.front().seq;
+            sent_.pop_front();
+        }
         cursor_ = row.seq;
         ++sent;
         usage += is_usage ? 1 : 0;
@@ -530,7 +538,7 @@ Result<std::size_t> OutboxRelay::delete_consumed() {
     if (n == 0) return std::size_t{0};
     std::int64_t deleted = 0;
     auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        auto q = s.execute(kCursorDeleteSql, {SqlValue(upto)});
+        auto q = s.execute(kCursorDeleteSql, {SqlValue(upto), SqlValue(untracked_upto_)});
         if (!q) return fail(q.error());
         deleted = q->affected;
         return ok();
@@ -551,7 +559,7 @@ Result<std::size_t> OutboxRelay::purge_cursor_chunk(const std::string& cutoff) {
         if (m->rows.empty() || m->rows[0].empty()) return ok();
         upto = ports::as_int(m->rows[0][0]);
         if (!upto) return ok();
-        auto q = s.execute(kCursorDeleteSql, {SqlValue(*upto)});
+        auto q = s.execute(kCursorDeleteSql, {SqlValue(*upto), SqlValue(std::int64_t{0})});
         if (!q) return fail(q.error());
         deleted = q->affected;
         return ok();

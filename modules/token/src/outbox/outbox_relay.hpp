@@ -156,7 +156,8 @@ private:
     bool cursor_mode_ = false;  ///< fixed at construction
     // Cursor mode state, guarded by pass_mutex_.
     std::int64_t cursor_ = 0;      ///< the last seq appended to the log
-    std::deque<Sent> sent_;        ///< appended rows not yet deleted, in seq order
+    std::deque<Sent> sent_;        ///< appended rows not yet deleted, in seq order (bounded)
+    std::int64_t untracked_upto_ = 0;  ///< rows up to this seq dropped out of sent_: the retention deletes them
     std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
 
     std::mutex mutex_;              ///< guards stopping_ and started_; the relay sleeps on wake_cv_ with it
