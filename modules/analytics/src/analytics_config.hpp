@@ -37,7 +37,7 @@ struct AnalyticsConfig {
     std::chrono::milliseconds purge_interval{3600 * 1000};
     /// analytics.retention.compact-raw-events-after: raw usage events older than this are deleted
     /// (compacted into the rollups, which keep their totals); 0 keeps them for raw_retention.
-    std::chrono::milliseconds compact_after{120 * 1000};
+    std::chrono::milliseconds compact_after{60 * 1000};
     QueryLimits limits;
 };
 
