@@ -16,6 +16,43 @@ std::string format_rfc3339(std::chrono::system_clock::time_point tp) {
     const auto ms = duration_cast<milliseconds>(tp.time_since_epoch()).count();
     std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     int millis = static_cast<int>(ms - static_cast<long long>(secs) * 1000);
+    // Hot path (every outbox row, every error body): the civil date without gmtime_r and snprintf
+    // (days → year/month/day, H. Hinnant's algorithm); years outside 0..9999 take the slow path.
+    const long long days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    const long long sod = secs - days * 86400;
+    const long long z = days + 719468;
+    const long long era = (z >= 0 ? z : z - 146096) / 146097;
+    const long long doe = z - era * 146097;
+    const long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const long long mp = (5 * doy + 2) / 153;
+    const long long day = doy - (153 * mp + 2) / 5 + 1;
+    const long long month = mp < 10 ? mp + 3 : mp - 9;
+    const long long year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+    if (year >= 0 && year <= 9999) {
+        char buf[24];
+        auto put = [&buf](int at, long long v, int width) {
+            for (int i = width - 1; i >= 0; --i) {
+                buf[at + i] = static_cast<char>('0' + v % 10);
+                v /= 10;
+            }
+        };
+        put(0, year, 4);
+        buf[4] = '-';
+        put(5, month, 2);
+        buf[7] = '-';
+        put(8, day, 2);
+        buf[10] = 'T';
+        put(11, sod / 3600, 2);
+        buf[13] = ':';
+        put(14, sod / 60 % 60, 2);
+        buf[16] = ':';
+        put(17, sod % 60, 2);
+        buf[19] = '.';
+        put(20, millis, 3);
+        buf[23] = 'Z';
+        return std::string(buf, 24);
+    }
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[64];

@@ -364,6 +364,40 @@ TEST_CASE_TEMPLATE_DEFINE("purge removes old raw events and ended rollup minutes
 }
 TEST_CASE_TEMPLATE_APPLY(purge_case, UsageContractBackends);
 
+TEST_CASE_TEMPLATE_DEFINE("compaction deletes raw usage events of ended minutes and the rollups keep their totals", B,
+                          compact_case) {
+    B backend;
+    if (skipped(backend)) return;
+    auto& store = backend.store();
+    std::vector<UsageEvent> events;
+    for (int i = 0; i < 10; ++i) events.push_back(usage(i + 1, "u1", "openai", i + 1, i % 3 != 0, at_ms(i * 60'000 + 30'000)));
+    must_store(store, events);
+    REQUIRE(store.store_purchases(std::vector<PurchaseEvent>{
+        purchase(1, "TOKEN_PURCHASE_COMPLETED", "s1", "u1", 5, at_ms(1000))}));
+    const auto whole_before = must_totals(store, {"openai", std::nullopt}, kT0, at_ms(10 * 60'000));
+
+    // Before 5:40: minutes 0..4 go whole (5:00..5:40 is a partial minute: its raw events stay).
+    std::size_t total = 0;
+    for (int round = 0; round < 20; ++round) {
+        auto n = store.compact_usage(at_ms(5 * 60'000 + 40'000), 2);
+        REQUIRE(n);
+        CHECK(*n <= 2);
+        if (*n == 0) break;
+        total += *n;
+    }
+    CHECK(total == 5);
+    auto left = must_recent(store, {"openai", std::nullopt}, 100);
+    REQUIRE(left.size() == 5);
+    CHECK(left.back().occurred_at == at_ms(5 * 60'000 + 30'000));
+    // Whole minutes still add up exactly, from the rollups; purchases are untouched.
+    CHECK(must_totals(store, {"openai", std::nullopt}, kT0, at_ms(10 * 60'000)) == whole_before);
+    CHECK(must_totals(store, {"openai", "u1"}, kT0, at_ms(10 * 60'000)) == whole_before);
+    auto p = store.purchases({}, TimeRange{kT0, at_ms(60 * 60'000)});
+    REQUIRE(p);
+    CHECK(p->purchased_tokens == 5);
+}
+TEST_CASE_TEMPLATE_APPLY(compact_case, UsageContractBackends);
+
 TEST_CASE_TEMPLATE_DEFINE("migrate can run again and keeps the data", B, migrate_again_case) {
     B backend;
     if (skipped(backend)) return;

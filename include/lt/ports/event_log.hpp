@@ -50,6 +50,17 @@ public:
     /// The group's committed offset for a partition (next offset to process; 0 when none).
     virtual Result<std::int64_t> committed(std::string_view topic, std::string_view group, int partition) = 0;
 
+    /// The offset below which EVERY consumer group that reads `topic` has committed `partition` (the
+    /// smallest committed offset among them; 0 while no group reads it): the records below it are
+    /// processed by every consumer there is. A producer with its own durable copy (the outbox) may
+    /// then drop that copy. Errc::internal "unsupported" when the log cannot tell (Kafka: the groups
+    /// are not known to a producer); callers then keep their copy for a retention. Any thread; short.
+    virtual Result<std::int64_t> consumed_by_all(std::string_view topic, int partition) {
+        (void)topic;
+        (void)partition;
+        return fail(Errc::internal, "consumed_by_all is not supported by this event log");
+    }
+
     /// True when appended records survive a restart of this process (Kafka). False for the in-memory
     /// log: producers with their own durable copy (the outbox) then publish it again after a restart.
     virtual bool durable() const { return true; }

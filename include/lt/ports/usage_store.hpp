@@ -143,6 +143,15 @@ public:
     /// Returns the rows deleted; call again while it returns a positive count.
     virtual Result<std::size_t> purge(UsageTime raw_before, UsageTime rollups_before, std::size_t max_rows) = 0;
 
+    /// Compaction: deletes at most `max_rows` raw USAGE events older than `before` (their totals stay
+    /// in the per-minute rollups; purchase events are kept). Returns the rows deleted; call again while
+    /// it returns a positive count. Default: nothing to compact. Blocking: never on an I/O thread.
+    virtual Result<std::size_t> compact_usage(UsageTime before, std::size_t max_rows) {
+        (void)before;
+        (void)max_rows;
+        return std::size_t{0};
+    }
+
     /// Totals of `scope` in `range` (one-range series()).
     Result<UsageTotals> totals(const UsageScope& scope, TimeRange range) {
         const UsageTime edges[] = {range.from, range.to};

@@ -22,6 +22,9 @@ void describe_config(config::Schema& s) {
     s.add({"analytics.trends.max-buckets", Type::integer, "Most buckets of one /trends answer (longer buckets are used beyond).", 1, 10000});
     s.add({"analytics.retention.raw-events", Type::duration, "How long raw events are kept (at least the largest window).", 60000});
     s.add({"analytics.retention.rollups", Type::duration, "How long per-minute rollups are kept (at least the raw retention).", 60000});
+    s.add({"analytics.retention.compact-raw-events-after", Type::duration,
+           "Raw usage events older than this are compacted into the per-minute rollups (deleted; the rollups keep "
+           "their totals); 0 keeps them for analytics.retention.raw-events.", 0});
     s.add({"analytics.retention.purge-interval", Type::duration, "How often expired events and rollups are purged.", 1000});
 }
 
@@ -45,6 +48,7 @@ Result<AnalyticsConfig> parse_config(const config::Config& c) {
     a.raw_retention = c.get_duration("analytics.retention.raw-events", a.raw_retention);
     a.rollup_retention = c.get_duration("analytics.retention.rollups", a.rollup_retention);
     a.purge_interval = c.get_duration("analytics.retention.purge-interval", a.purge_interval);
+    a.compact_after = c.get_duration("analytics.retention.compact-raw-events-after", a.compact_after);
 
     std::string errors;
     if (a.usage_topic.empty() || a.purchase_topic.empty() || a.group.empty()) {

@@ -35,6 +35,9 @@ struct AnalyticsConfig {
     std::chrono::milliseconds raw_retention{30LL * 24 * 3600 * 1000};
     std::chrono::milliseconds rollup_retention{90LL * 24 * 3600 * 1000};
     std::chrono::milliseconds purge_interval{3600 * 1000};
+    /// analytics.retention.compact-raw-events-after: raw usage events older than this are deleted
+    /// (compacted into the rollups, which keep their totals); 0 keeps them for raw_retention.
+    std::chrono::milliseconds compact_after{60 * 1000};
     QueryLimits limits;
 };
 

@@ -1,5 +1,7 @@
 #include "analytics_module.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -22,6 +24,15 @@ constexpr std::size_t kPurgeChunk = 5000;
 /// Deletes what is past retention, chunk by chunk, on the blocking pool; logs the outcome.
 Result<std::size_t> purge_now(ports::UsageStore& store, ports::UsageTime now, const AnalyticsConfig& config) {
     std::size_t total = 0;
+    // Compaction in small transactions, so that the consumers' batches get the database in between
+    // (a long stall lets the in-memory event log, and RSS, grow).
+    constexpr std::size_t kCompactChunk = 1000;
+    while (config.compact_after.count() > 0) {
+        auto n = store.compact_usage(now - config.compact_after, kCompactChunk);
+        if (!n) return fail(n.error());
+        total += *n;
+        if (*n == 0) break;
+    }
     for (;;) {
         auto n = store.purge(now - config.raw_retention, now - config.rollup_retention, kPurgeChunk);
         if (!n) return fail(n.error());
@@ -32,7 +43,12 @@ Result<std::size_t> purge_now(ports::UsageStore& store, ports::UsageTime now, co
 
 asio::awaitable<void> purge_loop(asio::steady_timer* timer, ModuleContext* ctx, const AnalyticsConfig* config) {
     for (;;) {
-        timer->expires_after(config->purge_interval);
+        // Compaction keeps up with the load in small steps: at least twelve runs per horizon.
+        auto every = config->purge_interval;
+        if (config->compact_after.count() > 0) {
+            every = std::min(every, std::max(config->compact_after / 12, std::chrono::milliseconds(1000)));
+        }
+        timer->expires_after(every);
         boost::system::error_code ec;
         co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return;

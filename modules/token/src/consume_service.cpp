@@ -1,5 +1,7 @@
 #include "consume_service.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 
 #include "lt/core/time.hpp"
@@ -82,8 +84,19 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
         metrics_.record(in.provider, {}, "rate_limited", in.tokens);
         out.outcome = Outcome::rate_limited;
         out.message = "rate limit exceeded";
+        // Nothing was admitted or debited: the 429 does not wait for its usage event's commit (it
+        // joins the next group commit; a crash before it loses an analytics event, never a token).
+        constexpr std::int64_t kMaxDetachedRecords = 1024;
         auto op = quota_.record({usage_event(in, false, "rate_limited", now)});
-        co_await std::move(op);
+        if (detached_->fetch_add(1, std::memory_order_relaxed) >= kMaxDetachedRecords) {
+            detached_->fetch_sub(1, std::memory_order_relaxed);
+            co_await std::move(op);  // the committer is behind: wait, as every 429 did before
+            co_return out;
+        }
+        auto ex = co_await asio::this_coro::executor;
+        asio::co_spawn(ex, std::move(op), [counter = detached_](std::exception_ptr, Result<void>) {
+            counter->fetch_sub(1, std::memory_order_relaxed);
+        });
         co_return out;
     }
 

@@ -3,7 +3,10 @@
 /// reserve quota → rate limiter → provider call → settle (debit + usage event in one group-committed
 /// transaction), refunding the bucket and the quota on every failure.
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -69,6 +72,9 @@ private:
     ProviderCaller& providers_;
     Clock& clock_;
     TokenMetrics metrics_;
+    /// 429 usage events queued for the group commit without waiting for it (bounded: beyond
+    /// kMaxDetachedRecords a 429 waits for its commit, so the committer's queue cannot grow unbounded).
+    std::shared_ptr<std::atomic<std::int64_t>> detached_ = std::make_shared<std::atomic<std::int64_t>>(0);
 };
 
 }  // namespace lt::token

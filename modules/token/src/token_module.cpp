@@ -92,7 +92,11 @@ asio::awaitable<Result<void>> TokenModule::start() {
     if (!migrated) co_return fail(migrated.error());
 
     if (ctx_.events) {
-        relay_ = std::make_unique<OutboxRelay>(db, *ctx_.events, *ctx_.clock, ctx_.metrics, ctx_.log, config_.outbox);
+        // Cursor mode needs this process to be the only writer of the outbox: a shared ledger means
+        // several processes on one database, whose relays claim rows instead.
+        auto outbox = config_.outbox;
+        outbox.delete_consumed = outbox.delete_consumed && !config_.quota_shared;
+        relay_ = std::make_unique<OutboxRelay>(db, *ctx_.events, *ctx_.clock, ctx_.metrics, ctx_.log, std::move(outbox));
     }
     auto* relay = relay_.get();
     auto wake_relay = [relay] {

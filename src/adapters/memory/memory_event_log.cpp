@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <utility>
 
 namespace lt::adapters {
@@ -228,6 +229,20 @@ void MemoryEventLog::trim(std::string_view topic, Partition& partition, std::siz
         partition.records.pop_front();
         ++partition.base;
     }
+}
+
+Result<std::int64_t> MemoryEventLog::consumed_by_all(std::string_view topic, int partition) {
+    if (partition < 0) return fail(Errc::invalid_argument, "partition must be >= 0");
+    std::lock_guard lock(mutex_);
+    const auto index = static_cast<std::size_t>(partition);
+    std::optional<std::int64_t> lowest;
+    for (const auto& [name, by_topic] : groups_) {
+        auto t = by_topic.find(topic);
+        if (t == by_topic.end()) continue;
+        const std::int64_t c = index < t->second.partitions.size() ? t->second.partitions[index].committed : 0;
+        lowest = lowest ? std::min(*lowest, c) : c;
+    }
+    return lowest.value_or(0);
 }
 
 std::size_t MemoryEventLog::retained(std::string_view topic) {

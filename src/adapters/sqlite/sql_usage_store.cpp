@@ -434,4 +434,22 @@ lt::Result<std::size_t> SqlUsageStore::purge(UsageTime raw_before, UsageTime rol
     return deleted;
 }
 
+lt::Result<std::size_t> SqlUsageStore::compact_usage(UsageTime before, std::size_t max_rows) {
+    if (max_rows == 0) return std::size_t{0};
+    std::size_t deleted = 0;
+    auto r = db_.transact_sync([&](SqlSession& s) -> Result<void> {
+        // Whole minutes only, so a minute's raw events go together (its rollup holds their totals).
+        auto n = delete_some(s,
+                             "DELETE FROM analytics_usage_events WHERE id IN (SELECT id FROM analytics_usage_events "
+                             "WHERE provider IN (SELECT DISTINCT provider FROM analytics_rollup_provider) AND occurred_at < $1 "
+                             "LIMIT $2)",
+                             minute_floor(to_ms(before)), max_rows);
+        if (!n) return fail(n.error());
+        deleted = *n;
+        return ok();
+    });
+    if (!r) return fail(r.error());
+    return deleted;
+}
+
 }  // namespace lt::adapters

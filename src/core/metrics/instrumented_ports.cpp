@@ -294,6 +294,9 @@ public:
         end_span(span, r);
         return r;
     }
+    Result<std::int64_t> consumed_by_all(std::string_view topic, int partition) override {
+        return inner_->consumed_by_all(topic, partition);
+    }
     bool durable() const override { return inner_->durable(); }
     bool available() const override { return inner_->available(); }
 

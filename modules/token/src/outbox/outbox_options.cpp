@@ -20,6 +20,9 @@ void describe_outbox_config(config::Schema& s) {
     s.add({"token.outbox.purge-interval", Type::duration, "How often published outbox rows are purged.", 1000});
     s.add({"token.outbox.lease", Type::duration,
            "How long a relay owns the batch of outbox rows it claimed (another process re-publishes them after).", 1000});
+    s.add({"token.outbox.delete-consumed", Type::boolean,
+           "Embedded profile (SQLite + in-memory event log): the relay keeps a cursor and deletes outbox rows once every "
+           "consumer group committed them (false: stamp published_at and purge after token.outbox.retention)."});
     s.add({"token.usage.topic", Type::string, "Event log topic of usage events."});
     s.add({"token.purchase.topic", Type::string, "Event log topic of purchase saga events."});
 }
@@ -38,6 +41,7 @@ Result<OutboxOptions> parse_outbox_config(const config::Config& c) {
     o.purge_interval =
         std::max(c.get_duration("token.outbox.purge-interval", o.purge_interval), std::chrono::milliseconds(1));
     o.lease = std::max(c.get_duration("token.outbox.lease", o.lease), std::chrono::milliseconds(1000));
+    o.delete_consumed = c.get_bool("token.outbox.delete-consumed", true);
     o.usage_topic = c.get_string("token.usage.topic", o.usage_topic);
     o.purchase_topic = c.get_string("token.purchase.topic", o.purchase_topic);
     std::string errors;

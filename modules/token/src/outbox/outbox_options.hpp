@@ -21,6 +21,14 @@ struct OutboxOptions {
     std::chrono::milliseconds retention{600000};   ///< token.outbox.retention: published rows older are purged
     std::chrono::milliseconds purge_interval{60000};  ///< token.outbox.purge-interval: how often purge runs
     std::chrono::milliseconds lease{30000};       ///< token.outbox.lease: a claimed batch is this relay's for this long
+    /// token.outbox.delete-consumed: over SQLite and an event log that knows its consumers (the
+    /// in-memory log of the embedded profile), keep a cursor instead of stamping each row and delete
+    /// the rows every consumer group has committed (see OutboxRelay). false: stamp and purge after
+    /// `retention` (what N processes on one database do). Off by default here; config default: on.
+    bool delete_consumed = false;
+    /// Cursor mode deletes nothing this long after the relay was created: consumer groups that are
+    /// still joining would not count (not configurable; tests set 0).
+    std::chrono::milliseconds consumer_grace{1000};
     std::chrono::milliseconds stop_flush{2000};    ///< stop() keeps publishing this long at most (0: no flush)
     std::string usage_topic = "token-usage";       ///< token.usage.topic: rows of aggregate type TokenUsage
     std::string purchase_topic = "token-purchase-events";  ///< token.purchase.topic: every other aggregate type

@@ -79,6 +79,9 @@ OutboxOptions usable(OutboxOptions o) {
 constexpr auto kLagPeriod = std::chrono::seconds(1);
 constexpr std::string_view kOldestSql =
     "SELECT created_at FROM token_outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1";
+/// In cursor mode rows are never stamped: the oldest row after the cursor is the oldest unpublished.
+constexpr std::string_view kOldestAfterCursorSql =
+    "SELECT created_at FROM token_outbox WHERE seq > $1 ORDER BY seq LIMIT 1";
 
 /// Seconds from `oldest_ms` (ms since the epoch; 0: none) to now, never negative.
 double lag_of(std::int64_t oldest_ms) {
@@ -113,6 +116,8 @@ OutboxRelay::OutboxRelay(ports::SqlDatabase& db, ports::EventLog& log, Clock& cl
       logger_(std::move(logger)),
       options_(usable(std::move(options))),
       owner_(new_uuid()) {
+    cursor_mode_ = options_.delete_consumed && db_.dialect() == "sqlite" && !log_.durable() &&
+                   log_.consumed_by_all(options_.usage_topic, 0).has_value();
     if (metrics) {
         backlog_gauge_ = &metrics->gauge("token_outbox_backlog", "Outbox rows not yet published").labels({});
         auto& published = metrics->counter("token_outbox_published_total", "Outbox rows published, by topic",
@@ -184,7 +189,7 @@ Result<std::size_t> OutboxRelay::republish_kept() {
 }
 
 void OutboxRelay::run() {
-    if (!log_.durable()) {
+    if (!log_.durable() && !cursor_mode_) {
         // What this process published before it stopped lived in memory only: rows still kept are
         // sent again (consumers deduplicate by eventId), so a crash or a shutdown that came before the
         // consumers stored them loses nothing.
@@ -215,7 +220,7 @@ void OutboxRelay::run() {
             if (purge_cutoff) {
                 // One chunk per turn, so that a long purge does not hold publication back.
                 std::lock_guard pass(pass_mutex_);
-                auto deleted = purge_chunk(*purge_cutoff);
+                auto deleted = cursor_mode_ ? purge_cursor_chunk(*purge_cutoff) : purge_chunk(*purge_cutoff);
                 if (!deleted || *deleted < static_cast<std::size_t>(kPurgeChunk)) purge_cutoff.reset();
             }
             const bool woken = backoff.count() == 0 && wake_pending_.load();
@@ -259,7 +264,7 @@ Result<std::size_t> OutboxRelay::publish_once() {
     passes_.fetch_add(1, std::memory_order_relaxed);
     Result<std::size_t> result = fail(Errc::internal, "outbox pass did not run");
     try {
-        result = publish_pass();
+        result = cursor_mode_ ? publish_cursor_pass() : publish_pass();
     } catch (const std::exception& e) {
         result = fail(Errc::internal, std::string("outbox pass threw: ") + e.what());
     } catch (...) {
@@ -419,7 +424,7 @@ Result<std::size_t> OutboxRelay::purge_once() {
     const std::string cutoff = format_rfc3339(clock_.now() - options_.retention);
     std::size_t total = 0;
     for (;;) {
-        auto deleted = purge_chunk(cutoff);
+        auto deleted = cursor_mode_ ? purge_cursor_chunk(cutoff) : purge_chunk(cutoff);
         if (!deleted) return deleted;
         total += *deleted;
         if (*deleted < static_cast<std::size_t>(kPurgeChunk)) return total;
@@ -437,7 +442,7 @@ void OutboxRelay::measure_lag() {
     last_lag_ = now;
     std::int64_t oldest = 0;
     auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        auto q = s.execute(kOldestSql);
+        auto q = cursor_mode_ ? s.execute(kOldestAfterCursorSql, {SqlValue(cursor_)}) : s.execute(kOldestSql);
         if (!q) return fail(q.error());
         if (!q->rows.empty() && !q->rows[0].empty()) {
             if (auto text = ports::as_text(q->rows[0][0])) {
@@ -450,6 +455,171 @@ void OutboxRelay::measure_lag() {
         return ok();
     });
     if (r) oldest_unpublished_ms_->store(oldest);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cursor mode (see the header): no claim, no stamp; rows every consumer committed are deleted.
+
+namespace {
+
+/// Rows read per cursor pass: every row after the cursor, oldest first.
+constexpr std::string_view kCursorSelectSql =
+    "SELECT seq, id, aggregate_type, aggregate_id, payload FROM token_outbox WHERE seq > $1 ORDER BY seq LIMIT $2";
+constexpr std::string_view kCursorCountSql = "SELECT COUNT(*) FROM token_outbox WHERE seq > $1";
+/// The rows up to a seq every consumer has: a range of the primary key (above the rows no longer
+/// tracked, which only the retention deletes).
+constexpr std::string_view kCursorDeleteSql = "DELETE FROM token_outbox WHERE seq <= $1 AND seq > $2";
+/// Rows sent and tracked until consumed at most (memory bound when a topic's consumer is far behind
+/// or absent): beyond it the oldest go untracked and only the retention deletes them.
+constexpr std::size_t kMaxTracked = 1'000'000;
+/// Retention of rows sent that no consumer group reads: the newest such seq past the cutoff.
+constexpr std::string_view kCursorExpiredSql =
+    "SELECT MAX(seq) FROM token_outbox WHERE seq <= $1 AND created_at < $2";
+
+}  // namespace
+
+Result<std::size_t> OutboxRelay::publish_cursor_pass() {
+    std::vector<Row> rows;
+    rows.reserve(options_.batch_size);
+    auto selected = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        rows.clear();
+        auto q = s.execute(kCursorSelectSql,
+                           {SqlValue(cursor_), SqlValue(static_cast<std::int64_t>(options_.batch_size))});
+        if (!q) return fail(q.error());
+        for (auto& r : q->rows) {
+            if (r.size() < 5) return fail(Errc::internal, "outbox select returned too few columns");
+            Row row;
+            row.seq = ports::as_int(r[0]).value_or(0);
+            row.id = take_text(r[1]);
+            row.aggregate_type = take_text(r[2]);
+            row.aggregate_id = take_text(r[3]);
+            row.payload = take_text(r[4]);
+            rows.push_back(std::move(row));
+        }
+        return ok();
+    });
+    if (!selected) return fail(selected.error());
+
+    // In seq order; the first failure ends the batch (the cursor stays before the row that failed).
+    std::size_t sent = 0;
+    std::size_t usage = 0;
+    std::optional<Error> append_error;
+    for (auto& row : rows) {
+        const bool is_usage = row.aggregate_type == kUsageAggregateType;
+        const std::string& topic = is_usage ? options_.usage_topic : options_.purchase_topic;
+        const std::string& key = row.aggregate_id.empty() ? row.id : row.aggregate_id;
+        Result<ports::EventRecord> appended = fail(Errc::internal, "append did not run");
+        try {
+            appended = log_.append(topic, key, std::move(row.payload));
+        } catch (const std::exception& e) {
+            appended = fail(Errc::internal, std::string("event log append threw: ") + e.what());
+        } catch (...) {
+            appended = fail(Errc::internal, "event log append threw");
+        }
+        if (!appended) {
+            append_error = std::move(appended.error());
+            break;
+        }
+        sent_.push_back(Sent{row.seq, is_usage, appended->partition, appended->offset});
+        if (sent_.size() > kMaxTracked) {
+            untracked_upto_ = sent_.front().seq;
+            sent_.pop_front();
+        }
+        cursor_ = row.seq;
+        ++sent;
+        usage += is_usage ? 1 : 0;
+    }
+    if (published_usage_ && usage > 0) published_usage_->inc(static_cast<double>(usage));
+    if (published_purchase_ && sent > usage) published_purchase_->inc(static_cast<double>(sent - usage));
+    published_.fetch_add(sent, std::memory_order_relaxed);
+
+    if (auto deleted = delete_consumed(); !deleted && logger_) {
+        // Kept rows are deleted by a later pass; nothing is lost.
+        logger_->warn("outbox delete of consumed rows failed error={}", deleted.error().message);
+    }
+    const bool full = rows.size() >= options_.batch_size;
+    const auto now = Steady::now();
+    if (append_error || (full && now - last_count_ >= kBacklogCountPeriod)) {
+        std::optional<std::int64_t> counted;
+        auto c = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+            auto q = s.execute(kCursorCountSql, {SqlValue(cursor_)});
+            if (!q) return fail(q.error());
+            if (!q->rows.empty() && !q->rows[0].empty()) counted = ports::as_int(q->rows[0][0]);
+            return ok();
+        });
+        if (c && counted) {
+            last_count_ = now;
+            set_backlog(*counted);
+        }
+    } else if (full) {
+        set_backlog(std::max<std::int64_t>(0, backlog_.load(std::memory_order_relaxed) - static_cast<std::int64_t>(sent)));
+    } else {
+        set_backlog(0);
+    }
+    if (append_error) return fail(Error{append_error->code, "event log append failed: " + append_error->message});
+    return sent;
+}
+
+Result<std::size_t> OutboxRelay::delete_consumed() {
+    // Consumer groups may still be joining the log just after the start (one not yet known would not
+    // count in consumed_by_all): nothing is deleted before options_.consumer_grace.
+    if (sent_.empty() || Steady::now() - created_ < options_.consumer_grace) return std::size_t{0};
+    // Watermarks per (topic, partition), asked once per pass.
+    std::vector<std::pair<std::pair<bool, int>, std::int64_t>> marks;
+    auto watermark = [&](bool usage, int partition) -> std::int64_t {
+        for (const auto& [k, v] : marks) {
+            if (k.first == usage && k.second == partition) return v;
+        }
+        auto c = log_.consumed_by_all(usage ? options_.usage_topic : options_.purchase_topic, partition);
+        const std::int64_t v = c ? *c : 0;
+        marks.push_back({{usage, partition}, v});
+        return v;
+    };
+    std::int64_t upto = 0;
+    std::size_t n = 0;
+    for (const auto& row : sent_) {
+        if (row.offset >= watermark(row.usage, row.partition)) break;
+        upto = row.seq;
+        ++n;
+    }
+    if (n == 0) return std::size_t{0};
+    std::int64_t deleted = 0;
+    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        auto q = s.execute(kCursorDeleteSql, {SqlValue(upto), SqlValue(untracked_upto_)});
+        if (!q) return fail(q.error());
+        deleted = q->affected;
+        return ok();
+    });
+    if (!r) return fail(r.error());
+    sent_.erase(sent_.begin(), sent_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (deleted > 0 && purged_counter_) purged_counter_->inc(static_cast<double>(deleted));
+    return static_cast<std::size_t>(std::max<std::int64_t>(0, deleted));
+}
+
+Result<std::size_t> OutboxRelay::purge_cursor_chunk(const std::string& cutoff) {
+    // Rows sent that no group reads (e.g. analytics off): deleted after the retention, as a prefix.
+    std::int64_t deleted = 0;
+    std::optional<std::int64_t> upto;
+    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        auto m = s.execute(kCursorExpiredSql, {SqlValue(cursor_), SqlValue(cutoff)});
+        if (!m) return fail(m.error());
+        if (m->rows.empty() || m->rows[0].empty()) return ok();
+        upto = ports::as_int(m->rows[0][0]);
+        if (!upto) return ok();
+        auto q = s.execute(kCursorDeleteSql, {SqlValue(*upto), SqlValue(std::int64_t{0})});
+        if (!q) return fail(q.error());
+        deleted = q->affected;
+        return ok();
+    });
+    if (!r) {
+        if (logger_) logger_->warn("outbox purge failed error={}", r.error().message);
+        return fail(r.error());
+    }
+    if (upto) {
+        while (!sent_.empty() && sent_.front().seq <= *upto) sent_.pop_front();
+    }
+    if (deleted > 0 && purged_counter_) purged_counter_->inc(static_cast<double>(deleted));
+    return static_cast<std::size_t>(std::max<std::int64_t>(0, deleted));
 }
 
 }  // namespace lt::token

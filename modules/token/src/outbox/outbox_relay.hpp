@@ -16,6 +16,15 @@
 /// it sent, in one transaction. Delivery is at-least-once: a crash (or a failed stamp) after an append
 /// sends that row again later; consumers deduplicate by the envelope's eventId.
 ///
+/// Cursor mode (options.delete_consumed, SQLite, and an event log that knows its consumer groups: the
+/// embedded profile). SQLite commits one writer at a time, so seq order is commit order and a cursor
+/// (the last seq sent, in memory) finds every new row: a pass reads `seq > cursor` in seq order and
+/// appends it, with no claim and no stamp. The rows every group reading their topic has committed
+/// (EventLog::consumed_by_all) are then deleted, one range DELETE per pass (never within
+/// options.consumer_grace of the start, while consumer groups may still be joining). A restart starts the
+/// cursor at 0: it re-sends only the rows still there, which the consumers had not all committed.
+/// Rows no group ever reads are deleted after the retention.
+///
 /// The relay thread runs a pass at once after a full batch, else when wake() is called or the poll
 /// interval elapsed; after a failed pass it pauses (doubling from initial_backoff up to max_backoff,
 /// wake() ignored) until a pass succeeds. Every purge-interval it deletes published rows older than
@@ -27,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -87,6 +97,9 @@ public:
     /// Serialized with publish_once. Tests and the relay thread.
     Result<std::size_t> purge_once();
 
+    /// True when the relay runs in cursor mode (see the file comment).
+    bool cursor_mode() const { return cursor_mode_; }
+
     /// Rows published and stamped since construction.
     std::uint64_t published() const { return published_.load(std::memory_order_relaxed); }
     /// Passes that failed (SQL or event log) since construction.
@@ -117,6 +130,17 @@ private:
     Result<std::size_t> purge_chunk(const std::string& cutoff);
     void set_backlog(std::int64_t value);
     void measure_lag();
+    // Cursor mode (kept apart from the stamping path above).
+    /// A row appended in cursor mode, where the log put it.
+    struct Sent {
+        std::int64_t seq = 0;
+        bool usage = false;  ///< on the usage topic (else the purchase topic)
+        int partition = 0;
+        std::int64_t offset = 0;
+    };
+    Result<std::size_t> publish_cursor_pass();
+    Result<std::size_t> delete_consumed();
+    Result<std::size_t> purge_cursor_chunk(const std::string& cutoff);
     std::chrono::milliseconds next_backoff(std::chrono::milliseconds previous) const;
 
     ports::SqlDatabase& db_;
@@ -134,6 +158,13 @@ private:
 
     std::mutex pass_mutex_;  ///< serializes passes and purges (relay thread and direct callers)
     std::chrono::steady_clock::time_point last_count_{};  ///< last COUNT of the backlog; guarded by pass_mutex_
+
+    bool cursor_mode_ = false;  ///< fixed at construction
+    // Cursor mode state, guarded by pass_mutex_.
+    std::int64_t cursor_ = 0;      ///< the last seq appended to the log
+    std::deque<Sent> sent_;        ///< appended rows not yet deleted, in seq order (bounded)
+    std::int64_t untracked_upto_ = 0;  ///< rows up to this seq dropped out of sent_: the retention deletes them
+    std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
 
     std::mutex mutex_;              ///< guards stopping_ and started_; the relay sleeps on wake_cv_ with it
     std::condition_variable wake_cv_;

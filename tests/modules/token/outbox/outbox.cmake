@@ -6,5 +6,6 @@ lt_add_test(NAME token_outbox_test
     ${CMAKE_CURRENT_LIST_DIR}/outbox_relay_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/outbox_crash_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/outbox_concurrency_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/outbox_cursor_test.cpp
   LIBS lt_token_outbox lt::adapter_sqlite lt::adapter_memory)
 target_include_directories(token_outbox_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})

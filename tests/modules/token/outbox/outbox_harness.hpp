@@ -109,7 +109,15 @@ class FaultyEventLog final : public ports::EventLog {
 public:
     enum class Mode { fail, crash };
 
-    explicit FaultyEventLog(ports::EventLog& inner) : inner_(inner) {}
+    /// `like_inner`: durable() and consumed_by_all() answer as the inner log does (the relay's cursor
+    /// mode then applies over the memory log); otherwise the decorator reads as durable.
+    explicit FaultyEventLog(ports::EventLog& inner, bool like_inner = false) : inner_(inner), like_inner_(like_inner) {}
+
+    bool durable() const override { return like_inner_ ? inner_.durable() : true; }
+    Result<std::int64_t> consumed_by_all(std::string_view topic, int partition) override {
+        if (!like_inner_) return ports::EventLog::consumed_by_all(topic, partition);
+        return inner_.consumed_by_all(topic, partition);
+    }
 
     /// From now on, `allowed` more appends succeed, then the fault applies (every append in `fail`
     /// mode, the next one in `crash` mode). heal() lifts it.
@@ -154,6 +162,7 @@ public:
 
 private:
     ports::EventLog& inner_;
+    bool like_inner_ = false;
     std::atomic<bool> armed_{false};
     std::atomic<std::int64_t> remaining_{0};
     Mode mode_ = Mode::fail;

@@ -69,6 +69,9 @@ public:
     /// invalid_argument for a partition out of range of an existing topic. Any thread.
     Result<std::int64_t> committed(std::string_view topic, std::string_view group, int partition) override;
 
+    /// The smallest committed offset of `partition` among the groups that read `topic` (0 when none
+    /// reads it yet, or for a topic that does not exist). Any thread.
+    Result<std::int64_t> consumed_by_all(std::string_view topic, int partition) override;
     /// Stable partition of `key` among `partitions` (>= 1): murmur2 of the key bytes, made positive,
     /// modulo the count — the same mapping as Kafka's Java client and librdkafka's `murmur2_random`
     /// partitioner for non-empty keys. Pure; any thread.

@@ -38,6 +38,7 @@ public:
                                                     lt::ports::TimeRange range) override;
     lt::Result<std::size_t> purge(lt::ports::UsageTime raw_before, lt::ports::UsageTime rollups_before,
                                   std::size_t max_rows) override;
+    lt::Result<std::size_t> compact_usage(lt::ports::UsageTime before, std::size_t max_rows) override;
 
 private:
     lt::ports::SqlDatabase& db_;
