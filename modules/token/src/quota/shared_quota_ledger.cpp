@@ -42,6 +42,43 @@ Result<void> write_outbox(ports::SqlSession& s, const std::vector<BoundStatement
     return run_statements(s, std::span<const BoundStatement>(rows));
 }
 
+constexpr std::string_view kOutboxInsertPrefix =
+    "INSERT INTO token_outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+
+// bind_outbox_insert()'s row, inserted only when the pool exists, its window is not due (or windows
+// are off) and a + p ≥ $10 (tested as a ≥ $10 − p: no overflow). reset_time is fixed-width RFC 3339
+// text, so the text comparison is the time comparison (as in the one-statement reserve).
+#define LT_RECORD_IF_COVERED(WINDOW)                                                                    \
+    "WITH p AS (SELECT 1 FROM token_pools WHERE owner_type = $7 AND owner_id = $8 AND provider = $9 "   \
+    "AND allowance_remaining >= $10::bigint - purchased_remaining " WINDOW ") "                         \
+    "INSERT INTO token_outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at) "     \
+    "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text FROM p"
+constexpr std::string_view kRecordIfCoveredSql =
+    LT_RECORD_IF_COVERED("AND reset_time IS NOT NULL AND reset_time > $11");
+constexpr std::string_view kRecordIfCoveredNoWindowSql = LT_RECORD_IF_COVERED("");
+#undef LT_RECORD_IF_COVERED
+
+/// PostgreSQL, one statement: inserts `outbox` when the pool covers `tokens` and its window is not
+/// due. True when it inserted; false when the general path must decide (nothing written).
+Result<bool> record_if_covered_in_one_statement(ports::SqlSession& s, const PoolKey& key, std::int64_t tokens,
+                                                bool window_enabled, Clock::time_point now,
+                                                const BoundStatement& outbox) {
+    if (outbox.params.size() != 6 || outbox.sql.rfind(kOutboxInsertPrefix, 0) != 0) {
+        return fail(Errc::internal, "unexpected outbox row shape");
+    }
+    std::vector<ports::SqlValue> params(outbox.params);
+    params.emplace_back(std::string(to_string(key.type)));
+    params.emplace_back(key.owner_id);
+    params.emplace_back(key.provider);
+    params.emplace_back(tokens);
+    if (window_enabled) params.emplace_back(format_rfc3339(now));
+    auto q = s.execute(window_enabled ? kRecordIfCoveredSql : kRecordIfCoveredNoWindowSql,
+                       std::span<const ports::SqlValue>(params));
+    if (!q) return fail(q.error());
+    return q->affected == 1;
+}
+
 }  // namespace
 
 /// What the ledger and the reservations it issued share.
@@ -315,6 +352,50 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::record(std::vector<Outbo
     auto op = core_->committer.submit(
         [st = std::move(statements)](ports::SqlSession& s) { return write_outbox(s, st); });
     co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<Result<void>> SharedQuotaLedger::record_if_covered(PoolKey key, std::int64_t tokens,
+                                                                         std::optional<std::int64_t> tier_cap,
+                                                                         Clock::time_point now,
+                                                                         std::vector<OutboxRow> rows) {
+    if (tokens <= 0) co_return fail(Errc::invalid_argument, "tokens must be positive");
+    key = normalized(std::move(key));
+    std::vector<BoundStatement> statements;
+    statements.reserve(rows.size());
+    for (const auto& row : rows) statements.push_back(bind_outbox_insert(row));
+    auto covered = std::make_shared<bool>(false);
+    const auto window = core_->options.quota.window;
+    GroupCommitter::Work work = [key, tokens, tier_cap, now, window, st = std::move(statements), covered,
+                                 lock = core_->lock](ports::SqlSession& s) -> Result<void> {
+        *covered = false;  // a unit re-runs alone when its batch rolled back
+        if (lock && st.size() == 1) {
+            auto one = record_if_covered_in_one_statement(s, key, tokens, window > std::chrono::milliseconds::zero(),
+                                                          now, st.front());
+            if (!one) return fail(one.error());
+            if (*one) {
+                *covered = true;
+                return ok();
+            }
+        }
+        auto loaded = load_pool_locked(s, key, false);
+        if (!loaded) return fail(loaded.error());
+        if (!*loaded) return ok();  // no pool: 402
+        PoolBalance probe = (*loaded)->balance;  // judged as reserve() would, written by nobody
+        (void)apply_window_reset(probe, key.type, tier_cap, now, window);
+        if (saturating_add(probe.allowance_remaining, probe.purchased_remaining) < tokens) return ok();
+        if (auto w = write_outbox(s, st); !w) return w;
+        *covered = true;
+        return ok();
+    };
+    // On the pool's lane, after what this process queued for it (its refunds are seen), durable: the
+    // caller answers 429 only after the usage event is committed, as before.
+    std::string order = map_key(key);
+    GroupCommitter& lane = core_->lane(order);
+    auto op = lane.submit(std::move(work), std::move(order));
+    auto committed = co_await std::move(op);
+    if (!committed) co_return fail(committed.error());
+    if (!*covered) co_return fail(insufficient());
+    co_return ok();
 }
 
 boost::asio::awaitable<Result<PoolView>> SharedQuotaLedger::set_allowance(PoolKey key, std::int64_t allowance,

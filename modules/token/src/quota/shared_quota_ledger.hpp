@@ -87,6 +87,16 @@ public:
     boost::asio::awaitable<Result<void>> settle(Reservation reservation, std::vector<OutboxRow> rows,
                                                 std::chrono::system_clock::time_point now) override;
     boost::asio::awaitable<Result<void>> record(std::vector<OutboxRow> rows) override;
+    /// True: a reservation is SQL, so the consume path asks the bucket first (a 429 then costs one
+    /// read-and-record unit instead of a reservation, its refund and the record).
+    bool bucket_first() const override { return true; }
+    /// One durable unit on the pool's lane: on PostgreSQL one statement (insert the rows only if the
+    /// pool, its window not due, covers `tokens`); else the pool is read (no lock, no write: the lazy
+    /// reset is judged on a copy) and the rows inserted only if it covers them.
+    boost::asio::awaitable<Result<void>> record_if_covered(PoolKey key, std::int64_t tokens,
+                                                           std::optional<std::int64_t> tier_cap,
+                                                           std::chrono::system_clock::time_point now,
+                                                           std::vector<OutboxRow> rows) override;
     boost::asio::awaitable<Result<PoolView>> set_allowance(PoolKey key, std::int64_t allowance,
                                                            std::optional<std::int64_t> tier_cap,
                                                            std::chrono::system_clock::time_point now,
