@@ -88,12 +88,16 @@ struct SharedQuotaLedger::Core {
             for (std::size_t i = 1; i < options.lanes; ++i) {
                 lanes.push_back(std::make_unique<GroupCommitter>(c.database(), c.max_batch(), c.after_commit()));
             }
+            for (std::size_t i = 0; i < options.durable_lanes; ++i) {
+                durable_lanes.push_back(std::make_unique<GroupCommitter>(c.database(), c.max_batch(), c.after_commit()));
+            }
         }
     }
     GroupCommitter& committer;
     const SharedLedgerOptions options;
     const bool lock;  ///< SELECT ... FOR UPDATE (PostgreSQL)
     std::vector<std::unique_ptr<GroupCommitter>> lanes;  ///< lanes beyond `committer` (PostgreSQL)
+    std::vector<std::unique_ptr<GroupCommitter>> durable_lanes;  ///< see SharedLedgerOptions::durable_lanes
     std::atomic<std::uint64_t> failed_refunds{0};
 
     /// The committer of the pool whose map_key() is `k`: always the same one for one pool.
@@ -101,6 +105,13 @@ struct SharedQuotaLedger::Core {
         if (lanes.empty()) return committer;
         const std::size_t i = std::hash<std::string>{}(k) % (lanes.size() + 1);
         return i == 0 ? committer : *lanes[i - 1];
+    }
+
+    /// The committer of a durable unit of pool `k` that locks no pool row (the pool's lane when there
+    /// are no durable lanes): always the same one for one pool.
+    GroupCommitter& durable_lane(const std::string& k) {
+        if (durable_lanes.empty()) return lane(k);
+        return *durable_lanes[std::hash<std::string>{}(k) % durable_lanes.size()];
     }
 
     /// The unit that refunds a reservation exactly once: only the transaction that deletes its row
@@ -154,12 +165,16 @@ SharedQuotaLedger::SharedQuotaLedger(ports::SqlDatabase& db, BlockingPool& block
 
 SharedQuotaLedger::~SharedQuotaLedger() {
     for (auto& lane : core_->lanes) lane->stop();
+    for (auto& lane : core_->durable_lanes) lane->stop();
 }
 
 Result<void> SharedQuotaLedger::flush_sync() {
     auto noop = [](ports::SqlSession&) -> Result<void> { return ok(); };
     if (auto r = core_->committer.submit_sync(noop); !r) return r;
     for (auto& lane : core_->lanes) {
+        if (auto r = lane->submit_sync(noop); !r) return r;
+    }
+    for (auto& lane : core_->durable_lanes) {
         if (auto r = lane->submit_sync(noop); !r) return r;
     }
     return ok();
@@ -332,8 +347,11 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::settle_partial(Reservati
         *settled = true;
         return ok();
     };
+    // The one-statement settle locks no pool row: it commits on a durable lane, so its WAL flush does
+    // not hold up the reservations queued on the pool's lane.
     std::string order = map_key(hold->reservation().key);
-    GroupCommitter& lane = core_->lane(order);
+    const bool one_statement = core_->lock && back == 0 && rows.size() == 1;
+    GroupCommitter& lane = one_statement ? core_->durable_lane(order) : core_->lane(order);
     auto op = lane.submit(std::move(work), std::move(order));
     auto committed = co_await std::move(op);
     if (!committed) {
@@ -387,10 +405,10 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::record_if_covered(PoolKe
         *covered = true;
         return ok();
     };
-    // On the pool's lane, after what this process queued for it (its refunds are seen), durable: the
-    // caller answers 429 only after the usage event is committed, as before.
+    // Durable (the caller answers 429 only after the usage event is committed, as before) and locking
+    // no pool row: on a durable lane. It reads the latest committed balance.
     std::string order = map_key(key);
-    GroupCommitter& lane = core_->lane(order);
+    GroupCommitter& lane = core_->durable_lane(order);
     auto op = lane.submit(std::move(work), std::move(order));
     auto committed = co_await std::move(op);
     if (!committed) co_return fail(committed.error());
