@@ -232,7 +232,8 @@ void PostgresDatabase::worker(Slot& slot) {
                     break;
                 }
                 if (slot.conn) {
-                    if (work_.wait_for(lock, kIdleCheck) == std::cv_status::timeout && !slot.borrowed) {
+                    // A borrower may have dropped the connection meanwhile: check only one still held.
+                    if (work_.wait_for(lock, kIdleCheck) == std::cv_status::timeout && !slot.borrowed && slot.conn) {
                         check_idle = true;
                         break;
                     }
