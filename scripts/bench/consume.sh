@@ -171,10 +171,12 @@ if [[ "$PROFILE" == production ]]; then
   [[ -n "$KAFKA_BROKERS" ]] || { cat "$WORK/kafka-mock.log" >&2; die "lt-kafka-mock did not start"; }
   # The mock cluster has no Admin API: topics are auto-created (as in scripts/run-with-env.sh).
   PROFILE_ARGS=(--profile production --set storage.events.create-topics=false)
+  # The profile stores JWT signing keys encrypted (auth.jwt.key-encryption-key): a throwaway passphrase.
+  BENCH_KEK="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
   PROFILE_ENV_OPEN=([LEAKY_SQL_URL]="$PG_BASE/lt_bench_open" [LEAKY_REDIS_URL]="${LT_TEST_REDIS_URL%/*}/1"
-                    [LEAKY_KAFKA_BROKERS]="$KAFKA_BROKERS")
+                    [LEAKY_KAFKA_BROKERS]="$KAFKA_BROKERS" [LEAKY_KEY_ENCRYPTION_KEY]="$BENCH_KEK")
   PROFILE_ENV_CONTENDED=([LEAKY_SQL_URL]="$PG_BASE/lt_bench_contended" [LEAKY_REDIS_URL]="${LT_TEST_REDIS_URL%/*}/2"
-                         [LEAKY_KAFKA_BROKERS]="$KAFKA_BROKERS")
+                         [LEAKY_KAFKA_BROKERS]="$KAFKA_BROKERS" [LEAKY_KEY_ENCRYPTION_KEY]="$BENCH_KEK")
 fi
 
 # Start the leaky-tokens instances (fresh data dirs). The bucket settings are global, hence one

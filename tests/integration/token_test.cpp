@@ -146,6 +146,37 @@ TEST_CASE("a request larger than the bucket is a 429 with Retry-After and the er
     CHECK(remaining(app.port(), u, "?userId=" + u.id + "&provider=openai") == 5000);
 }
 
+TEST_CASE("402 wins over 429 and leaves the bucket untouched, whichever of quota and bucket is asked first") {
+    // Embedded: reserve first. Production (shared ledger): bucket first, then a refused reservation
+    // refunds the bucket and a refused bucket asks whether the pool could have covered the request.
+    TestApp app(with_admin());
+    auto root = admin(app.port());
+    auto u = signup(app.port(), "first");
+    allocate(app.port(), root, "userId", u.id, 300);
+    // Neither the bucket (capacity 1000) nor the pool can take 1001 tokens: 402, no bucket headers.
+    auto both = http_call(app.port(), "POST", "/api/v1/tokens/consume", consume_body(u.id, 1001), u.auth());
+    CHECK(both.status == 402);
+    CHECK(both.header("x-ratelimit-limit").empty());
+    CHECK(both.header("retry-after").empty());
+    // The bucket could take 600, the pool cannot: 402, and the bucket keeps its full capacity.
+    auto quota_only = http_call(app.port(), "POST", "/api/v1/tokens/consume", consume_body(u.id, 600), u.auth());
+    CHECK(quota_only.status == 402);
+    CHECK(quota_only.header("x-ratelimit-limit").empty());
+    allocate(app.port(), root, "userId", u.id, 5000);
+    auto full = http_call(app.port(), "POST", "/api/v1/tokens/consume", consume_body(u.id, 1000), u.auth());
+    CHECK(full.status == 200);
+    CHECK(full.header("x-ratelimit-remaining") == "0");
+    // Now the bucket refuses and the pool covers: 429 with its headers, nothing debited.
+    auto limited = http_call(app.port(), "POST", "/api/v1/tokens/consume", consume_body(u.id, 100), u.auth());
+    CHECK(limited.status == 429);
+    CHECK(limited.header("x-ratelimit-limit") == "1000");
+    CHECK(remaining(app.port(), u, "?userId=" + u.id + "&provider=openai") == 4000);
+    // The bucket refuses and the pool cannot cover: 402 again.
+    auto poor = http_call(app.port(), "POST", "/api/v1/tokens/consume", consume_body(u.id, 4001), u.auth());
+    CHECK(poor.status == 402);
+    CHECK(poor.header("x-ratelimit-limit").empty());
+}
+
 TEST_CASE("a provider failure is a 502 and refunds both the bucket and the quota") {
     TestApp app(with_admin({"providers.openai.failure-rate=1", "token.provider.retry.wait=1ms"}));
     auto root = admin(app.port());

@@ -56,7 +56,12 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
 
     std::optional<Reservation> reservation;
     const auto live = config_.live();
-    if (live->quota_enforcement) {
+    // Shared ledger (production profile): the bucket is asked first, so a 429 costs no reservation
+    // (see QuotaLedger::bucket_first). 402 keeps its precedence: a refused reservation refunds the
+    // bucket and answers without rate-limit headers; a refused bucket answers 402 when the pool could
+    // not have covered the request. The process ledger keeps the original order (reserve first).
+    const bool bucket_first = live->quota_enforcement && quota_.bucket_first();
+    if (live->quota_enforcement && !bucket_first) {
         auto op = quota_.reserve(key, in.tokens, cap, now);
         auto r = co_await std::move(op);
         if (!r) {
@@ -81,9 +86,22 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
     out.decision = *decision;
     if (!decision->allowed) {
         if (reservation) quota_.release(std::move(*reservation));
+        if (bucket_first) {
+            auto op = quota_.record_if_covered(key, in.tokens, cap, now, {usage_event(in, false, "rate_limited", now)});
+            auto covered = co_await std::move(op);
+            if (!covered) {
+                out.decision.reset();  // 402 / 503: as if the bucket had not been evaluated
+                const bool insufficient = covered.error().code == Errc::payment_required;
+                metrics_.record(in.provider, {}, insufficient ? "quota_insufficient" : "error", in.tokens);
+                out.outcome = insufficient ? Outcome::quota_insufficient : Outcome::error;
+                out.message = covered.error().message;
+                co_return out;
+            }
+        }
         metrics_.record(in.provider, {}, "rate_limited", in.tokens);
         out.outcome = Outcome::rate_limited;
         out.message = "rate limit exceeded";
+        if (bucket_first) co_return out;  // its event is already committed with the coverage check
         // Nothing was admitted or debited: the 429 does not wait for its usage event's commit (it
         // joins the next group commit; a crash before it loses an analytics event, never a token).
         constexpr std::int64_t kMaxDetachedRecords = 1024;
@@ -98,6 +116,23 @@ asio::awaitable<ConsumeResult> ConsumeService::consume(ConsumeInput in, Tier tie
             counter->fetch_sub(1, std::memory_order_relaxed);
         });
         co_return out;
+    }
+
+    if (bucket_first) {
+        auto op = quota_.reserve(key, in.tokens, cap, now);
+        auto r = co_await std::move(op);
+        if (!r) {
+            // Give the bucket back: a refused reservation leaves no trace of the bucket's evaluation.
+            auto refund = limiter_.refund(bucket_key, params, in.tokens, clock_.now(), now);
+            (void)co_await std::move(refund);
+            out.decision.reset();
+            const bool insufficient = r.error().code == Errc::payment_required;
+            metrics_.record(in.provider, {}, insufficient ? "quota_insufficient" : "error", in.tokens);
+            out.outcome = insufficient ? Outcome::quota_insufficient : Outcome::error;
+            out.message = r.error().message;
+            co_return out;
+        }
+        reservation = std::move(*r);
     }
 
     auto call = providers_.call(in.provider, in.chat_body, ctx);

@@ -1,7 +1,9 @@
 #pragma once
 /// ConsumeService: the consume path after validation and authorization —
 /// reserve quota → rate limiter → provider call → settle (debit + usage event in one group-committed
-/// transaction), refunding the bucket and the quota on every failure.
+/// transaction), refunding the bucket and the quota on every failure. With a shared ledger
+/// (QuotaLedger::bucket_first) the bucket is asked before the reservation; answers keep their
+/// precedence (402 before 429).
 
 #include <atomic>
 #include <chrono>

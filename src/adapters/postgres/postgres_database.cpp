@@ -63,6 +63,7 @@ PostgresDatabase::~PostgresDatabase() {
     }
     work_.notify_all();
     reconnect_.notify_all();
+    for (auto& slot : slots_) slot->returned.notify_all();
     for (auto& slot : slots_) {
         if (slot->thread.joinable()) slot->thread.join();
     }
@@ -113,11 +114,46 @@ lt::Result<void> PostgresDatabase::transact_sync(std::function<lt::Result<void>(
     if (t_worker_of == this) {
         return fail(Errc::internal, "nested transaction on the same PostgreSQL database (would deadlock)");
     }
+    if (Slot* slot = borrow()) {
+        // Run here: the caller blocks either way, and this saves two thread hand-offs per transaction.
+        Job job{std::move(fn), {}, Clock::now() + opts_.queue_timeout};
+        const PostgresDatabase* outer = t_worker_of;
+        t_worker_of = this;  // a nested transact_sync() from the body fails instead of deadlocking
+        lt::Result<void> r = fail(Errc::internal, "transaction not run");
+        try {
+            r = run_job(*slot, job);
+        } catch (const std::exception& e) {
+            r = fail(Errc::internal, std::string("postgres transaction failed: ") + e.what());
+        }
+        t_worker_of = outer;
+        give_back(*slot);
+        return r;
+    }
     std::promise<lt::Result<void>> promise;
     auto future = promise.get_future();
     enqueue(Job{std::move(fn), [&promise](lt::Result<void> r) { promise.set_value(std::move(r)); },
                 Clock::now() + opts_.queue_timeout});
     return future.get();
+}
+
+PostgresDatabase::Slot* PostgresDatabase::borrow() {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return nullptr;
+    for (auto& slot : slots_) {
+        if (slot->conn && !slot->busy && !slot->borrowed) {
+            slot->borrowed = true;
+            return slot.get();
+        }
+    }
+    return nullptr;
+}
+
+void PostgresDatabase::give_back(Slot& slot) {
+    {
+        std::lock_guard lock(mutex_);
+        slot.borrowed = false;
+    }
+    slot.returned.notify_one();
 }
 
 lt::Result<void> PostgresDatabase::execute_script(SqlSession& session, std::string_view script) {
@@ -175,6 +211,13 @@ void PostgresDatabase::worker(Slot& slot) {
         {
             std::unique_lock lock(mutex_);
             for (;;) {
+                if (slot.borrowed) {
+                    // A transact_sync() caller runs on this connection. A notify_one() meant for a free
+                    // connection may have woken this thread: pass it on, then wait for the slot back.
+                    if (!queue_.empty()) work_.notify_one();
+                    slot.returned.wait(lock);
+                    continue;
+                }
                 // A thread without a connection takes work only when no connection is left: then it
                 // answers fast (Errc::unavailable) or reconnects, instead of failing work another
                 // thread could run.
@@ -189,7 +232,8 @@ void PostgresDatabase::worker(Slot& slot) {
                     break;
                 }
                 if (slot.conn) {
-                    if (work_.wait_for(lock, kIdleCheck) == std::cv_status::timeout) {
+                    // A borrower may have dropped the connection meanwhile: check only one still held.
+                    if (work_.wait_for(lock, kIdleCheck) == std::cv_status::timeout && !slot.borrowed && slot.conn) {
                         check_idle = true;
                         break;
                     }
@@ -197,7 +241,16 @@ void PostgresDatabase::worker(Slot& slot) {
                     reconnect_.wait_until(lock, slot.next_attempt);
                 }
             }
+            slot.busy = true;  // not borrowable until this thread is done with it
         }
+        struct Idle {
+            PostgresDatabase& db;
+            Slot& slot;
+            ~Idle() {
+                std::lock_guard lock(db.mutex_);
+                slot.busy = false;
+            }
+        } idle{*this, slot};
         if (reconnect) {
             (void)connect(slot);
             continue;

@@ -128,6 +128,30 @@ public:
     /// Group-commits outbox rows alone; resumes after commit.
     virtual boost::asio::awaitable<Result<void>> record(std::vector<OutboxRow> rows) = 0;
 
+    /// True when the consume path should ask the rate-limit bucket BEFORE reserving (the shared ledger:
+    /// a reservation is SQL, a bucket answer is not). The caller then refunds the bucket when the
+    /// reservation is refused (402 keeps its precedence: no bucket evaluation seen) and answers a
+    /// bucket refusal with record_if_covered(). Any thread.
+    virtual bool bucket_first() const { return false; }
+
+    /// For a request the bucket refused: when the pool of `key` could cover `tokens` now (after the
+    /// lazy reset, as reserve() would judge it), group-commits `rows` (the rate_limited usage event)
+    /// and resumes after that commit; otherwise records nothing and fails with Errc::payment_required
+    /// (402 wins over 429: CONTRACT 2, seed T4). Nothing is reserved. The default reserves and
+    /// releases (the process ledger's reserve is a memory check). Build the awaitable in its own
+    /// statement.
+    virtual boost::asio::awaitable<Result<void>> record_if_covered(PoolKey key, std::int64_t tokens,
+                                                                   std::optional<std::int64_t> tier_cap,
+                                                                   std::chrono::system_clock::time_point now,
+                                                                   std::vector<OutboxRow> rows) {
+        auto reserve_op = reserve(std::move(key), tokens, tier_cap, now);
+        auto held = co_await std::move(reserve_op);
+        if (!held) co_return fail(held.error());
+        release(std::move(*held));
+        auto record_op = record(std::move(rows));
+        co_return co_await std::move(record_op);
+    }
+
     /// Allocation (CONTRACT 20): creates the pool if needed and sets A (capped for user pools) and a = A
     /// for a window starting now. With `only_if_absent`, Errc::conflict when the pool exists.
     virtual boost::asio::awaitable<Result<PoolView>> set_allowance(PoolKey key, std::int64_t allowance,

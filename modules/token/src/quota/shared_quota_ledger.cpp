@@ -42,6 +42,43 @@ Result<void> write_outbox(ports::SqlSession& s, const std::vector<BoundStatement
     return run_statements(s, std::span<const BoundStatement>(rows));
 }
 
+constexpr std::string_view kOutboxInsertPrefix =
+    "INSERT INTO token_outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+
+// bind_outbox_insert()'s row, inserted only when the pool exists, its window is not due (or windows
+// are off) and a + p ≥ $10 (tested as a ≥ $10 − p: no overflow). reset_time is fixed-width RFC 3339
+// text, so the text comparison is the time comparison (as in the one-statement reserve).
+#define LT_RECORD_IF_COVERED(WINDOW)                                                                    \
+    "WITH p AS (SELECT 1 FROM token_pools WHERE owner_type = $7 AND owner_id = $8 AND provider = $9 "   \
+    "AND allowance_remaining >= $10::bigint - purchased_remaining " WINDOW ") "                         \
+    "INSERT INTO token_outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at) "     \
+    "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text FROM p"
+constexpr std::string_view kRecordIfCoveredSql =
+    LT_RECORD_IF_COVERED("AND reset_time IS NOT NULL AND reset_time > $11");
+constexpr std::string_view kRecordIfCoveredNoWindowSql = LT_RECORD_IF_COVERED("");
+#undef LT_RECORD_IF_COVERED
+
+/// PostgreSQL, one statement: inserts `outbox` when the pool covers `tokens` and its window is not
+/// due. True when it inserted; false when the general path must decide (nothing written).
+Result<bool> record_if_covered_in_one_statement(ports::SqlSession& s, const PoolKey& key, std::int64_t tokens,
+                                                bool window_enabled, Clock::time_point now,
+                                                const BoundStatement& outbox) {
+    if (outbox.params.size() != 6 || outbox.sql.rfind(kOutboxInsertPrefix, 0) != 0) {
+        return fail(Errc::internal, "unexpected outbox row shape");
+    }
+    std::vector<ports::SqlValue> params(outbox.params);
+    params.emplace_back(std::string(to_string(key.type)));
+    params.emplace_back(key.owner_id);
+    params.emplace_back(key.provider);
+    params.emplace_back(tokens);
+    if (window_enabled) params.emplace_back(format_rfc3339(now));
+    auto q = s.execute(window_enabled ? kRecordIfCoveredSql : kRecordIfCoveredNoWindowSql,
+                       std::span<const ports::SqlValue>(params));
+    if (!q) return fail(q.error());
+    return q->affected == 1;
+}
+
 }  // namespace
 
 /// What the ledger and the reservations it issued share.
@@ -51,12 +88,16 @@ struct SharedQuotaLedger::Core {
             for (std::size_t i = 1; i < options.lanes; ++i) {
                 lanes.push_back(std::make_unique<GroupCommitter>(c.database(), c.max_batch(), c.after_commit()));
             }
+            for (std::size_t i = 0; i < options.durable_lanes; ++i) {
+                durable_lanes.push_back(std::make_unique<GroupCommitter>(c.database(), c.max_batch(), c.after_commit()));
+            }
         }
     }
     GroupCommitter& committer;
     const SharedLedgerOptions options;
     const bool lock;  ///< SELECT ... FOR UPDATE (PostgreSQL)
     std::vector<std::unique_ptr<GroupCommitter>> lanes;  ///< lanes beyond `committer` (PostgreSQL)
+    std::vector<std::unique_ptr<GroupCommitter>> durable_lanes;  ///< see SharedLedgerOptions::durable_lanes
     std::atomic<std::uint64_t> failed_refunds{0};
 
     /// The committer of the pool whose map_key() is `k`: always the same one for one pool.
@@ -64,6 +105,13 @@ struct SharedQuotaLedger::Core {
         if (lanes.empty()) return committer;
         const std::size_t i = std::hash<std::string>{}(k) % (lanes.size() + 1);
         return i == 0 ? committer : *lanes[i - 1];
+    }
+
+    /// The committer of a durable unit of pool `k` that locks no pool row (the pool's lane when there
+    /// are no durable lanes): always the same one for one pool.
+    GroupCommitter& durable_lane(const std::string& k) {
+        if (durable_lanes.empty()) return lane(k);
+        return *durable_lanes[std::hash<std::string>{}(k) % durable_lanes.size()];
     }
 
     /// The unit that refunds a reservation exactly once: only the transaction that deletes its row
@@ -117,12 +165,16 @@ SharedQuotaLedger::SharedQuotaLedger(ports::SqlDatabase& db, BlockingPool& block
 
 SharedQuotaLedger::~SharedQuotaLedger() {
     for (auto& lane : core_->lanes) lane->stop();
+    for (auto& lane : core_->durable_lanes) lane->stop();
 }
 
 Result<void> SharedQuotaLedger::flush_sync() {
     auto noop = [](ports::SqlSession&) -> Result<void> { return ok(); };
     if (auto r = core_->committer.submit_sync(noop); !r) return r;
     for (auto& lane : core_->lanes) {
+        if (auto r = lane->submit_sync(noop); !r) return r;
+    }
+    for (auto& lane : core_->durable_lanes) {
         if (auto r = lane->submit_sync(noop); !r) return r;
     }
     return ok();
@@ -295,8 +347,11 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::settle_partial(Reservati
         *settled = true;
         return ok();
     };
+    // The one-statement settle locks no pool row: it commits on a durable lane, so its WAL flush does
+    // not hold up the reservations queued on the pool's lane.
     std::string order = map_key(hold->reservation().key);
-    GroupCommitter& lane = core_->lane(order);
+    const bool one_statement = core_->lock && back == 0 && rows.size() == 1;
+    GroupCommitter& lane = one_statement ? core_->durable_lane(order) : core_->lane(order);
     auto op = lane.submit(std::move(work), std::move(order));
     auto committed = co_await std::move(op);
     if (!committed) {
@@ -315,6 +370,50 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::record(std::vector<Outbo
     auto op = core_->committer.submit(
         [st = std::move(statements)](ports::SqlSession& s) { return write_outbox(s, st); });
     co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<Result<void>> SharedQuotaLedger::record_if_covered(PoolKey key, std::int64_t tokens,
+                                                                         std::optional<std::int64_t> tier_cap,
+                                                                         Clock::time_point now,
+                                                                         std::vector<OutboxRow> rows) {
+    if (tokens <= 0) co_return fail(Errc::invalid_argument, "tokens must be positive");
+    key = normalized(std::move(key));
+    std::vector<BoundStatement> statements;
+    statements.reserve(rows.size());
+    for (const auto& row : rows) statements.push_back(bind_outbox_insert(row));
+    auto covered = std::make_shared<bool>(false);
+    const auto window = core_->options.quota.window;
+    GroupCommitter::Work work = [key, tokens, tier_cap, now, window, st = std::move(statements), covered,
+                                 lock = core_->lock](ports::SqlSession& s) -> Result<void> {
+        *covered = false;  // a unit re-runs alone when its batch rolled back
+        if (lock && st.size() == 1) {
+            auto one = record_if_covered_in_one_statement(s, key, tokens, window > std::chrono::milliseconds::zero(),
+                                                          now, st.front());
+            if (!one) return fail(one.error());
+            if (*one) {
+                *covered = true;
+                return ok();
+            }
+        }
+        auto loaded = load_pool_locked(s, key, false);
+        if (!loaded) return fail(loaded.error());
+        if (!*loaded) return ok();  // no pool: 402
+        PoolBalance probe = (*loaded)->balance;  // judged as reserve() would, written by nobody
+        (void)apply_window_reset(probe, key.type, tier_cap, now, window);
+        if (saturating_add(probe.allowance_remaining, probe.purchased_remaining) < tokens) return ok();
+        if (auto w = write_outbox(s, st); !w) return w;
+        *covered = true;
+        return ok();
+    };
+    // Durable (the caller answers 429 only after the usage event is committed, as before) and locking
+    // no pool row: on a durable lane. It reads the latest committed balance.
+    std::string order = map_key(key);
+    GroupCommitter& lane = core_->durable_lane(order);
+    auto op = lane.submit(std::move(work), std::move(order));
+    auto committed = co_await std::move(op);
+    if (!committed) co_return fail(committed.error());
+    if (!*covered) co_return fail(insufficient());
+    co_return ok();
 }
 
 boost::asio::awaitable<Result<PoolView>> SharedQuotaLedger::set_allowance(PoolKey key, std::int64_t allowance,

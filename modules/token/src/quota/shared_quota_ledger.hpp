@@ -53,12 +53,20 @@ struct SharedLedgerOptions {
     /// their order and two lanes never wait for one row; the lanes' transactions run at once on
     /// separate connections (keep storage.sql.pool-size above it). SQLite (one writer) uses 1.
     std::size_t lanes = 4;
+    /// PostgreSQL only: lanes of their own (connections of their own) for the durable units that lock
+    /// no pool row — a full-spend settle with one event (delete its reservation row, insert the event)
+    /// and record_if_covered (a read and an insert) — so the WAL flush they wait for never holds up
+    /// the reservations and refunds queued behind them on the pool lanes (those commit without a
+    /// flush wait). A pool's units still go to one such lane (by key). 0: everything on the pool
+    /// lanes. Keep storage.sql.pool-size above lanes + durable_lanes.
+    std::size_t durable_lanes = 2;
 };
 
 /// Thread-safe: any thread or coroutine may call every member; awaiting callers resume on their own
-/// executor. Every unit of one pool, views included, runs on that pool's group-commit lane, in the
-/// order this process queued them (a view sees a refund release() queued before it); the sweep's
-/// read runs on the database's pool.
+/// executor. Every unit of one pool that locks its row, views included, runs on that pool's
+/// group-commit lane, in the order this process queued them (a view sees a refund release() queued
+/// before it); on PostgreSQL the durable units that lock no pool row (one-statement settles,
+/// record_if_covered) run on the pool's durable lane; the sweep's read runs on the database's pool.
 class SharedQuotaLedger final : public QuotaLedger {
 public:
     /// `db`, `blocking` and `committer` must outlive the ledger and every Reservation it issued.
@@ -87,6 +95,16 @@ public:
     boost::asio::awaitable<Result<void>> settle(Reservation reservation, std::vector<OutboxRow> rows,
                                                 std::chrono::system_clock::time_point now) override;
     boost::asio::awaitable<Result<void>> record(std::vector<OutboxRow> rows) override;
+    /// True: a reservation is SQL, so the consume path asks the bucket first (a 429 then costs one
+    /// read-and-record unit instead of a reservation, its refund and the record).
+    bool bucket_first() const override { return true; }
+    /// One durable unit on the pool's lane: on PostgreSQL one statement (insert the rows only if the
+    /// pool, its window not due, covers `tokens`); else the pool is read (no lock, no write: the lazy
+    /// reset is judged on a copy) and the rows inserted only if it covers them.
+    boost::asio::awaitable<Result<void>> record_if_covered(PoolKey key, std::int64_t tokens,
+                                                           std::optional<std::int64_t> tier_cap,
+                                                           std::chrono::system_clock::time_point now,
+                                                           std::vector<OutboxRow> rows) override;
     boost::asio::awaitable<Result<PoolView>> set_allowance(PoolKey key, std::int64_t allowance,
                                                            std::optional<std::int64_t> tier_cap,
                                                            std::chrono::system_clock::time_point now,

@@ -81,6 +81,54 @@ TEST_CASE("shared ledger: a reservation debits at once and is visible to another
     }
 }
 
+TEST_CASE("shared ledger: a bucket refusal records its event only when the pool covers the request, reserving nothing") {
+    for (const auto& backend : backends()) {
+        CAPTURE(backend);
+        SharedDatabase where(backend);
+        LedgerProcess a(where, options(1h));
+        LedgerProcess b(where, options(1h));
+        const auto t0 = Clock::now();
+        const auto key = user_key();
+        CHECK(a.ledger->bucket_first());
+
+        auto none = run(a.ledger->record_if_covered(key, 1, std::nullopt, t0, {usage_row(t0)}));  // no pool: 402
+        REQUIRE_FALSE(none);
+        CHECK(none.error().code == Errc::payment_required);
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox") == 0);
+
+        fund(a, key, 10, 5, t0);
+        REQUIRE(run(b.ledger->record_if_covered(key, 15, std::nullopt, t0, {usage_row(t0)})));  // a + p = 15: 429
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox") == 1);
+        auto seen = view(a, key, t0);  // nothing reserved, nothing debited
+        CHECK(seen.allowance_remaining == 10);
+        CHECK(seen.purchased_remaining == 5);
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_reservations") == 0);
+
+        auto short_by_one = run(b.ledger->record_if_covered(key, 16, std::nullopt, t0, {usage_row(t0)}));
+        REQUIRE_FALSE(short_by_one);
+        CHECK(short_by_one.error().code == Errc::payment_required);
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox") == 1);
+
+        // Two rows take the general path; a held reservation counts as spent.
+        auto held = run(a.ledger->reserve(key, 12, std::nullopt, t0));
+        REQUIRE(held);
+        auto over = run(b.ledger->record_if_covered(key, 4, std::nullopt, t0, {usage_row(t0), usage_row(t0)}));
+        REQUIRE_FALSE(over);
+        CHECK(over.error().code == Errc::payment_required);
+        REQUIRE(run(b.ledger->record_if_covered(key, 3, std::nullopt, t0, {usage_row(t0), usage_row(t0)})));
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox") == 3);
+        REQUIRE(run(a.ledger->settle(std::move(*held), {}, t0)));
+
+        // A window that is due is judged refilled (as reserve() would), and left unwritten.
+        const auto later = t0 + 2h;
+        auto spent = run(b.ledger->record_if_covered(key, 4, std::nullopt, t0, {usage_row(t0)}));
+        REQUIRE_FALSE(spent);  // 3 left in this window
+        REQUIRE(run(b.ledger->record_if_covered(key, 13, std::nullopt, later, {usage_row(later)})));
+        CHECK(a.scalar("SELECT allowance_remaining FROM token_pools") == 0);
+        CHECK(a.scalar("SELECT COUNT(*) FROM token_outbox") == 4);
+    }
+}
+
 TEST_CASE("shared ledger: a reservation dropped without settle is refunded and a second settle is refused") {
     for (const auto& backend : backends()) {
         CAPTURE(backend);

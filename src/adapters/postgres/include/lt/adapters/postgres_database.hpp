@@ -86,8 +86,11 @@ public:
     boost::asio::awaitable<lt::Result<void>> transact(
         std::function<lt::Result<void>(lt::ports::SqlSession&)> fn) override;
 
-    /// The same, blocking the calling thread (start-up, CLI, tests; never an I/O thread). Called from
-    /// inside a transaction body of this database it fails with Errc::internal instead of deadlocking.
+    /// The same, blocking the calling thread (start-up, CLI, tests, group-commit lanes; never an I/O
+    /// thread). When a connection is idle the transaction runs on the CALLING thread with that
+    /// connection borrowed from its pool thread (no hand-off to the pool thread and back: the caller
+    /// blocks anyway); otherwise it is queued like transact(). Called from inside a transaction body
+    /// of this database it fails with Errc::internal instead of deadlocking.
     lt::Result<void> transact_sync(std::function<lt::Result<void>(lt::ports::SqlSession&)> fn) override;
 
     /// Runs a multi-statement script (simple query protocol) inside `session`, which must come from
@@ -104,9 +107,13 @@ private:
         std::function<void(lt::Result<void>)> done;
         std::chrono::steady_clock::time_point deadline;
     };
-    /// A pool slot: its connection (used only by its own thread) and its reconnection schedule.
+    /// A pool slot: its connection (used by its own thread, or by a transact_sync() caller that
+    /// borrowed it) and its reconnection schedule. `busy` and `borrowed` change under mutex_.
     struct Slot {
         std::unique_ptr<PostgresConnection> conn;
+        bool busy = false;      ///< the slot's thread is using the connection (job, reconnect, idle check)
+        bool borrowed = false;  ///< a transact_sync() caller runs a transaction on it
+        std::condition_variable returned;  ///< the slot's thread waits here while the slot is borrowed
         std::chrono::steady_clock::time_point next_attempt{};
         std::chrono::milliseconds backoff{0};
         std::string last_error;
@@ -121,6 +128,10 @@ private:
     /// Forgets `slot`'s broken connection (reconnects at once on next use, then with backoff).
     void drop(Slot& slot, std::string why);
     lt::Result<void> run_job(Slot& slot, Job& job);
+    /// An idle connected slot marked borrowed, or null (none idle, or stopping).
+    Slot* borrow();
+    /// Ends a borrow and wakes the slot's thread.
+    void give_back(Slot& slot);
 
     const std::string url_;  ///< never logged (may hold a password)
     const PostgresOptions opts_;
