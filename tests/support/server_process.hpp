@@ -185,14 +185,15 @@ private:
     bool wait_ready() {
         using namespace std::chrono_literals;
         for (int i = 0; i < 300; ++i) {
-            try {
-                if (http_call(port_, "GET", "/actuator/health").status == 200 && child_listens()) return true;
-            } catch (const std::exception&) {
-            }
             int status = 0;
             if (::waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = -1;
                 return false;
+            }
+            // Only the child's own socket is asked (another process may hold the port meanwhile).
+            try {
+                if (child_listens() && http_call(port_, "GET", "/actuator/health").status == 200) return true;
+            } catch (const std::exception&) {
             }
             std::this_thread::sleep_for(50ms);
         }
