@@ -168,7 +168,9 @@ struct UpstreamClient::Impl {
                 if (now - (*it)->idle_since > pool.idle_ttl) {
                     expired.push_back(std::move(*it));
                     it = idle.erase(it);
-                } else if (!found && (*it)->ex == ex) {
+                } else if (!found && &asio::query((*it)->ex, asio::execution::context) == &asio::query(ex, asio::execution::context)) {
+                    // Same I/O thread (io_context); executors themselves differ per client connection
+                    // (each carries its request scope: lt/core/request_scope.hpp).
                     found = std::move(*it);
                     it = idle.erase(it);
                 } else {

@@ -114,6 +114,13 @@ void KafkaConsumerGroup::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_parti
         tps.emplace_back(partitions->elems[i].topic, partitions->elems[i].partition);
     }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        // An assignment that arrives while the consumer closes is not taken: rd_kafka_assign can then
+        // wait forever (librdkafka issues 4527, 4884), and a closing member hands everything back anyway.
+        // The close stays bounded by options_.close_timeout. (Called with poll_mutex_ held, as closed_ is.)
+        if (closed_) {
+            logger->info("kafka group {} skips an assignment of {} partition(s) while closing", group_, tps.size());
+            return;
+        }
         {
             std::lock_guard lock(mutex_);
             for (const auto& tp : tps) assigned_[tp] = Partition{};
