@@ -321,17 +321,7 @@ Result<std::size_t> OutboxRelay::publish_pass() {
     std::size_t sent = 0;
     std::optional<Error> append_error;
     for (auto& row : rows) {
-        const bool usage = row.aggregate_type == kUsageAggregateType;
-        const std::string& topic = usage ? options_.usage_topic : options_.purchase_topic;
-        const std::string& key = row.aggregate_id.empty() ? row.id : row.aggregate_id;
-        Result<ports::EventRecord> appended = fail(Errc::internal, "append did not run");
-        try {
-            appended = log_.append(topic, key, std::move(row.payload));
-        } catch (const std::exception& e) {
-            appended = fail(Errc::internal, std::string("event log append threw: ") + e.what());
-        } catch (...) {
-            appended = fail(Errc::internal, "event log append threw");
-        }
+        auto appended = append_row(row);
         if (!appended) {
             append_error = std::move(appended.error());
             break;
@@ -478,6 +468,19 @@ constexpr std::string_view kCursorExpiredSql =
 
 }  // namespace
 
+Result<ports::EventRecord> OutboxRelay::append_row(Row& row) {
+    const bool usage = row.aggregate_type == kUsageAggregateType;
+    const std::string& topic = usage ? options_.usage_topic : options_.purchase_topic;
+    const std::string& key = row.aggregate_id.empty() ? row.id : row.aggregate_id;
+    try {
+        return log_.append(topic, key, std::move(row.payload));
+    } catch (const std::exception& e) {
+        return fail(Errc::internal, std::string("event log append threw: ") + e.what());
+    } catch (...) {
+        return fail(Errc::internal, "event log append threw");
+    }
+}
+
 Result<std::size_t> OutboxRelay::publish_cursor_pass() {
     std::vector<Row> rows;
     rows.reserve(options_.batch_size);
@@ -506,16 +509,7 @@ Result<std::size_t> OutboxRelay::publish_cursor_pass() {
     std::optional<Error> append_error;
     for (auto& row : rows) {
         const bool is_usage = row.aggregate_type == kUsageAggregateType;
-        const std::string& topic = is_usage ? options_.usage_topic : options_.purchase_topic;
-        const std::string& key = row.aggregate_id.empty() ? row.id : row.aggregate_id;
-        Result<ports::EventRecord> appended = fail(Errc::internal, "append did not run");
-        try {
-            appended = log_.append(topic, key, std::move(row.payload));
-        } catch (const std::exception& e) {
-            appended = fail(Errc::internal, std::string("event log append threw: ") + e.what());
-        } catch (...) {
-            appended = fail(Errc::internal, "event log append threw");
-        }
+        auto appended = append_row(row);
         if (!appended) {
             append_error = std::move(appended.error());
             break;

@@ -126,6 +126,8 @@ private:
 
     void run();
     Result<std::size_t> publish_pass();
+    /// Appends one row to its topic (keyed by its aggregate); an exception of the log is an error.
+    Result<ports::EventRecord> append_row(Row& row);
     Result<void> mark_published(const std::vector<Row>& rows, std::size_t count, bool full_batch);
     Result<std::size_t> purge_chunk(const std::string& cutoff);
     void set_backlog(std::int64_t value);
