@@ -68,8 +68,7 @@ public:
     ~ServerProcess() {
         if (pid_ > 0) {
             ::kill(pid_, SIGTERM);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
+            terminate_within(std::chrono::seconds(30));
         }
     }
     ServerProcess(const ServerProcess&) = delete;
@@ -104,13 +103,29 @@ public:
     /// SIGTERM and wait for a clean exit.
     void stop() {
         ::kill(pid_, SIGTERM);
-        int status = 0;
-        REQUIRE(::waitpid(pid_, &status, 0) == pid_);
-        pid_ = -1;
-        CHECK(WIFEXITED(status));
+        const int status = terminate_within(std::chrono::seconds(30));
+        CHECK_MESSAGE(WIFEXITED(status), "the server did not exit cleanly on SIGTERM within 30 s; see "
+                                             << (dir_ / log_name_).string());
     }
 
 private:
+    /// Reaps the child, SIGKILL-ing it when it has not ended within `limit` (a hung shutdown must not
+    /// hang the test). Returns its wait status.
+    int terminate_within(std::chrono::seconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        int status = 0;
+        while (::waitpid(pid_, &status, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                ::kill(pid_, SIGKILL);
+                ::waitpid(pid_, &status, 0);
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        pid_ = -1;
+        return status;
+    }
+
     void spawn() {
         std::vector<std::string> args = spec_.launcher;
         args.push_back(std::string(LT_BINARY_DIR) + "/leaky-tokens");
