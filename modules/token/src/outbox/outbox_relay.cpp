@@ -97,6 +97,22 @@ std::string take_text(ports::SqlValue& v) {
     return {};
 }
 
+/// Appends the outbox rows of a `SELECT seq, id, aggregate_type, aggregate_id, payload` to `out`.
+template <class SqlRows, class Row>
+Result<void> decode_rows(SqlRows& rows, std::vector<Row>& out) {
+    for (auto& r : rows) {
+        if (r.size() < 5) return fail(Errc::internal, "outbox select returned too few columns");
+        Row row;
+        row.seq = ports::as_int(r[0]).value_or(0);
+        row.id = take_text(r[1]);
+        row.aggregate_type = take_text(r[2]);
+        row.aggregate_id = take_text(r[3]);
+        row.payload = take_text(r[4]);
+        out.push_back(std::move(row));
+    }
+    return ok();
+}
+
 }  // namespace
 
 /// One unpublished row as read by a pass.
@@ -298,17 +314,7 @@ Result<std::size_t> OutboxRelay::publish_pass() {
         if (claimed->affected == 0) return ok();
         auto q = s.execute(kSelectSql, {owner, until});
         if (!q) return fail(q.error());
-        for (auto& r : q->rows) {
-            if (r.size() < 5) return fail(Errc::internal, "outbox select returned too few columns");
-            Row row;
-            row.seq = ports::as_int(r[0]).value_or(0);
-            row.id = take_text(r[1]);
-            row.aggregate_type = take_text(r[2]);
-            row.aggregate_id = take_text(r[3]);
-            row.payload = take_text(r[4]);
-            rows.push_back(std::move(row));
-        }
-        return ok();
+        return decode_rows(q->rows, rows);
     });
     if (!selected) return fail(selected.error());
     if (rows.empty()) {
@@ -489,17 +495,7 @@ Result<std::size_t> OutboxRelay::publish_cursor_pass() {
         auto q = s.execute(kCursorSelectSql,
                            {SqlValue(cursor_), SqlValue(static_cast<std::int64_t>(options_.batch_size))});
         if (!q) return fail(q.error());
-        for (auto& r : q->rows) {
-            if (r.size() < 5) return fail(Errc::internal, "outbox select returned too few columns");
-            Row row;
-            row.seq = ports::as_int(r[0]).value_or(0);
-            row.id = take_text(r[1]);
-            row.aggregate_type = take_text(r[2]);
-            row.aggregate_id = take_text(r[3]);
-            row.payload = take_text(r[4]);
-            rows.push_back(std::move(row));
-        }
-        return ok();
+        return decode_rows(q->rows, rows);
     });
     if (!selected) return fail(selected.error());
 
