@@ -12,6 +12,8 @@
 # plus LT_TEST_SERVERS_DIR, LT_TEST_POSTGRES_PORT, LT_TEST_REDIS_PORT, LT_TEST_REDIS_PID used by `stop`.
 # The env file's location can be changed with LT_TEST_SERVERS_ENV (default: <repo>/build/test-servers.env).
 # PostgreSQL keeps fsync on (durable, as in production); authentication is `trust` on loopback only.
+# LT_TEST_PG_OPTIONS adds server options, e.g. "-c shared_preload_libraries=pg_stat_statements" to
+# profile the statements of a benchmark (scripts/bench/consume.sh --profile production).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -96,7 +98,7 @@ wait_for() {  # description command...
 start_pg() {  # dir port
     # Loopback only, unix socket in the temp dir; fsync/synchronous_commit keep their durable defaults.
     as_pg "$pg_bin/pg_ctl" -D "$1/pg" -l "$1/postgres.log" -w -t 30 \
-        -o "-p $2 -k $1 -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null \
+        -o "-p $2 -k $1 -c listen_addresses=127.0.0.1 -c max_connections=300 ${LT_TEST_PG_OPTIONS:-}" start >/dev/null \
         || { cat "$1/postgres.log" >&2; exit 1; }
     wait_for "PostgreSQL" pg_answers "$2"
 }

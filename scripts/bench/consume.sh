@@ -620,6 +620,12 @@ if [[ "$PROFILE" == production ]]; then
     echo "- PostgreSQL database $db after the runs (pg_stat_database): $(psql "$PG_BASE/$db" -XAtF' ' -c \
       "SELECT 'commits ' || xact_commit || ', rollbacks ' || xact_rollback || ', deadlocks ' || deadlocks FROM pg_stat_database WHERE datname = current_database()" 2>/dev/null || echo unavailable)"
   done
+  if [[ "${LT_TEST_PG_OPTIONS:-}" == *pg_stat_statements* ]]; then
+    # Profiling run: the statements by total server time (calls, µs per call, rows per call).
+    psql "$PG_BASE/lt_bench_open" -X -q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 || true
+    echo "- PostgreSQL statements by total time, lt_bench_open (pg_stat_statements):"
+    psql "$PG_BASE/lt_bench_open" -XAtF' | ' -c "SELECT round(s.total_exec_time)::bigint || ' ms', s.calls || ' calls', round(1000 * s.mean_exec_time)::bigint || ' µs/call', round(s.rows::numeric / greatest(s.calls, 1), 1) || ' rows/call', left(regexp_replace(s.query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = 'lt_bench_open' ORDER BY s.total_exec_time DESC LIMIT 15" 2>/dev/null | sed 's/^/  - /' || echo "  unavailable"
+  fi
 fi
 echo "- response body bytes (probe): leaky-tokens consume ${BODY_BYTES[ours-open]}, nginx canned ${BODY_BYTES[nginx-open]}, leaky-tokens stub chat ${BODY_BYTES[ours-chat]}"
 echo "- setup (not measured): $USERS_LABEL + 2 registered, keyed and funded in $SEED_SECONDS s"

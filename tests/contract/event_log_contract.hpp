@@ -189,6 +189,49 @@ TEST_CASE_TEMPLATE_DEFINE("event log keeps the order of records with the same ke
     CHECK(sorted_values(got) == sorted_values(stored));
 }
 
+TEST_CASE_TEMPLATE_DEFINE("event log append_batch stores a batch in order and answers each record", H, lt_el_batch) {
+    auto h = make_event_log_harness<H>();
+    if (!h) return;
+    auto& log = h->log();
+    const std::string topic = h->name("batched");
+    const std::string other = h->name("batched-other");
+    const std::string group = h->name("reader");
+    REQUIRE(log.create_topic(topic, 3).has_value());
+    REQUIRE(log.create_topic(other, 1).has_value());
+    // Two topics in one batch, keys spread over partitions, values numbered in batch order.
+    std::vector<std::string> keys;
+    for (int i = 0; i < 60; ++i) keys.push_back(numbered("k", i % 4));
+    std::vector<lt::ports::EventLog::Append> batch;
+    for (int i = 0; i < 60; ++i) {
+        batch.push_back({i % 10 == 9 ? std::string_view(other) : std::string_view(topic), keys[static_cast<std::size_t>(i)],
+                         numbered(keys[static_cast<std::size_t>(i)] + ":", i)});
+    }
+    auto results = log.append_batch(batch);
+    REQUIRE(results.size() == 60);
+    std::map<std::pair<std::string, int>, std::int64_t> last_offset;
+    std::vector<lt::ports::EventRecord> in_topic;
+    for (int i = 0; i < 60; ++i) {
+        const auto& r = results[static_cast<std::size_t>(i)];
+        REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+        CHECK(r->topic == (i % 10 == 9 ? other : topic));
+        CHECK(r->key == keys[static_cast<std::size_t>(i)]);
+        CHECK(r->value == numbered(keys[static_cast<std::size_t>(i)] + ":", i));
+        // Offsets grow in batch order within each partition.
+        const auto where = std::make_pair(r->topic, r->partition);
+        if (auto it = last_offset.find(where); it != last_offset.end()) CHECK(r->offset > it->second);
+        last_offset[where] = r->offset;
+        if (r->topic == topic) in_topic.push_back(*r);
+    }
+    const auto got = collect(log, topic, group, in_topic.size(), H::kPatience, 11);
+    CHECK(sorted_values(got) == sorted_values(in_topic));
+    std::map<std::string, int> last_seq;
+    for (const auto& record : got) {
+        const int seq = std::stoi(record.value.substr(record.value.find(':') + 1));
+        if (auto seen = last_seq.find(record.key); seen != last_seq.end()) CHECK(seq > seen->second);
+        last_seq[record.key] = seq;
+    }
+}
+
 TEST_CASE_TEMPLATE_DEFINE("event log delivers each record once to a group that starts after the appends", H,
                           lt_el_once) {
     auto h = make_event_log_harness<H>();
@@ -351,6 +394,7 @@ TEST_CASE_TEMPLATE_DEFINE("poll returns as soon as a record arrives", H, lt_el_w
     TEST_CASE_TEMPLATE_INVOKE(lt_el_create, Harness);      \
     TEST_CASE_TEMPLATE_INVOKE(lt_el_partition, Harness);   \
     TEST_CASE_TEMPLATE_INVOKE(lt_el_order, Harness);       \
+    TEST_CASE_TEMPLATE_INVOKE(lt_el_batch, Harness);       \
     TEST_CASE_TEMPLATE_INVOKE(lt_el_once, Harness);        \
     TEST_CASE_TEMPLATE_INVOKE(lt_el_groups, Harness);      \
     TEST_CASE_TEMPLATE_INVOKE(lt_el_split, Harness);       \

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +36,41 @@ public:
     /// partition). Returns the stored record (partition, offset). Records with the same key keep
     /// their order.
     virtual Result<EventRecord> append(std::string_view topic, std::string_view key, std::string value) = 0;
+
+    /// One record of append_batch(): `topic` and `key` must stay valid during the call.
+    struct Append {
+        std::string_view topic;
+        std::string_view key;
+        std::string value;
+    };
+
+    /// Appends `records` in order (as append() would, one after the other) and returns one result per
+    /// record, in the same order. Records with the same key keep their order. A log that can have many
+    /// records in flight at once (Kafka) sends them all before it waits for their acknowledgements, so
+    /// a batch costs about one round trip; after a failure, later records may or may not be stored
+    /// (callers that need a prefix count successes up to the first failure and send the rest again).
+    /// Blocking like append(). The default calls append() for each record, stopping at the first failure
+    /// (an exception counts as one, Errc::internal; the remaining records report Errc::unavailable).
+    virtual std::vector<Result<EventRecord>> append_batch(std::span<Append> records) {
+        std::vector<Result<EventRecord>> out;
+        out.reserve(records.size());
+        bool failed = false;
+        for (auto& r : records) {
+            if (failed) {
+                out.push_back(fail(Errc::unavailable, "not sent: an earlier record of the batch failed"));
+                continue;
+            }
+            try {
+                out.push_back(append(r.topic, r.key, std::move(r.value)));
+            } catch (const std::exception& e) {
+                out.push_back(fail(Errc::internal, std::string("event log append threw: ") + e.what()));
+            } catch (...) {
+                out.push_back(fail(Errc::internal, "event log append threw"));
+            }
+            failed = !out.back();
+        }
+        return out;
+    }
 
     /// Up to `max` records of `topic` for consumer `group`, from the group's fetch position, waiting up
     /// to `wait` when there are none. Each record goes to one poller of the group.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
+#include <span>
 #include <utility>
 
 #include <spdlog/logger.h>
@@ -285,49 +287,92 @@ Result<rd_kafka_topic_t*> KafkaEventLog::remember_topic(const std::string& topic
 }
 
 Result<ports::EventRecord> KafkaEventLog::append(std::string_view topic, std::string_view key, std::string value) {
-    if (topic.empty()) return fail(Errc::invalid_argument, "topic name is empty");
+    Append one{topic, key, std::move(value)};
+    auto r = append_batch(std::span<Append>(&one, 1));
+    return std::move(r.front());
+}
+
+std::vector<Result<ports::EventRecord>> KafkaEventLog::append_batch(std::span<Append> records) {
+    std::vector<Result<ports::EventRecord>> out;
+    out.reserve(records.size());
+    // Every record is produced before any delivery report is awaited: librdkafka sends what is queued
+    // together, so a batch costs about one round trip (linger.ms stays 0). The first record that
+    // cannot be produced ends the batch: the rest are not produced (a later one of the same key must
+    // not overtake it).
+    std::vector<std::shared_ptr<Delivery>> deliveries;
+    deliveries.reserve(records.size());
+    std::optional<Error> produce_error;
+    const auto deadline = Steady::now() + options_.timeout + kReportGrace;
     try {
-        if (auto ensured = ensure_topic(topic); !ensured) return fail(ensured.error());
-        const std::string name(topic);
-        rd_kafka_topic_t* handle = nullptr;
-        {
-            std::lock_guard lock(topics_mutex_);
-            handle = known_topics_.find(name)->second;
-        }
-        auto delivery = std::make_shared<Delivery>();
-        const auto deadline = Steady::now() + options_.timeout + kReportGrace;
-        for (;;) {
-            auto* holder = new std::shared_ptr<Delivery>(delivery);
-            const auto e = rd_kafka_producev(
-                producer_->rk, RD_KAFKA_V_RKT(handle), RD_KAFKA_V_KEY(key.data(), key.size()),
-                RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_OPAQUE(holder), RD_KAFKA_V_END);
-            if (!e) break;
-            delete holder;
-            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || Steady::now() >= deadline) {
-                return fail(kafka::kafka_error(e, "kafka produce to " + name));
+        for (auto& record : records) {
+            if (record.topic.empty()) {
+                produce_error = Error{Errc::invalid_argument, "topic name is empty"};
+                break;
             }
-            std::this_thread::sleep_for(milliseconds(5));  // the service thread drains the queue
+            if (auto ensured = ensure_topic(record.topic); !ensured) {
+                produce_error = ensured.error();
+                break;
+            }
+            const std::string name(record.topic);
+            rd_kafka_topic_t* handle = nullptr;
+            {
+                std::lock_guard lock(topics_mutex_);
+                handle = known_topics_.find(name)->second;
+            }
+            auto delivery = std::make_shared<Delivery>();
+            for (;;) {
+                auto* holder = new std::shared_ptr<Delivery>(delivery);
+                const auto e = rd_kafka_producev(
+                    producer_->rk, RD_KAFKA_V_RKT(handle), RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
+                    RD_KAFKA_V_VALUE(record.value.data(), record.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_OPAQUE(holder), RD_KAFKA_V_END);
+                if (!e) break;
+                delete holder;
+                if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || Steady::now() >= deadline) {
+                    produce_error = kafka::kafka_error(e, "kafka produce to " + name);
+                    break;
+                }
+                std::this_thread::sleep_for(milliseconds(5));  // the service thread drains the queue
+            }
+            if (produce_error) break;
+            deliveries.push_back(std::move(delivery));
         }
-        std::unique_lock lock(delivery->mutex);
-        if (!delivery->done_cv.wait_until(lock, deadline, [&] { return delivery->done; })) {
-            return fail(Errc::unavailable, "kafka delivery to " + name + " not confirmed within " +
-                                               std::to_string(options_.timeout.count()) + " ms");
+    } catch (const std::exception& e) {
+        produce_error = Error{Errc::internal, std::string("append failed: ") + e.what()};
+    }
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (i >= deliveries.size()) {
+            if (i == deliveries.size() && produce_error) {
+                out.push_back(fail(*produce_error));
+            } else {
+                out.push_back(fail(Errc::unavailable, "not sent: an earlier record of the batch failed"));
+            }
+            continue;
         }
-        if (delivery->err) return fail(kafka::kafka_error(delivery->err, "kafka delivery to " + name));
+        auto& delivery = *deliveries[i];
+        const std::string name(records[i].topic);
+        std::unique_lock lock(delivery.mutex);
+        if (!delivery.done_cv.wait_until(lock, deadline, [&] { return delivery.done; })) {
+            out.push_back(fail(Errc::unavailable, "kafka delivery to " + name + " not confirmed within " +
+                                                      std::to_string(options_.timeout.count()) + " ms"));
+            continue;
+        }
+        if (delivery.err) {
+            out.push_back(fail(kafka::kafka_error(delivery.err, "kafka delivery to " + name)));
+            continue;
+        }
         ports::EventRecord stored;
         stored.topic = name;
-        stored.partition = delivery->partition;
-        stored.offset = delivery->offset;
-        stored.key = std::string(key);
-        stored.value = std::move(value);
-        stored.timestamp = delivery->timestamp_ms >= 0
-                               ? std::chrono::system_clock::time_point(milliseconds(delivery->timestamp_ms))
+        stored.partition = delivery.partition;
+        stored.offset = delivery.offset;
+        stored.key = std::string(records[i].key);
+        stored.value = std::move(records[i].value);
+        stored.timestamp = delivery.timestamp_ms >= 0
+                               ? std::chrono::system_clock::time_point(milliseconds(delivery.timestamp_ms))
                                : std::chrono::system_clock::now();
-        return stored;
-    } catch (const std::exception& e) {
-        return fail(Errc::internal, std::string("append failed: ") + e.what());
+        out.push_back(std::move(stored));
     }
+    return out;
 }
 
 Result<KafkaConsumerGroup*> KafkaEventLog::group_for(std::string_view group) {

@@ -254,6 +254,21 @@ public:
         end_span(span, r);
         return r;
     }
+    std::vector<Result<ports::EventRecord>> append_batch(std::span<Append> records) override {
+        const auto start = Steady::now();
+        auto span = store_span(tracer_, "events append_batch", system_);
+        auto r = inner_->append_batch(records);
+        Result<void> all = ok();
+        for (const auto& one : r) {
+            if (!one) {
+                all = fail(one.error());
+                break;
+            }
+        }
+        append_.observe(all, start);
+        end_span(span, all);
+        return r;
+    }
     Result<std::vector<ports::EventRecord>> poll(std::string_view topic, std::string_view group, std::size_t max,
                                                  std::chrono::milliseconds wait) override {
         auto r = inner_->poll(topic, group, max, wait);

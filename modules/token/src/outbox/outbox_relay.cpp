@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "lt/core/time.hpp"
+#include "outbox/outbox_rows.hpp"
 
 namespace lt::token {
 
 using ports::SqlValue;
 using Steady = std::chrono::steady_clock;
+using outbox_detail::decode_rows;
 
 namespace {
 
@@ -23,9 +25,6 @@ namespace {
 constexpr std::size_t kMarkChunk = 64;
 /// Rows deleted per purge transaction: short transactions keep the writers of other modules moving.
 constexpr std::int64_t kPurgeChunk = 2000;
-/// A full batch refreshes the backlog with a COUNT at most this often (counting a long backlog costs
-/// time proportional to it); in between the gauge is decremented by what was published.
-constexpr auto kBacklogCountPeriod = std::chrono::seconds(1);
 
 // A pass first claims up to batch-size unpublished rows nobody else holds (no claim, an expired one,
 // or this relay's own from a failed pass), then reads back exactly the rows it claimed. The claim
@@ -51,7 +50,6 @@ constexpr std::string_view kClaimSqlPostgres =
 constexpr std::string_view kSelectSql =
     "SELECT seq, id, aggregate_type, aggregate_id, payload FROM token_outbox "
     "WHERE claim_owner = $1 AND claim_until = $2 AND published_at IS NULL ORDER BY seq";
-constexpr std::string_view kCountSql = "SELECT COUNT(*) FROM token_outbox WHERE published_at IS NULL";
 constexpr std::string_view kPurgeSql =
     "DELETE FROM token_outbox WHERE seq IN "
     "(SELECT seq FROM token_outbox WHERE published_at < $1 LIMIT $2)";
@@ -92,37 +90,7 @@ double lag_of(std::int64_t oldest_ms) {
     return std::max<double>(0, static_cast<double>(now - oldest_ms) / 1000.0);
 }
 
-std::string take_text(ports::SqlValue& v) {
-    if (auto* s = std::get_if<std::string>(&v)) return std::move(*s);
-    return {};
-}
-
-/// Appends the outbox rows of a `SELECT seq, id, aggregate_type, aggregate_id, payload` to `out`.
-template <class SqlRows, class Row>
-Result<void> decode_rows(SqlRows& rows, std::vector<Row>& out) {
-    for (auto& r : rows) {
-        if (r.size() < 5) return fail(Errc::internal, "outbox select returned too few columns");
-        Row row;
-        row.seq = ports::as_int(r[0]).value_or(0);
-        row.id = take_text(r[1]);
-        row.aggregate_type = take_text(r[2]);
-        row.aggregate_id = take_text(r[3]);
-        row.payload = take_text(r[4]);
-        out.push_back(std::move(row));
-    }
-    return ok();
-}
-
 }  // namespace
-
-/// One unpublished row as read by a pass.
-struct OutboxRelay::Row {
-    std::int64_t seq = 0;
-    std::string id;
-    std::string aggregate_type;
-    std::string aggregate_id;  ///< empty when NULL
-    std::string payload;
-};
 
 OutboxRelay::OutboxRelay(ports::SqlDatabase& db, ports::EventLog& log, Clock& clock, MetricsRegistry* metrics,
                          Logger logger, OutboxOptions options)
@@ -134,6 +102,10 @@ OutboxRelay::OutboxRelay(ports::SqlDatabase& db, ports::EventLog& log, Clock& cl
       owner_(new_uuid()) {
     cursor_mode_ = options_.delete_consumed && db_.dialect() == "sqlite" && !log_.durable() &&
                    log_.consumed_by_all(options_.usage_topic, 0).has_value();
+    locked_mode_ = !cursor_mode_ && db_.dialect() == "postgres";
+    // A durable log (Kafka) keeps what it acknowledged for its consumers: the row has done its job.
+    // A log in memory does not: the row is stamped and kept, and sent again after a restart.
+    delete_published_ = locked_mode_ && options_.delete_consumed && log_.durable();
     if (metrics) {
         backlog_gauge_ = &metrics->gauge("token_outbox_backlog", "Outbox rows not yet published").labels({});
         auto& published = metrics->counter("token_outbox_published_total", "Outbox rows published, by topic",
@@ -280,7 +252,7 @@ Result<std::size_t> OutboxRelay::publish_once() {
     passes_.fetch_add(1, std::memory_order_relaxed);
     Result<std::size_t> result = fail(Errc::internal, "outbox pass did not run");
     try {
-        result = cursor_mode_ ? publish_cursor_pass() : publish_pass();
+        result = cursor_mode_ ? publish_cursor_pass() : locked_mode_ ? publish_locked_pass() : publish_pass();
     } catch (const std::exception& e) {
         result = fail(Errc::internal, std::string("outbox pass threw: ") + e.what());
     } catch (...) {
@@ -326,42 +298,51 @@ Result<std::size_t> OutboxRelay::publish_pass() {
     // earlier one (of the same saga, in particular).
     std::size_t sent = 0;
     std::optional<Error> append_error;
-    for (auto& row : rows) {
-        auto appended = append_row(row);
-        if (!appended) {
-            append_error = std::move(appended.error());
+    auto appended = append_rows(rows);
+    for (auto& one : appended) {
+        if (!one) {
+            append_error = std::move(one.error());
             break;
         }
         ++sent;
     }
 
-    const bool full = rows.size() >= options_.batch_size;
-    if (auto marked = mark_published(rows, sent, full && !append_error); !marked) {
+    if (auto marked = mark_published(rows, sent); !marked) {
         // The rows sent are sent again by a later pass: at-least-once.
         return fail(Error{marked.error().code, "outbox rows sent but not stamped: " + marked.error().message});
     }
-    if (sent > 0) {
-        std::size_t usage = 0;
-        for (std::size_t i = 0; i < sent; ++i) usage += rows[i].aggregate_type == kUsageAggregateType ? 1 : 0;
-        if (published_usage_ && usage > 0) published_usage_->inc(static_cast<double>(usage));
-        if (published_purchase_ && sent > usage) published_purchase_->inc(static_cast<double>(sent - usage));
-        published_.fetch_add(sent, std::memory_order_relaxed);
-    }
+    count_published(rows, sent);
     if (append_error) {
         return fail(Error{append_error->code, "event log append failed: " + append_error->message});
     }
     return sent;
 }
 
-Result<void> OutboxRelay::mark_published(const std::vector<Row>& rows, std::size_t count, bool full_batch) {
+bool OutboxRelay::count_due(std::size_t read, std::size_t sent) const {
     // Backlog: a short batch sent whole leaves nothing behind (rows committed since wake the relay
     // again); a full one counts now and then; after a failure count always.
-    const auto now = Steady::now();
-    const bool failed = count < rows.size();
-    const bool count_now = failed || (full_batch && now - last_count_ >= kBacklogCountPeriod);
-    if (count == 0 && !count_now) return ok();
+    const bool failed = sent < read;
+    const bool full = read >= options_.batch_size;
+    return failed || (full && Steady::now() - last_count_ >= kBacklogCountPeriod);
+}
+
+void OutboxRelay::after_pass(std::size_t read, std::size_t sent, std::optional<std::int64_t> counted) {
+    if (counted) {
+        last_count_ = Steady::now();
+        set_backlog(*counted);
+    } else if (read >= options_.batch_size) {
+        set_backlog(std::max<std::int64_t>(0, backlog_.load(std::memory_order_relaxed) -
+                                                  static_cast<std::int64_t>(sent)));
+    } else {
+        set_backlog(0);
+    }
+}
+
+Result<void> OutboxRelay::mark_published(const std::vector<Row>& rows, std::size_t count) {
+    const bool count_now = count_due(rows.size(), count);
     std::optional<std::int64_t> counted;
     auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
+        counted.reset();
         if (count > 0) {
             const SqlValue stamp(format_rfc3339(clock_.now()));
             std::vector<SqlValue> params;
@@ -375,22 +356,14 @@ Result<void> OutboxRelay::mark_published(const std::vector<Row>& rows, std::size
             }
         }
         if (count_now) {
-            auto c = s.execute(kCountSql);
+            auto c = s.execute(kUnpublishedCountSql);
             if (!c) return fail(c.error());
             if (!c->rows.empty() && !c->rows[0].empty()) counted = ports::as_int(c->rows[0][0]);
         }
         return ok();
     });
     if (!r) return r;
-    if (counted) {
-        last_count_ = now;
-        set_backlog(*counted);
-    } else if (full_batch) {
-        set_backlog(std::max<std::int64_t>(0, backlog_.load(std::memory_order_relaxed) -
-                                                  static_cast<std::int64_t>(count)));
-    } else {
-        set_backlog(0);
-    }
+    after_pass(rows.size(), count, counted);
     return ok();
 }
 
@@ -453,163 +426,38 @@ void OutboxRelay::measure_lag() {
     if (r) oldest_unpublished_ms_->store(oldest);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Cursor mode (see the header): no claim, no stamp; rows every consumer committed are deleted.
-
-namespace {
-
-/// Rows read per cursor pass: every row after the cursor, oldest first.
-constexpr std::string_view kCursorSelectSql =
-    "SELECT seq, id, aggregate_type, aggregate_id, payload FROM token_outbox WHERE seq > $1 ORDER BY seq LIMIT $2";
-constexpr std::string_view kCursorCountSql = "SELECT COUNT(*) FROM token_outbox WHERE seq > $1";
-/// The rows up to a seq every consumer has: a range of the primary key (above the rows no longer
-/// tracked, which only the retention deletes).
-constexpr std::string_view kCursorDeleteSql = "DELETE FROM token_outbox WHERE seq <= $1 AND seq > $2";
-/// Rows sent and tracked until consumed at most (memory bound when a topic's consumer is far behind
-/// or absent): beyond it the oldest go untracked and only the retention deletes them.
-constexpr std::size_t kMaxTracked = 1'000'000;
-/// Retention of rows sent that no consumer group reads: the newest such seq past the cutoff.
-constexpr std::string_view kCursorExpiredSql =
-    "SELECT MAX(seq) FROM token_outbox WHERE seq <= $1 AND created_at < $2";
-
-}  // namespace
-
-Result<ports::EventRecord> OutboxRelay::append_row(Row& row) {
-    const bool usage = row.aggregate_type == kUsageAggregateType;
-    const std::string& topic = usage ? options_.usage_topic : options_.purchase_topic;
-    const std::string& key = row.aggregate_id.empty() ? row.id : row.aggregate_id;
+std::vector<Result<ports::EventRecord>> OutboxRelay::append_rows(std::vector<Row>& rows) {
+    std::vector<ports::EventLog::Append> batch;
+    batch.reserve(rows.size());
+    for (auto& row : rows) {
+        const bool usage = row.aggregate_type == kUsageAggregateType;
+        const std::string& key = row.aggregate_id.empty() ? row.id : row.aggregate_id;
+        batch.push_back({usage ? options_.usage_topic : options_.purchase_topic, key, std::move(row.payload)});
+    }
     try {
-        return log_.append(topic, key, std::move(row.payload));
+        auto out = log_.append_batch(std::span<ports::EventLog::Append>(batch));
+        if (out.size() == rows.size()) return out;
+        std::vector<Result<ports::EventRecord>> bad;
+        bad.push_back(fail(Errc::internal, "event log answered a batch with the wrong number of results"));
+        return bad;
     } catch (const std::exception& e) {
-        return fail(Errc::internal, std::string("event log append threw: ") + e.what());
+        std::vector<Result<ports::EventRecord>> bad;
+        bad.push_back(fail(Errc::internal, std::string("event log append threw: ") + e.what()));
+        return bad;
     } catch (...) {
-        return fail(Errc::internal, "event log append threw");
+        std::vector<Result<ports::EventRecord>> bad;
+        bad.push_back(fail(Errc::internal, "event log append threw"));
+        return bad;
     }
 }
 
-Result<std::size_t> OutboxRelay::publish_cursor_pass() {
-    std::vector<Row> rows;
-    rows.reserve(options_.batch_size);
-    auto selected = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        rows.clear();
-        auto q = s.execute(kCursorSelectSql,
-                           {SqlValue(cursor_), SqlValue(static_cast<std::int64_t>(options_.batch_size))});
-        if (!q) return fail(q.error());
-        return decode_rows(q->rows, rows);
-    });
-    if (!selected) return fail(selected.error());
-
-    // In seq order; the first failure ends the batch (the cursor stays before the row that failed).
-    std::size_t sent = 0;
+void OutboxRelay::count_published(const std::vector<Row>& rows, std::size_t sent) {
+    if (sent == 0) return;
     std::size_t usage = 0;
-    std::optional<Error> append_error;
-    for (auto& row : rows) {
-        const bool is_usage = row.aggregate_type == kUsageAggregateType;
-        auto appended = append_row(row);
-        if (!appended) {
-            append_error = std::move(appended.error());
-            break;
-        }
-        sent_.push_back(Sent{row.seq, is_usage, appended->partition, appended->offset});
-        if (sent_.size() > kMaxTracked) {
-            untracked_upto_ = sent_.front().seq;
-            sent_.pop_front();
-        }
-        cursor_ = row.seq;
-        ++sent;
-        usage += is_usage ? 1 : 0;
-    }
+    for (std::size_t i = 0; i < sent; ++i) usage += rows[i].aggregate_type == kUsageAggregateType ? 1 : 0;
     if (published_usage_ && usage > 0) published_usage_->inc(static_cast<double>(usage));
     if (published_purchase_ && sent > usage) published_purchase_->inc(static_cast<double>(sent - usage));
     published_.fetch_add(sent, std::memory_order_relaxed);
-
-    if (auto deleted = delete_consumed(); !deleted && logger_) {
-        // Kept rows are deleted by a later pass; nothing is lost.
-        logger_->warn("outbox delete of consumed rows failed error={}", deleted.error().message);
-    }
-    const bool full = rows.size() >= options_.batch_size;
-    const auto now = Steady::now();
-    if (append_error || (full && now - last_count_ >= kBacklogCountPeriod)) {
-        std::optional<std::int64_t> counted;
-        auto c = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-            auto q = s.execute(kCursorCountSql, {SqlValue(cursor_)});
-            if (!q) return fail(q.error());
-            if (!q->rows.empty() && !q->rows[0].empty()) counted = ports::as_int(q->rows[0][0]);
-            return ok();
-        });
-        if (c && counted) {
-            last_count_ = now;
-            set_backlog(*counted);
-        }
-    } else if (full) {
-        set_backlog(std::max<std::int64_t>(0, backlog_.load(std::memory_order_relaxed) - static_cast<std::int64_t>(sent)));
-    } else {
-        set_backlog(0);
-    }
-    if (append_error) return fail(Error{append_error->code, "event log append failed: " + append_error->message});
-    return sent;
-}
-
-Result<std::size_t> OutboxRelay::delete_consumed() {
-    // Consumer groups may still be joining the log just after the start (one not yet known would not
-    // count in consumed_by_all): nothing is deleted before options_.consumer_grace.
-    if (sent_.empty() || Steady::now() - created_ < options_.consumer_grace) return std::size_t{0};
-    // Watermarks per (topic, partition), asked once per pass.
-    std::vector<std::pair<std::pair<bool, int>, std::int64_t>> marks;
-    auto watermark = [&](bool usage, int partition) -> std::int64_t {
-        for (const auto& [k, v] : marks) {
-            if (k.first == usage && k.second == partition) return v;
-        }
-        auto c = log_.consumed_by_all(usage ? options_.usage_topic : options_.purchase_topic, partition);
-        const std::int64_t v = c ? *c : 0;
-        marks.push_back({{usage, partition}, v});
-        return v;
-    };
-    std::int64_t upto = 0;
-    std::size_t n = 0;
-    for (const auto& row : sent_) {
-        if (row.offset >= watermark(row.usage, row.partition)) break;
-        upto = row.seq;
-        ++n;
-    }
-    if (n == 0) return std::size_t{0};
-    std::int64_t deleted = 0;
-    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        auto q = s.execute(kCursorDeleteSql, {SqlValue(upto), SqlValue(untracked_upto_)});
-        if (!q) return fail(q.error());
-        deleted = q->affected;
-        return ok();
-    });
-    if (!r) return fail(r.error());
-    sent_.erase(sent_.begin(), sent_.begin() + static_cast<std::ptrdiff_t>(n));
-    if (deleted > 0 && purged_counter_) purged_counter_->inc(static_cast<double>(deleted));
-    return static_cast<std::size_t>(std::max<std::int64_t>(0, deleted));
-}
-
-Result<std::size_t> OutboxRelay::purge_cursor_chunk(const std::string& cutoff) {
-    // Rows sent that no group reads (e.g. analytics off): deleted after the retention, as a prefix.
-    std::int64_t deleted = 0;
-    std::optional<std::int64_t> upto;
-    auto r = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
-        auto m = s.execute(kCursorExpiredSql, {SqlValue(cursor_), SqlValue(cutoff)});
-        if (!m) return fail(m.error());
-        if (m->rows.empty() || m->rows[0].empty()) return ok();
-        upto = ports::as_int(m->rows[0][0]);
-        if (!upto) return ok();
-        auto q = s.execute(kCursorDeleteSql, {SqlValue(*upto), SqlValue(std::int64_t{0})});
-        if (!q) return fail(q.error());
-        deleted = q->affected;
-        return ok();
-    });
-    if (!r) {
-        if (logger_) logger_->warn("outbox purge failed error={}", r.error().message);
-        return fail(r.error());
-    }
-    if (upto) {
-        while (!sent_.empty() && sent_.front().seq <= *upto) sent_.pop_front();
-    }
-    if (deleted > 0 && purged_counter_) purged_counter_->inc(static_cast<double>(deleted));
-    return static_cast<std::size_t>(std::max<std::int64_t>(0, deleted));
 }
 
 }  // namespace lt::token

@@ -2,7 +2,7 @@
 /// OutboxRelay: publishes the rows of token_outbox to the event log (the transactional outbox) and
 /// purges published rows after their retention.
 ///
-/// N processes may run a relay over one database: a pass first CLAIMS up to batch-size unpublished rows
+/// N processes may run a relay over one database. SQLite: a pass first CLAIMS up to batch-size unpublished rows
 /// (a conditional UPDATE of claim_owner/claim_until, portable to SQLite and PostgreSQL) that no other
 /// relay holds, so each row is published by one relay at a time; rows claimed by a relay that died are
 /// claimed again once its lease (token.outbox.lease) expired, so nothing is lost. Order is kept within a
@@ -25,6 +25,14 @@
 /// cursor at 0: it re-sends only the rows still there, which the consumers had not all committed.
 /// Rows no group ever reads are deleted after the retention.
 ///
+/// Locked mode (PostgreSQL, outbox_relay_locked.cpp): instead of claiming, one transaction per pass
+/// locks up to batch-size unpublished rows with `FOR UPDATE SKIP LOCKED` (a row waits while an earlier
+/// row of its saga is unpublished), appends them as one batch (EventLog::append_batch: about one round
+/// trip to Kafka) and, before it commits, deletes the rows the log acknowledged (options.delete_consumed
+/// and a durable log: Kafka keeps them for its consumers) or stamps them (a log in memory: kept for the
+/// retention and sent again after a restart). The locks are the claim: a relay that dies mid-pass
+/// releases its rows with its connection.
+///
 /// The relay thread runs a pass at once after a full batch, else when wake() is called or the poll
 /// interval elapsed; after a failed pass it pauses (doubling from initial_backoff up to max_backoff,
 /// wake() ignored) until a pass succeeds. Every purge-interval it deletes published rows older than
@@ -38,6 +46,7 @@
 #include <memory>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -126,9 +135,23 @@ private:
 
     void run();
     Result<std::size_t> publish_pass();
-    /// Appends one row to its topic (keyed by its aggregate); an exception of the log is an error.
-    Result<ports::EventRecord> append_row(Row& row);
-    Result<void> mark_published(const std::vector<Row>& rows, std::size_t count, bool full_batch);
+    /// Appends `rows` in order, each to its topic (keyed by its aggregate, else its id), as one batch
+    /// (EventLog::append_batch; the payloads are moved out). One result per row, or a single error
+    /// when the log failed as a whole (an exception, a short answer). Callers keep the prefix that
+    /// succeeded.
+    std::vector<Result<ports::EventRecord>> append_rows(std::vector<Row>& rows);
+    /// Counts the first `sent` rows as published (metrics, published_).
+    void count_published(const std::vector<Row>& rows, std::size_t sent);
+    /// PostgreSQL (see the header): one transaction locks free rows (SKIP LOCKED), appends them and
+    /// deletes (or stamps) what the log acknowledged.
+    Result<std::size_t> publish_locked_pass();
+    /// Sets the backlog gauge after a pass that read `read` rows, sent `sent`, and counted `counted`
+    /// (when it counted).
+    void after_pass(std::size_t read, std::size_t sent, std::optional<std::int64_t> counted);
+    /// Whether a pass that read `read` rows (sent `sent`) must count the backlog now.
+    bool count_due(std::size_t read, std::size_t sent) const;
+    /// Stamps the first `count` rows published (and counts the backlog when due), one transaction.
+    Result<void> mark_published(const std::vector<Row>& rows, std::size_t count);
     Result<std::size_t> purge_chunk(const std::string& cutoff);
     void set_backlog(std::int64_t value);
     void measure_lag();
@@ -162,6 +185,8 @@ private:
     std::chrono::steady_clock::time_point last_count_{};  ///< last COUNT of the backlog; guarded by pass_mutex_
 
     bool cursor_mode_ = false;  ///< fixed at construction
+    bool locked_mode_ = false;  ///< PostgreSQL: publish_locked_pass(); fixed at construction
+    bool delete_published_ = false;  ///< locked mode: delete what the (durable) log acknowledged
     // Cursor mode state, guarded by pass_mutex_.
     std::int64_t cursor_ = 0;      ///< the last seq appended to the log
     std::deque<Sent> sent_;        ///< appended rows not yet deleted, in seq order (bounded)

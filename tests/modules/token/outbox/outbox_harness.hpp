@@ -168,12 +168,22 @@ private:
     Mode mode_ = Mode::fail;
 };
 
-/// One SQLite file with the token schema, an in-memory event log, a fake clock and metrics.
+/// One SQLite file (or, given a PostgreSQL schema, that schema) with the token schema, an in-memory
+/// event log, a fake clock and metrics.
 struct OutboxHarness {
     explicit OutboxHarness(int partitions = 1) : blocking(2), log(clock, partitions) {
         auto opened = adapters::SqliteDatabase::open(dir.path() / "token.db", blocking);
         REQUIRE_MESSAGE(opened, (opened ? "" : opened.error().message));
         db = std::move(*opened);
+        migrate();
+    }
+    /// Over `database` (already open, e.g. PostgreSQL), which the harness then owns.
+    OutboxHarness(std::unique_ptr<ports::SqlDatabase> database, int partitions)
+        : blocking(2), db(std::move(database)), log(clock, partitions) {
+        migrate();
+    }
+
+    void migrate() {
         auto migrations = ports::embedded_migrations("token", db->dialect());
         auto applied = ports::run_migrations(*db, "token", migrations);
         REQUIRE_MESSAGE(applied, (applied ? "" : applied.error().message));
@@ -262,7 +272,7 @@ struct OutboxHarness {
     lt::test::TempDir dir{"outbox"};
     FakeClock clock;
     BlockingPool blocking;
-    std::unique_ptr<adapters::SqliteDatabase> db;
+    std::unique_ptr<ports::SqlDatabase> db;
     adapters::MemoryEventLog log;
     MetricsRegistry metrics;
 };

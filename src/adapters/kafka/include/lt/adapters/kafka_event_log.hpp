@@ -105,6 +105,10 @@ public:
     /// broker timestamp). unavailable when the report does not come within `timeout` (no broker, no
     /// leader, ...). Blocking: never on an I/O thread.
     Result<ports::EventRecord> append(std::string_view topic, std::string_view key, std::string value) override;
+    /// Produces every record, then waits for their delivery reports (one deadline, `timeout`, for
+    /// the batch): about one round trip per batch. A record that cannot be produced ends the batch
+    /// (the rest are not produced). Blocking: never on an I/O thread.
+    std::vector<Result<ports::EventRecord>> append_batch(std::span<Append> records) override;
     /// Up to `max` records of `topic` assigned to this process's consumer of `group`, waiting up to
     /// `wait`. The first poll of a group joins it (a few seconds on a fresh group). Blocking.
     Result<std::vector<ports::EventRecord>> poll(std::string_view topic, std::string_view group, std::size_t max,
