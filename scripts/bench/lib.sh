@@ -137,3 +137,5 @@ if [ "${LT_EDGE:-on}" = "off" ]; then
 else
   EDGE_SET=(--set gateway.rate-limit.capacity=1000000000 --set gateway.rate-limit.routes.token-service.capacity=1000000000)
 fi
+# LT_BENCH_SET="key=value key=value": more `serve --set` flags for every leaky-tokens instance (tuning runs).
+for kv in ${LT_BENCH_SET:-}; do EDGE_SET+=(--set "$kv"); done

@@ -185,6 +185,60 @@ TEST_CASE_TEMPLATE_DEFINE("affected counts the rows a statement changed", B, aff
 }
 TEST_CASE_TEMPLATE_APPLY(affected_case, SqlContractBackends);
 
+TEST_CASE_TEMPLATE_DEFINE("a pipeline runs its statements in order, answers each, and stops at the first failure", B,
+                          pipeline_case) {
+    B backend;
+    if (skipped(backend)) return;
+    lt::BlockingPool pool(2);
+    auto db = must_open(backend, pool);
+    must_sql(*db, kValuesTable);
+    const SqlValue one(std::int64_t{1}), two(std::int64_t{2}), three(std::int64_t{3});
+    const SqlValue first[] = {one};
+    const SqlValue second[] = {two};
+    const SqlValue third[] = {three};
+    const SqlValue none[] = {two};
+    auto r = db->transact_sync([&](SqlSession& s) -> lt::Result<void> {
+        const lt::ports::SqlStatement statements[] = {
+            {"INSERT INTO vals (id, i) VALUES ($1, 10)", first},
+            {"INSERT INTO vals (id, i) VALUES ($1, 20)", second},
+            {"SELECT id, i FROM vals WHERE id <= $1 ORDER BY id", third},
+            {"UPDATE vals SET i = i + 1 WHERE id >= $1", none},
+        };
+        auto results = s.execute_pipeline(statements);
+        REQUIRE(results.size() == 4);
+        for (const auto& one_result : results) REQUIRE_MESSAGE(one_result, (one_result ? "" : one_result.error().message));
+        CHECK(results[0]->affected == 1);
+        REQUIRE(results[2]->rows.size() == 2);  // sees the two inserts before it
+        CHECK(as_int(results[2]->rows[1][1]) == 20);
+        CHECK(results[3]->affected == 1);
+        return lt::ok();
+    });
+    REQUIRE(r.has_value());
+    CHECK(scalar(*db, "SELECT i FROM vals WHERE id = 2") == 21);
+
+    // A failing statement: it reports its error, the ones after it are not run, the transaction fails.
+    auto failed = db->transact_sync([&](SqlSession& s) -> lt::Result<void> {
+        const lt::ports::SqlStatement statements[] = {
+            {"UPDATE vals SET i = 0 WHERE id = $1", first},
+            {"INSERT INTO vals (id, i) VALUES ($1, 0)", second},  // duplicate key
+            {"UPDATE vals SET i = 0 WHERE id = $1", second},
+        };
+        auto results = s.execute_pipeline(statements);
+        REQUIRE(results.size() == 3);
+        CHECK(results[0]);
+        REQUIRE_FALSE(results[1]);
+        CHECK(results[1].error().code == Errc::conflict);
+        REQUIRE_FALSE(results[2]);
+        return lt::fail(results[1].error());
+    });
+    CHECK_FALSE(failed.has_value());
+    CHECK(scalar(*db, "SELECT i FROM vals WHERE id = 1") == 10);  // rolled back
+    CHECK(scalar(*db, "SELECT i FROM vals WHERE id = 2") == 21);
+    // The session works normally afterwards (PostgreSQL: out of pipeline mode).
+    CHECK(must_sql(*db, "UPDATE vals SET i = i + 1 WHERE id = $1", {one}).affected == 1);
+}
+TEST_CASE_TEMPLATE_APPLY(pipeline_case, SqlContractBackends);
+
 TEST_CASE_TEMPLATE_DEFINE("a successful transaction commits all its statements", B, commit_case) {
     B backend;
     if (skipped(backend)) return;

@@ -36,6 +36,12 @@ std::optional<std::string> as_text(const SqlValue& v);
 
 /// Statements inside one open transaction. Valid only during the transact() callback; used by the
 /// one thread running it.
+/// One statement of SqlSession::execute_pipeline(): its text and parameters, valid during the call.
+struct SqlStatement {
+    std::string_view sql;
+    std::span<const SqlValue> params;
+};
+
 class SqlSession {
 public:
     virtual ~SqlSession() = default;
@@ -44,6 +50,26 @@ public:
 
     Result<SqlResult> execute(std::string_view sql, std::initializer_list<SqlValue> params) {
         return execute(sql, std::span<const SqlValue>(params.begin(), params.size()));
+    }
+
+    /// Runs `statements` in order, as execute() would one after the other, and returns one result
+    /// per statement. A network adapter sends them all before it reads the first answer (PostgreSQL's
+    /// pipeline mode: one round trip for the lot). The first failure ends the run: the statements
+    /// after it report Errc::unavailable "not run" (on PostgreSQL the failure aborts the transaction
+    /// anyway). The default runs execute() for each.
+    virtual std::vector<Result<SqlResult>> execute_pipeline(std::span<const SqlStatement> statements) {
+        std::vector<Result<SqlResult>> out;
+        out.reserve(statements.size());
+        bool failed = false;
+        for (const auto& st : statements) {
+            if (failed) {
+                out.push_back(fail(Errc::unavailable, "not run: an earlier statement of the pipeline failed"));
+                continue;
+            }
+            out.push_back(execute(st.sql, st.params));
+            failed = !out.back();
+        }
+        return out;
     }
 };
 

@@ -26,6 +26,10 @@ void describe_config(config::Schema& s) {
            "Shared mode: a reservation neither settled nor released within this time is refunded (its process died).",
            1000});
     s.add({"token.commit.max-batch", Type::integer, "Quota debits and outbox rows committed per SQL transaction at most.", 1});
+    s.add({"token.commit.lanes", Type::integer,
+           "Shared mode on PostgreSQL: group-commit lanes (one connection each) for the units that lock a pool row.", 1});
+    s.add({"token.commit.durable-lanes", Type::integer,
+           "Shared mode on PostgreSQL: lanes of their own for the durable units that lock no pool row (0: none).", 0});
     s.add({"token.tiers.default-tier", Type::string, "Tier of principals whose roles match no level."});
     s.add({"token.tiers.levels.*.priority", Type::integer, "Higher wins when several roles match.", 0});
     s.add({"token.tiers.levels.*.bucket-capacity-multiplier", Type::number, "Bucket capacity multiplier.", 0.0001, 4});
@@ -114,6 +118,9 @@ Result<TokenConfig> parse_config(const config::Config& c) {
                      (reservation == "auto" && to_lower(c.get_string("storage.sql.driver", "sqlite")) == "postgres");
     t.reservation_timeout = c.get_duration("token.quota.reservation-timeout", t.reservation_timeout);
     t.commit_max_batch = static_cast<std::size_t>(c.get_int("token.commit.max-batch", 256));
+    t.commit_lanes = static_cast<std::size_t>(c.get_int("token.commit.lanes", static_cast<std::int64_t>(t.commit_lanes)));
+    t.commit_durable_lanes =
+        static_cast<std::size_t>(c.get_int("token.commit.durable-lanes", static_cast<std::int64_t>(t.commit_durable_lanes)));
     t.provider = parse_resilience(c);
     t.saga.simulate_failure = c.get_bool("token.saga.simulate-failure", false);
     t.saga.stale_after = std::chrono::minutes(c.get_int("token.saga.recovery.stale-minutes", 10));

@@ -92,10 +92,11 @@ asio::awaitable<Result<void>> TokenModule::start() {
     if (!migrated) co_return fail(migrated.error());
 
     if (ctx_.events) {
-        // Cursor mode needs this process to be the only writer of the outbox: a shared ledger means
-        // several processes on one database, whose relays claim rows instead.
+        // SQLite's cursor mode needs this process to be the only writer of the outbox: a shared ledger
+        // means several processes on one database, whose relays claim rows instead. PostgreSQL's
+        // locked pass deletes what Kafka acknowledged whatever the number of processes.
         auto outbox = config_.outbox;
-        outbox.delete_consumed = outbox.delete_consumed && !config_.quota_shared;
+        outbox.delete_consumed = outbox.delete_consumed && !(config_.quota_shared && db.dialect() == "sqlite");
         relay_ = std::make_unique<OutboxRelay>(db, *ctx_.events, *ctx_.clock, ctx_.metrics, ctx_.log, std::move(outbox));
     }
     auto* relay = relay_.get();
@@ -109,6 +110,8 @@ asio::awaitable<Result<void>> TokenModule::start() {
         SharedLedgerOptions sopts;
         sopts.quota = qopts;
         sopts.reservation_timeout = config_.reservation_timeout;
+        sopts.lanes = config_.commit_lanes;
+        sopts.durable_lanes = config_.commit_durable_lanes;
         auto shared = std::make_unique<SharedQuotaLedger>(db, *ctx_.blocking, *committer_, sopts);
         shared_quota_ = shared.get();
         quota_ = std::move(shared);

@@ -332,56 +332,11 @@ PostgresConnection::ResultPtr PostgresConnection::command(std::string_view sql, 
     return r;
 }
 
-lt::Result<SqlResult> PostgresConnection::execute(std::string_view sql, std::span<const SqlValue> params) {
-    const std::size_t expected = count_placeholders(sql);
-    if (params.size() != expected) {
-        return fail(Errc::invalid_argument, "statement takes " + std::to_string(expected) + " parameters, " +
-                                                std::to_string(params.size()) + " given");
-    }
-    std::string key(sql);
-    key += '\x01';
-    for (const auto& p : params) key += signature_char(p);
+namespace {
 
-    lt::Error error;
-    auto found = cache_.find(key);
-    if (found == cache_.end()) {
-        if (cache_.size() >= kMaxCachedStatements) {
-            if (!command("DEALLOCATE ALL", error)) return fail(error);
-            cache_.clear();
-        }
-        std::string name = "lt" + std::to_string(++next_name_);
-        std::vector<Oid> types;
-        types.reserve(params.size());
-        for (const auto& p : params) types.push_back(param_type(p));
-        const std::string text(sql);
-        auto r = round_trip(
-            [&](PGconn* c) {
-                return PQsendPrepare(c, name.c_str(), text.c_str(), static_cast<int>(types.size()), types.data());
-            },
-            error);
-        if (!error.message.empty()) return fail(error);
-        found = cache_.emplace(std::move(key), std::move(name)).first;
-    }
-
-    std::vector<std::string> texts;
-    std::vector<const char*> values;
-    texts.reserve(params.size());
-    values.reserve(params.size());
-    for (const auto& p : params) texts.push_back(param_text(p));
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        values.push_back(std::holds_alternative<std::nullptr_t>(params[i]) ? nullptr : texts[i].c_str());
-    }
-    const std::string& name = found->second;
-    auto res = round_trip(
-        [&](PGconn* c) {
-            return PQsendQueryPrepared(c, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
-                                       nullptr, 0);
-        },
-        error);
-    if (!error.message.empty()) return fail(error);
-
+/// The rows, columns and affected count of a successful result.
+SqlResult sql_result_of(const pg_result* r) {
     SqlResult out;
-    PGresult* r = res.get();
     const int cols = PQnfields(r);
     const int rows = PQntuples(r);
     out.columns.reserve(static_cast<std::size_t>(cols));
@@ -404,10 +359,184 @@ lt::Result<SqlResult> PostgresConnection::execute(std::string_view sql, std::spa
         }
         out.rows.push_back(std::move(values_row));
     }
-    const std::string_view status = PQcmdStatus(r);
+    const std::string_view status = PQcmdStatus(const_cast<pg_result*>(r));
     if (starts_with_any(status, {"INSERT", "UPDATE", "DELETE", "MERGE"})) {
-        out.affected = std::strtoll(PQcmdTuples(r), nullptr, 10);
+        out.affected = std::strtoll(PQcmdTuples(const_cast<pg_result*>(r)), nullptr, 10);
     }
+    return out;
+}
+
+/// The parameters as libpq wants them: texts kept alive in `texts`, NULL as a null pointer.
+std::vector<const char*> param_values(std::span<const SqlValue> params, std::vector<std::string>& texts) {
+    texts.clear();
+    texts.reserve(params.size());
+    for (const auto& p : params) texts.push_back(param_text(p));
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        values.push_back(std::holds_alternative<std::nullptr_t>(params[i]) ? nullptr : texts[i].c_str());
+    }
+    return values;
+}
+
+lt::Error arity_error(std::string_view sql, std::size_t given) {
+    return lt::Error{Errc::invalid_argument, "statement takes " + std::to_string(count_placeholders(sql)) +
+                                                 " parameters, " + std::to_string(given) + " given"};
+}
+
+}  // namespace
+
+const std::string* PostgresConnection::prepared(std::string_view sql, std::span<const SqlValue> params,
+                                                lt::Error& error) {
+    std::string key(sql);
+    key += '\x01';
+    for (const auto& p : params) key += signature_char(p);
+    auto found = cache_.find(key);
+    if (found != cache_.end()) return &found->second;
+    if (cache_.size() >= kMaxCachedStatements) {
+        if (!command("DEALLOCATE ALL", error)) return nullptr;
+        cache_.clear();
+    }
+    std::string name = "lt" + std::to_string(++next_name_);
+    std::vector<Oid> types;
+    types.reserve(params.size());
+    for (const auto& p : params) types.push_back(param_type(p));
+    const std::string text(sql);
+    error = lt::Error{};
+    (void)round_trip(
+        [&](PGconn* c) {
+            return PQsendPrepare(c, name.c_str(), text.c_str(), static_cast<int>(types.size()), types.data());
+        },
+        error);
+    if (!error.message.empty()) return nullptr;
+    return &cache_.emplace(std::move(key), std::move(name)).first->second;
+}
+
+lt::Result<SqlResult> PostgresConnection::execute(std::string_view sql, std::span<const SqlValue> params) {
+    if (params.size() != count_placeholders(sql)) return fail(arity_error(sql, params.size()));
+    lt::Error error;
+    const std::string* name = prepared(sql, params, error);
+    if (!name) return fail(error);
+    std::vector<std::string> texts;
+    const auto values = param_values(params, texts);
+    auto res = round_trip(
+        [&](PGconn* c) {
+            return PQsendQueryPrepared(c, name->c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                                       nullptr, 0);
+        },
+        error);
+    if (!error.message.empty()) return fail(error);
+    return sql_result_of(res.get());
+}
+
+bool PostgresConnection::flush_until(std::chrono::steady_clock::time_point deadline, lt::Error& error) {
+    for (;;) {
+        const int f = PQflush(conn_);
+        if (f == 0) return true;
+        if (f < 0 || !wait_socket(true, deadline)) {
+            error = lost(f < 0 ? "send failed" : "no answer in time");
+            return false;
+        }
+        if (!PQconsumeInput(conn_)) {
+            error = lost("receive failed");
+            return false;
+        }
+    }
+}
+
+pg_result* PostgresConnection::next_result(std::chrono::steady_clock::time_point deadline, lt::Error& error) {
+    while (PQisBusy(conn_)) {
+        if (!wait_socket(false, deadline)) {
+            error = lost("no answer in time");
+            return nullptr;
+        }
+        if (!PQconsumeInput(conn_)) {
+            error = lost("receive failed");
+            return nullptr;
+        }
+    }
+    return PQgetResult(conn_);
+}
+
+std::vector<lt::Result<SqlResult>> PostgresConnection::execute_pipeline(std::span<const lt::ports::SqlStatement> statements) {
+    std::vector<lt::Result<SqlResult>> out;
+    out.reserve(statements.size());
+    auto not_run = [&] {
+        while (out.size() < statements.size()) {
+            out.push_back(fail(Errc::unavailable, "not run: an earlier statement of the pipeline failed"));
+        }
+        return std::move(out);
+    };
+    if (statements.empty()) return out;
+    if (broken()) {
+        out.push_back(fail(lost("connection broken")));
+        return not_run();
+    }
+    // Prepared first, outside pipeline mode (each once per connection).
+    std::vector<const std::string*> names;
+    names.reserve(statements.size());
+    for (const auto& st : statements) {
+        if (st.params.size() != count_placeholders(st.sql)) {
+            out.push_back(fail(arity_error(st.sql, st.params.size())));
+            return not_run();
+        }
+        lt::Error error;
+        const std::string* name = prepared(st.sql, st.params, error);
+        if (!name) {
+            out.push_back(fail(error));
+            return not_run();
+        }
+        names.push_back(name);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + io_timeout_;
+    lt::Error error;
+    if (PQenterPipelineMode(conn_) != 1) {
+        out.push_back(fail(lost("pipeline mode refused")));
+        return not_run();
+    }
+    bool sent = true;
+    std::vector<std::string> texts;
+    for (std::size_t i = 0; i < statements.size() && sent; ++i) {
+        const auto values = param_values(statements[i].params, texts);
+        sent = PQsendQueryPrepared(conn_, names[i]->c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                                   nullptr, 0) == 1;
+    }
+    if (!sent || PQpipelineSync(conn_) != 1) {
+        out.push_back(fail(lost("send failed")));
+        return not_run();  // the connection is marked broken: it is closed, not reused
+    }
+    if (!flush_until(deadline, error)) {
+        out.push_back(fail(error));
+        return not_run();
+    }
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+        ResultPtr r(next_result(deadline, error));
+        if (!r) {
+            out.push_back(fail(error.message.empty() ? lost("no result") : error));
+            return not_run();
+        }
+        const auto st = PQresultStatus(r.get());
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            out.push_back(sql_result_of(r.get()));
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+            out.push_back(fail(Errc::unavailable, "not run: an earlier statement of the pipeline failed"));
+        } else {
+            out.push_back(fail(error_of(r.get(), "statement failed")));
+        }
+        // Each query's results end with a null result.
+        while (PGresult* extra = next_result(deadline, error)) PQclear(extra);
+        if (!error.message.empty()) {
+            out.back() = fail(error);
+            return not_run();
+        }
+    }
+    ResultPtr sync(next_result(deadline, error));
+    if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
+        broken_ = true;  // out of step with the server: never reuse this connection
+        if (out.back()) out.back() = fail(lost("pipeline out of step"));
+        return out;
+    }
+    if (PQexitPipelineMode(conn_) != 1) broken_ = true;
     return out;
 }
 
@@ -475,6 +604,18 @@ lt::Result<SqlResult> PostgresSession::execute(std::string_view sql, std::span<c
         return conn_.execute(sql, params);
     } catch (const std::exception& e) {
         return fail(Errc::internal, std::string("postgres statement failed: ") + e.what());
+    }
+}
+
+std::vector<lt::Result<SqlResult>> PostgresSession::execute_pipeline(std::span<const lt::ports::SqlStatement> statements) {
+    try {
+        return conn_.execute_pipeline(statements);
+    } catch (const std::exception& e) {
+        std::vector<lt::Result<SqlResult>> out;
+        for (std::size_t i = 0; i < statements.size(); ++i) {
+            out.push_back(fail(Errc::internal, std::string("postgres pipeline failed: ") + e.what()));
+        }
+        return out;
     }
 }
 

@@ -47,6 +47,10 @@ public:
 
     /// Runs one statement with `$N` parameters through the prepared-statement cache.
     lt::Result<lt::ports::SqlResult> execute(std::string_view sql, std::span<const lt::ports::SqlValue> params);
+    /// Prepares what is not prepared yet (a round trip each, once per connection), then sends every
+    /// statement in pipeline mode with one Sync and reads the answers: one round trip for the lot.
+    /// See SqlSession::execute_pipeline.
+    std::vector<lt::Result<lt::ports::SqlResult>> execute_pipeline(std::span<const lt::ports::SqlStatement> statements);
     /// Runs a script of several statements without parameters (simple query protocol).
     lt::Result<void> execute_script(std::string_view script);
     /// BEGIN, `fn`, COMMIT (or ROLLBACK). `owner` identifies the database for execute_script().
@@ -82,6 +86,15 @@ private:
     lt::Error lost(std::string_view what);
     /// Simple command without parameters (BEGIN, COMMIT, ROLLBACK, SET, scripts).
     ResultPtr command(std::string_view sql, lt::Error& error);
+    /// The name of the prepared statement for `sql` with these parameter types, preparing it (one
+    /// round trip) when this connection has not yet; nullptr and `error` when that failed.
+    const std::string* prepared(std::string_view sql, std::span<const lt::ports::SqlValue> params, lt::Error& error);
+    /// Flushes what libpq buffered, waiting for the socket up to `deadline`. False (and `error`) when
+    /// the connection failed or the deadline passed.
+    bool flush_until(std::chrono::steady_clock::time_point deadline, lt::Error& error);
+    /// The next result, waiting for the socket up to `deadline` (nullptr at the end of a query's
+    /// results, or with `error` set when the connection failed or the deadline passed).
+    pg_result* next_result(std::chrono::steady_clock::time_point deadline, lt::Error& error);
     void rollback() noexcept;
 
     pg_conn* conn_;
@@ -99,6 +112,8 @@ public:
 
     using SqlSession::execute;
     lt::Result<lt::ports::SqlResult> execute(std::string_view sql, std::span<const lt::ports::SqlValue> params) override;
+    std::vector<lt::Result<lt::ports::SqlResult>> execute_pipeline(
+        std::span<const lt::ports::SqlStatement> statements) override;
 
     /// The connection, for execute_script().
     PostgresConnection& connection() { return conn_; }

@@ -87,6 +87,26 @@ public:
         end_span(span, r);
         return r;
     }
+    std::vector<Result<ports::SqlResult>> execute_pipeline(std::span<const ports::SqlStatement> statements) override {
+        auto span = tracer_.start("sql PIPELINE", parent_, SpanKind::client);
+        span.set_attribute("db.system", system_);
+        std::string text;
+        for (const auto& st : statements) {
+            if (!text.empty()) text += "; ";
+            text += first_keyword(st.sql);
+        }
+        span.set_attribute("db.statement", text.substr(0, 200));  // the statements' keywords
+        auto r = inner_.execute_pipeline(statements);
+        Result<void> all = ok();
+        for (const auto& one : r) {
+            if (!one) {
+                all = fail(one.error());
+                break;
+            }
+        }
+        end_span(span, all);
+        return r;
+    }
     ports::SqlSession& inner() { return inner_; }
 
 private:

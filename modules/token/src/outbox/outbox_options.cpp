@@ -22,7 +22,8 @@ void describe_outbox_config(config::Schema& s) {
            "How long a relay owns the batch of outbox rows it claimed (another process re-publishes them after).", 1000});
     s.add({"token.outbox.delete-consumed", Type::boolean,
            "Embedded profile (SQLite + in-memory event log): the relay keeps a cursor and deletes outbox rows once every "
-           "consumer group committed them (false: stamp published_at and purge after token.outbox.retention)."});
+           "consumer group committed them; PostgreSQL + Kafka: rows are deleted once Kafka acknowledged them (false: "
+           "stamp published_at and purge after token.outbox.retention)."});
     s.add({"token.usage.topic", Type::string, "Event log topic of usage events."});
     s.add({"token.purchase.topic", Type::string, "Event log topic of purchase saga events."});
 }

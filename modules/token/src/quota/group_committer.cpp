@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <future>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,38 @@ Result<void> run_unit(const GroupCommitter::Work& work, ports::SqlSession& sessi
     }
 }
 
+/// The session a unit with a lead runs on: its first execute() gets the lead's pipelined result
+/// (it must be the lead's statement); everything else goes to the batch's session.
+class LeadSession final : public ports::SqlSession {
+public:
+    LeadSession(ports::SqlSession& inner, std::string_view lead_sql, Result<ports::SqlResult> lead_result)
+        : inner_(inner), lead_sql_(lead_sql), lead_result_(std::move(lead_result)) {}
+    using SqlSession::execute;
+    Result<ports::SqlResult> execute(std::string_view sql, std::span<const ports::SqlValue> params) override {
+        if (used_) return inner_.execute(sql, params);
+        used_ = true;
+        // Anything else than its lead first would run after the lead's effect: fail the batch (the
+        // unit then runs again alone, without the pipeline).
+        if (sql != lead_sql_) return fail(Errc::internal, "a unit with a lead ran another statement first");
+        return std::move(lead_result_);
+    }
+    std::vector<Result<ports::SqlResult>> execute_pipeline(std::span<const ports::SqlStatement> statements) override {
+        if (!used_) {
+            used_ = true;
+            std::vector<Result<ports::SqlResult>> out;
+            out.push_back(fail(Errc::internal, "a unit with a lead ran a pipeline first"));
+            return out;
+        }
+        return inner_.execute_pipeline(statements);
+    }
+
+private:
+    ports::SqlSession& inner_;
+    std::string_view lead_sql_;
+    Result<ports::SqlResult> lead_result_;
+    bool used_ = false;
+};
+
 }  // namespace
 
 GroupCommitter::GroupCommitter(ports::SqlDatabase& db, std::size_t max_batch, std::function<void()> after_commit)
@@ -39,24 +72,26 @@ GroupCommitter::GroupCommitter(ports::SqlDatabase& db, std::size_t max_batch, st
 GroupCommitter::~GroupCommitter() { stop(); }
 
 bool GroupCommitter::try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter, std::string order_key,
-                                 bool durable) {
+                                 bool durable, std::optional<Lead> lead) {
     std::lock_guard lock(mutex_);
     if (stopping_) return false;
-    queue_.push_back(Item{std::move(work), std::move(waiter), std::move(order_key), durable});
+    queue_.push_back(Item{std::move(work), std::move(waiter), std::move(order_key), durable, std::move(lead)});
     // A busy drainer looks at the queue again before it sleeps: wake it only when it sleeps.
     if (drainer_idle_) wake_.notify_one();
     return true;
 }
 
-void GroupCommitter::enqueue(Work work, std::unique_ptr<CommitWaiter> waiter, std::string order_key, bool durable) {
-    if (try_enqueue(work, waiter, std::move(order_key), durable)) return;
+void GroupCommitter::enqueue(Work work, std::unique_ptr<CommitWaiter> waiter, std::string order_key, bool durable,
+                             std::optional<Lead> lead) {
+    if (try_enqueue(work, waiter, std::move(order_key), durable, std::move(lead))) return;
     if (waiter) waiter->complete(fail(Errc::unavailable, "group committer stopped"));
 }
 
-boost::asio::awaitable<Result<void>> GroupCommitter::submit(Work work, std::string order_key, bool durable) {
-    return await_commit([this, work = std::move(work), key = std::move(order_key), durable](
+boost::asio::awaitable<Result<void>> GroupCommitter::submit(Work work, std::string order_key, bool durable,
+                                                            std::optional<Lead> lead) {
+    return await_commit([this, work = std::move(work), key = std::move(order_key), durable, lead = std::move(lead)](
                             std::unique_ptr<CommitWaiter> waiter) mutable {
-        enqueue(std::move(work), std::move(waiter), std::move(key), durable);
+        enqueue(std::move(work), std::move(waiter), std::move(key), durable, std::move(lead));
     });
 }
 
@@ -117,8 +152,30 @@ void GroupCommitter::run_batch(std::deque<Item>& batch) {
         if (!durable) {
             if (auto r = db_.execute_script(session, kAsyncCommit); !r) return r;
         }
-        for (auto& item : batch) {
-            if (auto r = run_unit(item.work, session); !r) return r;
+        // Each run of two or more consecutive units with a lead sends its leads in one pipeline (one
+        // round trip), then runs those units, each getting its lead's result from its first
+        // execute(). Units without a lead keep their place: no lead overtakes them.
+        std::vector<ports::SqlStatement> statements;
+        for (std::size_t i = 0; i < batch.size();) {
+            std::size_t end = i;
+            while (end < batch.size() && batch[end].lead) ++end;
+            if (end - i < 2) {
+                if (auto r = run_unit(batch[i].work, session); !r) return r;
+                ++i;
+                continue;
+            }
+            statements.clear();
+            for (std::size_t k = i; k < end; ++k) {
+                statements.push_back({batch[k].lead->sql, std::span<const ports::SqlValue>(batch[k].lead->params)});
+            }
+            auto results = session.execute_pipeline(statements);
+            if (results.size() != end - i) return fail(Errc::internal, "pipeline answered the wrong number of statements");
+            pipelines_.fetch_add(1, std::memory_order_relaxed);
+            for (std::size_t k = i; k < end; ++k) {
+                LeadSession lead_session(session, batch[k].lead->sql, std::move(results[k - i]));
+                if (auto r = run_unit(batch[k].work, lead_session); !r) return r;
+            }
+            i = end;
         }
         return ok();
     });

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -90,6 +91,18 @@ public:
     /// fails its batch, and then its own transaction, as Errc::internal).
     using Work = std::function<Result<void>(ports::SqlSession&)>;
 
+    /// The statement a unit runs first, known when it is queued (PostgreSQL's one-statement fast
+    /// paths). A batch sends the leads of two or more consecutive units with a lead in one pipeline (one
+    /// round trip) before it runs the units; each unit's first execute() then gets its lead's result
+    /// instead of running it. Only consecutive units with a lead share a pipeline: a unit without one
+    /// keeps its place in the batch's order. A unit with a lead MUST run exactly that statement first
+    /// (else its batch fails and it runs again alone, without the pipeline), and must be correct when
+    /// the leads of the units after it in its run ran between its lead and the rest of its work.
+    struct Lead {
+        std::string_view sql;  ///< a string with static storage
+        std::vector<ports::SqlValue> params;
+    };
+
     /// Starts the drainer thread. `max_batch` (≥ 1; 0 is taken as 1) bounds the units per transaction.
     /// `db` must outlive the committer. `after_commit` (optional) runs on the drainer thread after each
     /// transaction that committed, before its waiters complete (e.g. to wake the outbox relay); it
@@ -104,17 +117,19 @@ public:
     /// Queues `work` and completes `waiter` after its transaction committed (or failed). Never blocks
     /// on the database. After stop(), `waiter` is completed at once with Errc::unavailable.
     /// Any thread.
-    void enqueue(Work work, std::unique_ptr<CommitWaiter> waiter, std::string order_key = {}, bool durable = true);
+    void enqueue(Work work, std::unique_ptr<CommitWaiter> waiter, std::string order_key = {}, bool durable = true,
+                 std::optional<Lead> lead = std::nullopt);
 
     /// Queues `work` with `waiter` and returns true, moving from both; after stop() returns false and
     /// leaves both untouched (the caller still owns the waiter). Lets a caller enqueue while holding
     /// its own lock without the waiter being completed inside it. Any thread.
     bool try_enqueue(Work& work, std::unique_ptr<CommitWaiter>& waiter, std::string order_key = {},
-                     bool durable = true);
+                     bool durable = true, std::optional<Lead> lead = std::nullopt);
 
     /// Queues `work` and resumes the caller on its own executor with the unit's result once its
     /// transaction committed. Any coroutine. (Build the awaitable in its own statement.)
-    boost::asio::awaitable<Result<void>> submit(Work work, std::string order_key = {}, bool durable = true);
+    boost::asio::awaitable<Result<void>> submit(Work work, std::string order_key = {}, bool durable = true,
+                                                std::optional<Lead> lead = std::nullopt);
 
     /// Queues `work` and blocks the calling thread until it committed. Never on an I/O thread nor on
     /// the drainer thread (that would deadlock: fails with Errc::internal instead). Tests, CLI, start-up.
@@ -130,6 +145,8 @@ public:
     std::uint64_t items() const { return items_.load(std::memory_order_relaxed); }
     /// Units completed with an error. Any thread.
     std::uint64_t failed_items() const { return failed_items_.load(std::memory_order_relaxed); }
+    /// Batches whose leads went to the database as one pipeline. Any thread.
+    std::uint64_t pipelines() const { return pipelines_.load(std::memory_order_relaxed); }
     /// Batches whose transaction failed and were re-run one unit per transaction. Any thread.
     std::uint64_t fallbacks() const { return fallbacks_.load(std::memory_order_relaxed); }
     /// Every transaction attempted (batches, failed batches and fallback singles). Any thread.
@@ -149,6 +166,7 @@ private:
         std::unique_ptr<CommitWaiter> waiter;
         std::string order_key;  ///< units run in this order inside a batch (stable)
         bool durable = true;    ///< false: the commit need not wait for the WAL flush (PostgreSQL)
+        std::optional<Lead> lead;  ///< pipelined with the batch's other leads (see Lead)
     };
 
     void drain_loop();
@@ -169,6 +187,7 @@ private:
     std::atomic<std::uint64_t> items_{0};
     std::atomic<std::uint64_t> failed_items_{0};
     std::atomic<std::uint64_t> fallbacks_{0};
+    std::atomic<std::uint64_t> pipelines_{0};
     std::atomic<std::uint64_t> transactions_{0};
 };
 

@@ -96,14 +96,21 @@ constexpr std::string_view kReserveOneNoWindowSql = LT_RESERVE_ONE("");
 
 }  // namespace
 
+BoundStatement bind_reserve_one(const StoredReservation& r, std::int64_t min_tokens, std::int64_t max_tokens,
+                                bool window_enabled, std::chrono::system_clock::time_point now,
+                                std::chrono::system_clock::time_point expires_at) {
+    return BoundStatement{window_enabled ? kReserveOneSql : kReserveOneNoWindowSql,
+                          {text(to_string(r.key.type)), text(r.key.owner_id), text(r.key.provider), SqlValue(min_tokens),
+                           SqlValue(max_tokens), SqlValue(format_rfc3339(now)), text(r.id),
+                           SqlValue(format_rfc3339(expires_at))}};
+}
+
 Result<bool> reserve_in_one_statement(ports::SqlSession& session, StoredReservation& r, std::int64_t min_tokens,
                                       std::int64_t max_tokens, bool window_enabled,
                                       std::chrono::system_clock::time_point now,
                                       std::chrono::system_clock::time_point expires_at) {
-    auto q = session.execute(window_enabled ? kReserveOneSql : kReserveOneNoWindowSql,
-                             {text(to_string(r.key.type)), text(r.key.owner_id), text(r.key.provider),
-                              SqlValue(min_tokens), SqlValue(max_tokens), SqlValue(format_rfc3339(now)), text(r.id),
-                              SqlValue(format_rfc3339(expires_at))});
+    const auto st = bind_reserve_one(r, min_tokens, max_tokens, window_enabled, now, expires_at);
+    auto q = session.execute(st.sql, std::span<const SqlValue>(st.params));
     if (!q) return fail(q.error());
     if (q->rows.empty()) return false;
     const auto& row = q->rows.front();
@@ -116,7 +123,7 @@ Result<bool> reserve_in_one_statement(ports::SqlSession& session, StoredReservat
     return true;
 }
 
-Result<bool> settle_in_one_statement(ports::SqlSession& session, const std::string& id, const BoundStatement& outbox) {
+Result<BoundStatement> bind_settle_one(const std::string& id, const BoundStatement& outbox) {
     // bind_outbox_insert(): "INSERT INTO token_outbox (...) VALUES ($1, ..., $6)" → "... SELECT ... FROM d".
     static const std::string sql = [] {
         return std::string("WITH d AS (DELETE FROM token_reservations WHERE id = $7 RETURNING 1) "
@@ -129,9 +136,15 @@ Result<bool> settle_in_one_statement(ports::SqlSession& session, const std::stri
                          0) != 0) {
         return fail(Errc::internal, "unexpected outbox row shape");
     }
-    std::vector<SqlValue> params(outbox.params);
-    params.push_back(text(id));
-    auto q = session.execute(sql, std::span<const SqlValue>(params));
+    BoundStatement st{sql, outbox.params};
+    st.params.push_back(text(id));
+    return st;
+}
+
+Result<bool> settle_in_one_statement(ports::SqlSession& session, const std::string& id, const BoundStatement& outbox) {
+    auto st = bind_settle_one(id, outbox);
+    if (!st) return fail(st.error());
+    auto q = session.execute(st->sql, std::span<const SqlValue>(st->params));
     if (!q) return fail(q.error());
     return q->affected == 1;
 }

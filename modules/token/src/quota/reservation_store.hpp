@@ -50,6 +50,14 @@ Result<bool> reserve_in_one_statement(ports::SqlSession& session, StoredReservat
 /// the outbox row `outbox` (a bind_outbox_insert() statement). True when the row was there.
 Result<bool> settle_in_one_statement(ports::SqlSession& session, const std::string& id, const BoundStatement& outbox);
 
+/// The one statement reserve_in_one_statement() runs (its group-commit lead).
+BoundStatement bind_reserve_one(const StoredReservation& r, std::int64_t min_tokens, std::int64_t max_tokens,
+                                bool window_enabled, std::chrono::system_clock::time_point now,
+                                std::chrono::system_clock::time_point expires_at);
+/// The one statement settle_in_one_statement() runs (its group-commit lead); fails on an outbox row
+/// of another shape than bind_outbox_insert()'s.
+Result<BoundStatement> bind_settle_one(const std::string& id, const BoundStatement& outbox);
+
 /// Deletes the reservation row; true when it was there (false: settled, released or swept already).
 Result<bool> delete_reservation(ports::SqlSession& session, const std::string& id);
 

@@ -60,23 +60,36 @@ constexpr std::string_view kRecordIfCoveredNoWindowSql = LT_RECORD_IF_COVERED(""
 #undef LT_RECORD_IF_COVERED
 
 /// PostgreSQL, one statement: inserts `outbox` when the pool covers `tokens` and its window is not
-/// due. True when it inserted; false when the general path must decide (nothing written).
-Result<bool> record_if_covered_in_one_statement(ports::SqlSession& s, const PoolKey& key, std::int64_t tokens,
-                                                bool window_enabled, Clock::time_point now,
-                                                const BoundStatement& outbox) {
+/// due. The statement record_if_covered_in_one_statement() runs (its group-commit lead).
+Result<BoundStatement> bind_record_if_covered_one(const PoolKey& key, std::int64_t tokens, bool window_enabled,
+                                                  Clock::time_point now, const BoundStatement& outbox) {
     if (outbox.params.size() != 6 || outbox.sql.rfind(kOutboxInsertPrefix, 0) != 0) {
         return fail(Errc::internal, "unexpected outbox row shape");
     }
-    std::vector<ports::SqlValue> params(outbox.params);
-    params.emplace_back(std::string(to_string(key.type)));
-    params.emplace_back(key.owner_id);
-    params.emplace_back(key.provider);
-    params.emplace_back(tokens);
-    if (window_enabled) params.emplace_back(format_rfc3339(now));
-    auto q = s.execute(window_enabled ? kRecordIfCoveredSql : kRecordIfCoveredNoWindowSql,
-                       std::span<const ports::SqlValue>(params));
+    BoundStatement st{window_enabled ? kRecordIfCoveredSql : kRecordIfCoveredNoWindowSql, outbox.params};
+    st.params.emplace_back(std::string(to_string(key.type)));
+    st.params.emplace_back(key.owner_id);
+    st.params.emplace_back(key.provider);
+    st.params.emplace_back(tokens);
+    if (window_enabled) st.params.emplace_back(format_rfc3339(now));
+    return st;
+}
+
+/// True when it inserted; false when the general path must decide (nothing written).
+Result<bool> record_if_covered_in_one_statement(ports::SqlSession& s, const PoolKey& key, std::int64_t tokens,
+                                                bool window_enabled, Clock::time_point now,
+                                                const BoundStatement& outbox) {
+    auto st = bind_record_if_covered_one(key, tokens, window_enabled, now, outbox);
+    if (!st) return fail(st.error());
+    auto q = s.execute(st->sql, std::span<const ports::SqlValue>(st->params));
     if (!q) return fail(q.error());
     return q->affected == 1;
+}
+
+/// `st` as a group-commit lead (nullopt when it could not be bound: the unit then reports it).
+std::optional<GroupCommitter::Lead> lead_of(Result<BoundStatement> st) {
+    if (!st) return std::nullopt;
+    return GroupCommitter::Lead{st->sql, std::move(st->params)};
 }
 
 }  // namespace
@@ -292,9 +305,15 @@ boost::asio::awaitable<Result<Reservation>> SharedQuotaLedger::reserve_up_to(Poo
     };
     // Not durable: the reservation must be visible to every process before the provider is called,
     // but the client is answered only after the settle's durable commit, whose WAL flush covers it.
+    // On PostgreSQL the one-statement reserve is the unit's lead (pipelined with its batch's).
+    std::optional<GroupCommitter::Lead> lead;
+    if (core_->lock) {
+        lead = lead_of(bind_reserve_one(out->r, min_tokens, max_tokens, window > std::chrono::milliseconds::zero(), now,
+                                        expires));
+    }
     std::string order = map_key(key);
     GroupCommitter& lane = core_->lane(order);
-    auto op = lane.submit(std::move(work), std::move(order), false);
+    auto op = lane.submit(std::move(work), std::move(order), false, std::move(lead));
     auto committed = co_await std::move(op);
     if (!committed) co_return fail(committed.error());
     if (!out->reserved) co_return fail(insufficient());
@@ -327,6 +346,9 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::settle_partial(Reservati
     const std::int64_t back = std::max<std::int64_t>(0, reservation.tokens() - std::clamp<std::int64_t>(spend, 0, reservation.tokens()));
     unspent.split.from_purchased = std::min(back, hold->reservation().split.from_purchased);
     unspent.split.from_allowance = back - unspent.split.from_purchased;
+    const bool one_statement = core_->lock && back == 0 && rows.size() == 1;
+    std::optional<GroupCommitter::Lead> lead;
+    if (one_statement) lead = lead_of(bind_settle_one(hold->reservation().id, statements.front()));
     GroupCommitter::Work work = [id = hold->reservation().id, st = std::move(statements), settled, back,
                                  unspent = std::move(unspent), now, lock = core_->lock](ports::SqlSession& s) -> Result<void> {
         *settled = false;
@@ -350,9 +372,8 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::settle_partial(Reservati
     // The one-statement settle locks no pool row: it commits on a durable lane, so its WAL flush does
     // not hold up the reservations queued on the pool's lane.
     std::string order = map_key(hold->reservation().key);
-    const bool one_statement = core_->lock && back == 0 && rows.size() == 1;
     GroupCommitter& lane = one_statement ? core_->durable_lane(order) : core_->lane(order);
-    auto op = lane.submit(std::move(work), std::move(order));
+    auto op = lane.submit(std::move(work), std::move(order), true, std::move(lead));
     auto committed = co_await std::move(op);
     if (!committed) {
         owned->release();  // nothing of the settle committed: give the tokens back
@@ -383,6 +404,11 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::record_if_covered(PoolKe
     for (const auto& row : rows) statements.push_back(bind_outbox_insert(row));
     auto covered = std::make_shared<bool>(false);
     const auto window = core_->options.quota.window;
+    std::optional<GroupCommitter::Lead> lead;
+    if (core_->lock && statements.size() == 1) {
+        lead = lead_of(bind_record_if_covered_one(key, tokens, window > std::chrono::milliseconds::zero(), now,
+                                                  statements.front()));
+    }
     GroupCommitter::Work work = [key, tokens, tier_cap, now, window, st = std::move(statements), covered,
                                  lock = core_->lock](ports::SqlSession& s) -> Result<void> {
         *covered = false;  // a unit re-runs alone when its batch rolled back
@@ -409,7 +435,7 @@ boost::asio::awaitable<Result<void>> SharedQuotaLedger::record_if_covered(PoolKe
     // no pool row: on a durable lane. It reads the latest committed balance.
     std::string order = map_key(key);
     GroupCommitter& lane = core_->durable_lane(order);
-    auto op = lane.submit(std::move(work), std::move(order));
+    auto op = lane.submit(std::move(work), std::move(order), true, std::move(lead));
     auto committed = co_await std::move(op);
     if (!committed) co_return fail(committed.error());
     if (!*covered) co_return fail(insufficient());

@@ -170,6 +170,69 @@ TEST_CASE("a failing unit in a batch fails alone and the other units commit") {
     CHECK(h.committer->failed_items() == 2);
 }
 
+TEST_CASE("consecutive units with a lead get their lead's result from one pipeline and keep the batch's order") {
+    TempDir dir;
+    QuotaHarness h((dir.path() / "token.db"));
+    create_kv(h);
+    Gate gate;
+    Results results;
+    h.committer->enqueue(gate.unit(), results.waiter(-1));
+    gate.wait_entered();
+    static constexpr std::string_view kUpsert =
+        "INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = kv.v + excluded.v RETURNING v";
+    // Each unit runs its lead (the upsert) first and records what the lead returned.
+    std::map<int, std::int64_t> seen;
+    std::mutex seen_mutex;
+    auto leading = [&](int id, std::string k, std::int64_t v) {
+        GroupCommitter::Work work = [&, id, k, v](SqlSession& s) -> Result<void> {
+            auto r = s.execute(kUpsert, {SqlValue(k), SqlValue(v)});
+            if (!r) return fail(r.error());
+            std::lock_guard lock(seen_mutex);
+            seen[id] = ports::as_int(r->rows.at(0).at(0)).value_or(-1);
+            return ok();
+        };
+        h.committer->enqueue(std::move(work), results.waiter(id), {}, true,
+                             GroupCommitter::Lead{kUpsert, {SqlValue(k), SqlValue(v)}});
+    };
+    leading(1, "a", 1);
+    leading(2, "a", 10);
+    h.committer->enqueue(insert_kv("b", 5), results.waiter(3));  // no lead: keeps its place
+    leading(4, "a", 100);
+    leading(5, "b", 1);
+    gate.open();
+    results.wait_for(6);
+    for (const auto& [id, r] : results.done) CHECK_MESSAGE(r, "unit " << id);
+    CHECK(seen.at(1) == 1);
+    CHECK(seen.at(2) == 11);
+    CHECK(seen.at(4) == 111);
+    CHECK(seen.at(5) == 6);  // after unit 3's insert of b = 5
+    CHECK(h.scalar("SELECT v FROM kv WHERE k = 'a'") == 111);
+    CHECK(h.committer->pipelines() == 2);  // units 1-2, then 4-5
+    CHECK(h.committer->fallbacks() == 0);
+
+    // A unit that runs another statement first fails its batch; alone it runs without the pipeline.
+    Gate second;
+    Results more;
+    h.committer->enqueue(second.unit(), more.waiter(-1));
+    second.wait_entered();
+    GroupCommitter::Work wrong = [](SqlSession& s) -> Result<void> {
+        auto r = s.execute("INSERT INTO kv (k, v) VALUES ('c', 1)");
+        if (!r) return fail(r.error());
+        return ok();
+    };
+    h.committer->enqueue(std::move(wrong), more.waiter(6), {}, true,
+                         GroupCommitter::Lead{kUpsert, {SqlValue(std::string("d")), SqlValue(std::int64_t{1})}});
+    leading(7, "a", 1000);
+    second.open();
+    more.wait_for(2);
+    results.wait_for(7);
+    for (const auto& [id, r] : more.done) CHECK_MESSAGE(r, "unit " << id);
+    CHECK(h.committer->fallbacks() == 1);
+    CHECK(h.scalar("SELECT v FROM kv WHERE k = 'c'") == 1);
+    CHECK(h.scalar("SELECT COUNT(*) FROM kv WHERE k = 'd'") == 0);  // the lead of the batch that rolled back
+    CHECK(h.scalar("SELECT v FROM kv WHERE k = 'a'") == 1111);      // unit 7 once
+}
+
 TEST_CASE("units commit in submission order, so the last write of a row wins") {
     TempDir dir;
     QuotaHarness h((dir.path() / "token.db"), {}, 8);
