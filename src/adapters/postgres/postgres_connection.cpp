@@ -230,7 +230,9 @@ bool PostgresConnection::idle_broken() {
     return broken();
 }
 
-bool PostgresConnection::in_transaction() const { return PQtransactionStatus(conn_) == PQTRANS_INTRANS; }
+bool PostgresConnection::in_transaction() const {
+    return begin_pending_ || PQtransactionStatus(conn_) == PQTRANS_INTRANS;
+}
 
 bool PostgresConnection::wait_socket(bool for_write, std::chrono::steady_clock::time_point deadline) {
     for (;;) {
@@ -325,7 +327,10 @@ lt::Error PostgresConnection::error_of(const pg_result* res, std::string_view wh
 }
 
 PostgresConnection::ResultPtr PostgresConnection::command(std::string_view sql, lt::Error& error) {
-    const std::string text(sql);
+    // A transaction's BEGIN travels with its first statement (one round trip less per transaction).
+    std::string text = begin_pending_ ? "BEGIN; " : "";
+    begin_pending_ = false;
+    text += sql;
     error = lt::Error{};
     auto r = round_trip([&text](PGconn* c) { return PQsendQuery(c, text.c_str()); }, error);
     if (!error.message.empty()) return nullptr;
@@ -414,6 +419,12 @@ const std::string* PostgresConnection::prepared(std::string_view sql, std::span<
 
 lt::Result<SqlResult> PostgresConnection::execute(std::string_view sql, std::span<const SqlValue> params) {
     if (params.size() != count_placeholders(sql)) return fail(arity_error(sql, params.size()));
+    if (begin_pending_) {
+        // The first statement of a transaction: BEGIN and it in one pipeline (one round trip).
+        const lt::ports::SqlStatement one{sql, params};
+        auto r = execute_pipeline(std::span<const lt::ports::SqlStatement>(&one, 1));
+        return std::move(r.front());
+    }
     lt::Error error;
     const std::string* name = prepared(sql, params, error);
     if (!name) return fail(error);
@@ -494,7 +505,10 @@ std::vector<lt::Result<SqlResult>> PostgresConnection::execute_pipeline(std::spa
         out.push_back(fail(lost("pipeline mode refused")));
         return not_run();
     }
-    bool sent = true;
+    // The transaction's BEGIN, when nothing was sent yet, goes first in the same pipeline.
+    const bool with_begin = begin_pending_;
+    begin_pending_ = false;
+    bool sent = !with_begin || PQsendQueryParams(conn_, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
     std::vector<std::string> texts;
     for (std::size_t i = 0; i < statements.size() && sent; ++i) {
         const auto values = param_values(statements[i].params, texts);
@@ -508,6 +522,15 @@ std::vector<lt::Result<SqlResult>> PostgresConnection::execute_pipeline(std::spa
     if (!flush_until(deadline, error)) {
         out.push_back(fail(error));
         return not_run();
+    }
+    if (with_begin) {
+        ResultPtr begun(next_result(deadline, error));
+        if (!begun || PQresultStatus(begun.get()) != PGRES_COMMAND_OK) {
+            broken_ = true;  // BEGIN itself failed: out of step, never reuse this connection
+            out.push_back(fail(error.message.empty() ? lost("BEGIN failed") : error));
+            return not_run();
+        }
+        while (PGresult* extra = next_result(deadline, error)) PQclear(extra);
     }
     for (std::size_t i = 0; i < statements.size(); ++i) {
         ResultPtr r(next_result(deadline, error));
@@ -547,6 +570,7 @@ lt::Result<void> PostgresConnection::execute_script(std::string_view script) {
 }
 
 void PostgresConnection::rollback() noexcept {
+    begin_pending_ = false;  // nothing was sent: nothing to roll back
     if (broken() || PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
     lt::Error ignored;
     (void)command("ROLLBACK", ignored);
@@ -555,7 +579,9 @@ void PostgresConnection::rollback() noexcept {
 TxOutcome PostgresConnection::run_transaction(std::function<lt::Result<void>(lt::ports::SqlSession&)>& fn,
                                               const PostgresDatabase* owner, lt::Error& error) {
     retryable_ = false;
-    if (!command("BEGIN", error)) return broken() ? TxOutcome::lost_before_commit : TxOutcome::failed;
+    // BEGIN is not sent on its own: it goes with the first statement (command(), execute(),
+    // execute_pipeline()); a body that runs nothing sends nothing.
+    begin_pending_ = true;
 
     lt::Result<void> result = ok();
     try {
@@ -567,8 +593,15 @@ TxOutcome PostgresConnection::run_transaction(std::function<lt::Result<void>(lt:
         result = fail(Errc::internal, "transaction body threw");
     }
     if (broken()) {
+        begin_pending_ = false;
         error = result ? lost("transaction") : result.error();
         return TxOutcome::lost_before_commit;
+    }
+    if (begin_pending_) {  // the body ran no statement: there is no transaction to end
+        begin_pending_ = false;
+        if (result) return TxOutcome::committed;
+        error = result.error();
+        return TxOutcome::failed;
     }
     if (!result) {
         error = result.error();

@@ -103,6 +103,7 @@ private:
     bool retryable_ = false;  ///< a serialization failure or deadlock happened in this transaction
     std::uint64_t next_name_ = 0;
     std::unordered_map<std::string, std::string> cache_;  ///< (SQL + type signature) -> statement name
+    bool begin_pending_ = false;  ///< run_transaction() began: BEGIN goes out with the first statement
 };
 
 /// The session handed to a transaction body: statements on the connection holding the transaction.
