@@ -240,32 +240,46 @@ lt::Result<std::size_t> SqlUsageStore::store_usage(std::span<const UsageEvent> e
         // The batch's new events summed per rollup row: one upsert per row instead of one per event.
         std::map<std::pair<std::string, std::int64_t>, UsageTotals> providers;
         std::map<std::tuple<std::string, std::string, std::int64_t>, UsageTotals> users;
+        // The inserts in one pipeline, then the upserts in another: two round trips per batch on
+        // PostgreSQL (SQLite runs them one after the other, as before).
+        std::vector<std::vector<SqlValue>> params;
+        params.reserve(events.size());
         for (const auto& e : events) {
-            const std::int64_t at = to_ms(e.occurred_at);
-            auto ins = s.execute(kInsertUsage,
-                                 {SqlValue(e.event_id), SqlValue(e.user_id), optional_text(e.org_id), SqlValue(e.provider),
-                                  SqlValue(e.tokens), SqlValue(std::int64_t{e.allowed ? 1 : 0}), SqlValue(e.outcome),
-                                  SqlValue(at), optional_text(e.model), optional_int(e.prompt_tokens),
-                                  optional_int(e.completion_tokens), optional_text(e.completeness)});
-            if (!ins) return fail(ins.error());
-            if (ins->affected == 0) continue;  // already stored: counted once
+            params.push_back({SqlValue(e.event_id), SqlValue(e.user_id), optional_text(e.org_id), SqlValue(e.provider),
+                              SqlValue(e.tokens), SqlValue(std::int64_t{e.allowed ? 1 : 0}), SqlValue(e.outcome),
+                              SqlValue(to_ms(e.occurred_at)), optional_text(e.model), optional_int(e.prompt_tokens),
+                              optional_int(e.completion_tokens), optional_text(e.completeness)});
+        }
+        std::vector<lt::ports::SqlStatement> statements;
+        statements.reserve(events.size());
+        for (const auto& p : params) statements.push_back({kInsertUsage, p});
+        auto inserted = s.execute_pipeline(statements);
+        if (inserted.size() != events.size()) return fail(Errc::internal, "pipeline answered the wrong number of statements");
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            if (!inserted[i]) return fail(inserted[i].error());
+            if (inserted[i]->affected == 0) continue;  // already stored: counted once
             ++fresh;
-            const std::int64_t minute = minute_floor(at);
+            const auto& e = events[i];
+            const std::int64_t minute = minute_floor(to_ms(e.occurred_at));
             const UsageTotals d = delta_of(e);
             providers[{e.provider, minute}] += d;
             users[{e.user_id, e.provider, minute}] += d;
         }
+        params.clear();
+        statements.clear();
         for (const auto& [key, t] : providers) {
-            auto up = s.execute(kUpsertProviderRollup,
-                                {SqlValue(key.first), SqlValue(key.second), SqlValue(t.allowed_events),
-                                 SqlValue(t.denied_events), SqlValue(t.allowed_tokens), SqlValue(t.denied_tokens)});
-            if (!up) return fail(up.error());
+            params.push_back({SqlValue(key.first), SqlValue(key.second), SqlValue(t.allowed_events),
+                              SqlValue(t.denied_events), SqlValue(t.allowed_tokens), SqlValue(t.denied_tokens)});
         }
         for (const auto& [key, t] : users) {
-            auto up = s.execute(kUpsertUserRollup,
-                                {SqlValue(std::get<0>(key)), SqlValue(std::get<1>(key)), SqlValue(std::get<2>(key)),
-                                 SqlValue(t.allowed_events), SqlValue(t.denied_events), SqlValue(t.allowed_tokens),
-                                 SqlValue(t.denied_tokens)});
+            params.push_back({SqlValue(std::get<0>(key)), SqlValue(std::get<1>(key)), SqlValue(std::get<2>(key)),
+                              SqlValue(t.allowed_events), SqlValue(t.denied_events), SqlValue(t.allowed_tokens),
+                              SqlValue(t.denied_tokens)});
+        }
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            statements.push_back({i < providers.size() ? kUpsertProviderRollup : kUpsertUserRollup, params[i]});
+        }
+        for (auto& up : s.execute_pipeline(statements)) {
             if (!up) return fail(up.error());
         }
         return ok();
