@@ -264,31 +264,11 @@ PostgresConnection::ResultPtr PostgresConnection::round_trip(const std::function
         error = lost("send failed");
         return nullptr;
     }
-    for (;;) {
-        const int f = PQflush(conn_);
-        if (f == 0) break;
-        if (f < 0 || !wait_socket(true, deadline)) {
-            error = lost(f < 0 ? "send failed" : "no answer in time");
-            return nullptr;
-        }
-        if (!PQconsumeInput(conn_)) {
-            error = lost("receive failed");
-            return nullptr;
-        }
-    }
+    if (!flush_until(deadline, error)) return nullptr;
     ResultPtr chosen;
     for (;;) {
-        while (PQisBusy(conn_)) {
-            if (!wait_socket(false, deadline)) {
-                error = lost("no answer in time");
-                return nullptr;
-            }
-            if (!PQconsumeInput(conn_)) {
-                error = lost("receive failed");
-                return nullptr;
-            }
-        }
-        PGresult* r = PQgetResult(conn_);
+        PGresult* r = next_result(deadline, error);
+        if (!error.message.empty()) return nullptr;
         if (!r) break;
         // A script stops at its first failing statement: keep that error, else the last result.
         const bool chosen_failed = chosen && PQresultStatus(chosen.get()) == PGRES_FATAL_ERROR;

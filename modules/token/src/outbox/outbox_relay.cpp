@@ -296,16 +296,9 @@ Result<std::size_t> OutboxRelay::publish_pass() {
 
     // Appends strictly in seq order; the first failure ends the batch so that no row overtakes an
     // earlier one (of the same saga, in particular).
-    std::size_t sent = 0;
     std::optional<Error> append_error;
     auto appended = append_rows(rows);
-    for (auto& one : appended) {
-        if (!one) {
-            append_error = std::move(one.error());
-            break;
-        }
-        ++sent;
-    }
+    const std::size_t sent = outbox_detail::acknowledged_prefix(appended, append_error);
 
     if (auto marked = mark_published(rows, sent); !marked) {
         // The rows sent are sent again by a later pass: at-least-once.

@@ -71,13 +71,7 @@ Result<std::size_t> OutboxRelay::publish_locked_pass() {
         // In seq order, as one batch; the prefix the log acknowledged counts as sent (a row after a
         // failure may have reached the log too: it is sent again later, consumers deduplicate).
         auto appended = append_rows(rows);
-        for (auto& one : appended) {
-            if (!one) {
-                append_error = std::move(one.error());
-                break;
-            }
-            ++sent;
-        }
+        sent = outbox_detail::acknowledged_prefix(appended, append_error);
         if (sent > 0) {
             const SqlValue seqs(seq_array(rows, sent));
             auto w = delete_published_ ? s.execute(kDeleteSentSql, {seqs})

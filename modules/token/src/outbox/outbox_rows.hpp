@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,21 @@ Result<void> decode_rows(SqlRows& rows, std::vector<Row>& out) {
         out.push_back(std::move(row));
     }
     return ok();
+}
+
+/// How many results, from the first, succeeded; `error` gets the first failure (if any). A relay
+/// counts only that prefix as sent: a row after a failure is sent again later.
+template <class Results>
+std::size_t acknowledged_prefix(Results& results, std::optional<Error>& error) {
+    std::size_t n = 0;
+    for (auto& one : results) {
+        if (!one) {
+            error = std::move(one.error());
+            break;
+        }
+        ++n;
+    }
+    return n;
 }
 
 }  // namespace outbox_detail

@@ -12,28 +12,7 @@ TEST_CASE("rows committed by concurrent threads while the relay runs are each pu
     relay->start();
 
     constexpr int kThreads = 4;
-    constexpr int kCommitsPerThread = 200;
-    std::atomic<std::int64_t> inserted{0};
     std::atomic<bool> inserting{true};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-        threads.emplace_back([&, t] {
-            std::int64_t step = 0;
-            for (int i = 0; i < kCommitsPerThread; ++i) {
-                std::vector<NewRow> rows;
-                for (int j = 0; j <= i % 7; ++j) {
-                    if (j % 2 == 0) {
-                        rows.push_back(NewRow{"TokenPurchaseSaga", "saga-" + std::to_string(t), step++, 1});
-                    } else {
-                        rows.push_back(NewRow{"TokenUsage", std::nullopt, i, 1});
-                    }
-                }
-                h.insert(rows);
-                inserted += static_cast<std::int64_t>(rows.size());
-                relay->wake();
-            }
-        });
-    }
     // Direct passes racing the relay thread must not send anything twice either.
     std::thread direct([&] {
         while (inserting.load()) {
@@ -41,11 +20,10 @@ TEST_CASE("rows committed by concurrent threads while the relay runs are each pu
             std::this_thread::yield();
         }
     });
-    for (auto& thread : threads) thread.join();
+    const auto total = insert_mixed_concurrently(h, kThreads, 200, 7, [&](int) { relay->wake(); });
     inserting = false;
     direct.join();
 
-    const auto total = inserted.load();
     REQUIRE(eventually([&] { return static_cast<std::int64_t>(relay->published()) == total; }, 120s));
     relay->stop();
     CHECK(h.unpublished() == 0);

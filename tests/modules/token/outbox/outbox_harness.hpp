@@ -277,6 +277,35 @@ struct OutboxHarness {
     MetricsRegistry metrics;
 };
 
+/// `threads` threads each commit `commits` transactions of 1 to `max_rows` rows that mix saga steps
+/// (aggregate "saga-<thread>", payload n = the thread's step: 0, 1, 2, ...) with usage rows, calling
+/// `after_commit(commit index)` after each. Returns once every thread is done: the rows inserted.
+inline std::int64_t insert_mixed_concurrently(OutboxHarness& h, int threads, int commits, int max_rows,
+                                              const std::function<void(int)>& after_commit) {
+    std::atomic<std::int64_t> inserted{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            std::int64_t step = 0;
+            for (int i = 0; i < commits; ++i) {
+                std::vector<NewRow> rows;
+                for (int j = 0; j <= i % max_rows; ++j) {
+                    if (j % 2 == 0) {
+                        rows.push_back(NewRow{"TokenPurchaseSaga", "saga-" + std::to_string(t), step++, 1});
+                    } else {
+                        rows.push_back(NewRow{"TokenUsage", std::nullopt, i, 1});
+                    }
+                }
+                h.insert(rows);
+                inserted += static_cast<std::int64_t>(rows.size());
+                after_commit(i);
+            }
+        });
+    }
+    for (auto& w : workers) w.join();
+    return inserted.load();
+}
+
 /// Polls `condition` every millisecond until it holds or `timeout` (generous: a failure, not a
 /// measurement) passed. Returns whether it held.
 inline bool eventually(const std::function<bool()>& condition,

@@ -102,28 +102,7 @@ TEST_CASE("on PostgreSQL three relays publish every row once, keep each saga's o
     }
 
     constexpr int kThreads = 4;
-    constexpr int kCommitsPerThread = 150;
-    std::atomic<std::int64_t> inserted{0};
     std::atomic<bool> inserting{true};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-        threads.emplace_back([&, t] {
-            std::int64_t step = 0;
-            for (int i = 0; i < kCommitsPerThread; ++i) {
-                std::vector<NewRow> rows;
-                for (int j = 0; j <= i % 5; ++j) {
-                    if (j % 2 == 0) {
-                        rows.push_back(NewRow{"TokenPurchaseSaga", "saga-" + std::to_string(t), step++, 1});
-                    } else {
-                        rows.push_back(NewRow{"TokenUsage", std::nullopt, i, 1});
-                    }
-                }
-                h.insert(rows);
-                inserted += static_cast<std::int64_t>(rows.size());
-                relays[static_cast<std::size_t>(i) % relays.size()]->wake();
-            }
-        });
-    }
     // Direct passes racing the relay threads must not send anything twice either.
     std::thread direct([&] {
         while (inserting.load()) {
@@ -131,12 +110,13 @@ TEST_CASE("on PostgreSQL three relays publish every row once, keep each saga's o
             std::this_thread::yield();
         }
     });
-    for (auto& thread : threads) thread.join();
+    const auto total = insert_mixed_concurrently(h, kThreads, 150, 5, [&](int i) {
+        relays[static_cast<std::size_t>(i) % relays.size()]->wake();
+    });
     inserting = false;
     direct.join();
     for (auto& r : relays) r->wake();
 
-    const auto total = inserted.load();
     auto published = [&] {
         std::int64_t n = 0;
         for (auto& r : relays) n += static_cast<std::int64_t>(r->published());
