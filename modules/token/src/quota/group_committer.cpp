@@ -14,6 +14,8 @@ namespace {
 
 /// A batch without a durable unit: visible at commit, flushed with the next durable commit (see header).
 constexpr std::string_view kAsyncCommit = "SET LOCAL synchronous_commit TO off";
+/// The same as a query, so that it can go first in a batch's pipeline (no round trip of its own).
+constexpr std::string_view kAsyncCommitQuery = "SELECT set_config('synchronous_commit', 'off', true)";
 
 /// Runs one unit, turning a throw into an error (a unit should not throw; this keeps the drainer alive).
 Result<void> run_unit(const GroupCommitter::Work& work, ports::SqlSession& session) {
@@ -149,8 +151,12 @@ void GroupCommitter::run_batch(std::deque<Item>& batch) {
     bool durable = !async_commit_;
     for (const auto& item : batch) durable = durable || item.durable;
     auto committed = db_.transact_sync([this, &batch, durable](ports::SqlSession& session) -> Result<void> {
-        if (!durable) {
+        // Not durable: the setting goes first in the first pipeline when the batch starts with one,
+        // else on its own.
+        bool async_pending = !durable;
+        if (async_pending && !(batch.size() >= 2 && batch[0].lead && batch[1].lead)) {
             if (auto r = db_.execute_script(session, kAsyncCommit); !r) return r;
+            async_pending = false;
         }
         // Each run of two or more consecutive units with a lead sends its leads in one pipeline (one
         // round trip), then runs those units, each getting its lead's result from its first
@@ -165,14 +171,20 @@ void GroupCommitter::run_batch(std::deque<Item>& batch) {
                 continue;
             }
             statements.clear();
+            const std::size_t first = async_pending ? 1 : 0;
+            if (async_pending) statements.push_back({kAsyncCommitQuery, {}});
+            async_pending = false;
             for (std::size_t k = i; k < end; ++k) {
                 statements.push_back({batch[k].lead->sql, std::span<const ports::SqlValue>(batch[k].lead->params)});
             }
             auto results = session.execute_pipeline(statements);
-            if (results.size() != end - i) return fail(Errc::internal, "pipeline answered the wrong number of statements");
+            if (results.size() != statements.size()) {
+                return fail(Errc::internal, "pipeline answered the wrong number of statements");
+            }
+            if (first == 1 && !results[0]) return fail(results[0].error());
             pipelines_.fetch_add(1, std::memory_order_relaxed);
             for (std::size_t k = i; k < end; ++k) {
-                LeadSession lead_session(session, batch[k].lead->sql, std::move(results[k - i]));
+                LeadSession lead_session(session, batch[k].lead->sql, std::move(results[first + k - i]));
                 if (auto r = run_unit(batch[k].work, lead_session); !r) return r;
             }
             i = end;
