@@ -26,12 +26,12 @@ constexpr std::size_t kMarkChunk = 64;
 /// Rows deleted per purge transaction: short transactions keep the writers of other modules moving.
 constexpr std::int64_t kPurgeChunk = 2000;
 
-// A pass first claims up to batch-size unpublished rows nobody else holds (no claim, an expired one,
-// or this relay's own from a failed pass), then reads back exactly the rows it claimed. The claim
-// condition is repeated outside the sub-select: on PostgreSQL (READ COMMITTED) a row another relay
-// claimed meanwhile is re-checked after its lock and skipped, so one row is never held by two relays.
-// A row whose aggregate (saga) has an earlier unpublished row held by another relay waits, so one
-// saga's events keep their order (best effort on PostgreSQL when two relays claim at the same instant).
+// SQLite (PostgreSQL uses the locked pass, outbox_relay_locked.cpp). A pass first claims up to
+// batch-size unpublished rows nobody else holds (no claim, an expired one, or this relay's own from a
+// failed pass), then reads back exactly the rows it claimed. The claim condition is repeated outside
+// the sub-select, so a row claimed meanwhile is skipped: one row is never held by two relays. A row
+// whose aggregate (saga) has an earlier unpublished row held by another relay waits, so one saga's
+// events keep their order.
 #define LT_OUTBOX_FREE                                                                                      \
     "published_at IS NULL AND (claim_until IS NULL OR claim_until < $3 OR claim_owner = $1) "              \
     "AND (aggregate_id IS NULL OR NOT EXISTS (SELECT 1 FROM token_outbox AS earlier "                      \
@@ -40,12 +40,6 @@ constexpr std::int64_t kPurgeChunk = 2000;
 constexpr std::string_view kClaimSql =
     "UPDATE token_outbox SET claim_owner = $1, claim_until = $2 WHERE " LT_OUTBOX_FREE
     " AND seq IN (SELECT seq FROM token_outbox WHERE " LT_OUTBOX_FREE " ORDER BY seq LIMIT $4)";
-// PostgreSQL: the sub-select skips rows another relay's claim holds locked, so two relays never wait
-// on each other's rows in opposite orders (the deadlocks the two-process benchmark showed).
-constexpr std::string_view kClaimSqlPostgres =
-    "UPDATE token_outbox SET claim_owner = $1, claim_until = $2 WHERE " LT_OUTBOX_FREE
-    " AND seq IN (SELECT seq FROM token_outbox WHERE " LT_OUTBOX_FREE
-    " ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)";
 #undef LT_OUTBOX_FREE
 constexpr std::string_view kSelectSql =
     "SELECT seq, id, aggregate_type, aggregate_id, payload FROM token_outbox "
@@ -281,7 +275,7 @@ Result<std::size_t> OutboxRelay::publish_pass() {
     const SqlValue stamp(format_rfc3339(now));
     auto selected = db_.transact_sync([&](ports::SqlSession& s) -> Result<void> {
         rows.clear();
-        auto claimed = s.execute(db_.dialect() == "postgres" ? kClaimSqlPostgres : kClaimSql, {owner, until, stamp, SqlValue(static_cast<std::int64_t>(options_.batch_size))});
+        auto claimed = s.execute(kClaimSql, {owner, until, stamp, SqlValue(static_cast<std::int64_t>(options_.batch_size))});
         if (!claimed) return fail(claimed.error());
         if (claimed->affected == 0) return ok();
         auto q = s.execute(kSelectSql, {owner, until});
