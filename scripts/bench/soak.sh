@@ -14,8 +14,10 @@
 #    requests, req/s, non-2xx, how many keys were used, and the command line.
 #
 # Usage: scripts/bench/soak.sh [--binary PATH] [--keys N] [--duration SEC] [--sample SEC]
-#                              [--connections C] [--threads T] [--smoke]
+#                              [--connections C] [--threads T] [--smoke] [--set KEY=VALUE ...]
 # Defaults: build/leaky-tokens, 100000 keys, 600 s, a sample every 10 s, 8 connections, 1 thread.
+# --set KEY=VALUE (repeatable) is passed on to `serve` (e.g. a second run with one setting changed);
+#   the environment is inherited too (e.g. MALLOC_CONF=prof:true for a jemalloc heap profile).
 # --smoke: 2000 keys, 20 s, a sample every 2 s, warm-up 10 s (for CI: the memory verdict is printed
 #   but does not fail the run).
 # Exit status: 1 when a probe or any request of the load was not 200, or (full runs) when the peak RSS
@@ -43,8 +45,9 @@ TIER_CAP=1000000000          # USER tier quota-max-tokens (default 100,000 would
 TARGET_KB=$((64 * 1024))     # issue 14: peak RSS <= 64 MB
 FLAT_PCT=10                  # issue 14: flat +-10 %
 CONSUME_PATH=/api/v1/tokens/consume
+EXTRA_SET=()                 # --set KEY=VALUE (repeatable): passed on to `serve`, after the defaults
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "soak.sh: $*" >&2; exit 2; }
 log() { echo "[soak.sh] $*" >&2; }
 # shellcheck source=lib.sh
@@ -59,6 +62,7 @@ while (($#)); do
     --connections) need_int "$1" "${2-}"; CONNECTIONS="$2"; shift 2 ;;
     --threads) need_int "$1" "${2-}"; THREADS="$2"; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
+    --set) [[ "${2-}" == *=* ]] || die "--set needs KEY=VALUE"; EXTRA_SET+=(--set "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option '$1'" ;;
   esac
@@ -103,7 +107,7 @@ LT_CMD=("$LT" serve --set server.address=127.0.0.1 --set "server.port=$PORT"
         --set auth.bootstrap-admin.username=root --set auth.bootstrap-admin.password=root-password-1
         --set token.bucket.capacity=1000000 --set token.bucket.leak-rate-per-second=1000000
         --set "token.tiers.levels.USER.quota-max-tokens=$TIER_CAP"
-        "${EDGE_SET[@]}")
+        "${EDGE_SET[@]}" "${EXTRA_SET[@]}")
 start_lt() {
   log "starting leaky-tokens ($1) on $BASE"
   (cd "$WORK" && exec "${LT_CMD[@]}") >"$WORK/leaky-tokens-$1.log" 2>&1 &
@@ -204,13 +208,15 @@ cmd_str="scripts/bench/soak.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 echo
 echo "### Soak: $(commas "$KEYS") keys, $DURATION s (embedded profile)"
 echo
-echo "| minute | VmRSS MB (min–max) | VmHWM MB | RssAnon MB | RssFile MB | data dir MB | consumes committed in the minute |"
+echo "| minute | VmRSS MB (min–max) | VmHWM MB | RssAnon MB (max) | RssFile MB | data dir MB | consumes committed in the minute |"
 echo "|---|---|---|---|---|---|---|"
-awk -F'\t' 'NR > 2 {
+awk -F'\t' -v last_m="$(((DURATION + 59) / 60))" 'NR > 2 {
     m = int(($1 - 1) / 60) + 1
+    if (m > last_m) m = last_m   # the sample right after wrk stopped belongs to the last minute
     if (!(m in lo) || $2 < lo[m]) lo[m] = $2
     if ($2 > hi[m]) hi[m] = $2
-    hwm[m] = $3; anon[m] = $4; file[m] = $5; data[m] = $6
+    hwm[m] = $3; file[m] = $5; data[m] = $6
+    if ($4 > anon[m]) anon[m] = $4
     if ($7 != "NA") last[m] = $7
     if (m > maxm) maxm = m
   }
