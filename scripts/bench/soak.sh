@@ -148,16 +148,20 @@ log "$PROBES probe consumes answered 200"
 # ---------------------------------------------------------------------------------------------
 # Load and samples. wrk runs in the background; one sample every SAMPLE seconds from its start until
 # it exits (the last one right after). Columns: seconds since start, VmRSS, VmHWM, RssAnon, RssFile
-# (kB), data dir bytes, token_commit_items (consumes committed so far).
+# (kB), data dir bytes, token_commit_items (consumes committed so far), the largest
+# event_consumer_lag_seconds (how far the slowest event consumer, e.g. analytics, is behind).
 SAMPLES="$WORK/samples.tsv"
 COUNTS="$WORK/counts.txt"
-printf 't_s\trss_kb\thwm_kb\tanon_kb\tfile_kb\tdata_bytes\tcommitted\n' >"$SAMPLES"
+printf 't_s\trss_kb\thwm_kb\tanon_kb\tfile_kb\tdata_bytes\tcommitted\tlag_s\n' >"$SAMPLES"
 sample() {
   local t=$1 st m
   st="$(awk '/^(VmRSS|VmHWM|RssAnon|RssFile):/ { v[$1] = $2 } END { print v["VmRSS:"], v["VmHWM:"], v["RssAnon:"], v["RssFile:"] }' \
         "/proc/$LT_PID/status" 2>/dev/null)" || return 1
-  m="$(curl -s --max-time 2 "$BASE/actuator/prometheus" | awk '$1 == "token_commit_items" { printf "%.0f", $2 }' || true)"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" ${st} "$(du -sb "$DATA" | cut -f1)" "${m:-NA}" >>"$SAMPLES"
+  m="$(curl -s --max-time 2 "$BASE/actuator/prometheus" | awk '
+        $1 == "token_commit_items" { c = sprintf("%.0f", $2) }
+        $1 ~ /^event_consumer_lag_seconds[{]/ && $2 + 0 > lag { lag = $2 + 0 }
+        END { printf "%s %.1f", (c == "" ? "NA" : c), lag }' || true)"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" ${st} "$(du -sb "$DATA" | cut -f1)" ${m:-NA NA} >>"$SAMPLES"
 }
 uptime_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s over $KEYS keys, a sample every ${SAMPLE}s"
@@ -208,8 +212,8 @@ cmd_str="scripts/bench/soak.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 echo
 echo "### Soak: $(commas "$KEYS") keys, $DURATION s (embedded profile)"
 echo
-echo "| minute | VmRSS MB (min–max) | VmHWM MB | RssAnon MB (max) | RssFile MB | data dir MB | consumes committed in the minute |"
-echo "|---|---|---|---|---|---|---|"
+echo "| minute | VmRSS MB (min–max) | VmHWM MB | RssAnon MB (max) | RssFile MB | data dir MB | consumes committed in the minute | consumer lag s (max) |"
+echo "|---|---|---|---|---|---|---|---|"
 awk -F'\t' -v last_m="$(((DURATION + 59) / 60))" 'NR > 2 {
     m = int(($1 - 1) / 60) + 1
     if (m > last_m) m = last_m   # the sample right after wrk stopped belongs to the last minute
@@ -217,6 +221,7 @@ awk -F'\t' -v last_m="$(((DURATION + 59) / 60))" 'NR > 2 {
     if ($2 > hi[m]) hi[m] = $2
     hwm[m] = $3; file[m] = $5; data[m] = $6
     if ($4 > anon[m]) anon[m] = $4
+    if ($8 != "NA" && $8 + 0 > lag[m]) lag[m] = $8 + 0
     if ($7 != "NA") last[m] = $7
     if (m > maxm) maxm = m
   }
@@ -227,8 +232,8 @@ awk -F'\t' -v last_m="$(((DURATION + 59) / 60))" 'NR > 2 {
       if (!(m in lo)) continue
       d = (m in last && prev != "NA") ? sprintf("%.0f", last[m] - prev) : "NA"
       if (m in last) prev = last[m]
-      printf "| %d | %.1f–%.1f | %.1f | %.1f | %.1f | %.1f | %s |\n", m, lo[m] / 1024, hi[m] / 1024, hwm[m] / 1024,
-        anon[m] / 1024, file[m] / 1024, data[m] / 1048576, d
+      printf "| %d | %.1f–%.1f | %.1f | %.1f | %.1f | %.1f | %s | %.1f |\n", m, lo[m] / 1024, hi[m] / 1024, hwm[m] / 1024,
+        anon[m] / 1024, file[m] / 1024, data[m] / 1048576, d, lag[m]
     }
   }' "$SAMPLES"
 echo
@@ -240,7 +245,7 @@ echo "- data dir: $(awk -v b="$DATA_START" 'BEGIN { printf "%.1f", b / 1048576 }
 echo "- requests: $(commas "$REQS") in $DURATION s, $(commas "$RPS") req/s, p50 $P50 ms, p99 $P99 ms; non-2xx: $NON2XX; socket errors: $SOCKERR"
 echo "- keys used: $(commas "$KEYS_USED") of $(commas "$KEYS") (every key at least $HITS_MIN times); $PROBES probe consumes before the load"
 echo "- setup (not measured): $(commas "$KEYS") users seeded into SQLite in $SEED_SECONDS s"
-echo "- binary: $LT_VERSION ($BINARY, tree $(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before, after: $uptime_after"
+echo "- binary: $LT_VERSION ($BINARY, tree $(git -C "$(dirname "$BINARY")" describe --always --dirty 2>/dev/null || echo unknown)); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before, after: $uptime_after"
 echo "- command: \`$cmd_str\`"
 echo "- wrk: \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s scripts/bench/consume.lua <url>/api/v1/tokens/consume\` (LT_BENCH_PAIRS_FILE: the $(commas "$KEYS") seeded keys)"
 
