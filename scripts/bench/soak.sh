@@ -90,6 +90,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# Ports handed out by free_port (lib.sh) so far.
+# shellcheck disable=SC2034
 USED_PORTS=" "
 
 private_binary "$BINARY" "$WORK/leaky-tokens"
