@@ -97,6 +97,7 @@ USED_PORTS=" "
 private_binary "$BINARY" "$WORK/leaky-tokens"
 LT="$WORK/leaky-tokens"
 LT_VERSION="$("$LT" version 2>/dev/null | head -n1)"
+LT_TREE="$(git -C "$(dirname "$BINARY")" describe --always --dirty 2>/dev/null || echo unknown)"  # when copied
 DATA="$WORK/data"
 mkdir -p "$DATA"
 PORT="$(free_port)"
@@ -247,7 +248,7 @@ echo "- data dir: $(awk -v b="$DATA_START" 'BEGIN { printf "%.1f", b / 1048576 }
 echo "- requests: $(commas "$REQS") in $DURATION s, $(commas "$RPS") req/s, p50 $P50 ms, p99 $P99 ms; non-2xx: $NON2XX; socket errors: $SOCKERR"
 echo "- keys used: $(commas "$KEYS_USED") of $(commas "$KEYS") (every key at least $HITS_MIN times); $PROBES probe consumes before the load"
 echo "- setup (not measured): $(commas "$KEYS") users seeded into SQLite in $SEED_SECONDS s"
-echo "- binary: $LT_VERSION ($BINARY, tree $(git -C "$(dirname "$BINARY")" describe --always --dirty 2>/dev/null || echo unknown)); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before, after: $uptime_after"
+echo "- binary: $LT_VERSION ($BINARY, tree $LT_TREE); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nproc) cores; loadavg before: $uptime_before, after: $uptime_after"
 echo "- command: \`$cmd_str\`"
 echo "- wrk: \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s scripts/bench/consume.lua <url>/api/v1/tokens/consume\` (LT_BENCH_PAIRS_FILE: the $(commas "$KEYS") seeded keys)"
 
