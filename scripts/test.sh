@@ -32,6 +32,8 @@ scripts/bench/chat.sh --smoke > build/bench-chat-smoke.txt 2>&1 || { cat build/b
 echo "bench smoke: chat ok"
 scripts/bench/consume.sh --smoke > build/bench-consume-smoke.txt 2>&1 || { cat build/bench-consume-smoke.txt; exit 1; }
 echo "bench smoke: consume ok"
+scripts/bench/soak.sh --smoke > build/bench-soak-smoke.txt 2>&1 || { cat build/bench-soak-smoke.txt; exit 1; }
+echo "bench smoke: soak ok"
 # The production image: built with buildah from the Dockerfile, started, health-checked (no Docker
 # engine needed; about 20 min cold on 2 cores, under a minute when its caches are warm).
 # LT_SKIP_CONTAINER_TEST=1 skips it.
