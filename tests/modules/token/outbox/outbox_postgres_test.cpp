@@ -16,8 +16,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<ports::SqlDatabase> open_pg(const lt::test::PostgresSchema& schema, std::size_t pool = 4) {
-    auto db = adapters::PostgresDatabase::open(schema.url(), pool);
+std::unique_ptr<ports::SqlDatabase> open_pg(const lt::test::PostgresSchema& schema, std::size_t pool = 4,
+                                            const std::string& extra = {}) {
+    auto db = adapters::PostgresDatabase::open(schema.url(extra), pool);
     REQUIRE_MESSAGE(db, (db ? "" : db.error().message));
     return std::move(*db);
 }
@@ -185,7 +186,10 @@ TEST_CASE("on PostgreSQL a relay holds the rows it publishes: another skips them
     HoldingEventLog holding(durable);
     auto options = test_options(10);
     options.delete_consumed = true;
-    auto a_db = open_pg(schema, 1);
+    // Named, so that the kill below reaches this relay's connection and no other test's (ctest runs
+    // the PostgreSQL suites in parallel on one server).
+    const std::string a_name = "relay_a_" + schema.name();
+    auto a_db = open_pg(schema, 1, "application_name=" + a_name);
     auto b_db = open_pg(schema, 1);
     auto a = h.relay(options, a_db.get(), &holding);
     auto b = h.relay(options, b_db.get(), &durable);
@@ -200,9 +204,9 @@ TEST_CASE("on PostgreSQL a relay holds the rows it publishes: another skips them
     CHECK(h.rows() == 10);
 
     // A's process dies: its connection goes, its transaction with it, and its rows are free again.
-    auto killed = h.db->transact_sync([](ports::SqlSession& s) -> Result<void> {
-        auto q = s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                           "AND datname = current_database() AND query LIKE '%FOR UPDATE SKIP LOCKED%'");
+    auto killed = h.db->transact_sync([&a_name](ports::SqlSession& s) -> Result<void> {
+        auto q = s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                           {ports::SqlValue(a_name)});
         if (!q) return fail(q.error());
         CHECK(q->rows.size() == 1);
         return ok();
