@@ -75,8 +75,8 @@ struct TokenConfig {
     /// process), false = QuotaService (this process's memory).
     bool quota_shared = false;
     std::chrono::milliseconds reservation_timeout{60000};  ///< token.quota.reservation-timeout
-    std::size_t commit_lanes = 4;          ///< token.commit.lanes (shared mode, PostgreSQL)
-    std::size_t commit_durable_lanes = 2;  ///< token.commit.durable-lanes (shared mode, PostgreSQL)
+    std::size_t commit_lanes = 2;          ///< token.commit.lanes (shared mode, PostgreSQL)
+    std::size_t commit_durable_lanes = 1;  ///< token.commit.durable-lanes (shared mode, PostgreSQL)
     std::size_t commit_max_batch = 256;
     ResilienceConfig provider;
     SagaOptions saga;

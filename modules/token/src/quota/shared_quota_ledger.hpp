@@ -52,14 +52,14 @@ struct SharedLedgerOptions {
     /// the same database). A pool's units always go to the lane of its key, so one pool's units keep
     /// their order and two lanes never wait for one row; the lanes' transactions run at once on
     /// separate connections (keep storage.sql.pool-size above it). SQLite (one writer) uses 1.
-    std::size_t lanes = 4;
+    std::size_t lanes = 2;
     /// PostgreSQL only: lanes of their own (connections of their own) for the durable units that lock
     /// no pool row — a full-spend settle with one event (delete its reservation row, insert the event)
     /// and record_if_covered (a read and an insert) — so the WAL flush they wait for never holds up
     /// the reservations and refunds queued behind them on the pool lanes (those commit without a
     /// flush wait). A pool's units still go to one such lane (by key). 0: everything on the pool
     /// lanes. Keep storage.sql.pool-size above lanes + durable_lanes.
-    std::size_t durable_lanes = 2;
+    std::size_t durable_lanes = 1;
 };
 
 /// Thread-safe: any thread or coroutine may call every member; awaiting callers resume on their own
