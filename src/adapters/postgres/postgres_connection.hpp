@@ -21,10 +21,6 @@ struct pg_result;
 
 namespace lt::adapters {
 
-/// The highest N of the `$N` placeholders of `sql`, ignoring string literals, quoted identifiers,
-/// dollar-quoted strings and comments (0 when there is none).
-std::size_t count_placeholders(std::string_view sql);
-
 /// How one run of a transaction ended.
 enum class TxOutcome {
     committed,           ///< COMMIT succeeded
