@@ -73,6 +73,15 @@ std::string first_keyword(std::string_view sql) {
     return out.empty() ? std::string("SQL") : out;
 }
 
+/// Success, or the first failure of a batch's results (a pipeline, an append_batch).
+template <class Results>
+Result<void> first_failure(const Results& results) {
+    for (const auto& one : results) {
+        if (!one) return fail(one.error());
+    }
+    return ok();
+}
+
 /// A traced transaction's session: one span per statement ("sql SELECT", ...), child of the
 /// transaction's span; runs on the SQL pool thread (spans may end on any thread).
 class TracingSession final : public ports::SqlSession {
@@ -97,13 +106,7 @@ public:
         }
         span.set_attribute("db.statement", text.substr(0, 200));  // the statements' keywords
         auto r = inner_.execute_pipeline(statements);
-        Result<void> all = ok();
-        for (const auto& one : r) {
-            if (!one) {
-                all = fail(one.error());
-                break;
-            }
-        }
+        const Result<void> all = first_failure(r);
         end_span(span, all);
         return r;
     }
@@ -278,13 +281,7 @@ public:
         const auto start = Steady::now();
         auto span = store_span(tracer_, "events append_batch", system_);
         auto r = inner_->append_batch(records);
-        Result<void> all = ok();
-        for (const auto& one : r) {
-            if (!one) {
-                all = fail(one.error());
-                break;
-            }
-        }
+        const Result<void> all = first_failure(r);
         append_.observe(all, start);
         end_span(span, all);
         return r;

@@ -367,6 +367,10 @@ Result<std::size_t> OutboxRelay::purge_chunk(const std::string& cutoff) {
         deleted = q->affected;
         return ok();
     });
+    return purged(r, deleted);
+}
+
+Result<std::size_t> OutboxRelay::purged(const Result<void>& r, std::int64_t deleted) {
     if (!r) {
         if (logger_) logger_->warn("outbox purge failed error={}", r.error().message);
         return fail(r.error());

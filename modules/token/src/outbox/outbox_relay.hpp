@@ -153,6 +153,9 @@ private:
     /// Stamps the first `count` rows published (and counts the backlog when due), one transaction.
     Result<void> mark_published(const std::vector<Row>& rows, std::size_t count);
     Result<std::size_t> purge_chunk(const std::string& cutoff);
+    /// The outcome of a purge transaction `r` that deleted `deleted` rows: logged when it failed,
+    /// counted (token_outbox_purged_total) when it did not.
+    Result<std::size_t> purged(const Result<void>& r, std::int64_t deleted);
     void set_backlog(std::int64_t value);
     void measure_lag();
     // Cursor mode (kept apart from the stamping path above).

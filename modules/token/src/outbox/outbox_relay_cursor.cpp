@@ -145,15 +145,10 @@ Result<std::size_t> OutboxRelay::purge_cursor_chunk(const std::string& cutoff) {
         deleted = q->affected;
         return ok();
     });
-    if (!r) {
-        if (logger_) logger_->warn("outbox purge failed error={}", r.error().message);
-        return fail(r.error());
-    }
-    if (upto) {
+    if (r && upto) {
         while (!sent_.empty() && sent_.front().seq <= *upto) sent_.pop_front();
     }
-    if (deleted > 0 && purged_counter_) purged_counter_->inc(static_cast<double>(deleted));
-    return static_cast<std::size_t>(std::max<std::int64_t>(0, deleted));
+    return purged(r, deleted);
 }
 
 }  // namespace lt::token

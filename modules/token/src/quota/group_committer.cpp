@@ -151,13 +151,9 @@ void GroupCommitter::run_batch(std::deque<Item>& batch) {
     bool durable = !async_commit_;
     for (const auto& item : batch) durable = durable || item.durable;
     auto committed = db_.transact_sync([this, &batch, durable](ports::SqlSession& session) -> Result<void> {
-        // Not durable: the setting goes first in the first pipeline when the batch starts with one,
-        // else on its own.
+        // Not durable: the setting is sent before the first statement, first in the pipeline when the
+        // batch starts with one, else on its own.
         bool async_pending = !durable;
-        if (async_pending && !(batch.size() >= 2 && batch[0].lead && batch[1].lead)) {
-            if (auto r = db_.execute_script(session, kAsyncCommit); !r) return r;
-            async_pending = false;
-        }
         // Each run of two or more consecutive units with a lead sends its leads in one pipeline (one
         // round trip), then runs those units, each getting its lead's result from its first
         // execute(). Units without a lead keep their place: no lead overtakes them.
@@ -166,6 +162,10 @@ void GroupCommitter::run_batch(std::deque<Item>& batch) {
             std::size_t end = i;
             while (end < batch.size() && batch[end].lead) ++end;
             if (end - i < 2) {
+                if (async_pending) {
+                    async_pending = false;
+                    if (auto r = db_.execute_script(session, kAsyncCommit); !r) return r;
+                }
                 if (auto r = run_unit(batch[i].work, session); !r) return r;
                 ++i;
                 continue;
