@@ -53,23 +53,10 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # Temp dir, clean-up (kills both servers, removes the temp dir)
-WORK="$(mktemp -d /tmp/lt-bench-chat.XXXXXX)"
 LT_PID=""
 NGINX_PID=""
-# shellcheck disable=SC2317  # invoked through the EXIT trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_servers "$LT_PID" "$NGINX_PID"
-  if [[ "${LT_BENCH_KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Ports handed out by free_port (lib.sh) so far.
-USED_PORTS=" "
+BENCH_PID_VARS="LT_PID NGINX_PID"
+bench_workdir chat
 
 # ---------------------------------------------------------------------------------------------
 # Private copy of the binary (the build directory may be relinked while we measure).

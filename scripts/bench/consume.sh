@@ -103,7 +103,6 @@ LUA="$SCRIPT_DIR/consume.lua"
 
 # ---------------------------------------------------------------------------------------------
 # Temp dir, clean-up (kills the servers, removes the temp dir)
-WORK="$(mktemp -d /tmp/lt-bench-consume.XXXXXX)"
 LT_A_PID=""   # leaky-tokens with a big bucket: "1,000 users" and the latency runs
 LT_B_PID=""   # leaky-tokens with the contended bucket: "one key"
 LT_A2_PID=""  # --processes 2: the second process of each variant, on the same stores
@@ -112,22 +111,14 @@ EXTRA_PIDS=() # --split (gateway and token processes of each variant) and --bina
 NGINX_PID=""
 KAFKA_PID=""  # --profile production: librdkafka mock cluster
 SERVERS_ENV="" # --profile production: scripts/test-servers.sh env file (PostgreSQL + Redis)
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_servers "$LT_A_PID" "$LT_B_PID" "$LT_A2_PID" "$LT_B2_PID" "${EXTRA_PIDS[@]}" "$NGINX_PID" "$KAFKA_PID"
+BENCH_PID_VARS="LT_A_PID LT_B_PID LT_A2_PID LT_B2_PID EXTRA_PIDS NGINX_PID KAFKA_PID"
+# shellcheck disable=SC2317  # invoked by bench_cleanup
+bench_cleanup_extra() {
   if [[ -n "$SERVERS_ENV" ]]; then
     LT_TEST_SERVERS_ENV="$SERVERS_ENV" "$REPO_ROOT/scripts/test-servers.sh" stop >/dev/null 2>&1 || true
   fi
-  if [[ "${LT_BENCH_KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Ports handed out by free_port (lib.sh) so far.
-USED_PORTS=" "
+bench_workdir consume
 
 # ---------------------------------------------------------------------------------------------
 # Private copy of the binary (the build directory may be relinked while we measure).

@@ -89,6 +89,32 @@ stop_servers() {
   done
 }
 
+# bench_workdir NAME: WORK = a new temp dir (/tmp/lt-bench-NAME.*), USED_PORTS reset (free_port's
+# record), and on exit (INT and TERM included) bench_cleanup: stop_servers on the pids held by the
+# variables named in BENCH_PID_VARS (scalars or arrays, read at exit), then the script's
+# bench_cleanup_extra if it defines one, then remove WORK unless LT_BENCH_KEEP=1.
+bench_workdir() {
+  WORK="$(mktemp -d "/tmp/lt-bench-$1.XXXXXX")"
+  USED_PORTS=" "
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+# shellcheck disable=SC2317  # invoked through the EXIT trap
+bench_cleanup() {
+  local rc=$? pids=() name
+  trap - EXIT INT TERM
+  for name in ${BENCH_PID_VARS:-}; do
+    local -n held="$name"
+    pids+=("${held[@]}")
+    unset -n held
+  done
+  stop_servers "${pids[@]}"
+  if declare -F bench_cleanup_extra >/dev/null; then bench_cleanup_extra || true; fi
+  if [[ "${LT_BENCH_KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+
 # private_binary SRC DEST: copies SRC to DEST once it is stable and runs (the build directory may be
 # relinked while we measure); waits up to 60 s.
 private_binary() {

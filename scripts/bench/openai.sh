@@ -45,19 +45,9 @@ if ((SMOKE)); then DURATION=2; RUNS=1; STREAMS=64; fi
 [[ "$BINARY" = /* ]] || BINARY="$PWD/$BINARY"
 for tool in nginx wrk curl python3; do command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found"; done
 
-WORK="$(mktemp -d /tmp/lt-bench-openai.XXXXXX)"
 LT_PID="" NGINX_PID="" UP_PID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_servers "$LT_PID" "$NGINX_PID" "$UP_PID"
-  if [[ "${LT_BENCH_KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-USED_PORTS=" "
+BENCH_PID_VARS="LT_PID NGINX_PID UP_PID"
+bench_workdir openai
 
 private_binary "$BINARY" "$WORK/leaky-tokens"
 LT="$WORK/leaky-tokens"

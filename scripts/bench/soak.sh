@@ -77,22 +77,10 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # Temp dir and clean-up (stops the server and wrk, removes the temp dir unless LT_BENCH_KEEP=1).
-WORK="$(mktemp -d /tmp/lt-bench-soak.XXXXXX)"
 LT_PID=""
 WRK_PID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_servers "$WRK_PID" "$LT_PID"
-  if [[ "${LT_BENCH_KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-# Ports handed out by free_port (lib.sh) so far.
-# shellcheck disable=SC2034
-USED_PORTS=" "
+BENCH_PID_VARS="WRK_PID LT_PID"
+bench_workdir soak
 
 private_binary "$BINARY" "$WORK/leaky-tokens"
 LT="$WORK/leaky-tokens"
